@@ -1,0 +1,200 @@
+//! The metadata store: everything berth knows about repositories, manifests, tags, blob links, upload
+//! sessions and usage. All SQL lives in this crate.
+//!
+//! Callers see narrow role traits ([`RepositoryStore`], [`BlobIndex`], [`ManifestStore`], [`UploadStore`],
+//! [`UsageStore`]) gathered in [`MetaStore`]; the SQLite backend ([`SqliteMeta`]) implements them all, and a
+//! PostgreSQL backend is meant to implement the same traits and pass the same conformance suite.
+//!
+//! Times are Unix seconds passed in by the caller (the registry owns the clock), never read here.
+//! Manifests are stored in full in the metadata store (they are bounded in size), so a manifest and the rows
+//! that describe it are written in one transaction.
+
+mod sqlite;
+
+use async_trait::async_trait;
+use berth_oci::{Digest, Reference, RepositoryName, Tag};
+
+pub use sqlite::SqliteMeta;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    /// A manifest references a blob that is not linked to its repository.
+    #[error("blob {0} is not known in this repository")]
+    MissingBlob(Digest),
+    /// An index references a manifest that is not in its repository.
+    #[error("manifest {0} is not known in this repository")]
+    MissingManifest(Digest),
+    /// A compare-and-set on an upload session lost (another request changed it first).
+    #[error("upload session changed concurrently")]
+    Conflict,
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type Result<T, E = MetaError> = std::result::Result<T, E>;
+
+/// A manifest to store, with everything derived from parsing it.
+#[derive(Debug, Clone)]
+pub struct NewManifest {
+    pub repository: RepositoryName,
+    pub digest: Digest,
+    pub media_type: String,
+    pub content: Vec<u8>,
+    pub artifact_type: Option<String>,
+    pub subject: Option<Digest>,
+    /// The manifest's `annotations` as JSON (served in referrers responses).
+    pub annotations: Option<String>,
+    pub config_digest: Option<Digest>,
+    /// Blobs the manifest needs in the repository (config and non-foreign layers).
+    pub blobs: Vec<Digest>,
+    /// Manifests an index references.
+    pub children: Vec<Digest>,
+    /// For an index: JSON array of the children's platforms (null entries where a child has none).
+    pub platforms: Option<String>,
+    pub pushed_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredManifest {
+    pub digest: Digest,
+    pub media_type: String,
+    pub content: Vec<u8>,
+    pub artifact_type: Option<String>,
+    pub subject: Option<Digest>,
+    pub pushed_at: i64,
+    pub last_pulled_at: Option<i64>,
+}
+
+/// One entry of a referrers response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrer {
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    pub artifact_type: Option<String>,
+    /// JSON object, as stored from the manifest's `annotations`.
+    pub annotations: Option<String>,
+}
+
+/// An upload session as the metadata store keeps it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UploadSession {
+    /// UUID string, also the storage backend's session id.
+    pub id: String,
+    pub repository: RepositoryName,
+    /// Bytes received and durable so far.
+    pub size: u64,
+    /// Serialised running hash (`DigestHasher::save`).
+    pub hash_state: Vec<u8>,
+    /// Storage backend state (`berth_storage::UploadState`).
+    pub backend_state: Vec<u8>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for UploadSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadSession")
+            .field("id", &self.id)
+            .field("repository", &self.repository)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Bytes moved for one repository.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub pulls: u64,
+}
+
+/// A page request: entries strictly after `last`, at most `n`.
+#[derive(Debug, Clone, Default)]
+pub struct Page<'a> {
+    pub last: Option<&'a str>,
+    pub n: u32,
+}
+
+#[async_trait]
+pub trait RepositoryStore: Send + Sync {
+    /// Repository names in lexical order (the `_catalog`).
+    async fn list_repositories(&self, page: Page<'_>) -> Result<Vec<RepositoryName>>;
+    async fn repository_exists(&self, name: &RepositoryName) -> Result<bool>;
+}
+
+#[async_trait]
+pub trait BlobIndex: Send + Sync {
+    /// Records that the committed blob `digest` of `size` bytes belongs to `repo` (creating the repository
+    /// if needed). Idempotent.
+    async fn link_blob(&self, repo: &RepositoryName, digest: &Digest, size: u64, now: i64) -> Result<()>;
+    /// Size of `digest` if it is linked to `repo`.
+    async fn linked_blob_size(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<u64>>;
+    /// Removes the link; returns whether there was one. The bytes stay until garbage collection.
+    async fn unlink_blob(&self, repo: &RepositoryName, digest: &Digest) -> Result<bool>;
+    /// Every known blob with its size (for `fsck`).
+    async fn all_blobs(&self) -> Result<Vec<(Digest, u64)>>;
+}
+
+#[async_trait]
+pub trait ManifestStore: Send + Sync {
+    /// Stores a manifest and points `tags` at it, in one transaction. Fails with `MissingBlob` /
+    /// `MissingManifest` if a reference is not in the repository at commit time. Storing an existing digest
+    /// again only moves the tags. A tag moves atomically (last writer wins).
+    async fn put_manifest(&self, manifest: &NewManifest, tags: &[Tag]) -> Result<()>;
+    async fn get_manifest(&self, repo: &RepositoryName, reference: &Reference) -> Result<Option<StoredManifest>>;
+    /// Deletes a manifest and every tag pointing at it; returns whether it existed.
+    async fn delete_manifest(&self, repo: &RepositoryName, digest: &Digest) -> Result<bool>;
+    /// Deletes one tag; returns whether it existed.
+    async fn delete_tag(&self, repo: &RepositoryName, tag: &Tag) -> Result<bool>;
+    /// Tags in lexical order, or `None` when the repository does not exist.
+    async fn list_tags(&self, repo: &RepositoryName, page: Page<'_>) -> Result<Option<Vec<String>>>;
+    /// Manifests of `repo` whose `subject` is `subject`, optionally only those of `artifact_type`.
+    async fn list_referrers(
+        &self,
+        repo: &RepositoryName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Referrer>>;
+    /// Sets `last_pulled_at` of a manifest.
+    async fn record_pull(&self, repo: &RepositoryName, digest: &Digest, now: i64) -> Result<()>;
+    /// Every (repository, blob) reference of every manifest, for `fsck`.
+    async fn all_manifest_blob_refs(&self) -> Result<Vec<(RepositoryName, Digest, Digest)>>;
+}
+
+#[async_trait]
+pub trait UploadStore: Send + Sync {
+    async fn create_upload(&self, session: &UploadSession) -> Result<()>;
+    async fn get_upload(&self, id: &str) -> Result<Option<UploadSession>>;
+    /// Compare-and-set: updates size and states only if the stored size is still `expected_size`,
+    /// else `Conflict`.
+    async fn update_upload(
+        &self,
+        id: &str,
+        expected_size: u64,
+        new_size: u64,
+        hash_state: &[u8],
+        backend_state: &[u8],
+        now: i64,
+    ) -> Result<()>;
+    async fn delete_upload(&self, id: &str) -> Result<()>;
+    /// Sessions not updated since `before` (for expiry).
+    async fn stale_uploads(&self, before: i64) -> Result<Vec<UploadSession>>;
+    async fn all_upload_ids(&self) -> Result<Vec<String>>;
+}
+
+#[async_trait]
+pub trait UsageStore: Send + Sync {
+    /// Adds to a repository's counters (the repository must exist; unknown repositories are ignored).
+    async fn add_usage(&self, repo: &RepositoryName, bytes_in: u64, bytes_out: u64, pulls: u64) -> Result<()>;
+    async fn usage(&self, repo: &RepositoryName) -> Result<Usage>;
+}
+
+/// Everything the registry needs from metadata.
+pub trait MetaStore: RepositoryStore + BlobIndex + ManifestStore + UploadStore + UsageStore {}
+impl<T: RepositoryStore + BlobIndex + ManifestStore + UploadStore + UsageStore> MetaStore for T {}

@@ -1,0 +1,111 @@
+//! Blob storage: content-addressed, immutable blobs and the upload sessions that produce them.
+//!
+//! The [`BlobStore`] contract is deliberately small so that an S3 multipart backend fits beside the
+//! filesystem one. A backend knows bytes only: which repository links a blob, what an upload session
+//! means to a client and the running hash state belong to the metadata store and the registry. Upload
+//! sessions are identified by an id the caller chooses; the backend keeps only the bytes written so far
+//! (plus, for S3, an opaque `UploadState` the caller persists with the session).
+//!
+//! Invariant: a blob becomes visible (to `stat`/`open`) only after its bytes are durable under its final
+//! digest; a crash at any moment leaves either the whole blob or nothing.
+
+mod fs;
+
+use std::ops::Range;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use berth_oci::Digest;
+use bytes::Bytes;
+use futures_util::Stream;
+use tokio::io::AsyncRead;
+
+pub use fs::FsBlobStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("blob {0} not found")]
+    BlobNotFound(Digest),
+    #[error("upload {0} not found")]
+    UploadNotFound(String),
+    /// The session holds a different number of bytes than the caller expects (a lost or repeated chunk).
+    #[error("upload holds {actual} bytes, expected {expected}")]
+    UploadOffsetMismatch { expected: u64, actual: u64 },
+    #[error("requested range is not satisfiable for a blob of {size} bytes")]
+    RangeNotSatisfiable { size: u64 },
+    /// The request body failed while it was being read (client disconnect, limit exceeded).
+    #[error("reading the request body failed: {0}")]
+    Body(String),
+    #[error("storage I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A stream of body chunks coming from a client.
+pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// The bytes of a blob (or a range of it) being read.
+pub struct BlobReader {
+    /// Number of bytes `reader` will yield.
+    pub len: u64,
+    pub reader: Pin<Box<dyn AsyncRead + Send>>,
+}
+
+/// Backend-specific state of an upload session that the caller persists (e.g. S3 upload id and part ETags).
+/// The filesystem backend needs none and returns an empty vector.
+pub type UploadState = Vec<u8>;
+
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Size of a committed blob, or `None` when it does not exist.
+    async fn stat(&self, digest: &Digest) -> Result<Option<u64>>;
+
+    /// Opens a committed blob, optionally only `range` (end exclusive, within the blob).
+    async fn open(&self, digest: &Digest, range: Option<Range<u64>>) -> Result<BlobReader>;
+
+    /// Removes a committed blob. Removing a missing blob is not an error.
+    async fn delete(&self, digest: &Digest) -> Result<()>;
+
+    /// Starts an upload session with the caller's id (a UUID string; never a path).
+    async fn create_upload(&self, id: &str) -> Result<UploadState>;
+
+    /// Appends `body` at byte `offset` of the session. Bytes beyond `offset` left by an earlier failed append
+    /// are discarded first, so a retried chunk never duplicates data. `inspect` sees every chunk, in order,
+    /// before it is written (the registry hashes there; no second pass over the data).
+    /// Returns the session's new size and state; the appended bytes are durable when this returns.
+    async fn append_upload(
+        &self,
+        id: &str,
+        state: &UploadState,
+        offset: u64,
+        body: ByteStream,
+        inspect: &mut (dyn FnMut(&[u8]) + Send),
+    ) -> Result<(u64, UploadState)>;
+
+    /// Size of the bytes an upload session holds.
+    async fn upload_size(&self, id: &str, state: &UploadState) -> Result<u64>;
+
+    /// Makes the session's bytes the blob `digest` (already verified by the caller) and ends the session.
+    /// If the blob already exists, the session is discarded and the existing blob kept.
+    async fn commit_upload(&self, id: &str, state: &UploadState, digest: &Digest) -> Result<u64>;
+
+    /// Reads the session's bytes from the start (used to verify a digest of an algorithm not hashed while
+    /// streaming).
+    async fn read_upload(&self, id: &str, state: &UploadState) -> Result<BlobReader>;
+
+    /// Discards an upload session. Cancelling a missing session is not an error.
+    async fn cancel_upload(&self, id: &str, state: &UploadState) -> Result<()>;
+
+    /// A local file holding the committed blob, when the backend keeps blobs on local disk; lets the HTTP
+    /// layer serve it without copying through user space. Backends without local files return `None`.
+    fn local_path(&self, _digest: &Digest) -> Option<std::path::PathBuf> {
+        None
+    }
+
+    /// Every committed blob's digest (for `fsck` and garbage collection).
+    async fn list_blobs(&self) -> Result<Vec<Digest>>;
+
+    /// Ids of upload sessions that have bytes in the store (for cleaning up sessions the metadata forgot).
+    async fn list_uploads(&self) -> Result<Vec<String>>;
+}
