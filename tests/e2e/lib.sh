@@ -1,0 +1,145 @@
+# shellcheck shell=bash
+# Shared helpers for the e2e runner and its shell cases. Source it; it never exits on its own.
+#
+# Runner side: e2e_pass / e2e_fail_case / e2e_xfail / e2e_summary (the counting).
+# Case side:   e2e_case_init, e2e_defer, e2e_fail, e2e_rand, e2e_repo, e2e_wait_port,
+#              e2e_expect_eq, e2e_expect_contains.
+#
+# A case runs with REGISTRY=HOST:PORT and E2E_TMP=<a temp dir of its own, removed by the
+# runner> in its environment. It exits 0 on success; on failure its last line of output is
+# the reason shown by the runner.
+
+E2E_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export E2E_ROOT
+
+# ---------------------------------------------------------------- runner: counting
+E2E_PASSED=0
+E2E_FAILED=0
+E2E_XFAILED=0
+E2E_FAILED_NAMES=()
+
+e2e_pass() { # NAME [NOTE]
+    E2E_PASSED=$((E2E_PASSED + 1))
+    echo "ok $1${2:+ ($2)}"
+}
+
+e2e_fail_case() { # NAME REASON
+    E2E_FAILED=$((E2E_FAILED + 1))
+    E2E_FAILED_NAMES+=("$1")
+    echo "FAIL $1: $2"
+}
+
+e2e_xfail() { # NAME REASON  — an expected failure: counted neither as passed nor failed
+    E2E_XFAILED=$((E2E_XFAILED + 1))
+    echo "xfail $1: $2"
+}
+
+# Prints the closing line `e2e: N passed, M failed` and returns non-zero if any failed.
+e2e_summary() {
+    if ((E2E_XFAILED > 0)); then
+        echo "# ${E2E_XFAILED} expected failure(s) (feature missing in this registry), not counted"
+    fi
+    if ((E2E_FAILED > 0)); then
+        echo "# failed: ${E2E_FAILED_NAMES[*]}"
+    fi
+    echo "e2e: ${E2E_PASSED} passed, ${E2E_FAILED} failed"
+    ((E2E_FAILED == 0))
+}
+
+# ---------------------------------------------------------------- case side
+_E2E_DEFERRED=()
+
+# Registers a cleanup command (a string, run with eval) to run at exit, last registered first.
+e2e_defer() {
+    _E2E_DEFERRED+=("$1")
+}
+
+_e2e_run_deferred() {
+    local rc=$? i
+    trap - ERR
+    set +e
+    for ((i = ${#_E2E_DEFERRED[@]} - 1; i >= 0; i--)); do
+        eval "${_E2E_DEFERRED[$i]}" >/dev/null 2>&1
+    done
+    _E2E_DEFERRED=()
+    if [[ -n "${_E2E_OWN_TMP:-}" ]]; then
+        rm -rf "$_E2E_OWN_TMP"
+    fi
+    exit "$rc"
+}
+
+_e2e_on_err() {
+    local rc=$? line="$1" cmd="$2"
+    echo "command failed (exit ${rc}, ${0##*/} line ${line}): ${cmd}" >&2
+}
+
+# The reason to show for a failed case, from its log: the last line; when that is the ERR
+# trap's "command failed ..." line, the last line the failing command printed is added.
+e2e_reason_from_log() { # LOGFILE
+    local last context
+    last="$(grep -v '^[[:space:]]*$' "$1" | tail -n 1 || true)"
+    if [[ "$last" == "command failed "* ]]; then
+        context="$(grep -v -e '^[[:space:]]*$' -e '^command failed ' "$1" | tail -n 1 || true)"
+        [[ -n "$context" ]] && last="${last} -- ${context}"
+    fi
+    printf '%s\n' "$last"
+}
+
+# Call first in every shell case: strict mode, cleanup traps, REGISTRY and E2E_TMP checks.
+e2e_case_init() {
+    set -euo pipefail
+    if [[ -z "${REGISTRY:-}" ]]; then
+        echo "REGISTRY (HOST:PORT) is not set" >&2
+        exit 2
+    fi
+    if [[ -z "${E2E_TMP:-}" ]]; then
+        _E2E_OWN_TMP="$(mktemp -d "${TMPDIR:-/tmp}/e2e.XXXXXX")"
+        E2E_TMP="$_E2E_OWN_TMP"
+        export E2E_TMP
+    fi
+    trap _e2e_run_deferred EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    trap '_e2e_on_err "$LINENO" "$BASH_COMMAND"' ERR
+}
+
+e2e_fail() { # REASON...
+    echo "$*" >&2
+    exit 1
+}
+
+# 8 random lowercase hex characters.
+e2e_rand() {
+    od -An -N4 -tx1 /dev/urandom | tr -d ' \n'
+}
+
+# e2e_repo BASE → e2e/BASE-<random>, a repository name of its own for one case.
+e2e_repo() {
+    printf 'e2e/%s-%s\n' "$1" "$(e2e_rand)"
+}
+
+# e2e_wait_port HOST PORT [TIMEOUT_S]: wait until a TCP connect succeeds.
+e2e_wait_port() {
+    local host="$1" port="$2" timeout="${3:-30}" deadline
+    deadline=$((SECONDS + timeout))
+    while ((SECONDS < deadline)); do
+        if (exec 3<>"/dev/tcp/${host}/${port}") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "nothing listens on ${host}:${port} after ${timeout}s" >&2
+    return 1
+}
+
+e2e_expect_eq() { # ACTUAL EXPECTED WHAT
+    if [[ "$1" != "$2" ]]; then
+        e2e_fail "$3: expected '$2', got '$1'"
+    fi
+}
+
+e2e_expect_contains() { # HAYSTACK NEEDLE WHAT
+    if [[ "$1" != *"$2"* ]]; then
+        e2e_fail "$3: '$2' not found in: $(printf '%s' "$1" | head -c 300)"
+    fi
+}
