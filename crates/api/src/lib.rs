@@ -1,1 +1,41 @@
+//! berth's HTTP surface: the OCI distribution API under `/v2/`, Prometheus `/metrics` and `/healthz`.
+//! This is the only crate that knows HTTP; it turns requests into calls on [`berth_registry::Registry`] and
+//! registry errors into the spec's error JSON ([`error::ApiError`]).
+//!
+//! Every `/v2/` path is parsed once, in the [`observe`] middleware, into an [`Endpoint`]; handlers receive it
+//! parsed. The same middleware writes the access log line and the request metrics.
 
+pub mod endpoint;
+pub mod error;
+mod handlers;
+mod headers;
+mod observe;
+mod params;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{any, get};
+use berth_registry::Registry;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+pub use endpoint::Endpoint;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub registry: Registry,
+    /// Renders `/metrics`; `None` when no recorder is installed (e.g. in-process tests).
+    pub metrics: Option<PrometheusHandle>,
+}
+
+/// Builds the application: a `Router` that tests can call without a socket.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v2", any(handlers::dispatch))
+        .route("/v2/", any(handlers::dispatch))
+        .route("/v2/{*rest}", any(handlers::dispatch))
+        .route("/metrics", get(handlers::metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(axum::middleware::from_fn(observe::observe))
+        .with_state(Arc::new(state))
+}

@@ -1,1 +1,114 @@
-fn main() {}
+//! The `berth` binary: `berth serve` runs the registry, `berth fsck` checks a data directory.
+
+mod config;
+mod serve;
+mod stores;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::LogFormat;
+
+#[derive(Parser)]
+#[command(name = "berth", version, about = "A self-hosted container registry")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the registry (OCI distribution API on /v2/).
+    Serve(ServeArgs),
+    /// Check that metadata and stored bytes agree (run with the server stopped to repair).
+    Fsck(FsckArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 0.0.0.0:5000]; port 0 picks a free port.
+    #[arg(long, env = "BERTH_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Where blobs and metadata live [default: ./berth-data].
+    #[arg(long, env = "BERTH_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// A TOML configuration file.
+    #[arg(long, env = "BERTH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log format [default: human].
+    #[arg(long, env = "BERTH_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
+}
+
+#[derive(clap::Args)]
+struct FsckArgs {
+    #[arg(long, env = "BERTH_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[arg(long, env = "BERTH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Re-hash every blob (reads all stored bytes).
+    #[arg(long)]
+    verify_digests: bool,
+    /// Remove leftovers of interrupted uploads and broken upload sessions.
+    #[arg(long)]
+    repair: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("berth: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(a) => {
+                let file = config::FileConfig::load(a.config.as_deref())?;
+                serve::run(file.resolve(a.listen, a.data_dir, a.log_format)).await.map(|_| ExitCode::SUCCESS)
+            }
+            Command::Fsck(a) => {
+                let file = config::FileConfig::load(a.config.as_deref())?;
+                let config = file.resolve(None, a.data_dir.clone(), None);
+                fsck(config, a).await
+            }
+        }
+    });
+    result.unwrap_or_else(|e: Box<dyn std::error::Error>| {
+        eprintln!("berth: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+async fn fsck(config: config::Config, args: FsckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let registry = stores::open_registry(&config).await?;
+    let options = berth_registry::FsckOptions { verify_digests: args.verify_digests, repair: args.repair };
+    let report = registry.fsck(options).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "checked {} blobs, {} manifest references, {} upload sessions",
+            report.blobs_checked, report.manifest_references_checked, report.upload_sessions_checked
+        );
+        for p in &report.problems {
+            println!("PROBLEM  {p}");
+        }
+        for l in &report.leftovers {
+            println!("leftover {l}");
+        }
+        for r in &report.repaired {
+            println!("repaired {r}");
+        }
+        println!("{}", if report.is_consistent() { "consistent" } else { "INCONSISTENT" });
+    }
+    Ok(if report.is_consistent() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,1 +1,81 @@
+//! berth's use cases: what happens on a push, a pull, a mount, a delete, a referrers query, and how the
+//! store is checked for consistency. This crate knows repositories, blobs and manifests; it knows no HTTP
+//! (the `api` crate maps [`RegistryError`] onto responses) and picks no backend (the binary does).
+//!
+//! Invariants kept here:
+//! - A blob is linked to a repository only after the storage backend committed its verified bytes.
+//! - A manifest is stored only if every blob and child manifest it references is in the repository; the
+//!   metadata store re-checks this inside the transaction that stores it, so a concurrent delete cannot slip
+//!   in between.
+//! - Time comes from a [`Clock`], never read inside the rules.
 
+mod blobs;
+mod clock;
+mod error;
+mod fsck;
+mod manifests;
+mod pulls;
+mod uploads;
+
+use std::sync::Arc;
+
+use berth_meta::MetaStore;
+use berth_storage::BlobStore;
+
+pub use blobs::{BlobContent, ByteRange};
+pub use clock::{Clock, SystemClock};
+pub use error::RegistryError;
+pub use fsck::{FsckOptions, FsckReport};
+pub use manifests::{PushedManifest, TagPage};
+pub use pulls::PullRecorder;
+pub use uploads::{UploadProgress, byte_stream};
+
+pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+/// Limits and tunables of the registry core.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest manifest accepted, in bytes.
+    pub max_manifest_bytes: usize,
+    /// Advertised as `OCI-Chunk-Min-Length` (0 = no minimum).
+    pub chunk_min_length: u64,
+    /// Page size of `_catalog` when the client does not ask for one.
+    pub default_catalog_page: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_manifest_bytes: 4 * 1024 * 1024, chunk_min_length: 0, default_catalog_page: 1000 }
+    }
+}
+
+/// The registry: metadata + blob storage + clock. Cheap to clone.
+#[derive(Clone)]
+pub struct Registry {
+    meta: Arc<dyn MetaStore>,
+    blobs: Arc<dyn BlobStore>,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+    pulls: PullRecorder,
+    busy_uploads: uploads::BusySet,
+}
+
+impl Registry {
+    pub fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
+        let pulls = PullRecorder::new(meta.clone());
+        Registry { meta, blobs, clock, limits, pulls, busy_uploads: Default::default() }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Pull statistics are batched in memory; this writes what is pending (call periodically and on shutdown).
+    pub fn pull_recorder(&self) -> &PullRecorder {
+        &self.pulls
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,121 @@
+//! The one mapping from failures to HTTP: every error leaves as the distribution spec's JSON
+//! (`{"errors":[{"code","message","detail"}]}`) with its status. Building the response has no side
+//! effects; faults are logged here because only here is the request's outcome decided.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use berth_oci::ErrorCode;
+use berth_registry::RegistryError;
+use serde_json::{Value, json};
+
+use crate::endpoint::RouteError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    /// `None` for server faults (sent as `UNKNOWN`).
+    code: Option<ErrorCode>,
+    message: String,
+    detail: Value,
+    headers: HeaderMap,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+            code: Some(code),
+            message: message.into(),
+            detail: Value::Null,
+            headers: HeaderMap::new(),
+        }
+    }
+
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub fn with_detail(mut self, detail: Value) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: String) -> Self {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            self.headers.insert(name, v);
+        }
+        self
+    }
+
+    pub fn unsupported(what: &str) -> Self {
+        ApiError::new(ErrorCode::Unsupported, format!("{what} is not supported on this endpoint"))
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        let Some(code) = e.code() else {
+            tracing::error!(error = %e, "request failed on a server fault");
+            return ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: None,
+                message: "internal error".into(),
+                detail: Value::Null,
+                headers: HeaderMap::new(),
+            };
+        };
+        let message = e.to_string();
+        match e {
+            RegistryError::ManifestTooLarge { limit } => ApiError::new(code, message)
+                .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+                .with_detail(json!({ "limit": limit })),
+            RegistryError::BlobRangeInvalid { size } => {
+                ApiError::new(code, message).with_header(header::CONTENT_RANGE, format!("bytes */{size}"))
+            }
+            RegistryError::UploadRangeInvalid { size, .. } => {
+                ApiError::new(code, message).with_header(header::RANGE, upload_range(size))
+            }
+            RegistryError::ManifestBlobUnknown(d) | RegistryError::BlobUnknown(d) => {
+                ApiError::new(code, message).with_detail(json!({ "digest": d }))
+            }
+            _ => ApiError::new(code, message),
+        }
+    }
+}
+
+impl From<RouteError> for ApiError {
+    fn from(e: RouteError) -> Self {
+        match e {
+            RouteError::NotFound => {
+                ApiError::new(ErrorCode::NameUnknown, "no such endpoint").with_status(StatusCode::NOT_FOUND)
+            }
+            RouteError::Name(e) => ApiError::new(ErrorCode::NameInvalid, e.to_string()),
+            RouteError::Digest(e) => ApiError::new(ErrorCode::DigestInvalid, e.to_string()),
+            RouteError::Reference(berth_oci::NameError::BadDigest(e)) => {
+                ApiError::new(ErrorCode::DigestInvalid, e.to_string())
+            }
+            RouteError::Reference(e) => ApiError::new(ErrorCode::TagInvalid, e.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = self.code.map(ErrorCode::code).unwrap_or("UNKNOWN");
+        let mut err = json!({ "code": code, "message": self.message });
+        if !self.detail.is_null() {
+            err["detail"] = self.detail;
+        }
+        let body = json!({ "errors": [err] }).to_string();
+        let mut resp = (self.status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        resp.headers_mut().extend(self.headers);
+        resp
+    }
+}
+
+/// The `Range` header of an upload: `0-<last byte>`; CNCF Distribution sends `0-0` for an empty session,
+/// and clients expect that.
+pub fn upload_range(size: u64) -> String {
+    format!("0-{}", size.saturating_sub(1))
+}

@@ -1,0 +1,89 @@
+//! Request handlers, one module per resource. [`dispatch`] picks one from the parsed endpoint and method.
+
+mod blobs;
+mod listing;
+mod manifests;
+mod uploads;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+
+use crate::AppState;
+use crate::endpoint::Endpoint;
+use crate::error::ApiError;
+use crate::observe::Parsed;
+use crate::params::Params;
+
+type HandlerResult = Result<Response, ApiError>;
+
+/// What a `/v2/` handler may need from the request, apart from the body (which is not `Sync` and is passed
+/// by value to the handlers that read it).
+pub(crate) struct Req {
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub params: Params,
+}
+
+pub async fn dispatch(
+    State(app): State<Arc<AppState>>,
+    Extension(Parsed(parsed)): Extension<Parsed>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Response {
+    let endpoint = match parsed {
+        Ok(e) => e,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let req = Req { method, headers, params: Params::parse(query.as_deref()) };
+    route(&app, endpoint, req, body).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn route(app: &AppState, endpoint: Endpoint, req: Req, body: Body) -> HandlerResult {
+    let r = &app.registry;
+    let read = req.method == Method::GET || req.method == Method::HEAD;
+    match (endpoint, req.method.clone()) {
+        (Endpoint::Base, _) if read => Ok(Json(serde_json::json!({})).into_response()),
+        (Endpoint::Catalog, _) if read => listing::catalog(r, &req).await,
+        (Endpoint::Tags { name }, _) if read => listing::tags(r, &name, &req).await,
+        (Endpoint::Referrers { name, digest }, _) if read => listing::referrers(r, &name, &digest, &req).await,
+        (Endpoint::Manifest { name, reference }, _) if read => manifests::get(r, &name, &reference, &req).await,
+        (Endpoint::Manifest { name, reference }, Method::PUT) => manifests::put(r, &name, &reference, &req, body).await,
+        (Endpoint::Manifest { name, reference }, Method::DELETE) => manifests::delete(r, &name, &reference).await,
+        (Endpoint::Blob { name, digest }, _) if read => blobs::get(r, &name, &digest, &req).await,
+        (Endpoint::Blob { name, digest }, Method::DELETE) => blobs::delete(r, &name, &digest).await,
+        (Endpoint::UploadStart { name }, Method::POST) => uploads::start(r, &name, &req, body).await,
+        (Endpoint::Upload { name, id }, Method::GET) => uploads::status(r, &name, &id).await,
+        (Endpoint::Upload { name, id }, Method::PATCH) => uploads::patch(r, &name, &id, &req, body).await,
+        (Endpoint::Upload { name, id }, Method::PUT) => uploads::finish(r, &name, &id, &req, body).await,
+        (Endpoint::Upload { name, id }, Method::DELETE) => uploads::cancel(r, &name, &id).await,
+        (_, method) => Err(ApiError::unsupported(method.as_str()).with_status(StatusCode::METHOD_NOT_ALLOWED)),
+    }
+}
+
+pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+    match &app.metrics {
+        Some(h) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Builds a response with an empty body and the given headers.
+pub(crate) fn empty(status: StatusCode, headers: &[(&str, String)]) -> HandlerResult {
+    let mut b = Response::builder().status(status);
+    for (k, v) in headers {
+        b = b.header(*k, v);
+    }
+    b.header(header::CONTENT_LENGTH, "0").body(Body::empty()).map_err(|e| internal(&e))
+}
+
+pub(crate) fn internal(e: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "building a response failed");
+    ApiError::new(berth_oci::ErrorCode::Unavailable, "internal error").with_status(StatusCode::INTERNAL_SERVER_ERROR)
+}

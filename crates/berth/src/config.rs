@@ -1,0 +1,132 @@
+//! Configuration: defaults < TOML file (`--config` / `BERTH_CONFIG`) < `BERTH_*` environment < flags.
+//!
+//! clap already merges flags over the environment; this module lays the result over the file and the
+//! defaults. Unknown keys in the file are an error, so a typo never silently falls back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+}
+
+/// The config file's shape. Every key is optional; what is missing keeps its default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub limits: FileLimits,
+    #[serde(default)]
+    pub log: FileLog,
+    #[serde(default)]
+    pub uploads: FileUploads,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    pub max_manifest_bytes: Option<usize>,
+    pub default_catalog_page: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLog {
+    /// `human` or `json`.
+    pub format: Option<LogFormat>,
+    /// A `tracing` filter, e.g. `info` or `berth=debug,info`.
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileUploads {
+    /// Upload sessions idle for longer are discarded.
+    pub expire_after_hours: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// The resolved configuration of `berth serve`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub max_manifest_bytes: usize,
+    pub default_catalog_page: u32,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub upload_expiry_hours: u64,
+}
+
+impl FileConfig {
+    pub fn load(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
+        let Some(path) = path else { return Ok(FileConfig::default()) };
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        FileConfig::parse(&text).map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source })
+    }
+
+    pub fn parse(text: &str) -> Result<FileConfig, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// Lays flags/environment (`Some` where given) over this file and the defaults.
+    pub fn resolve(
+        self,
+        listen: Option<SocketAddr>,
+        data_dir: Option<PathBuf>,
+        log_format: Option<LogFormat>,
+    ) -> Config {
+        Config {
+            listen: listen.or(self.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 5000))),
+            data_dir: data_dir.or(self.data_dir).unwrap_or_else(|| PathBuf::from("./berth-data")),
+            max_manifest_bytes: self.limits.max_manifest_bytes.unwrap_or(4 * 1024 * 1024),
+            default_catalog_page: self.limits.default_catalog_page.unwrap_or(1000),
+            log_format: log_format.or(self.log.format).unwrap_or_default(),
+            log_level: self.log.level.unwrap_or_else(|| "info".to_string()),
+            upload_expiry_hours: self.uploads.expire_after_hours.unwrap_or(7 * 24),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_flags_over_file_over_defaults() {
+        let file = FileConfig::parse(
+            "listen = \"127.0.0.1:6000\"\ndata_dir = \"/srv/berth\"\n[limits]\nmax_manifest_bytes = 10\n",
+        )
+        .unwrap();
+        let c = file.resolve(Some("127.0.0.1:7000".parse().unwrap()), None, None);
+        assert_eq!(c.listen, "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(c.data_dir, PathBuf::from("/srv/berth"));
+        assert_eq!(c.max_manifest_bytes, 10);
+        let d = FileConfig::default().resolve(None, None, None);
+        assert_eq!(d.listen, "0.0.0.0:5000".parse().unwrap());
+        assert_eq!(d.data_dir, PathBuf::from("./berth-data"));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = FileConfig::parse("listne = \"127.0.0.1:1\"").unwrap_err().to_string();
+        assert!(err.contains("listne"), "{err}");
+        assert!(FileConfig::parse("[limits]\nmax_manifest = 1").is_err());
+    }
+}

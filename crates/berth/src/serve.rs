@@ -1,0 +1,101 @@
+//! `berth serve`: logging, metrics, the listener, background upkeep and graceful shutdown.
+
+use std::time::Duration;
+
+use berth_api::{AppState, router};
+use berth_registry::{Clock, Registry, SystemClock};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, LogFormat};
+use crate::stores::open_registry;
+
+/// How long in-flight requests may run after a shutdown signal before the process exits anyway. Cutting
+/// an upload short is safe: nothing becomes visible before it is complete.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let _log_guard = init_logging(&config);
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("installing the metrics recorder: {e}"))?;
+    let registry = open_registry(&config).await?;
+
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
+    let addr = listener.local_addr()?;
+    // Tests and scripts read this line to find the port when listening on port 0.
+    println!("berth listening on http://{addr}");
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "berth started");
+
+    let upkeep = tokio::spawn(upkeep(registry.clone(), config.upload_expiry_hours));
+    let app = router(AppState { registry: registry.clone(), metrics: Some(metrics) });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let mut stop_rx2 = stop_rx.clone();
+    tokio::select! {
+        result = server => result?,
+        _ = async {
+            let _ = stop_rx2.wait_for(|s| *s).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => tracing::warn!("in-flight requests did not finish in time; exiting"),
+    }
+    upkeep.abort();
+    if let Err(e) = registry.pull_recorder().flush().await {
+        tracing::warn!(error = %e, "could not write pull statistics at shutdown");
+    }
+    tracing::info!("berth stopped");
+    Ok(())
+}
+
+/// Periodic work: write batched pull statistics every second, expire idle upload sessions hourly.
+async fn upkeep(registry: Registry, expiry_hours: u64) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut last_expiry = None::<tokio::time::Instant>;
+    loop {
+        tick.tick().await;
+        if let Err(e) = registry.pull_recorder().flush().await {
+            tracing::warn!(error = %e, "writing pull statistics failed");
+        }
+        if last_expiry.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+            last_expiry = Some(tokio::time::Instant::now());
+            let before = SystemClock.now() - (expiry_hours as i64) * 3600;
+            match registry.expire_uploads(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "expired idle upload sessions"),
+                Err(e) => tracing::warn!(error = %e, "expiring upload sessions failed"),
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+/// Logs go through a non-blocking writer so a slow terminal never stalls request handling.
+fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    let filter = EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| EnvFilter::new(&config.log_level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder.init(),
+    }
+    guard
+}

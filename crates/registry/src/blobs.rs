@@ -1,0 +1,111 @@
+//! Reading, deleting and mounting blobs of a repository.
+
+use std::ops::Range;
+use std::path::PathBuf;
+
+use berth_oci::{Digest, RepositoryName};
+use berth_storage::BlobReader;
+
+use crate::{Registry, RegistryError, Result};
+
+/// A byte range as a client asks for it (`bytes=a-b`, `bytes=a-`, `bytes=-n`), resolved against the blob's
+/// size only once the size is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// `start..=end` (inclusive, as in HTTP).
+    FromTo(u64, u64),
+    From(u64),
+    /// The last `n` bytes.
+    Suffix(u64),
+}
+
+impl ByteRange {
+    /// The half-open range within a blob of `size` bytes, or `None` when it is not satisfiable.
+    pub fn resolve(self, size: u64) -> Option<Range<u64>> {
+        let r = match self {
+            ByteRange::FromTo(start, end) if start <= end => start..end.saturating_add(1).min(size),
+            ByteRange::FromTo(..) => return None,
+            ByteRange::From(start) => start..size,
+            ByteRange::Suffix(0) => return None,
+            ByteRange::Suffix(n) => size.saturating_sub(n)..size,
+        };
+        (r.start < size).then_some(r)
+    }
+}
+
+/// An open blob (or part of one) ready to be sent.
+pub struct BlobContent {
+    /// Size of the whole blob.
+    pub size: u64,
+    /// The part being sent, when a range was asked for.
+    pub range: Option<Range<u64>>,
+    pub reader: BlobReader,
+    /// The committed file, when the backend keeps blobs on local disk.
+    pub local_path: Option<PathBuf>,
+}
+
+impl Registry {
+    /// Size of a blob linked to `repo`.
+    pub async fn stat_blob(&self, repo: &RepositoryName, digest: &Digest) -> Result<u64> {
+        self.meta.linked_blob_size(repo, digest).await?.ok_or_else(|| RegistryError::BlobUnknown(digest.clone()))
+    }
+
+    /// Opens a blob of `repo` for reading, optionally a range of it, and counts the bytes as served.
+    pub async fn open_blob(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+        range: Option<ByteRange>,
+    ) -> Result<BlobContent> {
+        let size = self.stat_blob(repo, digest).await?;
+        let range = match range {
+            Some(r) => Some(r.resolve(size).ok_or(RegistryError::BlobRangeInvalid { size })?),
+            None => None,
+        };
+        let reader = self.blobs.open(digest, range.clone()).await?;
+        self.pulls.add_bytes_out(repo, reader.len);
+        Ok(BlobContent { size, range, reader, local_path: self.blobs.local_path(digest) })
+    }
+
+    /// Removes a blob from a repository. Its bytes stay until garbage collection finds them unreferenced.
+    pub async fn delete_blob(&self, repo: &RepositoryName, digest: &Digest) -> Result<()> {
+        if self.meta.unlink_blob(repo, digest).await? {
+            Ok(())
+        } else {
+            Err(RegistryError::BlobUnknown(digest.clone()))
+        }
+    }
+
+    /// Links a blob of `from` into `repo` without copying bytes. Returns the blob's size, or `None` when
+    /// `from` does not have it (the caller then starts a normal upload).
+    pub async fn mount_blob(
+        &self,
+        repo: &RepositoryName,
+        from: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<u64>> {
+        let Some(size) = self.meta.linked_blob_size(from, digest).await? else {
+            return Ok(None);
+        };
+        self.meta.link_blob(repo, digest, size, self.now()).await?;
+        Ok(Some(size))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ByteRange::*;
+
+    #[test]
+    fn ranges_resolve_against_size() {
+        assert_eq!(FromTo(0, 9).resolve(100), Some(0..10));
+        assert_eq!(FromTo(90, 200).resolve(100), Some(90..100));
+        assert_eq!(From(99).resolve(100), Some(99..100));
+        assert_eq!(Suffix(10).resolve(100), Some(90..100));
+        assert_eq!(Suffix(500).resolve(100), Some(0..100));
+        assert_eq!(From(100).resolve(100), None);
+        assert_eq!(FromTo(5, 4).resolve(100), None);
+        assert_eq!(Suffix(0).resolve(100), None);
+        assert_eq!(From(0).resolve(0), None);
+    }
+}

@@ -1,0 +1,89 @@
+//! What can go wrong in a registry operation, each tied to the distribution-spec code a client sees.
+
+use berth_meta::MetaError;
+use berth_oci::{Digest, ErrorCode, ManifestError, NameError};
+use berth_storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("blob {0} is not known in this repository")]
+    BlobUnknown(Digest),
+    #[error("upload session is not known")]
+    BlobUploadUnknown,
+    #[error("{0}")]
+    BlobUploadInvalid(String),
+    #[error("{0}")]
+    DigestInvalid(String),
+    #[error("range {range} does not continue the upload, which holds {size} bytes")]
+    UploadRangeInvalid { range: String, size: u64 },
+    #[error("requested range is not satisfiable for a blob of {size} bytes")]
+    BlobRangeInvalid { size: u64 },
+    #[error("{0}")]
+    SizeInvalid(String),
+    #[error("manifest references {0}, which is not in this repository")]
+    ManifestBlobUnknown(Digest),
+    #[error("manifest invalid: {0}")]
+    ManifestInvalid(#[from] ManifestError),
+    #[error("manifest is larger than the limit of {limit} bytes")]
+    ManifestTooLarge { limit: usize },
+    #[error("manifest {0} is not known in this repository")]
+    ManifestUnknown(String),
+    #[error("repository is not known to the registry")]
+    NameUnknown,
+    #[error("{0}")]
+    NameInvalid(NameError),
+    #[error("{0}")]
+    TagInvalid(NameError),
+    #[error(transparent)]
+    Storage(StorageError),
+    #[error(transparent)]
+    Meta(MetaError),
+}
+
+impl RegistryError {
+    /// The distribution-spec error code; `None` for faults of the server or its dependencies.
+    pub fn code(&self) -> Option<ErrorCode> {
+        Some(match self {
+            RegistryError::BlobUnknown(_) => ErrorCode::BlobUnknown,
+            RegistryError::BlobUploadUnknown => ErrorCode::BlobUploadUnknown,
+            RegistryError::BlobUploadInvalid(_) => ErrorCode::BlobUploadInvalid,
+            RegistryError::DigestInvalid(_) => ErrorCode::DigestInvalid,
+            RegistryError::UploadRangeInvalid { .. } | RegistryError::BlobRangeInvalid { .. } => {
+                ErrorCode::RangeInvalid
+            }
+            RegistryError::SizeInvalid(_) => ErrorCode::SizeInvalid,
+            RegistryError::ManifestBlobUnknown(_) => ErrorCode::ManifestBlobUnknown,
+            RegistryError::ManifestInvalid(_) | RegistryError::ManifestTooLarge { .. } => ErrorCode::ManifestInvalid,
+            RegistryError::ManifestUnknown(_) => ErrorCode::ManifestUnknown,
+            RegistryError::NameUnknown => ErrorCode::NameUnknown,
+            RegistryError::NameInvalid(_) => ErrorCode::NameInvalid,
+            RegistryError::TagInvalid(_) => ErrorCode::TagInvalid,
+            RegistryError::Storage(StorageError::BlobNotFound(d)) => {
+                return RegistryError::BlobUnknown(d.clone()).code();
+            }
+            RegistryError::Storage(StorageError::UploadNotFound(_)) => ErrorCode::BlobUploadUnknown,
+            RegistryError::Storage(StorageError::UploadOffsetMismatch { .. }) => ErrorCode::RangeInvalid,
+            RegistryError::Storage(StorageError::RangeNotSatisfiable { .. }) => ErrorCode::RangeInvalid,
+            RegistryError::Storage(StorageError::Body(_)) => ErrorCode::BlobUploadInvalid,
+            RegistryError::Storage(StorageError::Io(_)) | RegistryError::Meta(_) => return None,
+        })
+    }
+}
+
+impl From<StorageError> for RegistryError {
+    fn from(e: StorageError) -> Self {
+        RegistryError::Storage(e)
+    }
+}
+
+impl From<MetaError> for RegistryError {
+    fn from(e: MetaError) -> Self {
+        match e {
+            MetaError::MissingBlob(d) | MetaError::MissingManifest(d) => RegistryError::ManifestBlobUnknown(d),
+            MetaError::Conflict => {
+                RegistryError::BlobUploadInvalid("the upload session was changed by a concurrent request".into())
+            }
+            other => RegistryError::Meta(other),
+        }
+    }
+}

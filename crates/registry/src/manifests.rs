@@ -1,0 +1,156 @@
+//! Pushing, pulling and deleting manifests; tags, the catalog and the referrers API.
+
+use berth_meta::{NewManifest, Page, StoredManifest};
+use berth_oci::media_type::OCI_INDEX;
+use berth_oci::{Digest, ParsedManifest, Reference, RepositoryName, Tag};
+use serde_json::{Value, json};
+
+use crate::{Registry, RegistryError, Result};
+
+/// What a successful manifest push reports back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushedManifest {
+    pub digest: Digest,
+    /// The manifest's `subject`, answered as `OCI-Subject` so clients know referrers are supported.
+    pub subject: Option<Digest>,
+}
+
+/// One page of a listing, and whether more entries follow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagPage {
+    pub entries: Vec<String>,
+    pub more: bool,
+}
+
+impl Registry {
+    /// Stores a manifest pushed to `reference`, also pointing `extra_tags` (from `?tag=`) at it.
+    pub async fn put_manifest(
+        &self,
+        repo: &RepositoryName,
+        reference: &Reference,
+        extra_tags: &[Tag],
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<PushedManifest> {
+        let limit = self.limits.max_manifest_bytes;
+        if body.len() > limit {
+            return Err(RegistryError::ManifestTooLarge { limit });
+        }
+        let parsed = ParsedManifest::parse(&body, content_type)?;
+        let mut tags: Vec<Tag> = extra_tags.to_vec();
+        let digest = match reference {
+            Reference::Digest(expected) => {
+                let actual = Digest::compute(expected.algorithm(), &body);
+                if &actual != expected {
+                    return Err(RegistryError::DigestInvalid(format!(
+                        "manifest has digest {actual}, not the {expected} it was pushed to"
+                    )));
+                }
+                actual
+            }
+            Reference::Tag(tag) => {
+                tags.push(tag.clone());
+                Digest::sha256_of(&body)
+            }
+        };
+        let platforms = parsed.kind.is_index().then(|| {
+            Value::Array(
+                parsed.manifests.iter().map(|m| serde_json::to_value(&m.platform).unwrap_or(Value::Null)).collect(),
+            )
+            .to_string()
+        });
+        let record = NewManifest {
+            repository: repo.clone(),
+            digest: digest.clone(),
+            media_type: parsed.kind.media_type().to_string(),
+            artifact_type: parsed.artifact_type.clone(),
+            subject: parsed.subject.as_ref().map(|s| s.digest.clone()),
+            annotations: parsed.annotations.as_ref().map(|a| json!(a).to_string()),
+            config_digest: parsed.config.as_ref().map(|c| c.digest.clone()),
+            blobs: parsed.referenced_blobs().map(|d| d.digest.clone()).collect(),
+            children: parsed.manifests.iter().map(|d| d.digest.clone()).collect(),
+            platforms,
+            pushed_at: self.now(),
+            content: body,
+        };
+        self.meta.put_manifest(&record, &tags).await?;
+        Ok(PushedManifest { digest, subject: record.subject })
+    }
+
+    /// A manifest by tag or digest. `count_pull` records the pull (GET, not HEAD).
+    pub async fn get_manifest(
+        &self,
+        repo: &RepositoryName,
+        reference: &Reference,
+        count_pull: bool,
+    ) -> Result<StoredManifest> {
+        let m = self
+            .meta
+            .get_manifest(repo, reference)
+            .await?
+            .ok_or_else(|| RegistryError::ManifestUnknown(reference.to_string()))?;
+        if count_pull {
+            self.pulls.record_pull(repo, &m.digest, self.now(), m.content.len() as u64);
+        }
+        Ok(m)
+    }
+
+    /// Deleting by digest removes the manifest and its tags; deleting by tag removes only the tag.
+    pub async fn delete_manifest(&self, repo: &RepositoryName, reference: &Reference) -> Result<()> {
+        let existed = match reference {
+            Reference::Digest(d) => self.meta.delete_manifest(repo, d).await?,
+            Reference::Tag(t) => self.meta.delete_tag(repo, t).await?,
+        };
+        if existed { Ok(()) } else { Err(RegistryError::ManifestUnknown(reference.to_string())) }
+    }
+
+    /// Tags of `repo`, `n` at most (all when `None`), after `last`.
+    pub async fn list_tags(&self, repo: &RepositoryName, n: Option<u32>, last: Option<&str>) -> Result<TagPage> {
+        let want = n.unwrap_or(u32::MAX);
+        let mut entries = self
+            .meta
+            .list_tags(repo, Page { last, n: want.saturating_add(1) })
+            .await?
+            .ok_or(RegistryError::NameUnknown)?;
+        Ok(page(&mut entries, want))
+    }
+
+    /// Repository names, `n` at most (the configured default when `None`), after `last`.
+    pub async fn catalog(&self, n: Option<u32>, last: Option<&str>) -> Result<TagPage> {
+        let want = n.unwrap_or(self.limits.default_catalog_page);
+        let names = self.meta.list_repositories(Page { last, n: want.saturating_add(1) }).await?;
+        let mut entries: Vec<String> = names.into_iter().map(|n| n.to_string()).collect();
+        Ok(page(&mut entries, want))
+    }
+
+    /// The referrers of `subject` as an OCI image index (the body of the referrers API).
+    pub async fn referrers(
+        &self,
+        repo: &RepositoryName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<u8>> {
+        let referrers = self.meta.list_referrers(repo, subject, artifact_type).await?;
+        let manifests: Vec<Value> = referrers
+            .into_iter()
+            .map(|r| {
+                let mut d = json!({"mediaType": r.media_type, "digest": r.digest, "size": r.size});
+                if let Some(t) = r.artifact_type {
+                    d["artifactType"] = json!(t);
+                }
+                if let Some(a) = r.annotations.and_then(|a| serde_json::from_str::<Value>(&a).ok()) {
+                    d["annotations"] = a;
+                }
+                d
+            })
+            .collect();
+        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests});
+        Ok(serde_json::to_vec(&index).unwrap_or_default())
+    }
+}
+
+fn page(entries: &mut Vec<String>, want: u32) -> TagPage {
+    let more = entries.len() > want as usize;
+    entries.truncate(want as usize);
+    TagPage { entries: std::mem::take(entries), more }
+}

@@ -1,0 +1,219 @@
+//! Blob upload sessions: start, append chunks, check progress, finish with a verified digest, cancel.
+//!
+//! A session lives in the metadata store (size so far, serialised hash state, backend state) and its bytes
+//! in the blob store, so it survives a restart and could continue on another node. Each chunk is hashed
+//! while it streams to storage, so finishing needs no second pass (except for a sha512 digest: sessions
+//! hash sha256, the digest clients use in practice, and a sha512 finish re-reads the bytes once).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use berth_meta::UploadSession;
+use berth_oci::{Algorithm, Digest, DigestHasher, RepositoryName};
+use berth_storage::ByteStream;
+use futures_util::StreamExt;
+use tokio::io::AsyncReadExt;
+
+use crate::{Registry, RegistryError, Result};
+
+/// Where an upload session stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadProgress {
+    pub id: String,
+    /// Bytes received so far.
+    pub size: u64,
+}
+
+/// Upload ids with a request in flight on this node. Two requests writing one session at once would
+/// interleave bytes; the second is refused instead.
+#[derive(Clone, Default)]
+pub(crate) struct BusySet(Arc<Mutex<HashSet<String>>>);
+
+pub(crate) struct BusyGuard {
+    set: BusySet,
+    id: String,
+}
+
+impl BusySet {
+    fn claim(&self, id: &str) -> Result<BusyGuard> {
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !set.insert(id.to_string()) {
+            return Err(RegistryError::BlobUploadInvalid("another request is writing to this upload".into()));
+        }
+        Ok(BusyGuard { set: self.clone(), id: id.to_string() })
+    }
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.set.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
+    }
+}
+
+/// Session ids are UUIDs; anything else cannot name a session (and never reaches a storage path).
+fn check_id(id: &str) -> Result<()> {
+    uuid::Uuid::try_parse(id).map(|_| ()).map_err(|_| RegistryError::BlobUploadUnknown)
+}
+
+impl Registry {
+    pub async fn start_upload(&self, repo: &RepositoryName) -> Result<UploadProgress> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let backend_state = self.blobs.create_upload(&id).await?;
+        let now = self.now();
+        let session = UploadSession {
+            id: id.clone(),
+            repository: repo.clone(),
+            size: 0,
+            hash_state: DigestHasher::new(Algorithm::Sha256).save(),
+            backend_state,
+            created_at: now,
+            updated_at: now,
+        };
+        if let Err(e) = self.meta.create_upload(&session).await {
+            let _ = self.blobs.cancel_upload(&id, &session.backend_state).await;
+            return Err(e.into());
+        }
+        Ok(UploadProgress { id, size: 0 })
+    }
+
+    async fn load_upload(&self, repo: &RepositoryName, id: &str) -> Result<UploadSession> {
+        check_id(id)?;
+        match self.meta.get_upload(id).await? {
+            Some(s) if &s.repository == repo => Ok(s),
+            _ => Err(RegistryError::BlobUploadUnknown),
+        }
+    }
+
+    pub async fn upload_status(&self, repo: &RepositoryName, id: &str) -> Result<UploadProgress> {
+        let s = self.load_upload(repo, id).await?;
+        Ok(UploadProgress { id: s.id, size: s.size })
+    }
+
+    /// Streams `body` into storage at the session's end, hashing it on the way. Does not update the
+    /// metadata: returns the session as it now stands.
+    async fn write_chunk(&self, mut s: UploadSession, body: ByteStream) -> Result<(UploadSession, DigestHasher)> {
+        let mut hasher = DigestHasher::restore(&s.hash_state)
+            .map_err(|e| RegistryError::Meta(berth_meta::MetaError::Corrupt(e.to_string())))?;
+        let (size, state) =
+            self.blobs.append_upload(&s.id, &s.backend_state, s.size, body, &mut |chunk| hasher.update(chunk)).await?;
+        self.pulls.add_bytes_in(&s.repository, size - s.size);
+        s.size = size;
+        s.backend_state = state;
+        Ok((s, hasher))
+    }
+
+    /// Appends a chunk. `start`, from `Content-Range`, must equal the bytes received so far.
+    pub async fn append_upload(
+        &self,
+        repo: &RepositoryName,
+        id: &str,
+        start: Option<u64>,
+        body: ByteStream,
+    ) -> Result<UploadProgress> {
+        let _busy = self.busy_uploads.claim(id)?;
+        let s = self.load_upload(repo, id).await?;
+        if let Some(start) = start
+            && start != s.size
+        {
+            return Err(RegistryError::UploadRangeInvalid { range: format!("{start}-"), size: s.size });
+        }
+        let before = s.size;
+        let (s, hasher) = self.write_chunk(s, body).await?;
+        self.meta.update_upload(id, before, s.size, &hasher.save(), &s.backend_state, self.now()).await?;
+        Ok(UploadProgress { id: s.id, size: s.size })
+    }
+
+    /// Finishes a session: appends the optional last chunk, verifies `digest`, commits the blob and links it
+    /// into the repository. On a digest mismatch the session is discarded and nothing is stored.
+    pub async fn finish_upload(
+        &self,
+        repo: &RepositoryName,
+        id: &str,
+        digest: &Digest,
+        last_chunk: Option<ByteStream>,
+    ) -> Result<u64> {
+        let _busy = self.busy_uploads.claim(id)?;
+        let s = self.load_upload(repo, id).await?;
+        let (s, hasher) = match last_chunk {
+            Some(body) => self.write_chunk(s, body).await?,
+            None => {
+                let h = DigestHasher::restore(&s.hash_state)
+                    .map_err(|e| RegistryError::Meta(berth_meta::MetaError::Corrupt(e.to_string())))?;
+                (s, h)
+            }
+        };
+        let actual = match digest.algorithm() {
+            Algorithm::Sha256 => hasher.finish(),
+            other => self.rehash_upload(&s, other).await?,
+        };
+        if &actual != digest {
+            self.discard_upload(&s).await?;
+            return Err(RegistryError::DigestInvalid(format!("uploaded content has digest {actual}, not {digest}")));
+        }
+        let size = self.blobs.commit_upload(&s.id, &s.backend_state, digest).await?;
+        // The bytes are durable under their digest; from here a crash leaves at worst an unlinked blob
+        // (reclaimed by GC) or a session row whose bytes are gone (reported as unknown, cleaned by fsck).
+        self.meta.link_blob(repo, digest, size, self.now()).await?;
+        self.meta.delete_upload(&s.id).await?;
+        Ok(size)
+    }
+
+    async fn rehash_upload(&self, s: &UploadSession, algorithm: Algorithm) -> Result<Digest> {
+        let mut reader = self.blobs.read_upload(&s.id, &s.backend_state).await?.reader;
+        let mut hasher = DigestHasher::new(algorithm);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = reader.read(&mut buf).await.map_err(berth_storage::StorageError::Io)?;
+            if n == 0 {
+                return Ok(hasher.finish());
+            }
+            hasher.update(&buf[..n]);
+        }
+    }
+
+    async fn discard_upload(&self, s: &UploadSession) -> Result<()> {
+        self.blobs.cancel_upload(&s.id, &s.backend_state).await?;
+        self.meta.delete_upload(&s.id).await?;
+        Ok(())
+    }
+
+    pub async fn cancel_upload(&self, repo: &RepositoryName, id: &str) -> Result<()> {
+        let _busy = self.busy_uploads.claim(id)?;
+        let s = self.load_upload(repo, id).await?;
+        self.discard_upload(&s).await
+    }
+
+    /// A monolithic push: the whole blob in one request.
+    pub async fn push_blob(&self, repo: &RepositoryName, digest: &Digest, body: ByteStream) -> Result<u64> {
+        let session = self.start_upload(repo).await?;
+        let result = self.finish_upload(repo, &session.id, digest, Some(body)).await;
+        if let Err(e) = &result
+            && !matches!(e, RegistryError::DigestInvalid(_))
+        {
+            // A failed body leaves a session nobody knows the id of: discard it now.
+            if let Ok(s) = self.load_upload(repo, &session.id).await {
+                let _ = self.discard_upload(&s).await;
+            }
+        }
+        result
+    }
+
+    /// Discards sessions idle since before `before` (Unix seconds). Returns how many.
+    pub async fn expire_uploads(&self, before: i64) -> Result<usize> {
+        let stale = self.meta.stale_uploads(before).await?;
+        let n = stale.len();
+        for s in stale {
+            self.discard_upload(&s).await?;
+        }
+        Ok(n)
+    }
+}
+
+/// Turns any stream of byte chunks into the storage layer's body type.
+pub fn byte_stream<S, E>(s: S) -> ByteStream
+where
+    S: futures_util::Stream<Item = std::result::Result<bytes::Bytes, E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    Box::pin(s.map(|r| r.map_err(|e| std::io::Error::other(e.to_string()))))
+}
