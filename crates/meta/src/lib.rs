@@ -9,6 +9,8 @@
 //! Manifests are stored in full in the metadata store (they are bounded in size), so a manifest and the rows
 //! that describe it are written in one transaction.
 
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -114,13 +116,16 @@ pub struct Usage {
     pub pulls: u64,
 }
 
-/// A page request: entries strictly after `last`, at most `n`.
+/// A page request: entries strictly after `last`, at most `n` (`n = 0` yields nothing; pass `u32::MAX` for
+/// "all"). Order is lexical by bytes (`"B" < "a"`).
 #[derive(Debug, Clone, Default)]
 pub struct Page<'a> {
     pub last: Option<&'a str>,
     pub n: u32,
 }
 
+/// A repository exists while it has at least one blob link or one manifest: pushing creates it, and deleting
+/// everything in it removes it from the catalog. Starting an upload does not create it.
 #[async_trait]
 pub trait RepositoryStore: Send + Sync {
     /// Repository names in lexical order (the `_catalog`).
@@ -161,7 +166,8 @@ pub trait ManifestStore: Send + Sync {
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Vec<Referrer>>;
-    /// Sets `last_pulled_at` of a manifest.
+    /// Sets `last_pulled_at` of a manifest; it never moves backwards (concurrent pulls may be recorded out
+    /// of order). An unknown manifest is ignored.
     async fn record_pull(&self, repo: &RepositoryName, digest: &Digest, now: i64) -> Result<()>;
     /// Every (repository, blob) reference of every manifest, for `fsck`.
     async fn all_manifest_blob_refs(&self) -> Result<Vec<(RepositoryName, Digest, Digest)>>;
@@ -169,10 +175,11 @@ pub trait ManifestStore: Send + Sync {
 
 #[async_trait]
 pub trait UploadStore: Send + Sync {
+    /// Fails with `Conflict` if a session with the same id exists.
     async fn create_upload(&self, session: &UploadSession) -> Result<()>;
     async fn get_upload(&self, id: &str) -> Result<Option<UploadSession>>;
     /// Compare-and-set: updates size and states only if the stored size is still `expected_size`,
-    /// else `Conflict`.
+    /// else `Conflict` (also when the session no longer exists).
     async fn update_upload(
         &self,
         id: &str,
@@ -182,8 +189,9 @@ pub trait UploadStore: Send + Sync {
         backend_state: &[u8],
         now: i64,
     ) -> Result<()>;
+    /// Idempotent.
     async fn delete_upload(&self, id: &str) -> Result<()>;
-    /// Sessions not updated since `before` (for expiry).
+    /// Sessions not updated since `before`, i.e. with `updated_at < before` (for expiry).
     async fn stale_uploads(&self, before: i64) -> Result<Vec<UploadSession>>;
     async fn all_upload_ids(&self) -> Result<Vec<String>>;
 }

@@ -1,0 +1,108 @@
+//! The behaviour every metadata backend must have, as an executable suite.
+//!
+//! A backend's tests call [`run_all`] on a fresh store; a failed expectation panics with a message naming
+//! the check. Other crates get it with the `conformance` feature:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! berth-meta = { workspace = true, features = ["conformance"] }
+//! ```
+//!
+//! Each check works in repositories of its own (`conf-<area>/...`), so checks are independent of each other
+//! and of their order; checks of global listings (`list_repositories`, `all_blobs`, `all_upload_ids`, ...)
+//! only look at the entries they created. Times are small made-up numbers: the store never reads a clock.
+//!
+//! The suite is generic rather than taking `&dyn MetaStore`: `MetaStore` is a bundle of supertraits, and
+//! upcasting a trait object to each of them is more ceremony than a type parameter.
+
+mod blobs;
+mod concurrency;
+mod manifests;
+mod tags;
+mod uploads;
+
+use berth_oci::{Digest, RepositoryName, Tag};
+
+use crate::{MetaStore, NewManifest, Page};
+
+pub use blobs::{blob_links, catalog, repository_existence};
+pub use concurrency::{concurrent_repository_creation, concurrent_tag_moves, concurrent_upload_updates};
+pub use manifests::{delete_cascades, fsck_listings, manifest_round_trip, missing_references, record_pull, referrers};
+pub use tags::tag_listing;
+pub use uploads::{upload_sessions, usage_counters};
+
+/// Runs every check against `store`, which should be freshly created (empty).
+pub async fn run_all<S: MetaStore>(store: &S) {
+    blob_links(store).await;
+    repository_existence(store).await;
+    catalog(store).await;
+    manifest_round_trip(store).await;
+    missing_references(store).await;
+    delete_cascades(store).await;
+    tag_listing(store).await;
+    referrers(store).await;
+    record_pull(store).await;
+    fsck_listings(store).await;
+    upload_sessions(store).await;
+    usage_counters(store).await;
+    concurrent_tag_moves(store).await;
+    concurrent_upload_updates(store).await;
+    concurrent_repository_creation(store).await;
+}
+
+const IMAGE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const IMAGE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// Everything, as a page.
+const ALL: Page<'static> = Page { last: None, n: u32::MAX };
+
+fn repo(name: &str) -> RepositoryName {
+    name.parse().unwrap_or_else(|e| panic!("test repository name {name:?}: {e}"))
+}
+
+fn tag(name: &str) -> Tag {
+    name.parse().unwrap_or_else(|e| panic!("test tag {name:?}: {e}"))
+}
+
+fn tags(names: &[&str]) -> Vec<Tag> {
+    names.iter().map(|n| tag(n)).collect()
+}
+
+/// A distinct digest per seed (the blobs' bytes never exist: the store does not look at them).
+fn blob(seed: &str) -> Digest {
+    Digest::sha256_of(seed.as_bytes())
+}
+
+fn page(last: Option<&str>, n: u32) -> Page<'_> {
+    Page { last, n }
+}
+
+/// An image manifest whose content is `body` (so its digest is that of `body`), needing `blobs`.
+fn image(repository: &RepositoryName, body: &str, blobs: Vec<Digest>, pushed_at: i64) -> NewManifest {
+    NewManifest {
+        repository: repository.clone(),
+        digest: Digest::sha256_of(body.as_bytes()),
+        media_type: IMAGE_MANIFEST.to_string(),
+        content: body.as_bytes().to_vec(),
+        artifact_type: None,
+        subject: None,
+        annotations: None,
+        config_digest: blobs.first().cloned(),
+        blobs,
+        children: Vec::new(),
+        platforms: None,
+        pushed_at,
+    }
+}
+
+/// An image index whose content is `body`, referencing `children`.
+fn index(repository: &RepositoryName, body: &str, children: Vec<Digest>, pushed_at: i64) -> NewManifest {
+    NewManifest {
+        media_type: IMAGE_INDEX.to_string(),
+        config_digest: None,
+        blobs: Vec::new(),
+        platforms: Some(format!("[{}]", vec!["null"; children.len()].join(","))),
+        children,
+        ..image(repository, body, Vec::new(), pushed_at)
+    }
+}

@@ -1,0 +1,265 @@
+//! Manifests, tags, referrers.
+
+use async_trait::async_trait;
+use berth_oci::{Digest, Reference, RepositoryName, Tag};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use super::codec::{from_db, parse, parse_opt, to_db};
+use super::{REPOSITORY_EXISTS, SqliteMeta, ensure_repository};
+use crate::{ManifestStore, MetaError, NewManifest, Page, Referrer, Result, StoredManifest};
+
+const MANIFEST_COLUMNS: &str =
+    "m.digest, m.media_type, m.content, m.artifact_type, m.subject_digest, m.pushed_at, m.last_pulled_at";
+
+fn stored_manifest(row: &SqliteRow) -> Result<StoredManifest> {
+    Ok(StoredManifest {
+        digest: parse("manifests.digest", row.try_get("digest")?)?,
+        media_type: row.try_get("media_type")?,
+        content: row.try_get("content")?,
+        artifact_type: row.try_get("artifact_type")?,
+        subject: parse_opt("manifests.subject_digest", row.try_get("subject_digest")?)?,
+        pushed_at: row.try_get("pushed_at")?,
+        last_pulled_at: row.try_get("last_pulled_at")?,
+    })
+}
+
+/// Checks, inside the put transaction, that everything `manifest` references is in the repository. Run
+/// in the same transaction as the insert so that a concurrent unlink or delete cannot slip in between.
+async fn verify_references(conn: &mut SqliteConnection, repository_id: i64, manifest: &NewManifest) -> Result<()> {
+    for blob in &manifest.blobs {
+        let linked: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM repository_blobs WHERE repository_id = ?1 AND digest = ?2)",
+        )
+        .bind(repository_id)
+        .bind(blob.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+        if !linked {
+            return Err(MetaError::MissingBlob(blob.clone()));
+        }
+    }
+    for child in &manifest.children {
+        let present: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM manifests WHERE repository_id = ?1 AND digest = ?2)")
+                .bind(repository_id)
+                .bind(child.to_string())
+                .fetch_one(&mut *conn)
+                .await?;
+        if !present {
+            return Err(MetaError::MissingManifest(child.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// Inserts the manifest row and its reference rows; returns its id. An existing row with the same digest
+/// is kept as it is (content is determined by the digest; its push time stays the first one).
+async fn insert_manifest(conn: &mut SqliteConnection, repository_id: i64, manifest: &NewManifest) -> Result<i64> {
+    let digest = manifest.digest.to_string();
+    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM manifests WHERE repository_id = ?1 AND digest = ?2")
+        .bind(repository_id)
+        .bind(&digest)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+
+    let size = to_db("manifest size", manifest.content.len() as u64)?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO manifests (repository_id, digest, media_type, content, size, artifact_type, subject_digest, \
+         annotations, config_digest, platforms, pushed_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+    )
+    .bind(repository_id)
+    .bind(&digest)
+    .bind(&manifest.media_type)
+    .bind(&manifest.content)
+    .bind(size)
+    .bind(&manifest.artifact_type)
+    .bind(manifest.subject.as_ref().map(Digest::to_string))
+    .bind(&manifest.annotations)
+    .bind(manifest.config_digest.as_ref().map(Digest::to_string))
+    .bind(&manifest.platforms)
+    .bind(manifest.pushed_at)
+    .fetch_one(&mut *conn)
+    .await?;
+
+    // OR IGNORE: a manifest may list the same blob (or child) more than once.
+    for blob in &manifest.blobs {
+        sqlx::query("INSERT OR IGNORE INTO manifest_blobs (manifest_id, digest) VALUES (?1, ?2)")
+            .bind(id)
+            .bind(blob.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    for child in &manifest.children {
+        sqlx::query("INSERT OR IGNORE INTO manifest_children (manifest_id, child_digest) VALUES (?1, ?2)")
+            .bind(id)
+            .bind(child.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(id)
+}
+
+#[async_trait]
+impl ManifestStore for SqliteMeta {
+    async fn put_manifest(&self, manifest: &NewManifest, tags: &[Tag]) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let repository_id = ensure_repository(&mut tx, manifest.repository.as_str(), manifest.pushed_at).await?;
+        // Verified even when the digest is already stored: a re-push must not succeed (and move tags) once
+        // a blob it needs has been unlinked. On error `tx` is dropped, which rolls everything back,
+        // including a repository row created above.
+        verify_references(&mut tx, repository_id, manifest).await?;
+        let manifest_id = insert_manifest(&mut tx, repository_id, manifest).await?;
+        for tag in tags {
+            sqlx::query(
+                "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (repository_id, name) DO UPDATE \
+                 SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at",
+            )
+            .bind(repository_id)
+            .bind(tag.as_str())
+            .bind(manifest_id)
+            .bind(manifest.pushed_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_manifest(&self, repo: &RepositoryName, reference: &Reference) -> Result<Option<StoredManifest>> {
+        let row = match reference {
+            Reference::Tag(tag) => {
+                let sql = format!(
+                    "SELECT {MANIFEST_COLUMNS} FROM tags t \
+                     JOIN repositories r ON r.id = t.repository_id \
+                     JOIN manifests m ON m.id = t.manifest_id \
+                     WHERE r.name = ?1 AND t.name = ?2"
+                );
+                sqlx::query(&sql).bind(repo.as_str()).bind(tag.as_str()).fetch_optional(&self.reader).await?
+            }
+            Reference::Digest(digest) => {
+                let sql = format!(
+                    "SELECT {MANIFEST_COLUMNS} FROM manifests m \
+                     JOIN repositories r ON r.id = m.repository_id \
+                     WHERE r.name = ?1 AND m.digest = ?2"
+                );
+                sqlx::query(&sql).bind(repo.as_str()).bind(digest.to_string()).fetch_optional(&self.reader).await?
+            }
+        };
+        row.as_ref().map(stored_manifest).transpose()
+    }
+
+    async fn delete_manifest(&self, repo: &RepositoryName, digest: &Digest) -> Result<bool> {
+        // Tags, manifest_blobs and manifest_children rows go with it (ON DELETE CASCADE).
+        let done = sqlx::query(
+            "DELETE FROM manifests WHERE repository_id = (SELECT id FROM repositories WHERE name = ?1) AND digest = ?2",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_tag(&self, repo: &RepositoryName, tag: &Tag) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM tags WHERE repository_id = (SELECT id FROM repositories WHERE name = ?1) AND name = ?2",
+        )
+        .bind(repo.as_str())
+        .bind(tag.as_str())
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_tags(&self, repo: &RepositoryName, page: Page<'_>) -> Result<Option<Vec<String>>> {
+        // One read transaction: the existence check and the listing see the same snapshot.
+        let mut tx = self.reader.begin().await?;
+        let sql = format!("SELECT id FROM repositories r WHERE name = ?1 AND {REPOSITORY_EXISTS}");
+        let Some(repository_id): Option<i64> =
+            sqlx::query_scalar(&sql).bind(repo.as_str()).fetch_optional(&mut *tx).await?
+        else {
+            return Ok(None);
+        };
+        // Tags are never empty, so "after ''" is "from the start".
+        let tags: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM tags WHERE repository_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3")
+                .bind(repository_id)
+                .bind(page.last.unwrap_or(""))
+                .bind(i64::from(page.n))
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(Some(tags))
+    }
+
+    async fn list_referrers(
+        &self,
+        repo: &RepositoryName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Referrer>> {
+        let rows = sqlx::query(
+            "SELECT digest, media_type, size, artifact_type, annotations FROM manifests \
+             WHERE repository_id = (SELECT id FROM repositories WHERE name = ?1) AND subject_digest = ?2 \
+             AND (?3 IS NULL OR artifact_type = ?3) \
+             ORDER BY digest",
+        )
+        .bind(repo.as_str())
+        .bind(subject.to_string())
+        .bind(artifact_type)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Referrer {
+                    digest: parse("manifests.digest", row.try_get("digest")?)?,
+                    media_type: row.try_get("media_type")?,
+                    size: from_db("manifests.size", row.try_get("size")?)?,
+                    artifact_type: row.try_get("artifact_type")?,
+                    annotations: row.try_get("annotations")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_pull(&self, repo: &RepositoryName, digest: &Digest, now: i64) -> Result<()> {
+        // MAX: concurrent pulls may commit out of order; the recorded time never goes backwards. A manifest
+        // deleted meanwhile is simply not updated.
+        sqlx::query(
+            "UPDATE manifests SET last_pulled_at = MAX(COALESCE(last_pulled_at, ?3), ?3) \
+             WHERE repository_id = (SELECT id FROM repositories WHERE name = ?1) AND digest = ?2",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn all_manifest_blob_refs(&self) -> Result<Vec<(RepositoryName, Digest, Digest)>> {
+        let rows = sqlx::query(
+            "SELECT r.name AS repository, m.digest AS manifest, mb.digest AS blob FROM manifest_blobs mb \
+             JOIN manifests m ON m.id = mb.manifest_id \
+             JOIN repositories r ON r.id = m.repository_id \
+             ORDER BY r.name, m.digest, mb.digest",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    parse("repositories.name", row.try_get("repository")?)?,
+                    parse("manifests.digest", row.try_get("manifest")?)?,
+                    parse("manifest_blobs.digest", row.try_get("blob")?)?,
+                ))
+            })
+            .collect()
+    }
+}

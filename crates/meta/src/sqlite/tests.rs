@@ -1,0 +1,137 @@
+//! SQLite-specific tests: the shared conformance suite, plus what only this backend can show (pragmas,
+//! rows left behind, persistence, corrupt rows).
+
+use berth_oci::{Digest, Reference, RepositoryName, Tag};
+use tempfile::TempDir;
+
+use super::SqliteMeta;
+use crate::{BlobIndex, ManifestStore, MetaError, NewManifest, RepositoryStore, UploadStore};
+
+async fn open() -> (TempDir, SqliteMeta) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteMeta::open(&dir.path().join("meta.db")).await.expect("open");
+    (dir, store)
+}
+
+fn name(s: &str) -> RepositoryName {
+    s.parse().unwrap()
+}
+
+fn manifest(repository: &RepositoryName, body: &str, blobs: Vec<Digest>, children: Vec<Digest>) -> NewManifest {
+    NewManifest {
+        repository: repository.clone(),
+        digest: Digest::sha256_of(body.as_bytes()),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        content: body.as_bytes().to_vec(),
+        artifact_type: None,
+        subject: None,
+        annotations: None,
+        config_digest: None,
+        blobs,
+        children,
+        platforms: None,
+        pushed_at: 1,
+    }
+}
+
+async fn count(store: &SqliteMeta, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&store.reader).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance() {
+    let (_dir, store) = open().await;
+    crate::conformance::run_all(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn connections_are_configured() {
+    let (_dir, store) = open().await;
+    let int = async |pool: &sqlx::SqlitePool, p: &str| -> i64 {
+        sqlx::query_scalar(&format!("PRAGMA {p}")).fetch_one(pool).await.unwrap()
+    };
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&store.writer).await.unwrap();
+    assert_eq!(journal, "wal");
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&store.reader).await.unwrap();
+    assert_eq!(journal, "wal", "readers see the file's WAL mode");
+    assert_eq!(int(&store.writer, "synchronous").await, 2, "writer uses synchronous = FULL");
+    assert_eq!(int(&store.writer, "foreign_keys").await, 1);
+    assert_eq!(int(&store.reader, "foreign_keys").await, 1);
+    assert_eq!(int(&store.writer, "busy_timeout").await, 10_000);
+    let write =
+        sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES ('x', 1, 1)").execute(&store.reader).await;
+    assert!(write.is_err(), "the read pool cannot write");
+    assert_eq!(store.writer.options().get_max_connections(), 1);
+}
+
+#[tokio::test]
+async fn refused_put_and_deletes_leave_no_rows() {
+    let (_dir, store) = open().await;
+    let repo = name("app");
+    let a = Digest::sha256_of(b"a");
+    let m1 = manifest(&repo, "m1", vec![a.clone()], vec![]);
+    let missing_blob = manifest(&name("fresh"), "m2", vec![a.clone()], vec![]);
+    assert!(matches!(store.put_manifest(&missing_blob, &["t".parse().unwrap()]).await, Err(MetaError::MissingBlob(_))));
+    for table in ["repositories", "manifests", "manifest_blobs", "tags"] {
+        assert_eq!(count(&store, table).await, 0, "{table} after a refused put");
+    }
+
+    store.link_blob(&repo, &a, 1, 1).await.unwrap();
+    store.put_manifest(&m1, &["t".parse().unwrap()]).await.unwrap();
+    let idx = manifest(&repo, "idx", vec![], vec![m1.digest.clone(), m1.digest.clone()]);
+    store.put_manifest(&idx, &["i".parse().unwrap()]).await.unwrap();
+    assert_eq!(count(&store, "manifest_children").await, 1, "a child listed twice is stored once");
+    assert_eq!(count(&store, "manifest_blobs").await, 1);
+
+    assert!(store.delete_manifest(&repo, &idx.digest).await.unwrap());
+    assert!(store.delete_manifest(&repo, &m1.digest).await.unwrap());
+    for table in ["manifests", "manifest_blobs", "manifest_children", "tags"] {
+        assert_eq!(count(&store, table).await, 0, "{table} after deleting every manifest");
+    }
+    assert_eq!(count(&store, "repository_blobs").await, 1, "blob links stay");
+}
+
+#[tokio::test]
+async fn data_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested.db");
+    let repo = name("app");
+    let m = manifest(&repo, "m", vec![], vec![]);
+    let tag: Tag = "v1".parse().unwrap();
+    {
+        let store = SqliteMeta::open(&path).await.unwrap();
+        store.put_manifest(&m, std::slice::from_ref(&tag)).await.unwrap();
+        // No close(): dropping the pools without a checkpoint is the crash-like path.
+    }
+    let store = SqliteMeta::open(&path).await.expect("reopen runs no migration twice");
+    let got = store.get_manifest(&repo, &Reference::Tag(tag)).await.unwrap().expect("manifest after reopen");
+    assert_eq!(got.digest, m.digest);
+    assert!(store.repository_exists(&repo).await.unwrap());
+}
+
+#[tokio::test]
+async fn unparsable_stored_values_are_corrupt() {
+    let (_dir, store) = open().await;
+    sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES ('sha256:nothex', 1, 1)")
+        .execute(&store.writer)
+        .await
+        .unwrap();
+    assert!(matches!(store.all_blobs().await, Err(MetaError::Corrupt(_))));
+
+    sqlx::query(
+        "INSERT INTO uploads (id, repository, size, hash_state, backend_state, created_at, updated_at) \
+         VALUES ('u', 'Not/A/Name', 0, x'', x'', 1, 1)",
+    )
+    .execute(&store.writer)
+    .await
+    .unwrap();
+    assert!(matches!(store.get_upload("u").await, Err(MetaError::Corrupt(_))));
+}
+
+#[tokio::test]
+async fn sizes_beyond_the_integer_range_are_refused() {
+    let (_dir, store) = open().await;
+    let result = store.link_blob(&name("app"), &Digest::sha256_of(b"x"), u64::MAX, 1).await;
+    assert!(matches!(result, Err(MetaError::Database(sqlx::Error::Encode(_)))), "{result:?}");
+}

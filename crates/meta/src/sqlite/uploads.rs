@@ -1,0 +1,98 @@
+//! Upload sessions.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::SqliteMeta;
+use super::codec::{from_db, parse, to_db};
+use crate::{MetaError, Result, UploadSession, UploadStore};
+
+const UPLOAD_COLUMNS: &str = "id, repository, size, hash_state, backend_state, created_at, updated_at";
+
+fn upload_session(row: &SqliteRow) -> Result<UploadSession> {
+    Ok(UploadSession {
+        id: row.try_get("id")?,
+        repository: parse("uploads.repository", row.try_get("repository")?)?,
+        size: from_db("uploads.size", row.try_get("size")?)?,
+        hash_state: row.try_get("hash_state")?,
+        backend_state: row.try_get("backend_state")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+#[async_trait]
+impl UploadStore for SqliteMeta {
+    /// Fails with `Conflict` if a session with this id already exists.
+    async fn create_upload(&self, session: &UploadSession) -> Result<()> {
+        let result = sqlx::query(
+            "INSERT INTO uploads (id, repository, size, hash_state, backend_state, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(&session.id)
+        .bind(session.repository.as_str())
+        .bind(to_db("upload size", session.size)?)
+        .bind(&session.hash_state)
+        .bind(&session.backend_state)
+        .bind(session.created_at)
+        .bind(session.updated_at)
+        .execute(&self.writer)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(MetaError::Conflict),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn get_upload(&self, id: &str) -> Result<Option<UploadSession>> {
+        let sql = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ?1");
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.reader).await?;
+        row.as_ref().map(upload_session).transpose()
+    }
+
+    /// An unknown (expired, completed, cancelled) session is also a `Conflict`: the caller's view of it is
+    /// out of date either way.
+    async fn update_upload(
+        &self,
+        id: &str,
+        expected_size: u64,
+        new_size: u64,
+        hash_state: &[u8],
+        backend_state: &[u8],
+        now: i64,
+    ) -> Result<()> {
+        // The compare and the set are one statement, hence atomic.
+        let done = sqlx::query(
+            "UPDATE uploads SET size = ?3, hash_state = ?4, backend_state = ?5, updated_at = ?6 \
+             WHERE id = ?1 AND size = ?2",
+        )
+        .bind(id)
+        .bind(to_db("expected upload size", expected_size)?)
+        .bind(to_db("upload size", new_size)?)
+        .bind(hash_state)
+        .bind(backend_state)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        if done.rows_affected() == 0 { Err(MetaError::Conflict) } else { Ok(()) }
+    }
+
+    /// Idempotent: deleting an unknown session is not an error.
+    async fn delete_upload(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM uploads WHERE id = ?1").bind(id).execute(&self.writer).await?;
+        Ok(())
+    }
+
+    /// Sessions whose `updated_at` is strictly before `before`, oldest first.
+    async fn stale_uploads(&self, before: i64) -> Result<Vec<UploadSession>> {
+        let sql = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE updated_at < ?1 ORDER BY updated_at, id");
+        let rows = sqlx::query(&sql).bind(before).fetch_all(&self.reader).await?;
+        rows.iter().map(upload_session).collect()
+    }
+
+    async fn all_upload_ids(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT id FROM uploads ORDER BY id").fetch_all(&self.reader).await?)
+    }
+}
