@@ -183,19 +183,36 @@ impl Registry {
         self.discard_upload(&s).await
     }
 
-    /// A monolithic push: the whole blob in one request.
+    /// A monolithic push: the whole blob in one request. It needs no session in the metadata store (nobody
+    /// can resume it), only storage bytes, which are discarded if anything fails.
     pub async fn push_blob(&self, repo: &RepositoryName, digest: &Digest, body: ByteStream) -> Result<u64> {
-        let session = self.start_upload(repo).await?;
-        let result = self.finish_upload(repo, &session.id, digest, Some(body)).await;
-        if let Err(e) = &result
-            && !matches!(e, RegistryError::DigestInvalid(_))
-        {
-            // A failed body leaves a session nobody knows the id of: discard it now.
-            if let Ok(s) = self.load_upload(repo, &session.id).await {
-                let _ = self.discard_upload(&s).await;
-            }
+        let id = uuid::Uuid::new_v4().to_string();
+        let state = self.blobs.create_upload(&id).await?;
+        let result = self.store_new_blob(repo, &id, &state, digest, body).await;
+        if result.is_err() {
+            let _ = self.blobs.cancel_upload(&id, &state).await;
         }
         result
+    }
+
+    async fn store_new_blob(
+        &self,
+        repo: &RepositoryName,
+        id: &str,
+        state: &berth_storage::UploadState,
+        digest: &Digest,
+        body: ByteStream,
+    ) -> Result<u64> {
+        let mut hasher = DigestHasher::new(digest.algorithm());
+        let (size, state) = self.blobs.append_upload(id, state, 0, body, &mut |chunk| hasher.update(chunk)).await?;
+        self.pulls.add_bytes_in(repo, size);
+        let actual = hasher.finish();
+        if &actual != digest {
+            return Err(RegistryError::DigestInvalid(format!("uploaded content has digest {actual}, not {digest}")));
+        }
+        let size = self.blobs.commit_upload(id, &state, digest).await?;
+        self.meta.link_blob(repo, digest, size, self.now()).await?;
+        Ok(size)
     }
 
     /// Discards sessions idle since before `before` (Unix seconds). Returns how many.

@@ -1,0 +1,10 @@
+//! Black-box tests of the OCI distribution API: each test starts the real `berth` binary on an ephemeral
+//! port with its own data directory and talks HTTP to it. Compiled as one test binary to save link time.
+
+mod support;
+
+mod blobs;
+mod crash;
+mod listing;
+mod manifests;
+mod uploads;
