@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# berth vs CNCF Distribution, side by side on loopback.
+#
+#   bench/run.sh [--quick] [--only-distribution] [--runs N] [--client-check]
+#
+# Starts berth ($BERTH_BIN, default ${CARGO_TARGET_DIR:-target}/release/berth) and
+# Distribution (/usr/bin/docker-registry), each on a free 127.0.0.1 port with its own temp
+# data dir under $BENCH_TMPDIR (default /var/tmp: both on the same filesystem), and measures
+# with bench/loadgen (Rust, built here on first use):
+#   - blob push of one large blob (1 GiB; --quick 256 MiB): monolithic, chunked (16 MiB
+#     PATCHes with Content-Range), streamed (one PATCH, no Content-Range); MiB/s
+#   - blob pull of it: one GET, and 16 MiB Range GETs; MiB/s
+#   - 2,000 distinct 4 KiB blob pushes (--quick 500), POST + PUT ?digest=, 32 clients;
+#     ops/s, p50, p99
+#   - manifest GET by tag, 64 connections for 10 s (--quick 5 s); req/s, p99
+#   - skopeo copy of the oci-scanner-fixture layout; seconds
+#   - each server's peak RSS (VmHWM) at the end
+# Each cell is the median of --runs (default 3) runs; the two sides alternate in order.
+# Prints a Markdown table and saves it (plus the raw JSON lines) under bench/results/.
+#
+# --only-distribution: run Distribution in BOTH slots (a sanity check of the bench itself:
+#     ratios should be near 1.0). Without it a missing berth binary is an error.
+# --client-check: measure the load generator alone against its do-nothing sink server and
+#     exit (shows the client's ceiling for the small-blob and manifest tests).
+#
+# The large test blob is generated once and cached in $BENCH_CACHE (default
+# /var/tmp/berth-bench) with its digest; delete that directory to reclaim the space.
+# Timings are reported, never asserted.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bench="${root}/bench"
+# shellcheck source=scripts/registry-lib.sh
+source "${root}/scripts/registry-lib.sh"
+
+quick=0
+only_distribution=0
+client_check=0
+runs=3
+while (($# > 0)); do
+    case "$1" in
+        --quick) quick=1; shift ;;
+        --only-distribution) only_distribution=1; shift ;;
+        --client-check) client_check=1; shift ;;
+        --runs) runs="${2:?--runs needs a number}"; shift 2 ;;
+        -h | --help) sed -n '2,32p' "$0"; exit 0 ;;
+        *) echo "bench: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+
+if ((quick)); then
+    blob_mib=256 small_count=500 manifest_secs=5
+else
+    blob_mib=1024 small_count=2000 manifest_secs=10
+fi
+chunk_mib=16
+small_size=4096
+small_conc=32
+manifest_conns=64
+fixture="${BENCH_FIXTURE:-${root}/../shared/testdata/fixtures/oci-scanner-fixture}"
+cache="${BENCH_CACHE:-/var/tmp/berth-bench}"
+export REGISTRY_TMPDIR="${BENCH_TMPDIR:-/var/tmp}"
+export RUST_LOG="${RUST_LOG:-warn}"
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+# ------------------------------------------------------------------ the load generator
+target_dir="${CARGO_TARGET_DIR:-${root}/target}"
+[[ "$target_dir" == /* ]] || target_dir="${root}/${target_dir}"
+loadgen="${target_dir}/loadgen/release/berth-loadgen"
+log "building bench/loadgen"
+CARGO_TARGET_DIR="${target_dir}/loadgen" cargo build --release --quiet \
+    --manifest-path "${bench}/loadgen/Cargo.toml"
+
+rand_seed() { od -An -N6 -tu8 /dev/urandom | tr -d ' \n'; }
+
+if ((client_check)); then
+    port="$(registry_free_port)"
+    "$loadgen" sink --listen "127.0.0.1:${port}" &
+    sink_pid=$!
+    trap 'kill "$sink_pid" 2>/dev/null || true; wait "$sink_pid" 2>/dev/null || true' EXIT
+    e2e_wait=0
+    until curl -s -o /dev/null "http://127.0.0.1:${port}/v2/"; do
+        sleep 0.1
+        ((++e2e_wait < 50)) || { log "sink did not start"; exit 1; }
+    done
+    log "client ceiling against the do-nothing sink (the sink shares the same 2 cores):"
+    "$loadgen" small-blobs --registry "127.0.0.1:${port}" --repo sink/small --count 20000 \
+        --size "$small_size" --concurrency "$small_conc" --seed "$(rand_seed)"
+    "$loadgen" manifest-get --registry "127.0.0.1:${port}" --repo sink/manifest --push 0 \
+        --connections "$manifest_conns" --duration-s 5
+    exit 0
+fi
+
+# ------------------------------------------------------------------ servers
+if ((only_distribution)); then
+    kind_a=distribution label_a="distribution (berth slot)"
+else
+    kind_a=berth label_a=berth
+    berth_bin="$(registry_default_berth_bin)"
+    if [[ ! -x "$berth_bin" ]]; then
+        log "no berth binary at ${berth_bin}: build it (cargo build --release -p berth), set BERTH_BIN, or use --only-distribution"
+        exit 1
+    fi
+fi
+label_b=distribution
+command -v skopeo >/dev/null || { log "skopeo not found (apt-get install skopeo)"; exit 1; }
+[[ -f "${fixture}/index.json" ]] || { log "fixture not found at ${fixture}"; exit 1; }
+
+work="$(mktemp -d "${REGISTRY_TMPDIR}/berth-bench-run.XXXXXX")"
+cleanup() {
+    registry_stop A
+    registry_stop B
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$cache"
+log "test blob: ${blob_mib} MiB in ${cache}"
+gen="$("$loadgen" gen-blob --out "${cache}/blob-${blob_mib}MiB.bin" --size-mib "$blob_mib")"
+blob_file="${cache}/blob-${blob_mib}MiB.bin"
+blob_digest="$(python3 -c 'import json, sys; print(json.load(sys.stdin)["digest"])' <<<"$gen")"
+blob_size=$((blob_mib * 1024 * 1024))
+
+registry_start "$kind_a" A
+registry_start distribution B
+log "side a: ${label_a} on ${A_ADDR} (pid ${A_PID}); side b: ${label_b} on ${B_ADDR} (pid ${B_PID})"
+
+results="${work}/results.jsonl"
+: >"$results"
+
+# record SIDE RUN JSON: append one measurement
+record() {
+    python3 -c '
+import json, sys
+r = json.loads(sys.argv[3]); r["side"] = sys.argv[1]; r["run"] = int(sys.argv[2])
+print(json.dumps(r))' "$1" "$2" "$3" >>"$results"
+}
+
+addr_of() { if [[ "$1" == a ]]; then echo "$A_ADDR"; else echo "$B_ADDR"; fi; }
+pid_of() { if [[ "$1" == a ]]; then echo "$A_PID"; else echo "$B_PID"; fi; }
+
+# sides in the order for run N: a,b on odd runs, b,a on even runs
+order() { if (($1 % 2)); then echo "a b"; else echo "b a"; fi; }
+
+# measure NAME CMD...: for each run and side (alternating), run CMD with {ADDR} {RUN} {SIDE}
+# {SEED} substituted, after a sync so earlier writes do not land in this measurement.
+measure() {
+    local name="$1" run side out args a
+    shift
+    for ((run = 1; run <= runs; run++)); do
+        for side in $(order "$run"); do
+            args=()
+            for a in "$@"; do
+                a="${a//\{ADDR\}/$(addr_of "$side")}"
+                a="${a//\{RUN\}/$run}"
+                a="${a//\{SIDE\}/$side}"
+                a="${a//\{SEED\}/$(rand_seed)}"
+                args+=("$a")
+            done
+            sync
+            out="$("${args[@]}")" || { log "${name} failed on side ${side} (run ${run})"; return 1; }
+            record "$side" "$run" "$out"
+            log "${name} run ${run} side ${side}: ${out}"
+        done
+    done
+}
+
+lg=("$loadgen")
+for mode in monolithic chunked streamed; do
+    measure "push ${mode}" "${lg[@]}" push-blob --registry "{ADDR}" --repo "bench/blob-${mode}-{RUN}" \
+        --file "$blob_file" --digest "$blob_digest" --mode "$mode" --chunk-mib "$chunk_mib"
+done
+for mode in full range; do
+    measure "pull ${mode}" "${lg[@]}" pull-blob --registry "{ADDR}" --repo "bench/blob-streamed-{RUN}" \
+        --digest "$blob_digest" --size "$blob_size" --mode "$mode" --chunk-mib "$chunk_mib"
+done
+# one untimed check that both servers return the right bytes
+for side in a b; do
+    "$loadgen" pull-blob --registry "$(addr_of "$side")" --repo bench/blob-monolithic-1 \
+        --digest "$blob_digest" --size "$blob_size" --mode range --verify 1 >/dev/null ||
+        { log "side ${side} returned wrong bytes for the large blob"; exit 1; }
+done
+
+measure "small blobs" "${lg[@]}" small-blobs --registry "{ADDR}" --repo "bench/small-{RUN}" \
+    --count "$small_count" --size "$small_size" --concurrency "$small_conc" --seed "{SEED}"
+
+measure "manifest get" "${lg[@]}" manifest-get --registry "{ADDR}" --repo "bench/manifest-{RUN}" \
+    --connections "$manifest_conns" --duration-s "$manifest_secs" --seed "{SEED}"
+
+skopeo_copy() { # ADDR RUN SIDE → JSON
+    local start end
+    start="$EPOCHREALTIME"
+    skopeo copy -q --dest-tls-verify=false "oci:${fixture}:scanner-fixture:1" \
+        "docker://${1}/bench/skopeo-${2}-${3}:1" >&2
+    end="$EPOCHREALTIME"
+    python3 -c 'import json, sys; print(json.dumps({"metric": "skopeo_copy", "seconds": float(sys.argv[2]) - float(sys.argv[1])}))' "$start" "$end"
+}
+measure "skopeo copy" skopeo_copy "{ADDR}" "{RUN}" "{SIDE}"
+
+for side in a b; do
+    hwm_kib="$(awk '/^VmHWM:/ {print $2}' "/proc/$(pid_of "$side")/status")"
+    record "$side" 0 "{\"metric\": \"peak_rss\", \"mib\": $(python3 -c "print(${hwm_kib} / 1024)")}"
+done
+
+# ------------------------------------------------------------------ report
+started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+dist_version="$(/usr/bin/docker-registry --version 2>/dev/null | awk '{print $NF}')"
+python3 - "$work/meta.json" <<PY
+import json, sys
+meta = {
+    "started": "${started}",
+    "runs": ${runs},
+    "label_a": "${label_a}",
+    "label_b": "${label_b}",
+    "params": {"blob": "${blob_mib} MiB", "chunk": "${chunk_mib} MiB", "count": "${small_count}",
+               "conc": "${small_conc}", "conns": "${manifest_conns}", "dur": "${manifest_secs} s"},
+    "notes": [
+        "commit ${commit}; Distribution ${dist_version}; $(nproc) cores, $(uname -r)",
+        "mode: $( ((quick)) && echo quick || echo full ); both servers on 127.0.0.1, data dirs under ${REGISTRY_TMPDIR}",
+        "client: bench/loadgen (Rust, tokio + reqwest), on the same machine as the servers",
+    ],
+}
+json.dump(meta, open(sys.argv[1], "w"))
+PY
+report="$(python3 "${bench}/report.py" "$results" "${work}/meta.json")"
+mkdir -p "${bench}/results"
+stamp="$(date -u +%Y%m%d-%H%M%S)$( ((quick)) && echo -quick)$( ((only_distribution)) && echo -distribution-only)"
+printf '%s\n' "$report" >"${bench}/results/${stamp}.md"
+cp "$results" "${bench}/results/${stamp}.jsonl"
+printf '%s\n' "$report"
+log "saved bench/results/${stamp}.md (and .jsonl)"
