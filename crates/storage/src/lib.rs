@@ -10,6 +10,8 @@
 //! digest; a crash at any moment leaves either the whole blob or nothing.
 
 mod fs;
+#[cfg(any(test, feature = "testsuite"))]
+pub mod testsuite;
 
 use std::ops::Range;
 use std::pin::Pin;
@@ -62,25 +64,41 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn stat(&self, digest: &Digest) -> Result<Option<u64>>;
 
     /// Opens a committed blob, optionally only `range` (end exclusive, within the blob).
+    ///
+    /// A range is valid when `start <= end <= size`; an empty range yields no bytes. Any other range is
+    /// [`StorageError::RangeNotSatisfiable`]; a missing blob is [`StorageError::BlobNotFound`].
     async fn open(&self, digest: &Digest, range: Option<Range<u64>>) -> Result<BlobReader>;
 
     /// Removes a committed blob. Removing a missing blob is not an error.
     async fn delete(&self, digest: &Digest) -> Result<()>;
 
     /// Starts an upload session with the caller's id (a UUID string; never a path).
+    ///
+    /// Upload ids are 1 to 64 characters of `[0-9a-fA-F-]`. Every session operation treats any other id as
+    /// naming no session: [`StorageError::UploadNotFound`] (and `Ok` for `cancel_upload`). Creating a
+    /// session that already exists is an error.
     async fn create_upload(&self, id: &str) -> Result<UploadState>;
 
     /// Appends `body` at byte `offset` of the session. Bytes beyond `offset` left by an earlier failed append
     /// are discarded first, so a retried chunk never duplicates data. `inspect` sees every chunk, in order,
     /// before it is written (the registry hashes there; no second pass over the data).
     /// Returns the session's new size and state; the appended bytes are durable when this returns.
+    ///
+    /// Errors: [`StorageError::UploadNotFound`]; [`StorageError::UploadOffsetMismatch`] when the session
+    /// holds fewer than `offset` bytes (nothing is inspected or written then); [`StorageError::Body`] when
+    /// `body` fails, after which the session may hold any number of bytes beyond `offset` (the next append
+    /// at `offset` discards them).
+    ///
+    /// `inspect` is spelled with an explicit `for<'a>`: `#[async_trait]` gives every elided lifetime in the
+    /// arguments, including the one inside `FnMut(&[u8])`, a named method lifetime, which would make the
+    /// closure accept only slices outliving the call (so no backend could hand it a chunk it just received).
     async fn append_upload(
         &self,
         id: &str,
         state: &UploadState,
         offset: u64,
         body: ByteStream,
-        inspect: &mut (dyn FnMut(&[u8]) + Send),
+        inspect: &mut (dyn for<'a> FnMut(&'a [u8]) + Send),
     ) -> Result<(u64, UploadState)>;
 
     /// Size of the bytes an upload session holds.
