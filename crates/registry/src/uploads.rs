@@ -150,7 +150,7 @@ impl Registry {
             self.discard_upload(&s).await?;
             return Err(RegistryError::DigestInvalid(format!("uploaded content has digest {actual}, not {digest}")));
         }
-        let size = self.blobs.commit_upload(&s.id, &s.backend_state, digest).await?;
+        let size = self.blobs.commit_upload(&s.id, &s.backend_state, digest, s.size).await?;
         // The bytes are durable under their digest; from here a crash leaves at worst an unlinked blob
         // (reclaimed by GC) or a session row whose bytes are gone (reported as unknown, cleaned by fsck).
         self.meta.link_blob(repo, digest, size, self.now()).await?;
@@ -159,7 +159,8 @@ impl Registry {
     }
 
     async fn rehash_upload(&self, s: &UploadSession, algorithm: Algorithm) -> Result<Digest> {
-        let mut reader = self.blobs.read_upload(&s.id, &s.backend_state).await?.reader;
+        // Only the recorded bytes: a failed append may have left more behind them.
+        let mut reader = self.blobs.read_upload(&s.id, &s.backend_state).await?.reader.take(s.size);
         let mut hasher = DigestHasher::new(algorithm);
         let mut buf = vec![0u8; 1 << 20];
         loop {
@@ -210,7 +211,7 @@ impl Registry {
         if &actual != digest {
             return Err(RegistryError::DigestInvalid(format!("uploaded content has digest {actual}, not {digest}")));
         }
-        let size = self.blobs.commit_upload(id, &state, digest).await?;
+        let size = self.blobs.commit_upload(id, &state, digest, size).await?;
         self.meta.link_blob(repo, digest, size, self.now()).await?;
         Ok(size)
     }

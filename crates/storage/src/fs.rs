@@ -99,7 +99,7 @@ fn open_existing(path: &Path, missing: impl FnOnce() -> StorageError) -> Result<
 
 /// Makes the upload file at `path` the blob at `dest` (see the module docs for the durability steps), without
 /// any unacknowledged bytes. Returns the blob's size.
-fn commit(path: &Path, id: &str, dest: &Path, session: &mut Session) -> Result<u64> {
+fn commit(path: &Path, id: &str, dest: &Path, size: u64, session: &mut Session) -> Result<u64> {
     let file = match File::options().write(true).open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StorageError::UploadNotFound(id.to_string())),
@@ -112,9 +112,12 @@ fn commit(path: &Path, id: &str, dest: &Path, session: &mut Session) -> Result<u
         return Ok(existing.len());
     }
     let len = file.metadata()?.len();
-    let size = session.acknowledged(len);
+    let acknowledged = session.acknowledged(len);
+    if acknowledged < size {
+        return Err(StorageError::UploadOffsetMismatch { expected: size, actual: acknowledged });
+    }
     if size < len {
-        // Left by an append that never completed: its caller did not hash them.
+        // Left by an append that failed or never completed: its caller did not hash them.
         file.set_len(size)?;
     }
     session.unacked_from = None;
@@ -211,11 +214,11 @@ impl BlobStore for FsBlobStore {
         .await
     }
 
-    async fn commit_upload(&self, id: &str, _state: &UploadState, digest: &Digest) -> Result<u64> {
+    async fn commit_upload(&self, id: &str, _state: &UploadState, digest: &Digest, size: u64) -> Result<u64> {
         let (path, fence) = self.session(id)?;
         let dest = self.layout.blob(digest);
         let id = id.to_string();
-        blocking(move || fence.supersede(|session| commit(&path, &id, &dest, session)).1).await
+        blocking(move || fence.supersede(|session| commit(&path, &id, &dest, size, session)).1).await
     }
 
     async fn read_upload(&self, id: &str, _state: &UploadState) -> Result<BlobReader> {

@@ -104,9 +104,12 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Size of the bytes an upload session holds.
     async fn upload_size(&self, id: &str, state: &UploadState) -> Result<u64>;
 
-    /// Makes the session's bytes the blob `digest` (already verified by the caller) and ends the session.
-    /// If the blob already exists, the session is discarded and the existing blob kept.
-    async fn commit_upload(&self, id: &str, state: &UploadState, digest: &Digest) -> Result<u64>;
+    /// Makes the first `size` bytes of the session the blob `digest` (the caller recorded and verified exactly
+    /// those) and ends the session. Bytes beyond `size`, left by an append that failed after writing, are
+    /// discarded: they were never hashed, and committing them would store bytes that do not match the digest.
+    /// A session holding fewer than `size` bytes is `UploadOffsetMismatch`. If the blob already exists, the
+    /// session is discarded and the existing blob kept.
+    async fn commit_upload(&self, id: &str, state: &UploadState, digest: &Digest, size: u64) -> Result<u64>;
 
     /// Reads the session's bytes from the start (used to verify a digest of an algorithm not hashed while
     /// streaming).

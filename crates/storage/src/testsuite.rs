@@ -39,6 +39,7 @@ pub async fn run_all(store: &dyn BlobStore) {
     create_twice_fails(store).await;
     unknown_and_malicious_ids(store).await;
     body_error_then_retry(store).await;
+    commit_takes_exactly_the_recorded_size(store).await;
     listing(store).await;
     leaves_no_uploads(store).await;
 }
@@ -69,7 +70,7 @@ pub async fn round_trip(store: &dyn BlobStore) {
     assert_eq!(read_all(store.read_upload(&id, &state).await.expect("read_upload")).await, data);
 
     assert_eq!(store.stat(&digest).await.expect("stat"), None, "nothing is visible before commit");
-    assert_eq!(store.commit_upload(&id, &state, &digest).await.expect("commit_upload"), size);
+    assert_eq!(store.commit_upload(&id, &state, &digest, size).await.expect("commit_upload"), size);
     assert_eq!(store.stat(&digest).await.expect("stat"), Some(size));
     let reader = store.open(&digest, None).await.expect("open");
     assert_eq!(reader.len, size, "BlobReader::len of a whole blob");
@@ -80,7 +81,7 @@ pub async fn round_trip(store: &dyn BlobStore) {
 
     assert!(!store.list_uploads().await.expect("list_uploads").contains(&id), "commit ends the session");
     assert_not_found(store.upload_size(&id, &state).await, "upload_size after commit");
-    assert_not_found(store.commit_upload(&id, &state, &digest).await, "second commit of one session");
+    assert_not_found(store.commit_upload(&id, &state, &digest, size).await, "second commit of one session");
     store.delete(&digest).await.expect("delete");
 }
 
@@ -102,7 +103,10 @@ pub async fn multiple_appends(store: &dyn BlobStore) {
     }
     assert_eq!(read_all(store.read_upload(&id, &state).await.expect("read_upload")).await, data);
     let digest = Digest::sha256_of(&data);
-    assert_eq!(store.commit_upload(&id, &state, &digest).await.expect("commit_upload"), data.len() as u64);
+    assert_eq!(
+        store.commit_upload(&id, &state, &digest, data.len() as u64).await.expect("commit_upload"),
+        data.len() as u64
+    );
     assert_eq!(read_all(store.open(&digest, None).await.expect("open")).await, data);
     store.delete(&digest).await.expect("delete");
 }
@@ -129,7 +133,7 @@ pub async fn offset_mismatch_and_truncating_retry(store: &dyn BlobStore) {
     let expected = [&data[..50], &retry[..]].concat();
     assert_eq!(read_all(store.read_upload(&id, &state).await.expect("read_upload")).await, expected);
     let digest = Digest::sha256_of(&expected);
-    assert_eq!(store.commit_upload(&id, &state, &digest).await.expect("commit_upload"), 80);
+    assert_eq!(store.commit_upload(&id, &state, &digest, 80).await.expect("commit_upload"), 80);
     assert_eq!(read_all(store.open(&digest, None).await.expect("open")).await, expected);
     store.delete(&digest).await.expect("delete");
 }
@@ -144,14 +148,17 @@ pub async fn commit_of_existing_digest_keeps_one_copy(store: &dyn BlobStore) {
     let id = new_id();
     let state = store.create_upload(&id).await.expect("create_upload");
     let (_, state) = append(store, &id, &state, 0, &[&data]).await.expect("append_upload");
-    assert_eq!(store.commit_upload(&id, &state, &digest).await.expect("second commit"), data.len() as u64);
+    assert_eq!(
+        store.commit_upload(&id, &state, &digest, data.len() as u64).await.expect("second commit"),
+        data.len() as u64
+    );
     assert_not_found(store.upload_size(&id, &state).await, "session after a deduplicated commit");
 
     // Even bytes that do not match (the caller is trusted to have verified) never replace an existing blob.
     let id = new_id();
     let state = store.create_upload(&id).await.expect("create_upload");
     let (_, state) = append(store, &id, &state, 0, &[b"other bytes"]).await.expect("append_upload");
-    assert_eq!(store.commit_upload(&id, &state, &digest).await.expect("third commit"), data.len() as u64);
+    assert_eq!(store.commit_upload(&id, &state, &digest, 11).await.expect("third commit"), data.len() as u64);
     assert_not_found(store.upload_size(&id, &state).await, "session after a deduplicated commit");
 
     assert_eq!(read_all(store.open(&digest, None).await.expect("open")).await, data, "the first blob is kept");
@@ -190,7 +197,7 @@ pub async fn empty_blob(store: &dyn BlobStore) {
     let digest = Digest::sha256_of(b"");
     let id = new_id();
     let state = store.create_upload(&id).await.expect("create_upload");
-    assert_eq!(store.commit_upload(&id, &state, &digest).await.expect("commit_upload"), 0);
+    assert_eq!(store.commit_upload(&id, &state, &digest, 0).await.expect("commit_upload"), 0);
     assert_eq!(store.stat(&digest).await.expect("stat"), Some(0));
     let reader = store.open(&digest, None).await.expect("open");
     assert_eq!(reader.len, 0);
@@ -276,7 +283,7 @@ pub async fn unknown_and_malicious_ids(store: &dyn BlobStore) {
         let r = store.append_upload(id, &state, 0, body(&[b"data"]), &mut |c: &[u8]| inspected += c.len()).await;
         assert_not_found(r, &what("append_upload"));
         assert_eq!(inspected, 0, "{} inspected bytes", what("append_upload"));
-        assert_not_found(store.commit_upload(id, &state, &digest).await, &what("commit_upload"));
+        assert_not_found(store.commit_upload(id, &state, &digest, 4).await, &what("commit_upload"));
         assert_not_found(store.read_upload(id, &state).await, &what("read_upload"));
         store.cancel_upload(id, &state).await.unwrap_or_else(|e| panic!("{}: {e}", what("cancel_upload")));
     }
@@ -315,7 +322,7 @@ pub async fn body_error_then_retry(store: &dyn BlobStore) {
     let expected = [hello, world].concat();
     assert_eq!(read_all(store.read_upload(&id, &state).await.expect("read_upload")).await, expected);
     let digest = Digest::sha256_of(&expected);
-    assert_eq!(store.commit_upload(&id, &state, &digest).await.expect("commit_upload"), 11);
+    assert_eq!(store.commit_upload(&id, &state, &digest, 11).await.expect("commit_upload"), 11);
     assert_eq!(read_all(store.open(&digest, None).await.expect("open")).await, expected);
     store.delete(&digest).await.expect("delete");
 
@@ -330,6 +337,24 @@ pub async fn body_error_then_retry(store: &dyn BlobStore) {
 }
 
 /// `list_blobs` and `list_uploads` show what exists.
+/// `commit_upload` stores exactly the first `size` bytes: bytes behind them (a failed append's leftovers) are
+/// cut off, and a session holding fewer bytes than recorded cannot be committed.
+pub async fn commit_takes_exactly_the_recorded_size(store: &dyn BlobStore) {
+    let data = content("commit_size", 1_000);
+    let id = new_id();
+    let state = store.create_upload(&id).await.expect("create_upload");
+    let (_, state) = append(store, &id, &state, 0, &[&data]).await.expect("append_upload");
+    let short = Digest::sha256_of(&data[..600]);
+    match store.commit_upload(&id, &state, &short, 2_000).await {
+        Err(StorageError::UploadOffsetMismatch { expected: 2_000, actual: 1_000 }) => {}
+        other => panic!("commit beyond the held bytes: expected UploadOffsetMismatch, got {}", describe(&other)),
+    }
+    assert_eq!(store.commit_upload(&id, &state, &short, 600).await.expect("commit_upload"), 600);
+    assert_eq!(store.stat(&short).await.expect("stat"), Some(600));
+    assert_eq!(read_all(store.open(&short, None).await.expect("open")).await, &data[..600]);
+    store.delete(&short).await.expect("delete");
+}
+
 pub async fn listing(store: &dyn BlobStore) {
     let blobs = [upload(store, &content("listing 1", 10)).await, upload(store, &content("listing 2", 20)).await];
     let listed = store.list_blobs().await.expect("list_blobs");
@@ -437,7 +462,10 @@ async fn upload(store: &dyn BlobStore, data: &[u8]) -> Digest {
     let id = new_id();
     let state = store.create_upload(&id).await.expect("create_upload");
     let (_, state) = append(store, &id, &state, 0, &[data]).await.expect("append_upload");
-    assert_eq!(store.commit_upload(&id, &state, &digest).await.expect("commit_upload"), data.len() as u64);
+    assert_eq!(
+        store.commit_upload(&id, &state, &digest, data.len() as u64).await.expect("commit_upload"),
+        data.len() as u64
+    );
     digest
 }
 

@@ -33,7 +33,7 @@ async fn put(store: &FsBlobStore, id: &str, data: &[u8]) -> Digest {
     let digest = Digest::sha256_of(data);
     let state = store.create_upload(id).await.expect("create_upload");
     let (_, state) = store.append_upload(id, &state, 0, body(&[data]), &mut |_: &[u8]| {}).await.expect("append");
-    store.commit_upload(id, &state, &digest).await.expect("commit_upload");
+    store.commit_upload(id, &state, &digest, data.len() as u64).await.expect("commit_upload");
     digest
 }
 
@@ -205,7 +205,7 @@ async fn a_dropped_append_is_never_committed() {
     assert_eq!(store.upload_size(ID, &state).await.expect("upload_size"), 5);
     assert_eq!(read_all(store.read_upload(ID, &state).await.expect("read_upload")).await, hello);
     let digest = Digest::sha256_of(&hello);
-    assert_eq!(store.commit_upload(ID, &state, &digest).await.expect("commit"), 5);
+    assert_eq!(store.commit_upload(ID, &state, &digest, 5).await.expect("commit"), 5);
     assert_eq!(read_all(store.open(&digest, None).await.expect("open")).await, hello);
 }
 
@@ -225,7 +225,7 @@ async fn a_stalled_append_loses_its_session_to_commit_or_cancel() {
 
         let finish = async {
             if finish_by_commit {
-                assert_eq!(store.commit_upload(ID, &state, &digest).await.expect("commit"), 5);
+                assert_eq!(store.commit_upload(ID, &state, &digest, 5).await.expect("commit"), 5);
             } else {
                 store.cancel_upload(ID, &state).await.expect("cancel");
             }
@@ -260,7 +260,7 @@ async fn concurrent_commits_of_one_digest_leave_one_blob() {
             let state = store.create_upload(&id).await.expect("create_upload");
             let (_, state) =
                 store.append_upload(&id, &state, 0, body(&[&data]), &mut |_: &[u8]| {}).await.expect("append");
-            store.commit_upload(&id, &state, &digest).await.expect("commit")
+            store.commit_upload(&id, &state, &digest, data.len() as u64).await.expect("commit")
         }));
     }
     for t in tasks {
@@ -295,7 +295,7 @@ async fn streams_64_mib_in_small_chunks() {
     assert_eq!(seen, Digest::sha256_of(&data), "inspect saw every byte in order");
     let file = std::fs::read(store.root().join("uploads").join(ID)).expect("upload file");
     assert_eq!(Digest::sha256_of(&file), seen, "the file holds exactly what inspect saw");
-    assert_eq!(store.commit_upload(ID, &UploadState::new(), &seen).await.expect("commit"), 64 << 20);
+    assert_eq!(store.commit_upload(ID, &UploadState::new(), &seen, 64 << 20).await.expect("commit"), 64 << 20);
 }
 
 /// `cargo test -p berth-storage --release -- --ignored --nocapture append_throughput`
@@ -354,7 +354,7 @@ async fn append_throughput() {
     );
 
     let digest = Digest::sha256_of(&data);
-    store.commit_upload(ID, &UploadState::new(), &digest).await.expect("commit");
+    store.commit_upload(ID, &UploadState::new(), &digest, data.len() as u64).await.expect("commit");
     let started = Instant::now();
     let mut reader = store.open(&digest, None).await.expect("open").reader;
     let mut buf = vec![0u8; 16 << 10];
