@@ -212,3 +212,21 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn bytes_of_a_failed_chunk_never_reach_the_blob() {
+    let s = Server::start();
+    let first = bytes(16, 100_000);
+    let loc = start_session(&s, "stray").await;
+    let r = s.http.patch(s.url(&loc)).header("content-range", "0-99999").body(first.clone()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let broken: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(bytes(17, 60_000)), Err(std::io::Error::other("cut"))];
+    let _ = s.http.patch(s.url(&loc)).body(Body::wrap_stream(stream::iter(broken))).send().await;
+    // Finishing without a body commits exactly what was acknowledged.
+    let d = Digest::sha256_of(&first);
+    let r = s.http.put(s.url(&format!("{loc}?digest={d}"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let got = s.get(&format!("/v2/stray/blobs/{d}")).await.bytes().await.unwrap();
+    assert_eq!(got.len(), first.len());
+    assert_eq!(Digest::sha256_of(&got), d);
+}
