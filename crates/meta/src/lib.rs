@@ -8,6 +8,10 @@
 //! Times are Unix seconds passed in by the caller (the registry owns the clock), never read here.
 //! Manifests are stored in full in the metadata store (they are bounded in size), so a manifest and the rows
 //! that describe it are written in one transaction.
+//!
+//! Durability: once a mutating method has returned `Ok`, its effect survives a crash or power loss. The
+//! exceptions are the statistics, [`ManifestStore::record_pull`] and [`UsageStore::add_usage`], whose latest
+//! updates may be lost.
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -167,7 +171,7 @@ pub trait ManifestStore: Send + Sync {
         artifact_type: Option<&str>,
     ) -> Result<Vec<Referrer>>;
     /// Sets `last_pulled_at` of a manifest; it never moves backwards (concurrent pulls may be recorded out
-    /// of order). An unknown manifest is ignored.
+    /// of order). An unknown manifest is ignored. Not guaranteed durable (a statistic).
     async fn record_pull(&self, repo: &RepositoryName, digest: &Digest, now: i64) -> Result<()>;
     /// Every (repository, blob) reference of every manifest, for `fsck`.
     async fn all_manifest_blob_refs(&self) -> Result<Vec<(RepositoryName, Digest, Digest)>>;
@@ -198,7 +202,8 @@ pub trait UploadStore: Send + Sync {
 
 #[async_trait]
 pub trait UsageStore: Send + Sync {
-    /// Adds to a repository's counters (the repository must exist; unknown repositories are ignored).
+    /// Adds to a repository's counters (the repository must exist; unknown repositories are ignored). Not
+    /// guaranteed durable (statistics).
     async fn add_usage(&self, repo: &RepositoryName, bytes_in: u64, bytes_out: u64, pulls: u64) -> Result<()>;
     async fn usage(&self, repo: &RepositoryName) -> Result<Usage>;
 }

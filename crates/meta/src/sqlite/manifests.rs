@@ -128,7 +128,7 @@ impl ManifestStore for SqliteMeta {
             .await?;
         }
         tx.commit().await?;
-        Ok(())
+        self.durable().await
     }
 
     async fn get_manifest(&self, repo: &RepositoryName, reference: &Reference) -> Result<Option<StoredManifest>> {
@@ -163,6 +163,7 @@ impl ManifestStore for SqliteMeta {
         .bind(digest.to_string())
         .execute(&self.writer)
         .await?;
+        self.durable().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -174,6 +175,7 @@ impl ManifestStore for SqliteMeta {
         .bind(tag.as_str())
         .execute(&self.writer)
         .await?;
+        self.durable().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -228,6 +230,8 @@ impl ManifestStore for SqliteMeta {
             .collect()
     }
 
+    /// Not made durable (no wait on the barrier): a pull time is a statistic, and a pull must not wait for an
+    /// fsync. It may be lost on power loss, unless a later durable write carries it to disk.
     async fn record_pull(&self, repo: &RepositoryName, digest: &Digest, now: i64) -> Result<()> {
         // MAX: concurrent pulls may commit out of order; the recorded time never goes backwards. A manifest
         // deleted meanwhile is simply not updated.

@@ -52,7 +52,7 @@ impl BlobIndex for SqliteMeta {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(())
+        self.durable().await
     }
 
     async fn linked_blob_size(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<u64>> {
@@ -78,6 +78,7 @@ impl BlobIndex for SqliteMeta {
         .bind(digest.to_string())
         .execute(&self.writer)
         .await?;
+        self.durable().await?;
         Ok(done.rows_affected() > 0)
     }
 

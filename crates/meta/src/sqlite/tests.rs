@@ -1,11 +1,18 @@
 //! SQLite-specific tests: the shared conformance suite, plus what only this backend can show (pragmas,
 //! rows left behind, persistence, corrupt rows).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use berth_oci::{Digest, Reference, RepositoryName, Tag};
+use futures_util::future::join_all;
 use tempfile::TempDir;
 
 use super::SqliteMeta;
-use crate::{BlobIndex, ManifestStore, MetaError, NewManifest, RepositoryStore, UploadStore};
+use super::barrier::Barrier;
+use crate::{
+    BlobIndex, ManifestStore, MetaError, NewManifest, RepositoryStore, UploadSession, UploadStore, UsageStore,
+};
 
 async fn open() -> (TempDir, SqliteMeta) {
     let dir = tempfile::tempdir().unwrap();
@@ -55,7 +62,9 @@ async fn connections_are_configured() {
     assert_eq!(journal, "wal");
     let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&store.reader).await.unwrap();
     assert_eq!(journal, "wal", "readers see the file's WAL mode");
-    assert_eq!(int(&store.writer, "synchronous").await, 2, "writer uses synchronous = FULL");
+    assert_eq!(int(&store.writer, "synchronous").await, 1, "writer uses synchronous = NORMAL (group commit)");
+    assert_eq!(int(&store.writer, "wal_autocheckpoint").await, 1000, "automatic checkpoints stay on");
+    assert_eq!(int(&store.writer, "journal_size_limit").await, -1);
     assert_eq!(int(&store.writer, "foreign_keys").await, 1);
     assert_eq!(int(&store.reader, "foreign_keys").await, 1);
     assert_eq!(int(&store.writer, "busy_timeout").await, 10_000);
@@ -134,4 +143,110 @@ async fn sizes_beyond_the_integer_range_are_refused() {
     let (_dir, store) = open().await;
     let result = store.link_blob(&name("app"), &Digest::sha256_of(b"x"), u64::MAX, 1).await;
     assert!(matches!(result, Err(MetaError::Database(sqlx::Error::Encode(_)))), "{result:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_links_are_all_durable_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    let repo = name("app");
+    let digests: Vec<Digest> = (0..200).map(|i| Digest::sha256_of(format!("blob {i}").as_bytes())).collect();
+    {
+        let store = SqliteMeta::open(&path).await.unwrap();
+        let links = digests.iter().zip(1u64..).map(|(d, size)| store.link_blob(&repo, d, size, 1));
+        for (i, result) in join_all(links).await.into_iter().enumerate() {
+            result.unwrap_or_else(|e| panic!("link_blob #{i}: {e}"));
+        }
+        // Dropped without close(): no final checkpoint.
+    }
+    let store = SqliteMeta::open(&path).await.unwrap();
+    for (d, size) in digests.iter().zip(1u64..) {
+        assert_eq!(store.linked_blob_size(&repo, d).await.unwrap(), Some(size), "{d}");
+    }
+    assert_eq!(count(&store, "repository_blobs").await, 200);
+    store.close().await;
+}
+
+/// Replaces the store's barrier with one that counts syncs (and does none).
+fn count_syncs(store: &mut SqliteMeta) -> Arc<AtomicUsize> {
+    let syncs = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&syncs);
+    store.barrier = Barrier::new(Box::new(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }));
+    syncs
+}
+
+#[tokio::test]
+async fn mutations_wait_for_the_barrier_and_statistics_do_not() {
+    let (_dir, mut store) = open().await;
+    let syncs = count_syncs(&mut store);
+    let repo = name("app");
+    let a = Digest::sha256_of(b"a");
+    let m = manifest(&repo, "m", vec![a.clone()], vec![]);
+    let tag: Tag = "t".parse().unwrap();
+    let session = UploadSession {
+        id: "u".into(),
+        repository: repo.clone(),
+        size: 0,
+        hash_state: vec![],
+        backend_state: vec![],
+        created_at: 1,
+        updated_at: 1,
+    };
+
+    let mut expected = 0;
+    let mut synced = async |what: &str| {
+        expected += 1;
+        assert_eq!(syncs.load(Ordering::SeqCst), expected, "{what} waits for one sync");
+    };
+    store.link_blob(&repo, &a, 1, 1).await.unwrap();
+    synced("link_blob").await;
+    store.put_manifest(&m, std::slice::from_ref(&tag)).await.unwrap();
+    synced("put_manifest").await;
+    store.create_upload(&session).await.unwrap();
+    synced("create_upload").await;
+    store.update_upload("u", 0, 5, b"h", b"b", 2).await.unwrap();
+    synced("update_upload").await;
+    assert!(matches!(store.update_upload("u", 0, 6, b"h", b"b", 2).await, Err(MetaError::Conflict)));
+    synced("a conflicting update_upload").await;
+    store.delete_upload("u").await.unwrap();
+    synced("delete_upload").await;
+    assert!(store.delete_tag(&repo, &tag).await.unwrap());
+    synced("delete_tag").await;
+    assert!(store.delete_manifest(&repo, &m.digest).await.unwrap());
+    synced("delete_manifest").await;
+    assert!(store.unlink_blob(&repo, &a).await.unwrap());
+    synced("unlink_blob").await;
+
+    store.link_blob(&repo, &a, 1, 1).await.unwrap();
+    store.put_manifest(&m, &[]).await.unwrap();
+    let before = syncs.load(Ordering::SeqCst);
+    store.record_pull(&repo, &m.digest, 5).await.unwrap();
+    store.add_usage(&repo, 1, 2, 3).await.unwrap();
+    assert_eq!(syncs.load(Ordering::SeqCst), before, "statistics do not wait for a sync");
+
+    let refused = manifest(&repo, "refused", vec![Digest::sha256_of(b"missing")], vec![]);
+    assert!(store.put_manifest(&refused, &[]).await.is_err());
+    assert_eq!(syncs.load(Ordering::SeqCst), before, "a rolled-back transaction has nothing to make durable");
+}
+
+#[tokio::test]
+async fn the_wal_is_synced_where_sqlite_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.db");
+    let store = SqliteMeta::open(&real).await.unwrap();
+    store.close().await;
+    #[cfg(unix)]
+    {
+        // Through a symbolic link, SQLite keeps the WAL next to the file the link points at.
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let store = SqliteMeta::open(&link).await.expect("open through a symlink");
+        store.link_blob(&name("app"), &Digest::sha256_of(b"x"), 1, 1).await.unwrap();
+        assert!(dir.path().join("real.db-wal").is_file());
+        assert!(!dir.path().join("link.db-wal").exists());
+        store.close().await;
+    }
 }

@@ -40,7 +40,7 @@ impl UploadStore for SqliteMeta {
         .execute(&self.writer)
         .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => self.durable().await,
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(MetaError::Conflict),
             Err(e) => Err(e.into()),
         }
@@ -76,13 +76,15 @@ impl UploadStore for SqliteMeta {
         .bind(now)
         .execute(&self.writer)
         .await?;
+        // Also before reporting a conflict: the commit that won may not be durable yet.
+        self.durable().await?;
         if done.rows_affected() == 0 { Err(MetaError::Conflict) } else { Ok(()) }
     }
 
     /// Idempotent: deleting an unknown session is not an error.
     async fn delete_upload(&self, id: &str) -> Result<()> {
         sqlx::query("DELETE FROM uploads WHERE id = ?1").bind(id).execute(&self.writer).await?;
-        Ok(())
+        self.durable().await
     }
 
     /// Sessions whose `updated_at` is strictly before `before`, oldest first.

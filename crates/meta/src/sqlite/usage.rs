@@ -12,6 +12,9 @@ use crate::{Result, Usage, UsageStore};
 impl UsageStore for SqliteMeta {
     /// "The repository must exist" means it has a row here: counters survive the repository's content
     /// being deleted, and an unknown name adds nothing (and creates nothing).
+    ///
+    /// Not made durable (no wait on the barrier): counters are statistics and may lose their last updates on
+    /// power loss, unless a later durable write carries them to disk.
     async fn add_usage(&self, repo: &RepositoryName, bytes_in: u64, bytes_out: u64, pulls: u64) -> Result<()> {
         // An unknown name selects no row, so nothing is inserted. (SQLite's upsert requires the SELECT to
         // have a WHERE clause, to tell ON CONFLICT from a join's ON; it has one.)
