@@ -10,8 +10,12 @@ use serde_json::{Value, json};
 
 use crate::endpoint::RouteError;
 
+/// Boxed so that `Result<_, ApiError>` stays small on the success path.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     status: StatusCode,
     /// `None` for server faults (sent as `UNKNOWN`).
     code: Option<ErrorCode>,
@@ -22,28 +26,32 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
-            code: Some(code),
-            message: message.into(),
-            detail: Value::Null,
-            headers: HeaderMap::new(),
-        }
+        let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+        ApiError::build(status, Some(code), message.into())
+    }
+
+    /// A server fault; the details go to the log, not to the client.
+    pub fn internal() -> Self {
+        ApiError::build(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error".into())
+    }
+
+    fn build(status: StatusCode, code: Option<ErrorCode>, message: String) -> Self {
+        ApiError(Box::new(Inner { status, code, message, detail: Value::Null, headers: HeaderMap::new() }))
     }
 
     pub fn with_status(mut self, status: StatusCode) -> Self {
-        self.status = status;
+        self.0.status = status;
         self
     }
 
     pub fn with_detail(mut self, detail: Value) -> Self {
-        self.detail = detail;
+        self.0.detail = detail;
         self
     }
 
     pub fn with_header(mut self, name: header::HeaderName, value: String) -> Self {
         if let Ok(v) = HeaderValue::from_str(&value) {
-            self.headers.insert(name, v);
+            self.0.headers.insert(name, v);
         }
         self
     }
@@ -57,13 +65,7 @@ impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
         let Some(code) = e.code() else {
             tracing::error!(error = %e, "request failed on a server fault");
-            return ApiError {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                code: None,
-                message: "internal error".into(),
-                detail: Value::Null,
-                headers: HeaderMap::new(),
-            };
+            return ApiError::internal();
         };
         let message = e.to_string();
         match e {
@@ -102,14 +104,15 @@ impl From<RouteError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let code = self.code.map(ErrorCode::code).unwrap_or("UNKNOWN");
-        let mut err = json!({ "code": code, "message": self.message });
-        if !self.detail.is_null() {
-            err["detail"] = self.detail;
+        let e = *self.0;
+        let code = e.code.map(ErrorCode::code).unwrap_or("UNKNOWN");
+        let mut err = json!({ "code": code, "message": e.message });
+        if !e.detail.is_null() {
+            err["detail"] = e.detail;
         }
         let body = json!({ "errors": [err] }).to_string();
-        let mut resp = (self.status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
-        resp.headers_mut().extend(self.headers);
+        let mut resp = (e.status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        resp.headers_mut().extend(e.headers);
         resp
     }
 }

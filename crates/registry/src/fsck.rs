@@ -105,8 +105,8 @@ impl Registry {
             };
             if let Some(problem) = broken {
                 if options.repair {
-                    let _ = self.blobs.cancel_upload(&id, &session.backend_state).await;
                     self.meta.delete_upload(&id).await?;
+                    let _ = self.blobs.cancel_upload(&id, &session.backend_state).await;
                     report.repaired.push(format!("removed broken upload session {id}"));
                 } else {
                     report.problems.push(problem);

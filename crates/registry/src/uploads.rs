@@ -150,11 +150,12 @@ impl Registry {
             self.discard_upload(&s).await?;
             return Err(RegistryError::DigestInvalid(format!("uploaded content has digest {actual}, not {digest}")));
         }
-        let size = self.blobs.commit_upload(&s.id, &s.backend_state, digest, s.size).await?;
-        // The bytes are durable under their digest; from here a crash leaves at worst an unlinked blob
-        // (reclaimed by GC) or a session row whose bytes are gone (reported as unknown, cleaned by fsck).
-        self.meta.link_blob(repo, digest, size, self.now()).await?;
+        // Order matters for crashes: forget the session first, then commit the bytes, then link them. A crash
+        // between steps leaves only bytes nothing points at (an unrecorded upload file or an unlinked blob,
+        // both reclaimable), never a row pointing at bytes that are gone.
         self.meta.delete_upload(&s.id).await?;
+        let size = self.blobs.commit_upload(&s.id, &s.backend_state, digest, s.size).await?;
+        self.meta.link_blob(repo, digest, size, self.now()).await?;
         Ok(size)
     }
 
@@ -172,9 +173,10 @@ impl Registry {
         }
     }
 
+    /// Row first, bytes second (see `finish_upload`).
     async fn discard_upload(&self, s: &UploadSession) -> Result<()> {
-        self.blobs.cancel_upload(&s.id, &s.backend_state).await?;
         self.meta.delete_upload(&s.id).await?;
+        self.blobs.cancel_upload(&s.id, &s.backend_state).await?;
         Ok(())
     }
 

@@ -85,5 +85,5 @@ pub(crate) fn empty(status: StatusCode, headers: &[(&str, String)]) -> HandlerRe
 
 pub(crate) fn internal(e: &dyn std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "building a response failed");
-    ApiError::new(berth_oci::ErrorCode::Unavailable, "internal error").with_status(StatusCode::INTERNAL_SERVER_ERROR)
+    ApiError::internal()
 }

@@ -98,7 +98,7 @@ async fn digest_mismatch_stores_nothing() {
     // Monolithic form too.
     let r = s.http.post(s.url(&format!("/v2/mm/blobs/uploads/?digest={wrong}"))).body("x").send().await.unwrap();
     assert_eq!(error_code(r).await, "DIGEST_INVALID");
-    let r = s.http.put(s.url(&format!("{loc}"))).body("x").send().await.unwrap();
+    let r = s.http.put(s.url(&loc)).body("x").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "PUT without digest");
 }
 
