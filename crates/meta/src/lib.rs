@@ -15,6 +15,7 @@
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+pub mod identity;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -30,6 +31,12 @@ pub enum MetaError {
     /// An index references a manifest that is not in its repository.
     #[error("manifest {0} is not known in this repository")]
     MissingManifest(Digest),
+    /// A named thing (user, group, access key, token) already exists.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// A named thing the operation needs does not exist.
+    #[error("{0} does not exist")]
+    NotFound(String),
     /// A compare-and-set on an upload session lost (another request changed it first).
     #[error("upload session changed concurrently")]
     Conflict,

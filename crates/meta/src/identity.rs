@@ -1,0 +1,224 @@
+//! What the metadata store keeps about identities and access: users, access keys, groups, policies,
+//! repository visibility, robot tokens, token-signing keys and the audit log.
+//!
+//! These traits are separate from [`crate::MetaStore`] so the registry core does not depend on them; the
+//! HTTP layer takes an [`IdentityMeta`]. Secrets never appear here in the clear: passwords and robot-token
+//! secrets are argon2 hashes, access-key secrets and signing keys are sealed (encrypted) by the caller.
+//! `Debug` output of every record hides those fields.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use berth_oci::RepositoryName;
+
+use crate::{Page, Result};
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    /// argon2id PHC string; `None` for users who sign in only with access keys.
+    pub password_hash: Option<String>,
+    /// The registry's root user(s): never locked out by policy.
+    pub is_admin: bool,
+    pub created_at: i64,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("name", &self.name)
+            .field("has_password", &self.password_hash.is_some())
+            .field("is_admin", &self.is_admin)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    /// The access key id (`AKIA...`-style, public).
+    pub id: String,
+    pub user: String,
+    /// The secret access key, sealed with the server's master key (SigV4 needs it back).
+    pub sealed_secret: Vec<u8>,
+    pub active: bool,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+impl fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("user", &self.user)
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a policy document is attached.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PolicyTarget {
+    User(String),
+    Group(String),
+    Repository(RepositoryName),
+    Registry,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Visibility {
+    #[default]
+    Private,
+    Public,
+}
+
+/// A scoped, expiring credential for CI and robots.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RobotToken {
+    /// Public id, part of the token string.
+    pub id: String,
+    pub name: String,
+    /// The user who created it; it can never do more than this user.
+    pub owner: String,
+    /// argon2id hash of the token's secret part.
+    pub secret_hash: String,
+    /// An identity policy document (JSON) limiting what the token may do.
+    pub scope: String,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+impl fmt::Debug for RobotToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RobotToken")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("owner", &self.owner)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A key that signs bearer tokens and login passwords. Several are kept so tokens signed before a rotation
+/// stay valid until they expire.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    pub kid: String,
+    /// The private key, sealed with the server's master key.
+    pub sealed_private: Vec<u8>,
+    pub created_at: i64,
+    /// When it stopped signing (it still verifies until tokens it signed have expired).
+    pub retired_at: Option<i64>,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One audit record: who did what to what, from where, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Assigned by the store, increasing.
+    pub id: i64,
+    pub at: i64,
+    /// `user/NAME`, `robot/NAME`, `anonymous`, or the name a failed login claimed.
+    pub principal: String,
+    /// e.g. `ecr:PutImage`, `berth:CreateUser`, `login`.
+    pub action: String,
+    pub resource: String,
+    pub source_ip: String,
+    /// `allowed`, `denied`, `auth-failed`, `error`.
+    pub outcome: String,
+    pub status: u16,
+    pub detail: Option<String>,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// `AlreadyExists` if the name is taken.
+    async fn create_user(&self, user: &User) -> Result<()>;
+    async fn get_user(&self, name: &str) -> Result<Option<User>>;
+    async fn list_users(&self) -> Result<Vec<User>>;
+    /// `NotFound` for an unknown user.
+    async fn set_password_hash(&self, name: &str, hash: Option<&str>) -> Result<()>;
+    /// Deletes the user with its access keys, group memberships, policy and robot tokens. Returns whether
+    /// the user existed.
+    async fn delete_user(&self, name: &str) -> Result<bool>;
+}
+
+#[async_trait]
+pub trait AccessKeyStore: Send + Sync {
+    /// `AlreadyExists` for a duplicate id, `NotFound` if the user does not exist.
+    async fn create_access_key(&self, key: &AccessKey) -> Result<()>;
+    async fn get_access_key(&self, id: &str) -> Result<Option<AccessKey>>;
+    /// All keys, or one user's.
+    async fn list_access_keys(&self, user: Option<&str>) -> Result<Vec<AccessKey>>;
+    /// Returns whether the key exists.
+    async fn set_access_key_active(&self, id: &str, active: bool) -> Result<bool>;
+    async fn delete_access_key(&self, id: &str) -> Result<bool>;
+    /// Records a use. Statistics: not waited on for durability.
+    async fn touch_access_key(&self, id: &str, now: i64) -> Result<()>;
+}
+
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    /// `AlreadyExists` if taken.
+    async fn create_group(&self, name: &str, now: i64) -> Result<()>;
+    /// Deletes the group, its memberships and its policy; returns whether it existed.
+    async fn delete_group(&self, name: &str) -> Result<bool>;
+    async fn list_groups(&self) -> Result<Vec<String>>;
+    /// `NotFound` if the user or group does not exist. Idempotent.
+    async fn add_member(&self, group: &str, user: &str) -> Result<()>;
+    /// Returns whether the membership existed.
+    async fn remove_member(&self, group: &str, user: &str) -> Result<bool>;
+    async fn groups_of(&self, user: &str) -> Result<Vec<String>>;
+    async fn members_of(&self, group: &str) -> Result<Vec<String>>;
+}
+
+#[async_trait]
+pub trait PolicyStore: Send + Sync {
+    /// Attaches (or replaces) the policy document of a target. `NotFound` if a user/group target does not
+    /// exist; a repository target creates the repository row if needed.
+    async fn put_policy(&self, target: &PolicyTarget, document: &str, now: i64) -> Result<()>;
+    async fn get_policy(&self, target: &PolicyTarget) -> Result<Option<String>>;
+    async fn delete_policy(&self, target: &PolicyTarget) -> Result<bool>;
+    /// Sets a repository's visibility, creating the repository row if needed.
+    async fn set_visibility(&self, repo: &RepositoryName, visibility: Visibility, now: i64) -> Result<()>;
+    /// `Private` for unknown repositories.
+    async fn visibility(&self, repo: &RepositoryName) -> Result<Visibility>;
+    /// Public repositories in lexical order (the public catalog).
+    async fn list_public_repositories(&self, page: Page<'_>) -> Result<Vec<RepositoryName>>;
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// `AlreadyExists` for a duplicate id, `NotFound` if the owner does not exist.
+    async fn create_robot_token(&self, token: &RobotToken) -> Result<()>;
+    async fn get_robot_token(&self, id: &str) -> Result<Option<RobotToken>>;
+    async fn list_robot_tokens(&self, owner: Option<&str>) -> Result<Vec<RobotToken>>;
+    async fn delete_robot_token(&self, id: &str) -> Result<bool>;
+
+    async fn add_signing_key(&self, key: &SigningKey) -> Result<()>;
+    /// All signing keys, newest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>>;
+    async fn retire_signing_key(&self, kid: &str, now: i64) -> Result<bool>;
+    /// Removes keys retired before `before`.
+    async fn prune_signing_keys(&self, before: i64) -> Result<usize>;
+}
+
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends events (their `id` is ignored and assigned by the store), in one transaction.
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<()>;
+    /// Events with `id > after` (all when `None`), oldest first, at most `limit`.
+    async fn list_audit(&self, after: Option<i64>, limit: u32) -> Result<Vec<AuditEvent>>;
+}
+
+/// Everything the HTTP layer needs to authenticate and authorise.
+pub trait IdentityMeta: UserStore + AccessKeyStore + GroupStore + PolicyStore + TokenStore + AuditLog {}
+impl<T: UserStore + AccessKeyStore + GroupStore + PolicyStore + TokenStore + AuditLog> IdentityMeta for T {}
