@@ -60,7 +60,7 @@ manifest_conns=64
 fixture="${BENCH_FIXTURE:-${root}/../shared/testdata/fixtures/oci-scanner-fixture}"
 cache="${BENCH_CACHE:-/var/tmp/berth-bench}"
 export REGISTRY_TMPDIR="${BENCH_TMPDIR:-/var/tmp}"
-export RUST_LOG="${RUST_LOG:-warn}"
+export BERTH_LOG="${BERTH_LOG:-warn}" # like Distribution here: warnings only, no access log
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 

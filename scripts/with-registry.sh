@@ -7,7 +7,8 @@
 # or `distribution` (CNCF Distribution, /usr/bin/docker-registry). The server gets a free
 # loopback port and a temp data dir; CMD runs with REGISTRY=127.0.0.1:PORT exported
 # (and REGISTRY_KIND=KIND). Afterwards the server is stopped (SIGTERM, then SIGKILL) and
-# its data removed. Exits with CMD's exit code.
+# its data removed. Exits with CMD's exit code; if that is not 0, the last lines of the
+# server's log are printed to stderr first (WITH_REGISTRY_LOG_LINES, default 40).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,4 +40,8 @@ export REGISTRY="${SRV_ADDR}"
 export REGISTRY_KIND="$kind"
 rc=0
 "$@" || rc=$?
+if ((rc != 0)) && [[ -s "${SRV_DIR}/server.log" ]]; then
+    echo "with-registry: command exited ${rc}; last lines of the ${kind} server log:" >&2
+    tail -n "${WITH_REGISTRY_LOG_LINES:-40}" "${SRV_DIR}/server.log" | sed 's/^/  | /' >&2
+fi
 exit "$rc"
