@@ -28,6 +28,17 @@ pub struct FileConfig {
     pub log: FileLog,
     #[serde(default)]
     pub uploads: FileUploads,
+    #[serde(default)]
+    pub tls: FileTls,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTls {
+    /// PEM certificate chain.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,7 +82,23 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: String,
     pub upload_expiry_hours: u64,
+    /// Certificate and key files: serve HTTPS (HTTP/2 and HTTP/1.1) instead of plain HTTP.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
+
+/// What flags and the environment set, each `None` where not given.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub log_format: Option<LogFormat>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("TLS needs both a certificate and a key (--tls-cert and --tls-key)")]
+pub struct IncompleteTls;
 
 impl FileConfig {
     pub fn load(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
@@ -85,22 +112,23 @@ impl FileConfig {
         toml::from_str(text)
     }
 
-    /// Lays flags/environment (`Some` where given) over this file and the defaults.
-    pub fn resolve(
-        self,
-        listen: Option<SocketAddr>,
-        data_dir: Option<PathBuf>,
-        log_format: Option<LogFormat>,
-    ) -> Config {
-        Config {
-            listen: listen.or(self.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 5000))),
-            data_dir: data_dir.or(self.data_dir).unwrap_or_else(|| PathBuf::from("./berth-data")),
+    /// Lays flags/environment over this file and the defaults.
+    pub fn resolve(self, o: Overrides) -> Result<Config, IncompleteTls> {
+        let tls = match (o.tls_cert.or(self.tls.cert), o.tls_key.or(self.tls.key)) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => return Err(IncompleteTls),
+        };
+        Ok(Config {
+            listen: o.listen.or(self.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 5000))),
+            data_dir: o.data_dir.or(self.data_dir).unwrap_or_else(|| PathBuf::from("./berth-data")),
             max_manifest_bytes: self.limits.max_manifest_bytes.unwrap_or(4 * 1024 * 1024),
             default_catalog_page: self.limits.default_catalog_page.unwrap_or(1000),
-            log_format: log_format.or(self.log.format).unwrap_or_default(),
+            log_format: o.log_format.or(self.log.format).unwrap_or_default(),
             log_level: self.log.level.unwrap_or_else(|| "info".to_string()),
             upload_expiry_hours: self.uploads.expire_after_hours.unwrap_or(7 * 24),
-        }
+            tls,
+        })
     }
 }
 
@@ -114,13 +142,22 @@ mod tests {
             "listen = \"127.0.0.1:6000\"\ndata_dir = \"/srv/berth\"\n[limits]\nmax_manifest_bytes = 10\n",
         )
         .unwrap();
-        let c = file.resolve(Some("127.0.0.1:7000".parse().unwrap()), None, None);
+        let c =
+            file.resolve(Overrides { listen: Some("127.0.0.1:7000".parse().unwrap()), ..Default::default() }).unwrap();
         assert_eq!(c.listen, "127.0.0.1:7000".parse().unwrap());
         assert_eq!(c.data_dir, PathBuf::from("/srv/berth"));
         assert_eq!(c.max_manifest_bytes, 10);
-        let d = FileConfig::default().resolve(None, None, None);
+        let d = FileConfig::default().resolve(Overrides::default()).unwrap();
         assert_eq!(d.listen, "0.0.0.0:5000".parse().unwrap());
         assert_eq!(d.data_dir, PathBuf::from("./berth-data"));
+    }
+
+    #[test]
+    fn tls_needs_cert_and_key() {
+        let half = Overrides { tls_cert: Some("c.pem".into()), ..Default::default() };
+        assert!(FileConfig::default().resolve(half).is_err());
+        let file = FileConfig::parse("[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"").unwrap();
+        assert_eq!(file.resolve(Overrides::default()).unwrap().tls, Some(("c.pem".into(), "k.pem".into())));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod config;
 mod serve;
 mod stores;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,6 +42,12 @@ struct ServeArgs {
     /// Log format [default: human].
     #[arg(long, env = "BERTH_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, env = "BERTH_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "BERTH_TLS_KEY")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -73,11 +80,18 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(a) => {
                 let file = config::FileConfig::load(a.config.as_deref())?;
-                serve::run(file.resolve(a.listen, a.data_dir, a.log_format)).await.map(|_| ExitCode::SUCCESS)
+                let overrides = config::Overrides {
+                    listen: a.listen,
+                    data_dir: a.data_dir,
+                    log_format: a.log_format,
+                    tls_cert: a.tls_cert,
+                    tls_key: a.tls_key,
+                };
+                serve::run(file.resolve(overrides)?).await.map(|_| ExitCode::SUCCESS)
             }
             Command::Fsck(a) => {
                 let file = config::FileConfig::load(a.config.as_deref())?;
-                let config = file.resolve(None, a.data_dir.clone(), None);
+                let config = file.resolve(config::Overrides { data_dir: a.data_dir.clone(), ..Default::default() })?;
                 fsck(config, a).await
             }
         }

@@ -1,7 +1,9 @@
 //! `berth serve`: logging, metrics, the listener, background upkeep and graceful shutdown.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use berth_api::{AppState, router};
 use berth_registry::{Clock, Registry, SystemClock};
 use tokio::net::TcpListener;
@@ -24,22 +26,34 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let listener =
         TcpListener::bind(config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
     // Tests and scripts read this line to find the port when listening on port 0.
-    println!("berth listening on http://{addr}");
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "berth started");
+    println!("berth listening on {scheme}://{addr}");
+    tracing::info!(%addr, scheme, data_dir = %config.data_dir.display(), "berth started");
 
     let upkeep = tokio::spawn(upkeep(registry.clone(), config.upload_expiry_hours));
-    let app = router(AppState { registry: registry.clone(), metrics: Some(metrics) });
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let app = router(AppState { registry: registry.clone(), metrics: Some(metrics) })
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
-    });
-    let mut stop_rx2 = stop_rx.clone();
+    };
+    let server = async {
+        match &config.tls {
+            Some((cert, key)) => {
+                let tls = crate::tls::load_config(cert, key)?;
+                // `tap_io` only to get axum's `ConnectInfo<SocketAddr>` for a custom listener.
+                let listener = crate::tls::TlsListener::new(listener, tls).map_err(|e| e.to_string())?.tap_io(|_| {});
+                axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string())
+            }
+            None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string()),
+        }
+    };
     tokio::select! {
         result = server => result?,
         _ = async {
-            let _ = stop_rx2.wait_for(|s| *s).await;
+            let _ = stop_rx.wait_for(|s| *s).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         } => tracing::warn!("in-flight requests did not finish in time; exiting"),
     }
