@@ -57,6 +57,8 @@ def table(results, meta):
         label = label.format(**meta["params"])
         va, na = median(results, metric, field, "a")
         vb, nb = median(results, metric, field, "b")
+        if va is None and vb is None:
+            continue  # not measured in this run (bench/run.sh --tests)
         ratio = f"{va / vb:.2f}" if va is not None and vb else "n/a"
         lines.append(f"| {label} | {unit} | {better} | {fmt(va)} | {fmt(vb)} | {ratio} |")
     return "\n".join(lines)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # berth vs CNCF Distribution, side by side on loopback.
 #
-#   bench/run.sh [--quick] [--only-distribution] [--runs N] [--client-check]
+#   bench/run.sh [--quick] [--only-distribution] [--runs N] [--tests LIST] [--client-check]
 #
 # Starts berth ($BERTH_BIN, default ${CARGO_TARGET_DIR:-target}/release/berth) and
 # Distribution (/usr/bin/docker-registry), each on a free 127.0.0.1 port with its own temp
@@ -20,6 +20,8 @@
 #
 # --only-distribution: run Distribution in BOTH slots (a sanity check of the bench itself:
 #     ratios should be near 1.0). Without it a missing berth binary is an error.
+# --tests LIST: comma-separated subset of push,pull,small,manifest,skopeo (default: all;
+#     pull needs push). Peak RSS is always reported.
 # --client-check: measure the load generator alone against its do-nothing sink server and
 #     exit (shows the client's ceiling for the small-blob and manifest tests).
 #
@@ -37,16 +39,30 @@ quick=0
 only_distribution=0
 client_check=0
 runs=3
+tests="push,pull,small,manifest,skopeo"
 while (($# > 0)); do
     case "$1" in
         --quick) quick=1; shift ;;
         --only-distribution) only_distribution=1; shift ;;
         --client-check) client_check=1; shift ;;
         --runs) runs="${2:?--runs needs a number}"; shift 2 ;;
-        -h | --help) sed -n '2,32p' "$0"; exit 0 ;;
+        --tests) tests="${2:?--tests needs a list}"; shift 2 ;;
+        -h | --help) sed -n '2,34p' "$0"; exit 0 ;;
         *) echo "bench: unknown argument $1" >&2; exit 2 ;;
     esac
 done
+
+wants() { [[ ",${tests}," == *",$1,"* ]]; }
+for t in ${tests//,/ }; do
+    case "$t" in
+        push | pull | small | manifest | skopeo) ;;
+        *) echo "bench: unknown test '$t' in --tests (push,pull,small,manifest,skopeo)" >&2; exit 2 ;;
+    esac
+done
+if wants pull && ! wants push; then
+    echo "bench: --tests pull needs push (the pulls read the pushed blob)" >&2
+    exit 2
+fi
 
 if ((quick)); then
     blob_mib=256 small_count=500 manifest_secs=5
@@ -117,12 +133,15 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-mkdir -p "$cache"
-log "test blob: ${blob_mib} MiB in ${cache}"
-gen="$("$loadgen" gen-blob --out "${cache}/blob-${blob_mib}MiB.bin" --size-mib "$blob_mib")"
 blob_file="${cache}/blob-${blob_mib}MiB.bin"
-blob_digest="$(python3 -c 'import json, sys; print(json.load(sys.stdin)["digest"])' <<<"$gen")"
 blob_size=$((blob_mib * 1024 * 1024))
+blob_digest=""
+if wants push; then
+    mkdir -p "$cache"
+    log "test blob: ${blob_mib} MiB in ${cache}"
+    gen="$("$loadgen" gen-blob --out "$blob_file" --size-mib "$blob_mib")"
+    blob_digest="$(python3 -c 'import json, sys; print(json.load(sys.stdin)["digest"])' <<<"$gen")"
+fi
 
 registry_start "$kind_a" A
 registry_start distribution B
@@ -169,25 +188,29 @@ measure() {
 }
 
 lg=("$loadgen")
-for mode in monolithic chunked streamed; do
-    measure "push ${mode}" "${lg[@]}" push-blob --registry "{ADDR}" --repo "bench/blob-${mode}-{RUN}" \
-        --file "$blob_file" --digest "$blob_digest" --mode "$mode" --chunk-mib "$chunk_mib"
-done
-for mode in full range; do
-    measure "pull ${mode}" "${lg[@]}" pull-blob --registry "{ADDR}" --repo "bench/blob-streamed-{RUN}" \
-        --digest "$blob_digest" --size "$blob_size" --mode "$mode" --chunk-mib "$chunk_mib"
-done
-# one untimed check that both servers return the right bytes
-for side in a b; do
-    "$loadgen" pull-blob --registry "$(addr_of "$side")" --repo bench/blob-monolithic-1 \
-        --digest "$blob_digest" --size "$blob_size" --mode range --verify 1 >/dev/null ||
-        { log "side ${side} returned wrong bytes for the large blob"; exit 1; }
-done
+if wants push; then
+    for mode in monolithic chunked streamed; do
+        measure "push ${mode}" "${lg[@]}" push-blob --registry "{ADDR}" --repo "bench/blob-${mode}-{RUN}" \
+            --file "$blob_file" --digest "$blob_digest" --mode "$mode" --chunk-mib "$chunk_mib"
+    done
+fi
+if wants pull; then
+    for mode in full range; do
+        measure "pull ${mode}" "${lg[@]}" pull-blob --registry "{ADDR}" --repo "bench/blob-streamed-{RUN}" \
+            --digest "$blob_digest" --size "$blob_size" --mode "$mode" --chunk-mib "$chunk_mib"
+    done
+    # one untimed check that both servers return the right bytes
+    for side in a b; do
+        "$loadgen" pull-blob --registry "$(addr_of "$side")" --repo bench/blob-monolithic-1 \
+            --digest "$blob_digest" --size "$blob_size" --mode range --verify 1 >/dev/null ||
+            { log "side ${side} returned wrong bytes for the large blob"; exit 1; }
+    done
+fi
 
-measure "small blobs" "${lg[@]}" small-blobs --registry "{ADDR}" --repo "bench/small-{RUN}" \
+wants small && measure "small blobs" "${lg[@]}" small-blobs --registry "{ADDR}" --repo "bench/small-{RUN}" \
     --count "$small_count" --size "$small_size" --concurrency "$small_conc" --seed "{SEED}"
 
-measure "manifest get" "${lg[@]}" manifest-get --registry "{ADDR}" --repo "bench/manifest-{RUN}" \
+wants manifest && measure "manifest get" "${lg[@]}" manifest-get --registry "{ADDR}" --repo "bench/manifest-{RUN}" \
     --connections "$manifest_conns" --duration-s "$manifest_secs" --seed "{SEED}"
 
 skopeo_copy() { # ADDR RUN SIDE → JSON
@@ -198,7 +221,7 @@ skopeo_copy() { # ADDR RUN SIDE → JSON
     end="$EPOCHREALTIME"
     python3 -c 'import json, sys; print(json.dumps({"metric": "skopeo_copy", "seconds": float(sys.argv[2]) - float(sys.argv[1])}))' "$start" "$end"
 }
-measure "skopeo copy" skopeo_copy "{ADDR}" "{RUN}" "{SIDE}"
+wants skopeo && measure "skopeo copy" skopeo_copy "{ADDR}" "{RUN}" "{SIDE}"
 
 for side in a b; do
     hwm_kib="$(awk '/^VmHWM:/ {print $2}' "/proc/$(pid_of "$side")/status")"
