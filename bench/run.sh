@@ -147,7 +147,12 @@ registry_start "$kind_a" A
 registry_start distribution B
 log "side a: ${label_a} on ${A_ADDR} (pid ${A_PID}); side b: ${label_b} on ${B_ADDR} (pid ${B_PID})"
 
-results="${work}/results.jsonl"
+# raw measurements go straight to bench/results/, so a failed run still leaves them
+stamp="$(date -u +%Y%m%d-%H%M%S)"
+if ((quick)); then stamp+="-quick"; fi
+if ((only_distribution)); then stamp+="-distribution-only"; fi
+mkdir -p "${bench}/results"
+results="${bench}/results/${stamp}.jsonl"
 : >"$results"
 
 # record SIDE RUN JSON: append one measurement
@@ -230,6 +235,8 @@ done
 
 # ------------------------------------------------------------------ report
 started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+mode_name=full
+if ((quick)); then mode_name=quick; fi
 commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 dist_version="$(/usr/bin/docker-registry --version 2>/dev/null | awk '{print $NF}')"
 python3 - "$work/meta.json" <<PY
@@ -243,16 +250,13 @@ meta = {
                "conc": "${small_conc}", "conns": "${manifest_conns}", "dur": "${manifest_secs} s"},
     "notes": [
         "commit ${commit}; Distribution ${dist_version}; $(nproc) cores, $(uname -r)",
-        "mode: $( ((quick)) && echo quick || echo full ); both servers on 127.0.0.1, data dirs under ${REGISTRY_TMPDIR}",
+        "mode: ${mode_name}; both servers on 127.0.0.1, data dirs under ${REGISTRY_TMPDIR}",
         "client: bench/loadgen (Rust, tokio + reqwest), on the same machine as the servers",
     ],
 }
 json.dump(meta, open(sys.argv[1], "w"))
 PY
 report="$(python3 "${bench}/report.py" "$results" "${work}/meta.json")"
-mkdir -p "${bench}/results"
-stamp="$(date -u +%Y%m%d-%H%M%S)$( ((quick)) && echo -quick)$( ((only_distribution)) && echo -distribution-only)"
 printf '%s\n' "$report" >"${bench}/results/${stamp}.md"
-cp "$results" "${bench}/results/${stamp}.jsonl"
 printf '%s\n' "$report"
 log "saved bench/results/${stamp}.md (and .jsonl)"

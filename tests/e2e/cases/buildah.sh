@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # buildah: build a FROM-scratch busybox image with buildah (vfs storage of the case's own),
 # push it, remove it locally, pull it back and check its config and layer.
+# shellcheck source=tests/e2e/lib.sh
 source "${E2E_ROOT:-$(dirname "$0")/..}/lib.sh"
 e2e_case_init
 

@@ -3,6 +3,7 @@
 # layout by ocilayout.py) with `skopeo copy --all`, then `docker pull` the index (docker
 # must pick the amd64 child), run it, and read the index back with
 # `docker manifest inspect --insecure` and `skopeo inspect --raw`.
+# shellcheck source=tests/e2e/lib.sh
 source "${E2E_ROOT:-$(dirname "$0")/..}/lib.sh"
 e2e_case_init
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # docker: build a FROM-scratch busybox image, push it, remove it, pull it back and run it.
+# shellcheck source=tests/e2e/lib.sh
 source "${E2E_ROOT:-$(dirname "$0")/..}/lib.sh"
 e2e_case_init
 

@@ -5,6 +5,7 @@
 # Sandbox notes: cgroupfs + file events need no systemd; --network none needs no CNI; the
 # rlimits are pinned to 1024 because podman's defaults (nofile/nproc 1048576) cannot be set
 # without CAP_SYS_RESOURCE ("error setting rlimit type 7: operation not permitted").
+# shellcheck source=tests/e2e/lib.sh
 source "${E2E_ROOT:-$(dirname "$0")/..}/lib.sh"
 e2e_case_init
 

@@ -2,6 +2,7 @@
 # skopeo: copy the scanner fixture (OCI layout; gzip and zstd layers) into the registry and
 # back into a fresh layout; the manifest digest and every blob digest must be identical.
 # Then skopeo inspect, list-tags, delete (after which inspect must fail).
+# shellcheck source=tests/e2e/lib.sh
 source "${E2E_ROOT:-$(dirname "$0")/..}/lib.sh"
 e2e_case_init
 
