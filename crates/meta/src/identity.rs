@@ -143,6 +143,7 @@ pub trait UserStore: Send + Sync {
     /// `AlreadyExists` if the name is taken.
     async fn create_user(&self, user: &User) -> Result<()>;
     async fn get_user(&self, name: &str) -> Result<Option<User>>;
+    /// In lexical order of name.
     async fn list_users(&self) -> Result<Vec<User>>;
     /// `NotFound` for an unknown user.
     async fn set_password_hash(&self, name: &str, hash: Option<&str>) -> Result<()>;
@@ -156,12 +157,13 @@ pub trait AccessKeyStore: Send + Sync {
     /// `AlreadyExists` for a duplicate id, `NotFound` if the user does not exist.
     async fn create_access_key(&self, key: &AccessKey) -> Result<()>;
     async fn get_access_key(&self, id: &str) -> Result<Option<AccessKey>>;
-    /// All keys, or one user's.
+    /// All keys, or one user's; ordered by user, then oldest first.
     async fn list_access_keys(&self, user: Option<&str>) -> Result<Vec<AccessKey>>;
     /// Returns whether the key exists.
     async fn set_access_key_active(&self, id: &str, active: bool) -> Result<bool>;
     async fn delete_access_key(&self, id: &str) -> Result<bool>;
-    /// Records a use. Statistics: not waited on for durability.
+    /// Records a use: `last_used_at` never moves backwards, an unknown key is ignored. Statistics: not
+    /// waited on for durability.
     async fn touch_access_key(&self, id: &str, now: i64) -> Result<()>;
 }
 
@@ -171,27 +173,33 @@ pub trait GroupStore: Send + Sync {
     async fn create_group(&self, name: &str, now: i64) -> Result<()>;
     /// Deletes the group, its memberships and its policy; returns whether it existed.
     async fn delete_group(&self, name: &str) -> Result<bool>;
+    /// In lexical order.
     async fn list_groups(&self) -> Result<Vec<String>>;
     /// `NotFound` if the user or group does not exist. Idempotent.
     async fn add_member(&self, group: &str, user: &str) -> Result<()>;
     /// Returns whether the membership existed.
     async fn remove_member(&self, group: &str, user: &str) -> Result<bool>;
+    /// A user's groups in lexical order (empty for an unknown user).
     async fn groups_of(&self, user: &str) -> Result<Vec<String>>;
+    /// A group's members in lexical order (empty for an unknown group).
     async fn members_of(&self, group: &str) -> Result<Vec<String>>;
 }
 
 #[async_trait]
 pub trait PolicyStore: Send + Sync {
     /// Attaches (or replaces) the policy document of a target. `NotFound` if a user/group target does not
-    /// exist; a repository target creates the repository row if needed.
+    /// exist; a repository target creates the repository row if needed (which does not make the repository
+    /// exist: see [`crate::RepositoryStore`]).
     async fn put_policy(&self, target: &PolicyTarget, document: &str, now: i64) -> Result<()>;
     async fn get_policy(&self, target: &PolicyTarget) -> Result<Option<String>>;
     async fn delete_policy(&self, target: &PolicyTarget) -> Result<bool>;
-    /// Sets a repository's visibility, creating the repository row if needed.
+    /// Sets a repository's visibility, creating the repository row if needed (which does not make the
+    /// repository exist). The visibility stays when the repository's content is deleted.
     async fn set_visibility(&self, repo: &RepositoryName, visibility: Visibility, now: i64) -> Result<()>;
     /// `Private` for unknown repositories.
     async fn visibility(&self, repo: &RepositoryName) -> Result<Visibility>;
-    /// Public repositories in lexical order (the public catalog).
+    /// Public repositories in lexical order (the public catalog), paged like
+    /// [`crate::RepositoryStore::list_repositories`]: only repositories that exist are listed.
     async fn list_public_repositories(&self, page: Page<'_>) -> Result<Vec<RepositoryName>>;
 }
 
@@ -200,20 +208,25 @@ pub trait TokenStore: Send + Sync {
     /// `AlreadyExists` for a duplicate id, `NotFound` if the owner does not exist.
     async fn create_robot_token(&self, token: &RobotToken) -> Result<()>;
     async fn get_robot_token(&self, id: &str) -> Result<Option<RobotToken>>;
+    /// All tokens, or one owner's; ordered by owner, then oldest first.
     async fn list_robot_tokens(&self, owner: Option<&str>) -> Result<Vec<RobotToken>>;
     async fn delete_robot_token(&self, id: &str) -> Result<bool>;
 
+    /// `AlreadyExists` for a duplicate kid.
     async fn add_signing_key(&self, key: &SigningKey) -> Result<()>;
-    /// All signing keys, newest first.
+    /// All signing keys, newest first (by `created_at`; keys created in the same second, last added first).
     async fn signing_keys(&self) -> Result<Vec<SigningKey>>;
+    /// Returns whether the key exists. A key already retired keeps its first retirement time.
     async fn retire_signing_key(&self, kid: &str, now: i64) -> Result<bool>;
-    /// Removes keys retired before `before`.
+    /// Removes keys retired before `before` (`retired_at < before`; keys still signing are kept). Returns how
+    /// many were removed.
     async fn prune_signing_keys(&self, before: i64) -> Result<usize>;
 }
 
 #[async_trait]
 pub trait AuditLog: Send + Sync {
-    /// Appends events (their `id` is ignored and assigned by the store), in one transaction.
+    /// Appends events (their `id` is ignored and assigned by the store), in one transaction; their ids
+    /// increase in slice order. Durable like any other write.
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<()>;
     /// Events with `id > after` (all when `None`), oldest first, at most `limit`.
     async fn list_audit(&self, after: Option<i64>, limit: u32) -> Result<Vec<AuditEvent>>;
@@ -222,3 +235,63 @@ pub trait AuditLog: Send + Sync {
 /// Everything the HTTP layer needs to authenticate and authorise.
 pub trait IdentityMeta: UserStore + AccessKeyStore + GroupStore + PolicyStore + TokenStore + AuditLog {}
 impl<T: UserStore + AccessKeyStore + GroupStore + PolicyStore + TokenStore + AuditLog> IdentityMeta for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every secret field holds a distinctive marker; no `Debug` form (plain or pretty) may contain it, in
+    /// any of the ways a byte string could be printed.
+    #[test]
+    fn debug_output_hides_secrets() {
+        const MARKER: &str = "s3cr3t-MARKER";
+        let bytes: Vec<u8> = MARKER.bytes().collect();
+        let byte_forms = [
+            format!("{bytes:?}"),
+            bytes[..4].iter().map(u8::to_string).collect::<Vec<_>>().join(", "),
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        ];
+        let check = |what: &str, debug: &[String]| {
+            for output in debug {
+                assert!(!output.contains(MARKER), "{what} Debug shows a secret: {output}");
+                for form in &byte_forms {
+                    assert!(!output.contains(form.as_str()), "{what} Debug shows secret bytes: {output}");
+                }
+            }
+        };
+        let both = |value: &dyn fmt::Debug| vec![format!("{value:?}"), format!("{value:#?}")];
+
+        let user = User { name: "alice".into(), password_hash: Some(MARKER.into()), is_admin: false, created_at: 1 };
+        check("User", &both(&user));
+        check("Option<User>", &both(&Some(user.clone())));
+        let key = AccessKey {
+            id: "AKIAEXAMPLE".into(),
+            user: "alice".into(),
+            sealed_secret: bytes.clone(),
+            active: true,
+            created_at: 1,
+            last_used_at: Some(2),
+        };
+        check("AccessKey", &both(&key));
+        check("Vec<AccessKey>", &both(&vec![key.clone()]));
+        let token = RobotToken {
+            id: "tok".into(),
+            name: "ci".into(),
+            owner: "alice".into(),
+            secret_hash: MARKER.into(),
+            scope: "{}".into(),
+            expires_at: 10,
+            created_at: 1,
+        };
+        check("RobotToken", &both(&token));
+        let signing =
+            SigningKey { kid: "kid-1".into(), sealed_private: bytes.clone(), created_at: 1, retired_at: None };
+        check("SigningKey", &both(&signing));
+
+        // The public parts are shown.
+        assert!(format!("{user:?}").contains("alice") && format!("{user:?}").contains("has_password: true"));
+        assert!(format!("{key:?}").contains("AKIAEXAMPLE"));
+        assert!(format!("{token:?}").contains("tok"));
+        assert!(format!("{signing:?}").contains("kid-1"));
+    }
+}

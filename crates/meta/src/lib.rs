@@ -3,15 +3,17 @@
 //!
 //! Callers see narrow role traits ([`RepositoryStore`], [`BlobIndex`], [`ManifestStore`], [`UploadStore`],
 //! [`UsageStore`]) gathered in [`MetaStore`]; the SQLite backend ([`SqliteMeta`]) implements them all, and a
-//! PostgreSQL backend is meant to implement the same traits and pass the same conformance suite.
+//! PostgreSQL backend is meant to implement the same traits and pass the same conformance suite. Identities
+//! and access (users, access keys, groups, policies, repository visibility, robot tokens, signing keys, the
+//! audit log) have role traits of their own in [`identity`], gathered in [`identity::IdentityMeta`].
 //!
 //! Times are Unix seconds passed in by the caller (the registry owns the clock), never read here.
 //! Manifests are stored in full in the metadata store (they are bounded in size), so a manifest and the rows
 //! that describe it are written in one transaction.
 //!
 //! Durability: once a mutating method has returned `Ok`, its effect survives a crash or power loss. The
-//! exceptions are the statistics, [`ManifestStore::record_pull`] and [`UsageStore::add_usage`], whose latest
-//! updates may be lost.
+//! exceptions are the statistics, [`ManifestStore::record_pull`], [`UsageStore::add_usage`] and
+//! [`identity::AccessKeyStore::touch_access_key`], whose latest updates may be lost.
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;

@@ -1,7 +1,7 @@
 //! The behaviour every metadata backend must have, as an executable suite.
 //!
-//! A backend's tests call [`run_all`] on a fresh store; a failed expectation panics with a message naming
-//! the check. Other crates get it with the `conformance` feature:
+//! A backend's tests call [`run_all`] and [`run_identity`] (the identity traits) on a fresh store; a failed
+//! expectation panics with a message naming the check. Other crates get it with the `conformance` feature:
 //!
 //! ```toml
 //! [dev-dependencies]
@@ -17,17 +17,25 @@
 
 mod blobs;
 mod concurrency;
+mod identity;
 mod manifests;
+mod policies;
 mod tags;
 mod uploads;
 
 use berth_oci::{Digest, RepositoryName, Tag};
 
+use crate::identity::IdentityMeta;
 use crate::{MetaStore, NewManifest, Page};
 
 pub use blobs::{blob_links, catalog, repository_existence};
 pub use concurrency::{concurrent_repository_creation, concurrent_tag_moves, concurrent_upload_updates};
+pub use identity::{
+    access_keys, audit_log, concurrent_identity_writes, groups, robot_tokens, signing_keys, user_deletion_cascades,
+    users,
+};
 pub use manifests::{delete_cascades, fsck_listings, manifest_round_trip, missing_references, record_pull, referrers};
+pub use policies::{policies, repository_policies, visibility};
 pub use tags::tag_listing;
 pub use uploads::{upload_sessions, usage_counters};
 
@@ -48,6 +56,23 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     concurrent_tag_moves(store).await;
     concurrent_upload_updates(store).await;
     concurrent_repository_creation(store).await;
+}
+
+/// Runs every check of the identity traits ([`IdentityMeta`]) against `store`, which should be freshly
+/// created (empty). Repository visibility and policies interact with repository content, hence the
+/// [`MetaStore`] bound.
+pub async fn run_identity<S: MetaStore + IdentityMeta>(store: &S) {
+    users(store).await;
+    access_keys(store).await;
+    groups(store).await;
+    user_deletion_cascades(store).await;
+    robot_tokens(store).await;
+    signing_keys(store).await;
+    audit_log(store).await;
+    policies(store).await;
+    repository_policies(store).await;
+    visibility(store).await;
+    concurrent_identity_writes(store).await;
 }
 
 const IMAGE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";

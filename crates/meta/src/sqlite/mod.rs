@@ -32,20 +32,26 @@
 //! `update_upload` compare-and-set): what they report was decided by commits that may not be durable yet,
 //! and waiting makes every commit before theirs durable.
 //!
-//! Exceptions: `record_pull` and `add_usage` are statistics and do not wait. They may be lost on power loss
-//! (never partially: SQLite recovers a consistent prefix of commits), and a later durable write makes them
-//! durable too. Pulls thus never wait for an fsync.
+//! Exceptions: `record_pull`, `add_usage` and `touch_access_key` are statistics and do not wait. They may
+//! be lost on power loss (never partially: SQLite recovers a consistent prefix of commits), and a later
+//! durable write makes them durable too. Pulls and authentications thus never wait for an fsync.
 //!
 //! Readers can see a commit before it is durable (it is visible once it is in the WAL); only the writer's
 //! caller is held back. A client that reads a manifest pushed concurrently by another client, in the
 //! milliseconds before that push is acknowledged, may see it disappear on power loss.
 
+mod access_keys;
+mod audit;
 mod barrier;
 mod codec;
+mod groups;
 mod manifests;
+mod policies;
 mod repositories;
+mod tokens;
 mod uploads;
 mod usage;
+mod users;
 mod wal_sync;
 
 use std::io;

@@ -10,6 +10,10 @@ use tempfile::TempDir;
 
 use super::SqliteMeta;
 use super::barrier::Barrier;
+use crate::identity::{
+    AccessKey, AccessKeyStore, AuditEvent, AuditLog, GroupStore, PolicyStore, PolicyTarget, RobotToken, SigningKey,
+    TokenStore, User, UserStore, Visibility,
+};
 use crate::{
     BlobIndex, ManifestStore, MetaError, NewManifest, RepositoryStore, UploadSession, UploadStore, UsageStore,
 };
@@ -49,6 +53,7 @@ async fn count(store: &SqliteMeta, table: &str) -> i64 {
 async fn conformance() {
     let (_dir, store) = open().await;
     crate::conformance::run_all(&store).await;
+    crate::conformance::run_identity(&store).await;
     store.close().await;
 }
 
@@ -249,4 +254,206 @@ async fn the_wal_is_synced_where_sqlite_keeps_it() {
         assert!(!dir.path().join("link.db-wal").exists());
         store.close().await;
     }
+}
+
+fn user(name: &str) -> User {
+    User { name: name.into(), password_hash: Some("hash".into()), is_admin: false, created_at: 1 }
+}
+
+fn access_key(id: &str, user: &str) -> AccessKey {
+    AccessKey {
+        id: id.into(),
+        user: user.into(),
+        sealed_secret: vec![1, 2, 3],
+        active: true,
+        created_at: 1,
+        last_used_at: None,
+    }
+}
+
+fn robot_token(id: &str, owner: &str) -> RobotToken {
+    RobotToken {
+        id: id.into(),
+        name: id.into(),
+        owner: owner.into(),
+        secret_hash: "hash".into(),
+        scope: "{}".into(),
+        expires_at: 100,
+        created_at: 1,
+    }
+}
+
+fn audit_event(action: &str) -> AuditEvent {
+    AuditEvent {
+        id: 0,
+        at: 1,
+        principal: "user/admin".into(),
+        action: action.into(),
+        resource: "*".into(),
+        source_ip: "127.0.0.1".into(),
+        outcome: "allowed".into(),
+        status: 200,
+        detail: None,
+    }
+}
+
+#[tokio::test]
+async fn identity_mutations_wait_for_the_barrier_and_statistics_do_not() {
+    let (_dir, mut store) = open().await;
+    let syncs = count_syncs(&mut store);
+    let repo = name("app");
+    let kid = SigningKey { kid: "k".into(), sealed_private: vec![1], created_at: 1, retired_at: None };
+
+    let mut expected = 0;
+    let mut synced = async |what: &str| {
+        expected += 1;
+        assert_eq!(syncs.load(Ordering::SeqCst), expected, "{what} waits for one sync");
+    };
+    store.create_user(&user("u")).await.unwrap();
+    synced("create_user").await;
+    store.set_password_hash("u", None).await.unwrap();
+    synced("set_password_hash").await;
+    assert!(matches!(store.set_password_hash("none", None).await, Err(MetaError::NotFound(_))));
+    synced("set_password_hash of an unknown user").await;
+    store.create_access_key(&access_key("AK", "u")).await.unwrap();
+    synced("create_access_key").await;
+    store.set_access_key_active("AK", false).await.unwrap();
+    synced("set_access_key_active").await;
+    store.create_group("g", 1).await.unwrap();
+    synced("create_group").await;
+    store.add_member("g", "u").await.unwrap();
+    synced("add_member").await;
+    store.remove_member("g", "u").await.unwrap();
+    synced("remove_member").await;
+    store.put_policy(&PolicyTarget::Group("g".into()), "{}", 1).await.unwrap();
+    synced("put_policy").await;
+    store.delete_policy(&PolicyTarget::Group("g".into())).await.unwrap();
+    synced("delete_policy").await;
+    store.set_visibility(&repo, Visibility::Public, 1).await.unwrap();
+    synced("set_visibility").await;
+    store.create_robot_token(&robot_token("t", "u")).await.unwrap();
+    synced("create_robot_token").await;
+    store.delete_robot_token("t").await.unwrap();
+    synced("delete_robot_token").await;
+    store.add_signing_key(&kid).await.unwrap();
+    synced("add_signing_key").await;
+    store.retire_signing_key("k", 2).await.unwrap();
+    synced("retire_signing_key").await;
+    store.prune_signing_keys(3).await.unwrap();
+    synced("prune_signing_keys").await;
+    store.append_audit(&[audit_event("a"), audit_event("b")]).await.unwrap();
+    synced("append_audit (one sync for the batch)").await;
+    store.delete_access_key("AK").await.unwrap();
+    synced("delete_access_key").await;
+    store.delete_group("g").await.unwrap();
+    synced("delete_group").await;
+    store.delete_user("u").await.unwrap();
+    synced("delete_user").await;
+
+    store.create_user(&user("u")).await.unwrap();
+    store.create_access_key(&access_key("AK", "u")).await.unwrap();
+    let before = syncs.load(Ordering::SeqCst);
+    store.touch_access_key("AK", 5).await.unwrap();
+    assert_eq!(syncs.load(Ordering::SeqCst), before, "touch_access_key is a statistic: no sync");
+    assert_eq!(store.get_access_key("AK").await.unwrap().unwrap().last_used_at, Some(5));
+    assert!(matches!(store.create_user(&user("u")).await, Err(MetaError::AlreadyExists(_))));
+    assert!(matches!(store.add_member("none", "u").await, Err(MetaError::NotFound(_))));
+    assert_eq!(syncs.load(Ordering::SeqCst), before, "a refused write has nothing to make durable");
+}
+
+#[tokio::test]
+async fn deleting_users_and_groups_leaves_no_rows() {
+    let (_dir, store) = open().await;
+    store.create_user(&user("u")).await.unwrap();
+    store.create_user(&user("other")).await.unwrap();
+    store.create_group("g", 1).await.unwrap();
+    store.create_access_key(&access_key("AK", "u")).await.unwrap();
+    store.add_member("g", "u").await.unwrap();
+    store.add_member("g", "other").await.unwrap();
+    store.put_policy(&PolicyTarget::User("u".into()), "{}", 1).await.unwrap();
+    store.put_policy(&PolicyTarget::Group("g".into()), "{}", 1).await.unwrap();
+    store.create_robot_token(&robot_token("t", "u")).await.unwrap();
+
+    assert!(store.delete_user("u").await.unwrap());
+    for table in ["access_keys", "robot_tokens"] {
+        assert_eq!(count(&store, table).await, 0, "{table} after deleting the user");
+    }
+    assert_eq!(count(&store, "group_members").await, 1, "only the other user's membership is left");
+    assert_eq!(count(&store, "policies").await, 1, "only the group's policy is left");
+    assert!(store.delete_group("g").await.unwrap());
+    for table in ["group_members", "policies", "groups"] {
+        assert_eq!(count(&store, table).await, 0, "{table} after deleting the group");
+    }
+}
+
+#[tokio::test]
+async fn visibility_and_repository_policies_create_bare_repository_rows() {
+    let (_dir, store) = open().await;
+    store.set_visibility(&name("seen"), Visibility::Public, 1).await.unwrap();
+    store.put_policy(&PolicyTarget::Repository(name("guarded")), "{}", 1).await.unwrap();
+    store.put_policy(&PolicyTarget::Repository(name("seen")), "{}", 2).await.unwrap();
+    assert_eq!(count(&store, "repositories").await, 2, "one row each, reused");
+    assert!(store.delete_policy(&PolicyTarget::Repository(name("guarded"))).await.unwrap());
+    assert_eq!(count(&store, "repositories").await, 2, "deleting the policy keeps the row");
+    // Rows created by pushes get the default.
+    store.link_blob(&name("pushed"), &Digest::sha256_of(b"x"), 1, 1).await.unwrap();
+    let visibility: String = sqlx::query_scalar("SELECT visibility FROM repositories WHERE name = 'pushed'")
+        .fetch_one(&store.reader)
+        .await
+        .unwrap();
+    assert_eq!(visibility, "private");
+}
+
+#[tokio::test]
+async fn identity_values_are_checked_and_unparsable_ones_are_corrupt() {
+    let (_dir, store) = open().await;
+    let refused = [
+        "INSERT INTO repositories (name, created_at, visibility) VALUES ('x', 1, 'secret')",
+        "INSERT INTO audit_log (at, principal, action, resource, source_ip, outcome, status) \
+         VALUES (1, 'p', 'a', 'r', 'i', 'o', 70000)",
+        "INSERT INTO policies (target_kind, target_name, document, updated_at) VALUES ('registry', 'x', '{}', 1)",
+        "INSERT INTO policies (target_kind, target_name, document, updated_at) VALUES ('user', '', '{}', 1)",
+        "INSERT INTO policies (target_kind, target_name, document, updated_at) VALUES ('team', 'x', '{}', 1)",
+    ];
+    for sql in refused {
+        assert!(sqlx::query(sql).execute(&store.writer).await.is_err(), "the schema refuses {sql}");
+    }
+
+    // Rows that slipped past the checks (written with them off) read as corrupt, not as something else.
+    let mut conn = store.writer.acquire().await.unwrap();
+    sqlx::query("PRAGMA ignore_check_constraints = ON").execute(&mut *conn).await.unwrap();
+    sqlx::query("INSERT INTO repositories (name, created_at, visibility) VALUES ('x', 1, 'secret')")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO audit_log (at, principal, action, resource, source_ip, outcome, status) \
+         VALUES (1, 'p', 'a', 'r', 'i', 'o', 70000)",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query("PRAGMA ignore_check_constraints = OFF").execute(&mut *conn).await.unwrap();
+    drop(conn);
+    assert!(matches!(store.visibility(&name("x")).await, Err(MetaError::Corrupt(_))));
+    assert!(matches!(store.list_audit(None, 10).await, Err(MetaError::Corrupt(_))));
+}
+
+#[tokio::test]
+async fn identity_data_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    {
+        let store = SqliteMeta::open(&path).await.unwrap();
+        store.create_user(&user("u")).await.unwrap();
+        store.append_audit(&[audit_event("a")]).await.unwrap();
+        // Dropped without close(): no final checkpoint.
+    }
+    let store = SqliteMeta::open(&path).await.expect("reopen runs no migration twice");
+    assert_eq!(store.get_user("u").await.unwrap(), Some(user("u")));
+    let events = store.list_audit(None, 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    store.append_audit(&[audit_event("b")]).await.unwrap();
+    assert!(store.list_audit(Some(events[0].id), 10).await.unwrap()[0].id > events[0].id);
+    store.close().await;
 }
