@@ -8,6 +8,9 @@ use berth_oci::Digest;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
+/// The bootstrap administrator every test server starts with.
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
@@ -39,6 +42,7 @@ impl Server {
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .env("BERTH_LOG", "warn")
+            .env("BERTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in env {
@@ -53,7 +57,7 @@ impl Server {
             base: addr.to_string(),
             data_dir: dir.to_path_buf(),
             _tmp: None,
-            http: Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            http: client_as("admin", ADMIN_PASSWORD),
         }
     }
 
@@ -125,6 +129,20 @@ impl Server {
         let d = Digest::sha256_of(&body);
         (body, d)
     }
+}
+
+/// An HTTP client that sends Basic credentials with every request.
+pub fn client_as(user: &str, password: &str) -> Client {
+    use base64::Engine as _;
+    let mut headers = reqwest::header::HeaderMap::new();
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Basic {basic}").parse().unwrap());
+    Client::builder().redirect(reqwest::redirect::Policy::none()).default_headers(headers).build().unwrap()
+}
+
+/// An HTTP client without credentials.
+pub fn anonymous_client() -> Client {
+    Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 impl Drop for Server {
