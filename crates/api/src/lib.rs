@@ -5,17 +5,21 @@
 //! Every `/v2/` path is parsed once, in the [`observe`] middleware, into an [`Endpoint`]; handlers receive it
 //! parsed. The same middleware writes the access log line and the request metrics.
 
+mod admin;
+mod authn;
 pub mod endpoint;
 pub mod error;
 mod handlers;
 mod headers;
 mod observe;
 mod params;
+mod token;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
+use berth_identity::Identity;
 use berth_registry::Registry;
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -24,18 +28,28 @@ pub use endpoint::Endpoint;
 /// What every handler can reach.
 pub struct AppState {
     pub registry: Registry,
+    pub identity: Arc<Identity>,
+    /// Whether the listener is TLS (for challenges' URLs and `aws:SecureTransport`).
+    pub tls: bool,
     /// Renders `/metrics`; `None` when no recorder is installed (e.g. in-process tests).
     pub metrics: Option<PrometheusHandle>,
 }
 
 /// Builds the application: a `Router` that tests can call without a socket.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let state = Arc::new(state);
+    // Every /v2 request is authenticated and authorised before its handler runs.
+    let v2 = Router::new()
         .route("/v2", any(handlers::dispatch))
         .route("/v2/", any(handlers::dispatch))
         .route("/v2/{*rest}", any(handlers::dispatch))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), authn::authorize_v2));
+    Router::new()
+        .merge(v2)
+        .route("/token", get(token::token).post(token::token))
+        .route("/admin/v1/{op}", post(admin::admin))
         .route("/metrics", get(handlers::metrics))
         .route("/healthz", get(|| async { "ok" }))
         .layer(axum::middleware::from_fn(observe::observe))
-        .with_state(Arc::new(state))
+        .with_state(state)
 }

@@ -30,6 +30,17 @@ pub struct FileConfig {
     pub uploads: FileUploads,
     #[serde(default)]
     pub tls: FileTls,
+    #[serde(default)]
+    pub identity: FileIdentity,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileIdentity {
+    /// The 12-digit account id in ARNs (policies written for ECR carry over when it matches).
+    pub account_id: Option<String>,
+    /// The region in ARNs and SigV4 scopes.
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,6 +95,8 @@ pub struct Config {
     pub upload_expiry_hours: u64,
     /// Certificate and key files: serve HTTPS (HTTP/2 and HTTP/1.1) instead of plain HTTP.
     pub tls: Option<(PathBuf, PathBuf)>,
+    pub account_id: String,
+    pub region: String,
 }
 
 /// What flags and the environment set, each `None` where not given.
@@ -128,6 +141,8 @@ impl FileConfig {
             log_level: self.log.level.unwrap_or_else(|| "info".to_string()),
             upload_expiry_hours: self.uploads.expire_after_hours.unwrap_or(7 * 24),
             tls,
+            account_id: self.identity.account_id.unwrap_or_else(|| "000000000000".to_string()),
+            region: self.identity.region.unwrap_or_else(|| "us-east-1".to_string()),
         })
     }
 }

@@ -1,5 +1,6 @@
 //! The `berth` binary: `berth serve` runs the registry, `berth fsck` checks a data directory.
 
+mod cli;
 mod config;
 mod serve;
 mod stores;
@@ -16,6 +17,8 @@ use crate::config::LogFormat;
 #[derive(Parser)]
 #[command(name = "berth", version, about = "A self-hosted container registry")]
 struct Cli {
+    #[command(flatten)]
+    client: cli::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -26,6 +29,8 @@ enum Command {
     Serve(ServeArgs),
     /// Check that metadata and stored bytes agree (run with the server stopped to repair).
     Fsck(FsckArgs),
+    #[command(flatten)]
+    Admin(cli::AdminCommand),
 }
 
 #[derive(clap::Args)]
@@ -94,6 +99,7 @@ fn main() -> ExitCode {
                 let config = file.resolve(config::Overrides { data_dir: a.data_dir.clone(), ..Default::default() })?;
                 fsck(config, a).await
             }
+            Command::Admin(c) => Ok(cli::run(cli.client, c).await),
         }
     });
     result.unwrap_or_else(|e: Box<dyn std::error::Error>| {
@@ -103,7 +109,7 @@ fn main() -> ExitCode {
 }
 
 async fn fsck(config: config::Config, args: FsckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let registry = stores::open_registry(&config).await?;
+    let registry = stores::open_stores(&config).await?.registry;
     let options = berth_registry::FsckOptions { verify_digests: args.verify_digests, repair: args.repair };
     let report = registry.fsck(options).await?;
     if args.json {

@@ -5,12 +5,15 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use berth_api::{AppState, router};
+use std::sync::Arc;
+
+use berth_identity::Identity;
 use berth_registry::{Clock, Registry, SystemClock};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
-use crate::stores::open_registry;
+use crate::stores::{open_identity, open_stores};
 
 /// How long in-flight requests may run after a shutdown signal before the process exits anyway. Cutting
 /// an upload short is safe: nothing becomes visible before it is complete.
@@ -21,7 +24,15 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| format!("installing the metrics recorder: {e}"))?;
-    let registry = open_registry(&config).await?;
+    let stores = open_stores(&config).await?;
+    let registry = stores.registry;
+    let identity = open_identity(&config, stores.meta).await?;
+    if config.tls.is_none() && !config.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %config.listen,
+            "serving plain HTTP on a non-loopback address: passwords and tokens cross the network unencrypted; use --tls-cert/--tls-key"
+        );
+    }
 
     let listener =
         TcpListener::bind(config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
@@ -31,9 +42,14 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     println!("berth listening on {scheme}://{addr}");
     tracing::info!(%addr, scheme, data_dir = %config.data_dir.display(), "berth started");
 
-    let upkeep = tokio::spawn(upkeep(registry.clone(), config.upload_expiry_hours));
-    let app = router(AppState { registry: registry.clone(), metrics: Some(metrics) })
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let upkeep = tokio::spawn(upkeep(registry.clone(), identity.clone(), config.upload_expiry_hours));
+    let app = router(AppState {
+        registry: registry.clone(),
+        identity: identity.clone(),
+        tls: config.tls.is_some(),
+        metrics: Some(metrics),
+    })
+    .into_make_service_with_connect_info::<SocketAddr>();
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         shutdown_signal().await;
@@ -61,18 +77,27 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if let Err(e) = registry.pull_recorder().flush().await {
         tracing::warn!(error = %e, "could not write pull statistics at shutdown");
     }
+    identity.audit().flush().await;
     tracing::info!("berth stopped");
     Ok(())
 }
 
-/// Periodic work: write batched pull statistics every second, expire idle upload sessions hourly.
-async fn upkeep(registry: Registry, expiry_hours: u64) {
+/// Periodic work: write batched pull statistics every second, re-read signing keys every minute (another
+/// node may have rotated them), expire idle upload sessions hourly.
+async fn upkeep(registry: Registry, identity: Arc<Identity>, expiry_hours: u64) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut last_expiry = None::<tokio::time::Instant>;
+    let mut last_keys = tokio::time::Instant::now();
     loop {
         tick.tick().await;
         if let Err(e) = registry.pull_recorder().flush().await {
             tracing::warn!(error = %e, "writing pull statistics failed");
+        }
+        if last_keys.elapsed() >= Duration::from_secs(60) {
+            last_keys = tokio::time::Instant::now();
+            if let Err(e) = identity.refresh_keys().await {
+                tracing::warn!(error = %e, "refreshing token signing keys failed");
+            }
         }
         if last_expiry.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
             last_expiry = Some(tokio::time::Instant::now());

@@ -1,15 +1,27 @@
 //! Picks and opens the concrete backends for a data directory. The only place that names them.
 
+use std::path::Path;
 use std::sync::Arc;
 
+use base64::Engine as _;
+use berth_auth::sealed::MasterKey;
+use berth_auth::secret::Secret;
+use berth_identity::{Account, Identity, IdentityConfig};
 use berth_meta::SqliteMeta;
 use berth_registry::{Limits, Registry, SystemClock};
 use berth_storage::FsBlobStore;
 
 use crate::config::Config;
 
-/// Opens the embedded backends: blobs under the data directory, metadata in `meta.db` beside them.
-pub async fn open_registry(config: &Config) -> Result<Registry, Box<dyn std::error::Error>> {
+type BoxError = Box<dyn std::error::Error>;
+
+/// The embedded backends: blobs under the data directory, metadata in `meta.db` beside them.
+pub struct Stores {
+    pub registry: Registry,
+    pub meta: SqliteMeta,
+}
+
+pub async fn open_stores(config: &Config) -> Result<Stores, BoxError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("creating data directory {}: {e}", config.data_dir.display()))?;
     let blobs = FsBlobStore::open(config.data_dir.clone()).await?;
@@ -19,5 +31,61 @@ pub async fn open_registry(config: &Config) -> Result<Registry, Box<dyn std::err
         default_catalog_page: config.default_catalog_page,
         ..Limits::default()
     };
-    Ok(Registry::new(Arc::new(meta), Arc::new(blobs), Arc::new(SystemClock), limits))
+    let registry = Registry::new(Arc::new(meta.clone()), Arc::new(blobs), Arc::new(SystemClock), limits);
+    Ok(Stores { registry, meta })
+}
+
+/// Identity services over the metadata store, with the first administrator bootstrapped.
+pub async fn open_identity(config: &Config, meta: SqliteMeta) -> Result<Arc<Identity>, BoxError> {
+    let master = master_key(&config.data_dir)?;
+    let identity_config = IdentityConfig {
+        account: Account { id: config.account_id.clone(), region: config.region.clone() },
+        ..IdentityConfig::default()
+    };
+    let identity = Identity::open(Arc::new(meta), master, identity_config, berth_identity::system_clock()).await?;
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty()).map(Secret::new);
+    let password = env("BERTH_ADMIN_PASSWORD");
+    let key_id = std::env::var("BERTH_ADMIN_ACCESS_KEY_ID").ok().filter(|v| !v.is_empty());
+    let key_secret = env("BERTH_ADMIN_SECRET_ACCESS_KEY");
+    let key = match (&key_id, &key_secret) {
+        (Some(id), Some(secret)) => Some((id.as_str(), secret)),
+        _ => None,
+    };
+    if let Some(generated) = identity.bootstrap_admin(password.as_ref(), key).await? {
+        // Shown once, on the terminal that started berth; never logged.
+        eprintln!("berth: created user 'admin' with password {} (shown only now)", generated.expose());
+    }
+    Ok(Arc::new(identity))
+}
+
+/// The key that seals stored secrets: `BERTH_MASTER_KEY` (base64, 32 bytes; give every node the same one),
+/// else `master.key` in the data directory, created on first start with owner-only permissions.
+fn master_key(data_dir: &Path) -> Result<MasterKey, BoxError> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let decode = |text: &str, origin: &str| -> Result<MasterKey, BoxError> {
+        let bytes = b64.decode(text.trim()).map_err(|e| format!("{origin}: not base64: {e}"))?;
+        MasterKey::from_bytes(&bytes).map_err(|e| format!("{origin}: {e}").into())
+    };
+    if let Ok(text) = std::env::var("BERTH_MASTER_KEY") {
+        return decode(&text, "BERTH_MASTER_KEY");
+    }
+    let path = data_dir.join("master.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => decode(&text, &path.display().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let key = MasterKey::generate();
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| format!("creating {}: {e}", path.display()))?;
+            f.write_all(b64.encode(key.to_bytes()).as_bytes())?;
+            f.sync_all()?;
+            Ok(key)
+        }
+        Err(e) => Err(format!("reading {}: {e}", path.display()).into()),
+    }
 }

@@ -8,6 +8,7 @@ use berth_registry::{Registry, TagPage};
 use serde_json::json;
 
 use super::{HandlerResult, Req};
+use crate::AppState;
 use crate::error::ApiError;
 
 /// `n` and `last` of a paginated listing.
@@ -42,12 +43,33 @@ fn listing(path: &str, n: Option<u32>, page: TagPage, body: serde_json::Value) -
     resp
 }
 
-pub async fn catalog(r: &Registry, req: &Req) -> HandlerResult {
+/// The catalog lists only the repositories the caller may see, so pages are filled from the full list.
+pub async fn catalog(app: &AppState, req: &Req) -> HandlerResult {
+    let r = &app.registry;
     let (n, last) = page_params(req)?;
-    let n = n.or(Some(r.limits().default_catalog_page));
-    let page = r.catalog(n, last).await?;
+    let want = n.unwrap_or(r.limits().default_catalog_page) as usize;
+    let mut entries = Vec::new();
+    let mut cursor = last.map(str::to_string);
+    let more = loop {
+        let page = r.catalog(Some(500), cursor.as_deref()).await?;
+        for name in &page.entries {
+            let Ok(repo) = name.parse() else { continue };
+            if app.identity.catalog_visible(&req.caller, &repo).await.map_err(|_| ApiError::internal())? {
+                entries.push(name.clone());
+            }
+        }
+        if entries.len() > want {
+            break true;
+        }
+        match page.entries.last() {
+            Some(l) if page.more => cursor = Some(l.clone()),
+            _ => break false,
+        }
+    };
+    entries.truncate(want);
+    let page = TagPage { entries, more };
     let body = json!({ "repositories": page.entries });
-    Ok(listing("/v2/_catalog", n, page, body))
+    Ok(listing("/v2/_catalog", Some(want as u32), page, body))
 }
 
 pub async fn tags(r: &Registry, name: &RepositoryName, req: &Req) -> HandlerResult {

@@ -13,6 +13,8 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
+use berth_identity::Caller;
+
 use crate::AppState;
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
@@ -24,6 +26,8 @@ type HandlerResult = Result<Response, ApiError>;
 /// What a `/v2/` handler may need from the request, apart from the body (which is not `Sync` and is passed
 /// by value to the handlers that read it).
 pub(crate) struct Req {
+    /// Who is calling (set by the authorisation middleware).
+    pub caller: Caller,
     pub method: Method,
     pub headers: HeaderMap,
     pub params: Params,
@@ -32,6 +36,7 @@ pub(crate) struct Req {
 pub async fn dispatch(
     State(app): State<Arc<AppState>>,
     Extension(Parsed(parsed)): Extension<Parsed>,
+    caller: Option<Extension<Caller>>,
     method: Method,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -41,7 +46,8 @@ pub async fn dispatch(
         Ok(e) => e,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let req = Req { method, headers, params: Params::parse(query.as_deref()) };
+    let caller = caller.map(|Extension(c)| c).unwrap_or_else(|| Caller::anonymous(None, app.tls));
+    let req = Req { caller, method, headers, params: Params::parse(query.as_deref()) };
     route(&app, endpoint, req, body).await.unwrap_or_else(IntoResponse::into_response)
 }
 
@@ -50,7 +56,7 @@ async fn route(app: &AppState, endpoint: Endpoint, req: Req, body: Body) -> Hand
     let read = req.method == Method::GET || req.method == Method::HEAD;
     match (endpoint, req.method.clone()) {
         (Endpoint::Base, _) if read => Ok(Json(serde_json::json!({})).into_response()),
-        (Endpoint::Catalog, _) if read => listing::catalog(r, &req).await,
+        (Endpoint::Catalog, _) if read => listing::catalog(app, &req).await,
         (Endpoint::Tags { name }, _) if read => listing::tags(r, &name, &req).await,
         (Endpoint::Referrers { name, digest }, _) if read => listing::referrers(r, &name, &digest, &req).await,
         (Endpoint::Manifest { name, reference }, _) if read => manifests::get(r, &name, &reference, &req).await,
@@ -58,7 +64,7 @@ async fn route(app: &AppState, endpoint: Endpoint, req: Req, body: Body) -> Hand
         (Endpoint::Manifest { name, reference }, Method::DELETE) => manifests::delete(r, &name, &reference).await,
         (Endpoint::Blob { name, digest }, _) if read => blobs::get(r, &name, &digest, &req).await,
         (Endpoint::Blob { name, digest }, Method::DELETE) => blobs::delete(r, &name, &digest).await,
-        (Endpoint::UploadStart { name }, Method::POST) => uploads::start(r, &name, &req, body).await,
+        (Endpoint::UploadStart { name }, Method::POST) => uploads::start(app, &name, &req, body).await,
         (Endpoint::Upload { name, id }, Method::GET) => uploads::status(r, &name, &id).await,
         (Endpoint::Upload { name, id }, Method::PATCH) => uploads::patch(r, &name, &id, &req, body).await,
         (Endpoint::Upload { name, id }, Method::PUT) => uploads::finish(r, &name, &id, &req, body).await,

@@ -7,7 +7,10 @@ use berth_oci::{Digest, ErrorCode, RepositoryName};
 use berth_registry::{Registry, byte_stream};
 use berth_storage::ByteStream;
 
+use berth_identity::Resource;
+
 use super::{HandlerResult, Req, empty};
+use crate::AppState;
 use crate::error::{ApiError, upload_range};
 use crate::headers;
 
@@ -55,12 +58,19 @@ fn body_of(headers: &HeaderMap, body: axum::body::Body) -> Option<ByteStream> {
     }
 }
 
-pub async fn start(r: &Registry, name: &RepositoryName, req: &Req, body: Body) -> HandlerResult {
+pub async fn start(app: &AppState, name: &RepositoryName, req: &Req, body: Body) -> HandlerResult {
+    let r = &app.registry;
     if let Some(digest) = digest_param(req, "mount")? {
         if let Some(from) = req.params.get("from") {
             let from: RepositoryName =
                 from.parse().map_err(|e: berth_oci::NameError| ApiError::new(ErrorCode::NameInvalid, e.to_string()))?;
-            if r.mount_blob(name, &from, &digest).await?.is_some() {
+            // Mounting reads the source repository: without pull rights there, fall back to an upload.
+            let may_read = app
+                .identity
+                .is_allowed(&req.caller, "ecr:GetDownloadUrlForLayer", &Resource::Repository(&from))
+                .await
+                .map_err(|_| ApiError::internal())?;
+            if may_read && r.mount_blob(name, &from, &digest).await?.is_some() {
                 return blob_created(name, &digest);
             }
         }

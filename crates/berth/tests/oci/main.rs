@@ -3,6 +3,7 @@
 
 mod support;
 
+mod access;
 mod blobs;
 mod crash;
 mod listing;

@@ -1,0 +1,208 @@
+//! Authentication and authorisation of `/v2/` requests, decided once, before any handler runs.
+//!
+//! The caller is established from the `Authorization` header (Basic credentials or a registry bearer
+//! token; none means anonymous), then the endpoint's action is decided by the identity service's policy
+//! engine. Unauthenticated callers that are refused get 401 with a `WWW-Authenticate: Bearer` challenge
+//! naming the token endpoint and scope; authenticated ones get 403 `DENIED`. Refusals and every mutating
+//! request are audited.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use berth_identity::{Caller, IdentityError, Principal, Resource};
+use berth_meta::identity::AuditEvent;
+use berth_oci::ErrorCode;
+
+use crate::AppState;
+use crate::endpoint::Endpoint;
+use crate::error::ApiError;
+use crate::observe::Parsed;
+
+/// Credentials as presented.
+pub(crate) enum Presented {
+    None,
+    Basic {
+        user: String,
+        password: String,
+    },
+    Bearer(String),
+    /// A scheme berth does not accept on this surface.
+    Other,
+}
+
+pub(crate) fn presented(headers: &HeaderMap) -> Presented {
+    let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return Presented::None;
+    };
+    let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok();
+        let text = decoded.and_then(|d| String::from_utf8(d).ok());
+        match text.as_deref().and_then(|t| t.split_once(':')) {
+            Some((u, p)) => Presented::Basic { user: u.to_string(), password: p.to_string() },
+            None => Presented::Other,
+        }
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        Presented::Bearer(rest.trim().to_string())
+    } else {
+        Presented::Other
+    }
+}
+
+pub(crate) fn client_ip(req: &Request) -> Option<IpAddr> {
+    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+}
+
+/// Establishes who is calling. Anonymous when no credentials were presented.
+pub(crate) async fn caller_of(
+    app: &AppState,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+) -> Result<Caller, IdentityError> {
+    let principal = match presented(headers) {
+        Presented::None => Principal::Anonymous,
+        Presented::Basic { user, password } => app.identity.authenticate_basic(&user, &password, ip).await?,
+        Presented::Bearer(token) => app.identity.authenticate_bearer(&token)?,
+        Presented::Other => return Err(IdentityError::BadCredentials),
+    };
+    Ok(Caller { principal, source_ip: ip, secure: app.tls })
+}
+
+/// The `WWW-Authenticate` challenge pointing clients at the token endpoint.
+pub(crate) fn challenge(app: &AppState, headers: &HeaderMap, scope: Option<String>) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let scheme = if app.tls { "https" } else { "http" };
+    let mut c = format!("Bearer realm=\"{scheme}://{host}/token\",service=\"{}\"", app.identity.config().service);
+    if let Some(s) = scope {
+        c.push_str(&format!(",scope=\"{s}\""));
+    }
+    c
+}
+
+fn token_scope(endpoint: &Endpoint, method: &Method) -> Option<String> {
+    let repo = endpoint.repository()?;
+    let actions = match *method {
+        Method::GET | Method::HEAD => "pull",
+        Method::DELETE => "delete",
+        _ => "pull,push",
+    };
+    Some(format!("repository:{repo}:{actions}"))
+}
+
+fn unauthorized(app: &AppState, headers: &HeaderMap, scope: Option<String>, message: &str) -> Response {
+    ApiError::new(ErrorCode::Unauthorized, message)
+        .with_header(header::WWW_AUTHENTICATE, challenge(app, headers, scope))
+        .into_response()
+}
+
+fn identity_failure(app: &AppState, headers: &HeaderMap, scope: Option<String>, e: IdentityError) -> Response {
+    match e {
+        IdentityError::RateLimited { retry_after } => ApiError::new(ErrorCode::TooManyRequests, e.to_string())
+            .with_header(header::RETRY_AFTER, retry_after.to_string())
+            .into_response(),
+        IdentityError::BadCredentials | IdentityError::Signature(_) => {
+            unauthorized(app, headers, scope, "authentication required: the credentials are not valid")
+        }
+        other => {
+            tracing::error!(error = %other, "authentication failed on a server fault");
+            ApiError::internal().into_response()
+        }
+    }
+}
+
+/// The middleware: authenticate, authorise the endpoint's action, audit.
+pub async fn authorize_v2(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let Some(Parsed(Ok(endpoint))) = req.extensions().get::<Parsed>().cloned() else {
+        return next.run(req).await;
+    };
+    let method = req.method().clone();
+    let ip = client_ip(&req);
+    let scope = token_scope(&endpoint, &method);
+    let caller = match caller_of(&app, req.headers(), ip).await {
+        Ok(c) => c,
+        Err(e) => return identity_failure(&app, req.headers(), scope, e),
+    };
+    let resource = match &endpoint {
+        Endpoint::Catalog => Resource::Registry,
+        e => match e.repository() {
+            Some(r) => Resource::Repository(r),
+            None => Resource::Any,
+        },
+    };
+    let action = endpoint.action(&method);
+    let allowed = match (&endpoint, action) {
+        // `/v2/` answers whether the caller is authenticated: clients (docker login) start auth from its 401.
+        (Endpoint::Base, _) => !caller.principal.is_anonymous(),
+        // The catalog is open to every caller; it lists only what each may see.
+        (Endpoint::Catalog, _) => true,
+        // Unsupported methods: the handler answers 405.
+        (_, None) => true,
+        (_, Some(action)) => match app.identity.is_allowed(&caller, action, &resource).await {
+            Ok(a) => a,
+            Err(e) => return identity_failure(&app, req.headers(), scope, e),
+        },
+    };
+    if !allowed {
+        let action = action.unwrap_or("-");
+        audit(&app, &caller, action, &resource_label(&app, &resource), ip, "denied", 0).await;
+        return if caller.principal.is_anonymous() {
+            unauthorized(&app, req.headers(), scope, "authentication required")
+        } else if matches!(caller.principal, Principal::Token { .. }) {
+            // The token lacks this scope: tell the client which one to ask the token endpoint for.
+            let c = format!("{},error=\"insufficient_scope\"", challenge(&app, req.headers(), scope));
+            ApiError::new(ErrorCode::Denied, "requested access to the resource is denied")
+                .with_status(StatusCode::UNAUTHORIZED)
+                .with_header(header::WWW_AUTHENTICATE, c)
+                .into_response()
+        } else {
+            ApiError::new(ErrorCode::Denied, format!("{} may not {action}", caller.principal.label()))
+                .with_status(StatusCode::FORBIDDEN)
+                .into_response()
+        };
+    }
+    let mutating = matches!(method, Method::POST | Method::PUT | Method::DELETE);
+    req.extensions_mut().insert(caller.clone());
+    let resp = next.run(req).await;
+    if mutating {
+        let outcome = if resp.status().is_success() { "allowed" } else { "error" };
+        let action = action.unwrap_or("-");
+        audit(&app, &caller, action, &resource_label(&app, &resource), ip, outcome, resp.status().as_u16()).await;
+    }
+    resp
+}
+
+fn resource_label(app: &AppState, resource: &Resource<'_>) -> String {
+    match resource {
+        Resource::Repository(r) => app.identity.account().repository_arn(r),
+        Resource::Registry => app.identity.account().registry_arn(),
+        _ => "*".into(),
+    }
+}
+
+pub(crate) async fn audit(
+    app: &AppState,
+    caller: &Caller,
+    action: &str,
+    resource: &str,
+    ip: Option<IpAddr>,
+    outcome: &str,
+    status: u16,
+) {
+    let event = AuditEvent {
+        id: 0,
+        at: berth_identity::system_clock()(),
+        principal: caller.principal.label(),
+        action: action.to_string(),
+        resource: resource.to_string(),
+        source_ip: ip.map(|i| i.to_string()).unwrap_or_default(),
+        outcome: outcome.to_string(),
+        status: if status == 0 { 403 } else { status },
+        detail: None,
+    };
+    app.identity.audit().record(event).await;
+}

@@ -1,0 +1,415 @@
+//! `berth`'s client commands for the admin API (`docs/admin-api.md`): users, access keys, groups, policies,
+//! repository visibility, login passwords, robot tokens and the audit log.
+//!
+//! Every command is one signed `POST {endpoint}/admin/v1/<Operation>` ([`client`]). Exit codes: 0 on success,
+//! 1 when the server refuses or cannot be reached, 2 for usage and configuration problems (like clap's).
+
+mod client;
+mod commands;
+mod duration;
+mod output;
+mod profile;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgGroup, Args, Subcommand, ValueEnum};
+
+pub use client::CliError;
+
+/// Where the admin API is and whose credentials sign the requests. Each falls back to the environment, then
+/// to the profile file (`${BERTH_CONFIG_DIR:-$HOME/.berth}/credentials`), then to a default.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GlobalArgs {
+    /// Registry URL for admin commands [default: the profile's `endpoint`, else http://127.0.0.1:5000].
+    #[arg(long, env = "BERTH_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Section of the credentials file to use [default: default].
+    #[arg(long, env = "BERTH_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// SigV4 region [default: the profile's `region`, else us-east-1].
+    #[arg(long, env = "BERTH_REGION", value_name = "R")]
+    pub region: Option<String>,
+    /// PEM CA certificate(s) to trust for an https endpoint, besides the public roots (e.g. a self-signed
+    /// registry) [default: the profile's `ca_cert`].
+    #[arg(long, env = "BERTH_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// The admin subcommands, flattened into the binary's top-level `Command`.
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage access keys (SigV4 credentials).
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Manage groups and their members.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Manage identity policies (user, group) and resource policies (repository, registry).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Manage repository settings.
+    #[command(subcommand)]
+    Repo(RepoCommand),
+    /// Print a temporary password for `docker login`, and nothing else.
+    ///
+    /// `berth login-password | docker login --username AWS --password-stdin HOST`
+    LoginPassword,
+    /// Manage robot tokens (repository-scoped passwords for CI).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Read the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user.
+    Create {
+        name: String,
+        /// Make the user an administrator (always allowed, whatever the policies say).
+        #[arg(long)]
+        admin: bool,
+        /// Read the user's password from the first line of stdin (otherwise the user has no password).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List {
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a user.
+    Delete { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Create an access key and print its secret (shown only this once).
+    Create {
+        /// Owner of the key [default: the calling user].
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// Print exactly {"accessKeyId": "...", "secretAccessKey": "..."} on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List access keys (all of them, or one user's).
+    List {
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an access key.
+    Delete { id: String },
+    /// Deactivate an access key (it stops working until activated again).
+    Deactivate { id: String },
+    /// Activate an access key.
+    Activate { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupCommand {
+    /// Create a group.
+    Create { name: String },
+    /// Delete a group.
+    Delete { name: String },
+    /// List groups and their members.
+    List {
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a user to a group.
+    AddUser { group: String, user: String },
+    /// Remove a user from a group.
+    RemoveUser { group: String, user: String },
+}
+
+/// Exactly one policy target: a user, a group, a repository, or the registry.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+#[command(group(ArgGroup::new("target").required(true).multiple(false).args(["user", "group", "repository", "registry"])))]
+pub struct PolicyTarget {
+    /// A user's identity policy.
+    #[arg(long, value_name = "U")]
+    pub user: Option<String>,
+    /// A group's identity policy.
+    #[arg(long, value_name = "G")]
+    pub group: Option<String>,
+    /// A repository's resource policy (needs `Principal`).
+    #[arg(long, value_name = "R")]
+    pub repository: Option<String>,
+    /// The registry's resource policy (needs `Principal`).
+    #[arg(long)]
+    pub registry: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Set a policy from a JSON document (FILE, or - for stdin).
+    Put {
+        #[command(flatten)]
+        target: PolicyTarget,
+        /// The policy document (JSON), or - to read it from stdin.
+        file: PathBuf,
+    },
+    /// Print a policy document.
+    Get {
+        #[command(flatten)]
+        target: PolicyTarget,
+    },
+    /// Delete a policy.
+    Delete {
+        #[command(flatten)]
+        target: PolicyTarget,
+    },
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Anyone may pull, without credentials.
+    Public,
+    /// Only principals the policies allow.
+    Private,
+}
+
+impl Visibility {
+    fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Private => "private",
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RepoCommand {
+    /// Make a repository public (anonymous pulls) or private.
+    SetVisibility {
+        name: String,
+        #[arg(value_enum)]
+        visibility: Visibility,
+    },
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenAction {
+    Pull,
+    Push,
+    Delete,
+}
+
+impl TokenAction {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenAction::Pull => "pull",
+            TokenAction::Push => "push",
+            TokenAction::Delete => "delete",
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a robot token and print it (shown only this once); use it as a `docker login` password.
+    Create {
+        /// A name to recognise the token by.
+        #[arg(long, value_name = "N")]
+        name: String,
+        /// A repository (or `prefix/*`) the token may use; repeat for several.
+        #[arg(long = "repository", value_name = "R", required = true)]
+        repositories: Vec<String>,
+        /// What the token may do, comma-separated.
+        #[arg(long, value_name = "ACTIONS", value_enum, value_delimiter = ',', required = true)]
+        actions: Vec<TokenAction>,
+        /// Lifetime: 30m, 24h, 7d, or seconds.
+        #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = duration::parse_duration)]
+        expires_in: u64,
+        /// Print the API's JSON response (including the token).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List robot tokens.
+    List {
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete (revoke) a robot token.
+    Delete { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// List audit events, oldest first.
+    List {
+        /// Only events after this id (the `nextAfter` of a previous page).
+        #[arg(long, value_name = "ID")]
+        after: Option<i64>,
+        /// At most this many events [server default: 100].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: Option<u32>,
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs one admin command and returns the process exit code; every message has been printed.
+pub async fn run(global: GlobalArgs, command: AdminCommand) -> ExitCode {
+    match dispatch(global, command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("berth: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+async fn dispatch(global: GlobalArgs, command: AdminCommand) -> Result<(), CliError> {
+    let client = client::Client::from_args(&global)?;
+    match command {
+        AdminCommand::User(c) => commands::users::run(&client, c).await,
+        AdminCommand::Key(c) => commands::keys::run(&client, c).await,
+        AdminCommand::Group(c) => commands::groups::run(&client, c).await,
+        AdminCommand::Policy(c) => commands::policies::run(&client, c).await,
+        AdminCommand::Repo(c) => commands::repos::run(&client, c).await,
+        AdminCommand::LoginPassword => commands::login::run(&client).await,
+        AdminCommand::Token(c) => commands::tokens::run(&client, c).await,
+        AdminCommand::Audit(c) => commands::audit::run(&client, c).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    /// The admin half of the binary's CLI, parsed on its own.
+    #[derive(Parser, Debug)]
+    #[command(name = "berth")]
+    struct TestCli {
+        #[command(flatten)]
+        global: GlobalArgs,
+        #[command(subcommand)]
+        command: AdminCommand,
+    }
+
+    fn parse(args: &[&str]) -> Result<TestCli, clap::Error> {
+        TestCli::try_parse_from(std::iter::once("berth").chain(args.iter().copied()))
+    }
+
+    fn policy_target(args: &[&str]) -> Result<PolicyTarget, clap::Error> {
+        match parse(args)?.command {
+            AdminCommand::Policy(PolicyCommand::Get { target }) => Ok(target),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn definitions_are_consistent() {
+        TestCli::command().debug_assert();
+        crate::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn policy_target_is_required_and_exclusive() {
+        let t = policy_target(&["policy", "get", "--user", "alice"]).unwrap();
+        assert_eq!(t, PolicyTarget { user: Some("alice".into()), group: None, repository: None, registry: false });
+        let t = policy_target(&["policy", "get", "--registry"]).unwrap();
+        assert!(t.registry && t.user.is_none());
+
+        let e = policy_target(&["policy", "get"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        for args in [
+            &["policy", "get", "--user", "a", "--group", "g"][..],
+            &["policy", "get", "--repository", "r", "--registry"][..],
+            &["policy", "delete", "--group", "g", "--registry"][..],
+        ] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict, "{args:?}");
+        }
+        let e = parse(&["policy", "put", "--user", "a"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        match parse(&["policy", "put", "--repository", "team/app", "-"]).unwrap().command {
+            AdminCommand::Policy(PolicyCommand::Put { target, file }) => {
+                assert_eq!(target.repository.as_deref(), Some("team/app"));
+                assert_eq!(file, PathBuf::from("-"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn token_create_arguments() {
+        let cli = parse(&[
+            "token",
+            "create",
+            "--name",
+            "ci",
+            "--repository",
+            "team/app",
+            "--repository",
+            "base/*",
+            "--actions",
+            "pull,push",
+            "--expires-in",
+            "7d",
+        ])
+        .unwrap();
+        match cli.command {
+            AdminCommand::Token(TokenCommand::Create { name, repositories, actions, expires_in, json }) => {
+                assert_eq!(name, "ci");
+                assert_eq!(repositories, ["team/app", "base/*"]);
+                assert_eq!(actions, [TokenAction::Pull, TokenAction::Push]);
+                assert_eq!(expires_in, 7 * 86400);
+                assert!(!json);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        match parse(&["token", "create", "--name", "ci", "--repository", "a", "--actions", "pull"]).unwrap().command {
+            AdminCommand::Token(TokenCommand::Create { expires_in, .. }) => assert_eq!(expires_in, 86400),
+            other => panic!("unexpected {other:?}"),
+        }
+        for args in [
+            &["token", "create", "--name", "ci", "--actions", "pull"][..],
+            &["token", "create", "--name", "ci", "--repository", "a"][..],
+            &["token", "create", "--name", "ci", "--repository", "a", "--actions", "pull,fly"][..],
+            &["token", "create", "--name", "ci", "--repository", "a", "--actions", "pull", "--expires-in", "2w"][..],
+        ] {
+            assert!(parse(args).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn other_arguments() {
+        assert!(parse(&["repo", "set-visibility", "team/app", "public"]).is_ok());
+        assert!(parse(&["repo", "set-visibility", "team/app", "internal"]).is_err());
+        assert!(parse(&["audit", "list", "--limit", "0"]).is_err());
+        assert!(parse(&["audit", "list", "--limit", "1001"]).is_err());
+        assert!(parse(&["audit", "list", "--after", "42", "--limit", "1000", "--json"]).is_ok());
+        assert!(parse(&["login-password"]).is_ok());
+        assert!(parse(&["group", "add-user", "devs"]).is_err());
+        let cli =
+            parse(&["--endpoint", "https://r.example", "--profile", "prod", "--region", "eu-west-1", "user", "list"])
+                .unwrap();
+        assert_eq!(cli.global.endpoint.as_deref(), Some("https://r.example"));
+        assert_eq!(cli.global.profile.as_deref(), Some("prod"));
+        assert_eq!(cli.global.region.as_deref(), Some("eu-west-1"));
+        match parse(&["user", "create", "bob", "--admin", "--password-stdin"]).unwrap().command {
+            AdminCommand::User(UserCommand::Create { name, admin, password_stdin }) => {
+                assert_eq!(name, "bob");
+                assert!(admin && password_stdin);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

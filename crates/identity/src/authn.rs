@@ -1,0 +1,214 @@
+//! Authentication: turning presented credentials into a [`Principal`].
+//!
+//! Basic credentials may be a user's password, `AWS` + a login password, an access key id + secret, or a
+//! robot token (any user name). Password and robot-token checks run argon2, which is deliberately slow, so a
+//! successful check is remembered for a minute under a hash of the credentials (never the credentials
+//! themselves); every failure counts towards the login rate limit and is audited.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use berth_auth::policy::{PolicyDocument, PolicyKind};
+use berth_auth::{password, secret, sigv4, token};
+use berth_meta::identity::AuditEvent;
+use sha2::{Digest as _, Sha256};
+
+use crate::principal::{Grant, Principal};
+use crate::{Identity, IdentityError, Result};
+
+const CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// Recently verified Basic credentials, keyed by a hash of user name and secret.
+#[derive(Default)]
+pub(crate) struct CredentialCache(Mutex<HashMap<[u8; 32], (Instant, Principal)>>);
+
+impl CredentialCache {
+    fn key(user: &str, secret: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(user.as_bytes());
+        h.update([0]);
+        h.update(secret.as_bytes());
+        h.finalize().into()
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<Principal> {
+        let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(key).filter(|(at, _)| at.elapsed() < CACHE_TTL).map(|(_, p)| p.clone())
+    }
+
+    fn put(&self, key: [u8; 32], p: Principal) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() > 10_000 {
+            m.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
+        }
+        m.insert(key, (Instant::now(), p));
+    }
+
+    /// Forgets everything (after a user, key or token is deleted or deactivated).
+    pub(crate) fn clear(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+/// A fixed argon2 hash verified when the user is unknown, so that the response time does not tell which
+/// user names exist.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2nP3bNuRnoQyF2AwOa3BrFmDwFf0Vb7gX2w0sW6s1+o";
+
+async fn verify_slow(secret: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || password::verify_password(&secret, &hash)).await.unwrap_or(false)
+}
+
+impl Identity {
+    /// Checks Basic credentials. Failures are rate limited per address and audited.
+    pub async fn authenticate_basic(&self, username: &str, pass: &str, ip: Option<IpAddr>) -> Result<Principal> {
+        let now = self.clock_now();
+        if let Some(ip) = ip
+            && let Some(retry_after) = self.limiter.retry_after(username, ip, now)
+        {
+            return Err(IdentityError::RateLimited { retry_after });
+        }
+        let key = CredentialCache::key(username, pass);
+        if let Some(p) = self.credentials.get(&key) {
+            return Ok(p);
+        }
+        match self.check_basic(username, pass, now).await {
+            Ok(p) => {
+                self.credentials.put(key, p.clone());
+                Ok(p)
+            }
+            Err(IdentityError::BadCredentials) => {
+                self.login_failed(username, ip, "wrong credentials").await;
+                Err(IdentityError::BadCredentials)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn check_basic(&self, username: &str, pass: &str, now: i64) -> Result<Principal> {
+        if username == "AWS" {
+            let user = {
+                let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+                token::verify_login_password(&keys, pass, now).map_err(|_| IdentityError::BadCredentials)?
+            };
+            return self.user_principal(&user).await;
+        }
+        if let Some((id, secret_part)) = secret::parse_robot_token(pass) {
+            let Some(t) = self.meta.get_robot_token(id).await? else {
+                verify_slow(secret_part.to_string(), DUMMY_HASH.to_string()).await;
+                return Err(IdentityError::BadCredentials);
+            };
+            if !verify_slow(secret_part.to_string(), t.secret_hash.clone()).await || t.expires_at <= now {
+                return Err(IdentityError::BadCredentials);
+            }
+            let scope = PolicyDocument::parse(&t.scope, PolicyKind::Identity)
+                .map_err(|e| IdentityError::MalformedPolicy(e.to_string()))?;
+            let owner = self.meta.get_user(&t.owner).await?.ok_or(IdentityError::BadCredentials)?;
+            return Ok(Principal::Robot {
+                id: t.id,
+                name: t.name,
+                owner: owner.name,
+                owner_is_admin: owner.is_admin,
+                scope: Arc::new(scope),
+            });
+        }
+        if let Some(k) = self.meta.get_access_key(username).await? {
+            let stored = self.unseal_secret(&k.sealed_secret)?;
+            if !k.active || !secret::constant_time_eq(stored.as_bytes(), pass.as_bytes()) {
+                return Err(IdentityError::BadCredentials);
+            }
+            let _ = self.meta.touch_access_key(&k.id, now).await;
+            return self.user_principal(&k.user).await;
+        }
+        match self.meta.get_user(username).await? {
+            Some(u) => match u.password_hash {
+                Some(hash) if verify_slow(pass.to_string(), hash.clone()).await => {
+                    Ok(Principal::User { name: u.name, is_admin: u.is_admin })
+                }
+                _ => Err(IdentityError::BadCredentials),
+            },
+            None => {
+                verify_slow(pass.to_string(), DUMMY_HASH.to_string()).await;
+                Err(IdentityError::BadCredentials)
+            }
+        }
+    }
+
+    async fn user_principal(&self, name: &str) -> Result<Principal> {
+        let u = self.meta.get_user(name).await?.ok_or(IdentityError::BadCredentials)?;
+        Ok(Principal::User { name: u.name, is_admin: u.is_admin })
+    }
+
+    fn unseal_secret(&self, sealed: &[u8]) -> Result<String> {
+        let bytes = berth_auth::sealed::open(&self.master, sealed).map_err(|e| IdentityError::Crypto(e.to_string()))?;
+        String::from_utf8(bytes).map_err(|_| IdentityError::Crypto("sealed secret is not UTF-8".into()))
+    }
+
+    async fn login_failed(&self, claimed: &str, ip: Option<IpAddr>, why: &str) {
+        let now = self.clock_now();
+        if let Some(ip) = ip {
+            self.limiter.record_failure(claimed, ip, now);
+        }
+        tracing::warn!(user = claimed, ip = ?ip, "authentication failed");
+        self.audit
+            .record(AuditEvent {
+                id: 0,
+                at: now,
+                principal: claimed.chars().take(128).collect(),
+                action: "login".into(),
+                resource: "*".into(),
+                source_ip: ip.map(|i| i.to_string()).unwrap_or_default(),
+                outcome: "auth-failed".into(),
+                status: 401,
+                detail: Some(why.into()),
+            })
+            .await;
+    }
+
+    /// Checks a registry bearer token issued by this registry.
+    pub fn authenticate_bearer(&self, bearer: &str) -> Result<Principal> {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        let claims = token::verify_registry_token_issued_by(
+            &keys,
+            bearer,
+            &self.config.issuer,
+            &self.config.service,
+            self.clock_now(),
+        )
+        .map_err(|_| IdentityError::BadCredentials)?;
+        let grants =
+            claims.access.into_iter().map(|a| Grant { kind: a.kind, name: a.name, actions: a.actions }).collect();
+        Ok(Principal::Token { subject: claims.sub, grants: Arc::new(grants) })
+    }
+
+    /// Checks an AWS SigV4-signed request made with a berth access key.
+    pub async fn authenticate_sigv4(
+        &self,
+        request: &sigv4::CanonicalInput,
+        authorization: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<Principal> {
+        let auth = sigv4::parse_authorization(authorization).map_err(|e| IdentityError::Signature(e.to_string()))?;
+        let key = match self.meta.get_access_key(&auth.access_key_id).await? {
+            Some(k) if k.active => k,
+            _ => {
+                self.login_failed(&auth.access_key_id, ip, "unknown or inactive access key").await;
+                return Err(IdentityError::BadCredentials);
+            }
+        };
+        let secret = berth_auth::secret::Secret::new(self.unseal_secret(&key.sealed_secret)?);
+        if let Err(e) = sigv4::verify(request, &auth, &secret, self.clock_now()) {
+            self.login_failed(&key.id, ip, "bad signature").await;
+            return Err(IdentityError::Signature(e.to_string()));
+        }
+        let _ = self.meta.touch_access_key(&key.id, self.clock_now()).await;
+        self.user_principal(&key.user).await
+    }
+
+    pub(crate) fn forget_credentials(&self) {
+        self.credentials.clear();
+        self.cache.invalidate();
+    }
+}

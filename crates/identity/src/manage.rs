@@ -1,0 +1,318 @@
+//! Managing identities and access: users, access keys, groups, policies, visibility, robot tokens, audit.
+//! Each operation is authorised first, with the action and resource `docs/admin-api.md` lists.
+
+use berth_auth::policy::{PolicyDocument, PolicyKind};
+use berth_auth::secret::{self, Secret};
+use berth_auth::{password, sealed};
+use berth_meta::Page;
+use berth_meta::identity::{AccessKey, AuditEvent, PolicyTarget, RobotToken, User, Visibility};
+use berth_oci::RepositoryName;
+use serde_json::json;
+
+use crate::authz::Resource;
+use crate::principal::{Caller, Principal};
+use crate::scope;
+use crate::{Identity, IdentityError, Result};
+
+/// User names: what IAM allows, minus characters that would be ambiguous in ARNs and Basic auth.
+fn check_name(kind: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+        && name != "AWS";
+    if ok {
+        Ok(())
+    } else {
+        Err(IdentityError::Invalid(format!("{kind} name {name:?} must be 1-64 of [A-Za-z0-9+=,.@_-]")))
+    }
+}
+
+fn hash(pass: &str) -> Result<String> {
+    if pass.len() < 8 {
+        return Err(IdentityError::Invalid("password must have at least 8 characters".into()));
+    }
+    password::hash_password(pass).map_err(|e| IdentityError::Crypto(e.to_string()))
+}
+
+/// Where a policy goes, and the actions that guard it.
+fn policy_guard(target: &PolicyTarget, verb: &str) -> (String, PolicyKind) {
+    match target {
+        PolicyTarget::User(_) => (format!("berth:{verb}UserPolicy"), PolicyKind::Identity),
+        PolicyTarget::Group(_) => (format!("berth:{verb}GroupPolicy"), PolicyKind::Identity),
+        PolicyTarget::Repository(_) => {
+            let v = match verb {
+                "Put" => "SetRepositoryPolicy".to_string(),
+                other => format!("{other}RepositoryPolicy"),
+            };
+            (format!("ecr:{v}"), PolicyKind::Resource)
+        }
+        PolicyTarget::Registry => (format!("ecr:{verb}RegistryPolicy"), PolicyKind::Resource),
+    }
+}
+
+fn target_resource(target: &PolicyTarget) -> Resource<'_> {
+    match target {
+        PolicyTarget::User(u) => Resource::User(u),
+        PolicyTarget::Group(g) => Resource::Group(g),
+        PolicyTarget::Repository(r) => Resource::Repository(r),
+        PolicyTarget::Registry => Resource::Registry,
+    }
+}
+
+impl Identity {
+    pub async fn create_user(&self, caller: &Caller, name: &str, pass: Option<&str>, admin: bool) -> Result<User> {
+        check_name("user", name)?;
+        self.authorize(caller, "berth:CreateUser", &Resource::User(name)).await?;
+        if admin && !matches!(caller.principal, Principal::User { is_admin: true, .. }) {
+            return Err(IdentityError::Denied {
+                principal: caller.principal.label(),
+                action: "berth:CreateUser (admin)".into(),
+                resource: self.account.user_arn(name),
+            });
+        }
+        let user = User {
+            name: name.to_string(),
+            password_hash: pass.map(hash).transpose()?,
+            is_admin: admin,
+            created_at: self.clock_now(),
+        };
+        self.meta.create_user(&user).await?;
+        Ok(user)
+    }
+
+    /// Users with their groups.
+    pub async fn list_users(&self, caller: &Caller) -> Result<Vec<(User, Vec<String>)>> {
+        self.authorize(caller, "berth:ListUsers", &Resource::Any).await?;
+        let mut out = Vec::new();
+        for u in self.meta.list_users().await? {
+            let groups = self.meta.groups_of(&u.name).await?;
+            out.push((u, groups));
+        }
+        Ok(out)
+    }
+
+    pub async fn delete_user(&self, caller: &Caller, name: &str) -> Result<()> {
+        self.authorize(caller, "berth:DeleteUser", &Resource::User(name)).await?;
+        if let Principal::User { name: me, .. } = &caller.principal
+            && me == name
+        {
+            return Err(IdentityError::Invalid("you cannot delete yourself".into()));
+        }
+        let existed = self.meta.delete_user(name).await?;
+        self.forget_credentials();
+        if existed { Ok(()) } else { Err(IdentityError::NotFound(format!("user {name}"))) }
+    }
+
+    fn caller_user<'a>(&self, caller: &'a Caller) -> Result<&'a str> {
+        match &caller.principal {
+            Principal::User { name, .. } => Ok(name),
+            _ => Err(IdentityError::Invalid("userName is required when the caller is not a user".into())),
+        }
+    }
+
+    /// Creates an access key for `user` (default: the caller). The secret is returned once and stored sealed.
+    pub async fn create_access_key(&self, caller: &Caller, user: Option<&str>) -> Result<(String, Secret, String)> {
+        let user = match user {
+            Some(u) => u.to_string(),
+            None => self.caller_user(caller)?.to_string(),
+        };
+        self.authorize(caller, "berth:CreateAccessKey", &Resource::User(&user)).await?;
+        let (id, secret) = secret::new_access_key();
+        self.store_access_key(&user, &id, &secret).await?;
+        Ok((id, secret, user))
+    }
+
+    pub(crate) async fn store_access_key(&self, user: &str, id: &str, secret: &Secret) -> Result<()> {
+        let key = AccessKey {
+            id: id.to_string(),
+            user: user.to_string(),
+            sealed_secret: sealed::seal(&self.master, secret.expose().as_bytes()),
+            active: true,
+            created_at: self.clock_now(),
+            last_used_at: None,
+        };
+        self.meta.create_access_key(&key).await?;
+        Ok(())
+    }
+
+    pub async fn list_access_keys(&self, caller: &Caller, user: Option<&str>) -> Result<Vec<AccessKey>> {
+        let resource = user.map(Resource::User).unwrap_or(Resource::Any);
+        self.authorize(caller, "berth:ListAccessKeys", &resource).await?;
+        Ok(self.meta.list_access_keys(user).await?)
+    }
+
+    async fn key_owner(&self, id: &str) -> Result<String> {
+        Ok(self.meta.get_access_key(id).await?.ok_or_else(|| IdentityError::NotFound(format!("access key {id}")))?.user)
+    }
+
+    pub async fn set_access_key_active(&self, caller: &Caller, id: &str, active: bool) -> Result<()> {
+        let owner = self.key_owner(id).await?;
+        self.authorize(caller, "berth:UpdateAccessKey", &Resource::User(&owner)).await?;
+        self.meta.set_access_key_active(id, active).await?;
+        self.forget_credentials();
+        Ok(())
+    }
+
+    pub async fn delete_access_key(&self, caller: &Caller, id: &str) -> Result<()> {
+        let owner = self.key_owner(id).await?;
+        self.authorize(caller, "berth:DeleteAccessKey", &Resource::User(&owner)).await?;
+        self.meta.delete_access_key(id).await?;
+        self.forget_credentials();
+        Ok(())
+    }
+
+    pub async fn create_group(&self, caller: &Caller, name: &str) -> Result<()> {
+        check_name("group", name)?;
+        self.authorize(caller, "berth:CreateGroup", &Resource::Group(name)).await?;
+        Ok(self.meta.create_group(name, self.clock_now()).await?)
+    }
+
+    pub async fn delete_group(&self, caller: &Caller, name: &str) -> Result<()> {
+        self.authorize(caller, "berth:DeleteGroup", &Resource::Group(name)).await?;
+        let existed = self.meta.delete_group(name).await?;
+        self.cache.invalidate();
+        if existed { Ok(()) } else { Err(IdentityError::NotFound(format!("group {name}"))) }
+    }
+
+    pub async fn list_groups(&self, caller: &Caller) -> Result<Vec<(String, Vec<String>)>> {
+        self.authorize(caller, "berth:ListGroups", &Resource::Any).await?;
+        let mut out = Vec::new();
+        for g in self.meta.list_groups().await? {
+            let members = self.meta.members_of(&g).await?;
+            out.push((g, members));
+        }
+        Ok(out)
+    }
+
+    pub async fn add_user_to_group(&self, caller: &Caller, group: &str, user: &str) -> Result<()> {
+        self.authorize(caller, "berth:AddUserToGroup", &Resource::Group(group)).await?;
+        self.meta.add_member(group, user).await?;
+        self.cache.invalidate();
+        Ok(())
+    }
+
+    pub async fn remove_user_from_group(&self, caller: &Caller, group: &str, user: &str) -> Result<()> {
+        self.authorize(caller, "berth:RemoveUserFromGroup", &Resource::Group(group)).await?;
+        let existed = self.meta.remove_member(group, user).await?;
+        self.cache.invalidate();
+        if existed { Ok(()) } else { Err(IdentityError::NotFound(format!("membership of {user} in {group}"))) }
+    }
+
+    /// Validates and attaches a policy document.
+    pub async fn put_policy(&self, caller: &Caller, target: &PolicyTarget, document: &str) -> Result<()> {
+        let (action, kind) = policy_guard(target, "Put");
+        self.authorize(caller, &action, &target_resource(target)).await?;
+        PolicyDocument::parse(document, kind).map_err(|e| IdentityError::MalformedPolicy(e.to_string()))?;
+        self.meta.put_policy(target, document, self.clock_now()).await?;
+        self.cache.invalidate();
+        Ok(())
+    }
+
+    pub async fn get_policy(&self, caller: &Caller, target: &PolicyTarget) -> Result<String> {
+        let (action, _) = policy_guard(target, "Get");
+        self.authorize(caller, &action, &target_resource(target)).await?;
+        self.meta.get_policy(target).await?.ok_or_else(|| IdentityError::NotFound("policy".into()))
+    }
+
+    pub async fn delete_policy(&self, caller: &Caller, target: &PolicyTarget) -> Result<()> {
+        let (action, _) = policy_guard(target, "Delete");
+        self.authorize(caller, &action, &target_resource(target)).await?;
+        let existed = self.meta.delete_policy(target).await?;
+        self.cache.invalidate();
+        if existed { Ok(()) } else { Err(IdentityError::NotFound("policy".into())) }
+    }
+
+    pub async fn set_visibility(&self, caller: &Caller, repo: &RepositoryName, visibility: Visibility) -> Result<()> {
+        self.authorize(caller, "berth:SetRepositoryVisibility", &Resource::Repository(repo)).await?;
+        self.meta.set_visibility(repo, visibility, self.clock_now()).await?;
+        self.cache.invalidate();
+        Ok(())
+    }
+
+    /// Public repositories, for anonymous catalog listings.
+    pub async fn public_repositories(&self, page: Page<'_>) -> Result<Vec<RepositoryName>> {
+        Ok(self.meta.list_public_repositories(page).await?)
+    }
+
+    /// Creates a robot token limited to `actions` (pull/push/delete) on `repositories` (names, or prefixes
+    /// ending in `/*`), owned by the calling user, valid for `ttl` seconds.
+    pub async fn create_robot_token(
+        &self,
+        caller: &Caller,
+        name: &str,
+        repositories: &[String],
+        actions: &[String],
+        ttl: i64,
+    ) -> Result<(String, Secret, i64)> {
+        check_name("token", name)?;
+        let owner = self.caller_user(caller)?.to_string();
+        self.authorize(caller, "berth:CreateRobotToken", &Resource::User(&owner)).await?;
+        if repositories.is_empty() || actions.is_empty() {
+            return Err(IdentityError::Invalid("repositories and actions must not be empty".into()));
+        }
+        if !(1..=366 * 24 * 3600).contains(&ttl) {
+            return Err(IdentityError::Invalid("expiresInSeconds must be between 1 and one year".into()));
+        }
+        let mut ecr_actions: Vec<&str> = Vec::new();
+        for a in actions {
+            let list = match a.as_str() {
+                scope::PULL => scope::PULL_ACTIONS,
+                scope::PUSH => scope::PUSH_ACTIONS,
+                scope::DELETE => scope::DELETE_ACTIONS,
+                other => {
+                    return Err(IdentityError::Invalid(format!("unknown action {other:?}: use pull, push, delete")));
+                }
+            };
+            ecr_actions.extend(list);
+        }
+        ecr_actions.sort();
+        ecr_actions.dedup();
+        let resources: Vec<String> = repositories
+            .iter()
+            .map(|r| {
+                let name = r.strip_suffix("/*").unwrap_or(r);
+                name.parse::<RepositoryName>()
+                    .map(|n| {
+                        let arn = self.account.repository_arn(&n);
+                        if r.ends_with("/*") { format!("{arn}/*") } else { arn }
+                    })
+                    .map_err(|e| IdentityError::Invalid(format!("repository {r:?}: {e}")))
+            })
+            .collect::<Result<_>>()?;
+        let scope = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ecr_actions, "Resource": resources}]})
+            .to_string();
+        let (id, token, secret_part) = secret::new_robot_token();
+        let now = self.clock_now();
+        let record = RobotToken {
+            id: id.clone(),
+            name: name.to_string(),
+            owner,
+            secret_hash: password::hash_password(&secret_part).map_err(|e| IdentityError::Crypto(e.to_string()))?,
+            scope,
+            expires_at: now + ttl,
+            created_at: now,
+        };
+        self.meta.create_robot_token(&record).await?;
+        Ok((id, token, now + ttl))
+    }
+
+    pub async fn list_robot_tokens(&self, caller: &Caller) -> Result<Vec<RobotToken>> {
+        self.authorize(caller, "berth:ListRobotTokens", &Resource::Any).await?;
+        Ok(self.meta.list_robot_tokens(None).await?)
+    }
+
+    pub async fn delete_robot_token(&self, caller: &Caller, id: &str) -> Result<()> {
+        let token =
+            self.meta.get_robot_token(id).await?.ok_or_else(|| IdentityError::NotFound(format!("token {id}")))?;
+        self.authorize(caller, "berth:DeleteRobotToken", &Resource::User(&token.owner)).await?;
+        self.meta.delete_robot_token(id).await?;
+        self.forget_credentials();
+        Ok(())
+    }
+
+    pub async fn list_audit(&self, caller: &Caller, after: Option<i64>, limit: u32) -> Result<Vec<AuditEvent>> {
+        self.authorize(caller, "berth:ListAuditEvents", &Resource::Any).await?;
+        self.audit.flush().await;
+        Ok(self.meta.list_audit(after, limit.clamp(1, 1000)).await?)
+    }
+}

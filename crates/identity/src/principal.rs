@@ -1,0 +1,69 @@
+//! Who is calling.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use berth_auth::policy::PolicyDocument;
+
+/// An authenticated (or anonymous) caller.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Anonymous,
+    User {
+        name: String,
+        is_admin: bool,
+    },
+    /// A robot token: never more than its owner may do, and only what its scope allows.
+    Robot {
+        id: String,
+        name: String,
+        owner: String,
+        owner_is_admin: bool,
+        scope: Arc<PolicyDocument>,
+    },
+    /// A registry bearer token: what it may do was decided when it was issued.
+    Token {
+        subject: String,
+        grants: Arc<Vec<Grant>>,
+    },
+}
+
+/// One `access` entry of a registry token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// `repository` or `registry`.
+    pub kind: String,
+    pub name: String,
+    pub actions: Vec<String>,
+}
+
+impl Principal {
+    /// How the principal appears in logs, audit records and token subjects.
+    pub fn label(&self) -> String {
+        match self {
+            Principal::Anonymous => "anonymous".into(),
+            Principal::User { name, .. } => format!("user/{name}"),
+            Principal::Robot { name, .. } => format!("robot/{name}"),
+            Principal::Token { subject, .. } => subject.clone(),
+        }
+    }
+
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self, Principal::Anonymous)
+    }
+}
+
+/// A principal with the facts about its request that conditions may test.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub source_ip: Option<IpAddr>,
+    /// Whether the request came over TLS (`aws:SecureTransport`).
+    pub secure: bool,
+}
+
+impl Caller {
+    pub fn anonymous(source_ip: Option<IpAddr>, secure: bool) -> Caller {
+        Caller { principal: Principal::Anonymous, source_ip, secure }
+    }
+}

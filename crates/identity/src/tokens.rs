@@ -1,0 +1,141 @@
+//! Registry bearer tokens (Docker token auth), login passwords, and the signing keys behind both.
+//!
+//! Signing keys live in the metadata store, sealed with the master key, so every node signs and verifies
+//! with the same set. A key signs for `key_rotation` seconds; then a new key takes over and the old one only
+//! verifies until everything it signed has expired.
+
+use berth_auth::sealed::{self, MasterKey};
+use berth_auth::secret::Secret;
+use berth_auth::token::{self, Access, KeyRing, RegistryClaims, SigningKeyPair};
+use berth_meta::identity::{SigningKey, TokenStore};
+
+use crate::authz::Resource;
+use crate::principal::{Caller, Principal};
+use crate::scope::{Scope, gate_action};
+use crate::{Identity, IdentityError, Result};
+
+/// A token as the token endpoint returns it.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: Secret,
+    pub expires_in: i64,
+    pub issued_at: i64,
+}
+
+fn crypto(e: impl std::fmt::Display) -> IdentityError {
+    IdentityError::Crypto(e.to_string())
+}
+
+/// Loads the signing keys, creating a new active key when there is none young enough.
+pub(crate) async fn load_key_ring(
+    meta: &dyn TokenStore,
+    master: &MasterKey,
+    now: i64,
+    rotation: i64,
+    max_token_ttl: i64,
+) -> Result<KeyRing> {
+    let mut stored = meta.signing_keys().await?;
+    let active_young = stored.iter().any(|k| k.retired_at.is_none() && now - k.created_at < rotation);
+    if !active_young {
+        let pair = SigningKeyPair::generate();
+        let key = SigningKey {
+            kid: pair.kid().to_string(),
+            sealed_private: sealed::seal(master, &pair.to_private_bytes()),
+            created_at: now,
+            retired_at: None,
+        };
+        meta.add_signing_key(&key).await?;
+        for old in stored.iter().filter(|k| k.retired_at.is_none()) {
+            meta.retire_signing_key(&old.kid, now).await?;
+        }
+        meta.prune_signing_keys(now - 2 * max_token_ttl).await?;
+        stored = meta.signing_keys().await?;
+    }
+    let mut pairs = Vec::new();
+    let mut active = None;
+    // Newest first: the newest unretired key signs.
+    for k in &stored {
+        if k.retired_at.is_some_and(|r| r < now - 2 * max_token_ttl) {
+            continue;
+        }
+        let private = sealed::open(master, &k.sealed_private).map_err(crypto)?;
+        let pair = SigningKeyPair::from_private_bytes(&k.kid, &private).map_err(crypto)?;
+        if active.is_none() && k.retired_at.is_none() {
+            active = Some(k.kid.clone());
+        }
+        pairs.push(pair);
+    }
+    let active = active.ok_or_else(|| crypto("no active signing key"))?;
+    KeyRing::new(pairs, &active).map_err(crypto)
+}
+
+impl Identity {
+    /// Re-reads the signing keys (other nodes may have rotated them) and rotates when due.
+    pub async fn refresh_keys(&self) -> Result<()> {
+        let ring = load_key_ring(
+            self.meta.as_ref(),
+            &self.master,
+            self.clock_now(),
+            self.config.key_rotation,
+            self.config.login_password_ttl,
+        )
+        .await?;
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = ring;
+        Ok(())
+    }
+
+    /// Issues a registry token granting, of the requested scopes, what `caller` is allowed. Asking for more
+    /// than allowed is not an error: the token simply carries less (the Docker token spec's behaviour).
+    pub async fn issue_registry_token(&self, caller: &Caller, scopes: &[Scope]) -> Result<IssuedToken> {
+        let mut access = Vec::new();
+        for scope in scopes {
+            match scope {
+                Scope::Repository { name, actions } => {
+                    let mut granted = Vec::new();
+                    for a in actions {
+                        let wanted: Vec<&str> =
+                            if a == "*" { vec!["pull", "push", "delete"] } else { vec![a.as_str()] };
+                        for w in wanted {
+                            if let Some(action) = gate_action(w)
+                                && !granted.iter().any(|g| g == w)
+                                && self.is_allowed(caller, action, &Resource::Repository(name)).await?
+                            {
+                                granted.push(w.to_string());
+                            }
+                        }
+                    }
+                    access.push(Access { kind: "repository".into(), name: name.to_string(), actions: granted });
+                }
+                // Anyone signed in may list; the catalog shows each caller only what it may see.
+                Scope::Catalog if !caller.principal.is_anonymous() => {
+                    access.push(Access { kind: "registry".into(), name: "catalog".into(), actions: vec!["*".into()] })
+                }
+                Scope::Catalog => {}
+            }
+        }
+        let now = self.clock_now();
+        let claims = RegistryClaims::new(
+            &self.config.issuer,
+            &caller.principal.label(),
+            &self.config.service,
+            now,
+            self.config.token_ttl,
+            access,
+        );
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        let token = token::issue_registry_token(&keys, &claims).map_err(crypto)?;
+        Ok(IssuedToken { token, expires_in: self.config.token_ttl, issued_at: now })
+    }
+
+    /// A short-lived password for `docker login --username AWS` (like `aws ecr get-login-password`).
+    pub async fn login_password(&self, caller: &Caller) -> Result<(Secret, i64)> {
+        self.authorize(caller, "ecr:GetAuthorizationToken", &Resource::Any).await?;
+        let Principal::User { name, .. } = &caller.principal else {
+            return Err(IdentityError::Invalid("login passwords are issued to users, not tokens".into()));
+        };
+        let now = self.clock_now();
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        let password = token::issue_login_password(&keys, name, now, self.config.login_password_ttl).map_err(crypto)?;
+        Ok((password, now + self.config.login_password_ttl))
+    }
+}
