@@ -171,11 +171,19 @@ fn gen_blob(args: &Args) -> Res<Value> {
 // ------------------------------------------------------------------------------------------
 // HTTP helpers
 
+/// `REGISTRY_AUTH=user:password` sends Basic credentials with every request (registries that need them).
 fn client(pool: usize) -> Res<Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(auth) = std::env::var("REGISTRY_AUTH").ok().filter(|a| !a.is_empty()) {
+        use base64::Engine as _;
+        let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(auth));
+        headers.insert(reqwest::header::AUTHORIZATION, value.parse()?);
+    }
     Ok(Client::builder()
         .no_proxy()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(pool)
+        .default_headers(headers)
         .redirect(reqwest::redirect::Policy::limited(3))
         .build()?)
 }

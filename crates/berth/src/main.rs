@@ -1,4 +1,5 @@
-//! The `berth` binary: `berth serve` runs the registry, `berth fsck` checks a data directory.
+//! The `berth` binary: `berth serve` runs the registry, `berth fsck` checks a data directory, and the other
+//! subcommands manage users, keys, groups, policies and tokens through the admin API.
 
 mod cli;
 mod config;

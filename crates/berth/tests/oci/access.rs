@@ -402,3 +402,74 @@ fn base64_basic(user: &str, password: &str) -> String {
     use base64::Engine as _;
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
 }
+
+/// Runs the `berth` CLI against `s` with the given access key; returns (success, stdout, stderr).
+fn cli(s: &Server, key: (&str, &str), args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    use std::io::Write as _;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_berth"));
+    cmd.args(args)
+        .env("BERTH_ENDPOINT", &s.base)
+        .env("BERTH_ACCESS_KEY_ID", key.0)
+        .env("BERTH_SECRET_ACCESS_KEY", key.1)
+        .env("BERTH_CONFIG_DIR", s.data_dir.join("no-such-cli-config"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_cli_manages_identities_over_signed_requests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let admin_key = ("BKIATESTADMIN0000001", "test-admin-secret-0123456789abcdefghijklmn");
+    let s = Server::start_with(
+        &tmp.path().join("data"),
+        &[("BERTH_ADMIN_ACCESS_KEY_ID", admin_key.0), ("BERTH_ADMIN_SECRET_ACCESS_KEY", admin_key.1)],
+    );
+    s.push_image("team/app", "v1", b"cli").await;
+
+    let (ok, _, err) = cli(&s, admin_key, &["user", "create", "alice", "--password-stdin"], Some("alice-password\n"));
+    assert!(ok, "{err}");
+    let (ok, out, err) = cli(&s, admin_key, &["key", "create", "--user", "alice", "--json"], None);
+    assert!(ok, "{err}");
+    let key: Value = serde_json::from_str(&out).unwrap();
+    let alice_key =
+        (key["accessKeyId"].as_str().unwrap().to_string(), key["secretAccessKey"].as_str().unwrap().to_string());
+    let alice = (alice_key.0.as_str(), alice_key.1.as_str());
+
+    // alice may not yet get a login password, nor manage users.
+    let (ok, _, err) = cli(&s, alice, &["login-password"], None);
+    assert!(!ok && err.contains("AccessDeniedException"), "{err}");
+    let (ok, _, err) = cli(&s, alice, &["user", "create", "mallory"], None);
+    assert!(!ok && err.contains("AccessDeniedException"), "{err}");
+
+    let policy = allow(&["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], &["*"]);
+    let (ok, _, err) = cli(&s, admin_key, &["policy", "put", "--user", "alice", "-"], Some(&policy));
+    assert!(ok, "{err}");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (ok, password, err) = cli(&s, alice, &["login-password"], None);
+    assert!(ok, "{err}");
+    let aws = client_as("AWS", password.trim());
+    assert_eq!(perform(&s, &aws, Op::Pull, "team/app", &[]).await, StatusCode::OK);
+    assert_eq!(perform(&s, &aws, Op::Push, "team/app", &[]).await, StatusCode::FORBIDDEN);
+
+    // A wrong secret is refused with the AWS error type.
+    let (ok, _, err) = cli(&s, (alice.0, "not-the-secret-at-all-0000000000000000000"), &["login-password"], None);
+    assert!(!ok && err.contains("InvalidSignatureException"), "{err}");
+
+    let (ok, out, _) = cli(&s, admin_key, &["user", "list", "--json"], None);
+    assert!(ok && out.contains("alice"));
+    let (ok, out, _) = cli(&s, admin_key, &["audit", "list", "--json"], None);
+    assert!(ok && out.contains("berth:CreateUser"), "{out}");
+    assert!(!out.contains(alice.1), "no secret in the audit log");
+}
