@@ -7,9 +7,6 @@
 
 use std::collections::HashSet;
 
-use berth_oci::DigestHasher;
-use tokio::io::AsyncReadExt;
-
 use crate::{Registry, Result};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -53,17 +50,10 @@ impl Registry {
                     report.problems.push(format!("blob {digest} is recorded with {size} bytes but holds {actual}"))
                 }
                 Some(_) if options.verify_digests => {
-                    let mut reader = self.blobs.open(digest, None).await?.reader;
-                    let mut hasher = DigestHasher::new(digest.algorithm());
-                    let mut buf = vec![0u8; 1 << 20];
-                    loop {
-                        let n = reader.read(&mut buf).await.map_err(berth_storage::StorageError::Io)?;
-                        if n == 0 {
-                            break;
-                        }
-                        hasher.update(&buf[..n]);
-                    }
-                    let actual = hasher.finish();
+                    let reader = self.blobs.open(digest, None).await?.reader;
+                    let actual = crate::hash_reader(reader, digest.algorithm())
+                        .await
+                        .map_err(berth_storage::StorageError::Io)?;
                     if &actual != digest {
                         report.problems.push(format!("blob {digest} holds bytes whose digest is {actual}"));
                     }

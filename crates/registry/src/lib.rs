@@ -32,6 +32,23 @@ pub use uploads::{UploadProgress, byte_stream};
 
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
 
+/// Hashes everything `reader` yields (used where bytes were not hashed while streaming in).
+pub(crate) async fn hash_reader(
+    mut reader: impl tokio::io::AsyncRead + Unpin,
+    algorithm: berth_oci::Algorithm,
+) -> std::io::Result<berth_oci::Digest> {
+    use tokio::io::AsyncReadExt as _;
+    let mut hasher = berth_oci::DigestHasher::new(algorithm);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(hasher.finish());
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
 /// Limits and tunables of the registry core.
 #[derive(Debug, Clone)]
 pub struct Limits {

@@ -12,7 +12,7 @@ use berth_meta::UploadSession;
 use berth_oci::{Algorithm, Digest, DigestHasher, RepositoryName};
 use berth_storage::ByteStream;
 use futures_util::StreamExt;
-use tokio::io::AsyncReadExt;
+use tokio::io::AsyncReadExt as _;
 
 use crate::{Registry, RegistryError, Result};
 
@@ -161,16 +161,8 @@ impl Registry {
 
     async fn rehash_upload(&self, s: &UploadSession, algorithm: Algorithm) -> Result<Digest> {
         // Only the recorded bytes: a failed append may have left more behind them.
-        let mut reader = self.blobs.read_upload(&s.id, &s.backend_state).await?.reader.take(s.size);
-        let mut hasher = DigestHasher::new(algorithm);
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = reader.read(&mut buf).await.map_err(berth_storage::StorageError::Io)?;
-            if n == 0 {
-                return Ok(hasher.finish());
-            }
-            hasher.update(&buf[..n]);
-        }
+        let reader = self.blobs.read_upload(&s.id, &s.backend_state).await?.reader.take(s.size);
+        Ok(crate::hash_reader(reader, algorithm).await.map_err(berth_storage::StorageError::Io)?)
     }
 
     /// Row first, bytes second (see `finish_upload`).

@@ -145,3 +145,27 @@ async fn kill_9_during_concurrent_pushes_loses_nothing_acknowledged() {
         assert_eq!(s.head(&format!("/v2/{repo}/blobs/{d}")).await.status(), StatusCode::OK, "repair kept {d}");
     }
 }
+
+#[tokio::test]
+async fn fsck_verify_digests_finds_corrupted_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let d = {
+        let s = Server::start_in(&dir);
+        s.push_blob("rot", &bytes(77, 4096)).await
+    };
+    let path = dir.join("blobs/sha256").join(&d.hex()[..2]).join(d.hex());
+    let mut content = std::fs::read(&path).unwrap();
+    content[100] ^= 0xff;
+    std::fs::write(&path, &content).unwrap();
+    let (ok, _) = fsck(&dir);
+    assert!(ok, "sizes still agree");
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["fsck", "--verify-digests", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(report.contains(&format!("blob {d} holds bytes whose digest is")), "{report}");
+}
