@@ -164,6 +164,12 @@ print(json.dumps(r))' "$1" "$2" "$3" >>"$results"
 }
 
 addr_of() { if [[ "$1" == a ]]; then echo "$A_ADDR"; else echo "$B_ADDR"; fi; }
+# user:password of a side's administrator (berth is private by default), empty for Distribution
+auth_of() {
+    local user password
+    if [[ "$1" == a ]]; then user="${A_USER:-}" password="${A_PASSWORD:-}"; else user="${B_USER:-}" password="${B_PASSWORD:-}"; fi
+    if [[ -n "$user" ]]; then echo "${user}:${password}"; fi
+}
 pid_of() { if [[ "$1" == a ]]; then echo "$A_PID"; else echo "$B_PID"; fi; }
 
 # sides in the order for run N: a,b on odd runs, b,a on even runs
@@ -185,7 +191,8 @@ measure() {
                 args+=("$a")
             done
             sync
-            out="$("${args[@]}")" || { log "${name} failed on side ${side} (run ${run})"; return 1; }
+            out="$(REGISTRY_AUTH="$(auth_of "$side")" "${args[@]}")" ||
+                { log "${name} failed on side ${side} (run ${run})"; return 1; }
             record "$side" "$run" "$out"
             log "${name} run ${run} side ${side}: ${out}"
         done
@@ -206,7 +213,7 @@ if wants pull; then
     done
     # one untimed check that both servers return the right bytes
     for side in a b; do
-        "$loadgen" pull-blob --registry "$(addr_of "$side")" --repo bench/blob-monolithic-1 \
+        REGISTRY_AUTH="$(auth_of "$side")" "$loadgen" pull-blob --registry "$(addr_of "$side")" --repo bench/blob-monolithic-1 \
             --digest "$blob_digest" --size "$blob_size" --mode range --verify 1 >/dev/null ||
             { log "side ${side} returned wrong bytes for the large blob"; exit 1; }
     done
@@ -219,9 +226,10 @@ wants manifest && measure "manifest get" "${lg[@]}" manifest-get --registry "{AD
     --connections "$manifest_conns" --duration-s "$manifest_secs" --seed "{SEED}"
 
 skopeo_copy() { # ADDR RUN SIDE → JSON
-    local start end
+    local start end creds=()
+    if [[ -n "$(auth_of "$3")" ]]; then creds=(--dest-creds "$(auth_of "$3")"); fi
     start="$EPOCHREALTIME"
-    skopeo copy -q --dest-tls-verify=false "oci:${fixture}:scanner-fixture:1" \
+    skopeo copy -q --dest-tls-verify=false "${creds[@]}" "oci:${fixture}:scanner-fixture:1" \
         "docker://${1}/bench/skopeo-${2}-${3}:1" >&2
     end="$EPOCHREALTIME"
     python3 -c 'import json, sys; print(json.dumps({"metric": "skopeo_copy", "seconds": float(sys.argv[2]) - float(sys.argv[1])}))' "$start" "$end"
