@@ -73,9 +73,19 @@ pub(crate) async fn caller_of(
     Ok(Caller { principal, source_ip: ip, secure: app.tls })
 }
 
+/// The host the client addressed: `Host` (HTTP/1.1) or the `:authority` pseudo-header (HTTP/2, which
+/// hyper keeps in the URI).
+pub(crate) fn request_host(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
 /// The `WWW-Authenticate` challenge pointing clients at the token endpoint.
-pub(crate) fn challenge(app: &AppState, headers: &HeaderMap, scope: Option<String>) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+pub(crate) fn challenge(app: &AppState, host: &str, scope: Option<String>) -> String {
     let scheme = if app.tls { "https" } else { "http" };
     let mut c = format!("Bearer realm=\"{scheme}://{host}/token\",service=\"{}\"", app.identity.config().service);
     if let Some(s) = scope {
@@ -94,19 +104,19 @@ fn token_scope(endpoint: &Endpoint, method: &Method) -> Option<String> {
     Some(format!("repository:{repo}:{actions}"))
 }
 
-fn unauthorized(app: &AppState, headers: &HeaderMap, scope: Option<String>, message: &str) -> Response {
+fn unauthorized(app: &AppState, host: &str, scope: Option<String>, message: &str) -> Response {
     ApiError::new(ErrorCode::Unauthorized, message)
-        .with_header(header::WWW_AUTHENTICATE, challenge(app, headers, scope))
+        .with_header(header::WWW_AUTHENTICATE, challenge(app, host, scope))
         .into_response()
 }
 
-fn identity_failure(app: &AppState, headers: &HeaderMap, scope: Option<String>, e: IdentityError) -> Response {
+fn identity_failure(app: &AppState, host: &str, scope: Option<String>, e: IdentityError) -> Response {
     match e {
         IdentityError::RateLimited { retry_after } => ApiError::new(ErrorCode::TooManyRequests, e.to_string())
             .with_header(header::RETRY_AFTER, retry_after.to_string())
             .into_response(),
         IdentityError::BadCredentials | IdentityError::Signature(_) => {
-            unauthorized(app, headers, scope, "authentication required: the credentials are not valid")
+            unauthorized(app, host, scope, "authentication required: the credentials are not valid")
         }
         other => {
             tracing::error!(error = %other, "authentication failed on a server fault");
@@ -123,9 +133,10 @@ pub async fn authorize_v2(State(app): State<Arc<AppState>>, mut req: Request, ne
     let method = req.method().clone();
     let ip = client_ip(&req);
     let scope = token_scope(&endpoint, &method);
+    let host = request_host(req.headers(), req.uri());
     let caller = match caller_of(&app, req.headers(), ip).await {
         Ok(c) => c,
-        Err(e) => return identity_failure(&app, req.headers(), scope, e),
+        Err(e) => return identity_failure(&app, &host, scope, e),
     };
     let resource = match &endpoint {
         Endpoint::Catalog => Resource::Registry,
@@ -144,17 +155,17 @@ pub async fn authorize_v2(State(app): State<Arc<AppState>>, mut req: Request, ne
         (_, None) => true,
         (_, Some(action)) => match app.identity.is_allowed(&caller, action, &resource).await {
             Ok(a) => a,
-            Err(e) => return identity_failure(&app, req.headers(), scope, e),
+            Err(e) => return identity_failure(&app, &host, scope, e),
         },
     };
     if !allowed {
         let action = action.unwrap_or("-");
         audit(&app, &caller, action, &resource_label(&app, &resource), ip, "denied", 0).await;
         return if caller.principal.is_anonymous() {
-            unauthorized(&app, req.headers(), scope, "authentication required")
+            unauthorized(&app, &host, scope, "authentication required")
         } else if matches!(caller.principal, Principal::Token { .. }) {
             // The token lacks this scope: tell the client which one to ask the token endpoint for.
-            let c = format!("{},error=\"insufficient_scope\"", challenge(&app, req.headers(), scope));
+            let c = format!("{},error=\"insufficient_scope\"", challenge(&app, &host, scope));
             ApiError::new(ErrorCode::Denied, "requested access to the resource is denied")
                 .with_status(StatusCode::UNAUTHORIZED)
                 .with_header(header::WWW_AUTHENTICATE, c)

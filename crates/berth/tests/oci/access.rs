@@ -473,3 +473,42 @@ async fn the_cli_manages_identities_over_signed_requests() {
     assert!(ok && out.contains("berth:CreateUser"), "{out}");
     assert!(!out.contains(alice.1), "no secret in the audit log");
 }
+
+#[tokio::test]
+async fn tls_serves_http2_and_http11() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let (cert_path, key_path) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let s = Server::start_with_args(
+        &tmp.path().join("data"),
+        &["--tls-cert", cert_path.to_str().unwrap(), "--tls-key", key_path.to_str().unwrap()],
+    );
+    assert!(s.base.starts_with("https://"), "{}", s.base);
+    let curl = |version: &str, user: Option<&str>| {
+        let mut c = std::process::Command::new("curl");
+        c.args(["-s", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "--cacert"])
+            .arg(&cert_path)
+            .arg(version)
+            .arg(format!("{}/v2/", s.base.replace("127.0.0.1", "localhost")));
+        if let Some(u) = user {
+            c.args(["-u", u]);
+        }
+        let out = c.output().expect("curl is installed");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let admin = format!("admin:{ADMIN_PASSWORD}");
+    assert_eq!(curl("--http2", Some(&admin)), "2 200");
+    assert_eq!(curl("--http1.1", Some(&admin)), "1.1 200");
+    assert_eq!(curl("--http2", None), "2 401");
+    // The challenge points at the https token endpoint.
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-D", "-", "-o", "/dev/null", "--cacert"])
+        .arg(&cert_path)
+        .arg(format!("{}/v2/", s.base.replace("127.0.0.1", "localhost")))
+        .output()
+        .unwrap();
+    let headers = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(headers.contains("www-authenticate: bearer realm=\"https://localhost:"), "{headers}");
+}

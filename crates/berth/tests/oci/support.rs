@@ -38,9 +38,19 @@ impl Server {
     }
 
     pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> Server {
+        Server::spawn(dir, env, &[])
+    }
+
+    /// Starts a server with extra `berth serve` arguments.
+    pub fn start_with_args(dir: &Path, args: &[&str]) -> Server {
+        Server::spawn(dir, &[], args)
+    }
+
+    fn spawn(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
+            .args(args)
             .env("BERTH_LOG", "warn")
             .env("BERTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .stdout(Stdio::piped())
