@@ -5,6 +5,11 @@
 #   registry_start KIND VAR_PREFIX   KIND = berth | distribution
 #     sets ${VAR_PREFIX}_PID, ${VAR_PREFIX}_PORT, ${VAR_PREFIX}_ADDR (127.0.0.1:PORT),
 #     ${VAR_PREFIX}_DIR (temp dir holding data, config and log).
+#     For berth also the bootstrap administrator's credentials: ${VAR_PREFIX}_USER (admin),
+#     ${VAR_PREFIX}_PASSWORD, ${VAR_PREFIX}_ACCESS_KEY_ID, ${VAR_PREFIX}_SECRET_ACCESS_KEY
+#     (given to `berth serve` as BERTH_ADMIN_PASSWORD / BERTH_ADMIN_ACCESS_KEY_ID /
+#     BERTH_ADMIN_SECRET_ACCESS_KEY) and ${VAR_PREFIX}_BIN; for Distribution (no
+#     authentication) these are empty.
 #   registry_stop VAR_PREFIX
 #     SIGTERM, wait up to 10 s, then SIGKILL; removes the temp dir.
 #
@@ -13,11 +18,17 @@
 #   DISTRIBUTION_BIN  Distribution binary (default /usr/bin/docker-registry)
 #   REGISTRY_TMPDIR   parent of the temp dirs (default ${TMPDIR:-/tmp})
 #   REGISTRY_LOG      if set to a file, the server's log is copied there on stop
+#   REGISTRY_ADMIN_PASSWORD  berth's admin password (default: random for every start)
 
 _REGISTRY_LIB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 registry_free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# registry_random_hex N: N random lowercase hex characters (N even).
+registry_random_hex() {
+    od -An -N"$(($1 / 2))" -tx1 /dev/urandom | tr -d ' \n'
 }
 
 registry_default_berth_bin() {
@@ -67,6 +78,7 @@ CONF
 
 registry_start() {
     local kind="$1" prefix="$2" port dir pid bin
+    local user="" password="" key_id="" key_secret=""
     dir="$(mktemp -d "${REGISTRY_TMPDIR:-${TMPDIR:-/tmp}}/registry-${kind}.XXXXXX")"
     mkdir -p "${dir}/data"
     port="$(registry_free_port)"
@@ -78,7 +90,15 @@ registry_start() {
                 rm -rf "$dir"
                 return 1
             fi
-            "$bin" serve --listen "127.0.0.1:${port}" --data-dir "${dir}/data" \
+            user="admin"
+            password="${REGISTRY_ADMIN_PASSWORD:-e2e-admin-$(registry_random_hex 24)}"
+            # An access key id like AWS's (20 upper-case characters) and a 40-character secret.
+            key_id="BKIAE2E$(registry_random_hex 12 | tr 'a-f' 'A-F')0"
+            key_secret="$(registry_random_hex 40)"
+            BERTH_ADMIN_PASSWORD="$password" \
+                BERTH_ADMIN_ACCESS_KEY_ID="$key_id" \
+                BERTH_ADMIN_SECRET_ACCESS_KEY="$key_secret" \
+                "$bin" serve --listen "127.0.0.1:${port}" --data-dir "${dir}/data" \
                 >"${dir}/server.log" 2>&1 </dev/null &
             pid=$!
             ;;
@@ -92,6 +112,7 @@ registry_start() {
             _registry_write_distribution_config "$dir" "$port"
             "$bin" serve "${dir}/config.yml" >"${dir}/server.log" 2>&1 </dev/null &
             pid=$!
+            bin="" # ${prefix}_BIN names a berth binary only
             ;;
         *)
             echo "registry: unknown kind '$kind' (berth | distribution)" >&2
@@ -104,6 +125,11 @@ registry_start() {
     printf -v "${prefix}_ADDR" '%s' "127.0.0.1:${port}"
     printf -v "${prefix}_DIR" '%s' "$dir"
     printf -v "${prefix}_KIND" '%s' "$kind"
+    printf -v "${prefix}_BIN" '%s' "$bin"
+    printf -v "${prefix}_USER" '%s' "$user"
+    printf -v "${prefix}_PASSWORD" '%s' "$password"
+    printf -v "${prefix}_ACCESS_KEY_ID" '%s' "$key_id"
+    printf -v "${prefix}_SECRET_ACCESS_KEY" '%s' "$key_secret"
     if ! registry_wait_v2 "127.0.0.1:${port}" "$pid" "${REGISTRY_START_TIMEOUT:-30}"; then
         echo "registry: last lines of the $kind log:" >&2
         tail -n 20 "${dir}/server.log" >&2 || true

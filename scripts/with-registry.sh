@@ -6,7 +6,17 @@
 # KIND is `berth` (binary from $BERTH_BIN or ${CARGO_TARGET_DIR:-target}/release/berth)
 # or `distribution` (CNCF Distribution, /usr/bin/docker-registry). The server gets a free
 # loopback port and a temp data dir; CMD runs with REGISTRY=127.0.0.1:PORT exported
-# (and REGISTRY_KIND=KIND). Afterwards the server is stopped (SIGTERM, then SIGKILL) and
+# (and REGISTRY_KIND=KIND). For berth, which is private by default, CMD also gets the
+# bootstrap administrator's credentials (random for every start; REGISTRY_ADMIN_PASSWORD
+# fixes the password):
+#   REGISTRY_USER=admin  REGISTRY_PASSWORD=...              (docker login, skopeo --creds, ...)
+#   BERTH_ENDPOINT=http://127.0.0.1:PORT  BERTH_ACCESS_KEY_ID=...  BERTH_SECRET_ACCESS_KEY=...
+#                                                           (the `berth` admin CLI)
+#   BERTH_BIN=<the berth binary that serves>
+# For Distribution (no authentication) none of these is exported, and any inherited
+# REGISTRY_USER/REGISTRY_PASSWORD/BERTH_* credentials are removed from CMD's environment:
+# clients must then work without credentials.
+# Afterwards the server is stopped (SIGTERM, then SIGKILL) and
 # its data removed. Exits with CMD's exit code; if that is not 0, the last lines of the
 # server's log are printed to stderr first (WITH_REGISTRY_LOG_LINES, default 40).
 set -euo pipefail
@@ -38,6 +48,14 @@ echo "with-registry: $kind listening on ${SRV_ADDR} (pid ${SRV_PID})" >&2
 
 export REGISTRY="${SRV_ADDR}"
 export REGISTRY_KIND="$kind"
+if [[ -n "${SRV_USER}" ]]; then
+    export REGISTRY_USER="${SRV_USER}" REGISTRY_PASSWORD="${SRV_PASSWORD}"
+    export BERTH_ENDPOINT="http://${SRV_ADDR}"
+    export BERTH_ACCESS_KEY_ID="${SRV_ACCESS_KEY_ID}" BERTH_SECRET_ACCESS_KEY="${SRV_SECRET_ACCESS_KEY}"
+    export BERTH_BIN="${SRV_BIN}"
+else
+    unset REGISTRY_USER REGISTRY_PASSWORD BERTH_ENDPOINT BERTH_ACCESS_KEY_ID BERTH_SECRET_ACCESS_KEY
+fi
 rc=0
 "$@" || rc=$?
 if ((rc != 0)) && [[ -s "${SRV_DIR}/server.log" ]]; then

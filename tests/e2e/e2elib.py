@@ -4,6 +4,10 @@ A Python case file defines CASES = {"name": function} and ends with
 `sys.exit(e2elib.main(CASES))`: `--list` prints the names, `NAME` runs one case.
 A case fails by raising (CaseFailed or anything else); the last line printed is the
 reason the runner shows.
+
+Credentials: when REGISTRY_USER / REGISTRY_PASSWORD are set (scripts/with-registry.sh exports
+the administrator's for berth), `creds()` returns them and `http()` / `push_blob()` send them
+as Basic auth; without them (Distribution) requests carry no credentials.
 """
 
 import hashlib
@@ -26,6 +30,14 @@ def registry():
     if not reg:
         raise CaseFailed("REGISTRY (HOST:PORT) is not set")
     return reg
+
+
+def creds():
+    """(user, password) the registry wants, or None when it wants no credentials."""
+    user = os.environ.get("REGISTRY_USER", "")
+    if not user:
+        return None
+    return user, os.environ.get("REGISTRY_PASSWORD", "")
 
 
 def tmpdir():
@@ -60,8 +72,11 @@ def url(path):
 
 
 def http(method, path, expect_status=None, **kw):
-    """One request to the registry; checks the status when EXPECT_STATUS is given."""
+    """One request to the registry; checks the status when EXPECT_STATUS is given.
+
+    Sends `creds()` as Basic auth unless the caller passes `auth=` (None: anonymous)."""
     kw.setdefault("timeout", 60)
+    kw.setdefault("auth", creds())
     r = requests.request(method, url(path), **kw)
     if expect_status is not None:
         wanted = expect_status if isinstance(expect_status, tuple) else (expect_status,)
@@ -82,7 +97,7 @@ def push_blob(name, data):
         loc = url(loc)
     sep = "&" if "?" in loc else "?"
     r = requests.put(
-        f"{loc}{sep}digest={digest}", data=data, timeout=60,
+        f"{loc}{sep}digest={digest}", data=data, timeout=60, auth=creds(),
         headers={"Content-Type": "application/octet-stream"},
     )
     if r.status_code != 201:

@@ -3,11 +3,16 @@
 #
 # Runner side: e2e_pass / e2e_fail_case / e2e_xfail / e2e_summary (the counting).
 # Case side:   e2e_case_init, e2e_defer, e2e_fail, e2e_rand, e2e_repo, e2e_wait_port,
-#              e2e_expect_eq, e2e_expect_contains.
+#              e2e_expect_eq, e2e_expect_contains, e2e_step, e2e_skip,
+#              e2e_auth, e2e_docker_login, E2E_CREDS / E2E_SRC_CREDS / E2E_DEST_CREDS.
 #
 # A case runs with REGISTRY=HOST:PORT and E2E_TMP=<a temp dir of its own, removed by the
 # runner> in its environment. It exits 0 on success; on failure its last line of output is
 # the reason shown by the runner.
+#
+# Credentials: when the registry wants them (berth), scripts/with-registry.sh exports
+# REGISTRY_USER / REGISTRY_PASSWORD (the administrator) and every client must use them;
+# when REGISTRY_USER is unset (Distribution) clients run without credentials.
 
 E2E_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export E2E_ROOT
@@ -85,7 +90,9 @@ e2e_reason_from_log() { # LOGFILE
     printf '%s\n' "$last"
 }
 
-# Call first in every shell case: strict mode, cleanup traps, REGISTRY and E2E_TMP checks.
+# Call first in every shell case: strict mode, cleanup traps, REGISTRY and E2E_TMP checks,
+# the case's own DOCKER_CONFIG and REGISTRY_AUTH_FILE, and the E2E_*CREDS flag arrays.
+# shellcheck disable=SC2034  # E2E_CREDS, E2E_SRC_CREDS, E2E_DEST_CREDS are for the cases
 e2e_case_init() {
     set -euo pipefail
     if [[ -z "${REGISTRY:-}" ]]; then
@@ -101,6 +108,46 @@ e2e_case_init() {
     trap 'exit 130' INT
     trap 'exit 143' TERM
     trap '_e2e_on_err "$LINENO" "$BASH_COMMAND"' ERR
+    # Client credentials stay inside the case's temp dir, never in ~/.docker or
+    # ~/.config/containers: docker reads $DOCKER_CONFIG/config.json, podman/buildah/skopeo
+    # login write $REGISTRY_AUTH_FILE.
+    export DOCKER_CONFIG="${E2E_TMP}/docker-config"
+    export REGISTRY_AUTH_FILE="${E2E_TMP}/containers-auth.json"
+    mkdir -p "$DOCKER_CONFIG"
+    [[ -e "$REGISTRY_AUTH_FILE" ]] || printf '{"auths": {}}\n' >"$REGISTRY_AUTH_FILE" # must exist
+    # skopeo/podman/buildah flags carrying the administrator's credentials (empty without).
+    E2E_CREDS=()
+    E2E_SRC_CREDS=()
+    E2E_DEST_CREDS=()
+    if e2e_auth; then
+            E2E_CREDS=(--creds "${REGISTRY_USER}:${REGISTRY_PASSWORD}")
+        E2E_SRC_CREDS=(--src-creds "${REGISTRY_USER}:${REGISTRY_PASSWORD}")
+        E2E_DEST_CREDS=(--dest-creds "${REGISTRY_USER}:${REGISTRY_PASSWORD}")
+    fi
+}
+
+# True when the registry wants credentials (REGISTRY_USER is set).
+e2e_auth() {
+    [[ -n "${REGISTRY_USER:-}" ]]
+}
+
+# Logs the docker CLI in to REGISTRY as REGISTRY_USER (into the case's own DOCKER_CONFIG)
+# and defers the logout; does nothing when the registry wants no credentials.
+e2e_docker_login() {
+    e2e_auth || return 0
+    printf '%s\n' "$REGISTRY_PASSWORD" |
+        docker login "$REGISTRY" --username "$REGISTRY_USER" --password-stdin
+    e2e_defer "docker logout '${REGISTRY}'"
+}
+
+# Prints a step name, so that a case's log (and a failure's context) shows where it was.
+e2e_step() { # NAME...
+    echo "--- $*"
+}
+
+# Records that a check could not run; the runner appends these reasons to the case's `ok` line.
+e2e_skip() { # REASON...
+    echo "e2e-skip: $*"
 }
 
 e2e_fail() { # REASON...

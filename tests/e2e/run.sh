@@ -8,12 +8,16 @@
 #
 # Cases live in cases/: each cases/NAME.sh is one case; each cases/*.py lists its cases with
 # `--list` and runs one with `python3 FILE NAME`. A case gets REGISTRY=HOST:PORT and its own
-# E2E_TMP directory (removed afterwards).
+# E2E_TMP directory (removed afterwards). When REGISTRY_USER / REGISTRY_PASSWORD are set
+# (scripts/with-registry.sh exports them for berth) every case authenticates with them;
+# otherwise (Distribution) cases run without credentials.
 #
 # --kind KIND (default $E2E_REGISTRY_KIND, then $REGISTRY_KIND as exported by
 # scripts/with-registry.sh): the registry implementation. For KIND=distribution the cases in
 # XFAIL_DISTRIBUTION below (features Distribution 2.8 lacks) are expected to fail; such a
-# failure prints `xfail NAME: ...` and is not counted. Nothing is ever skipped for berth.
+# failure prints `xfail NAME: ...` and is not counted. Nothing is ever skipped for berth: a
+# check inside a case that cannot run prints `e2e-skip: REASON`, and the runner shows every
+# such reason on the case's `ok` line (`ok NAME (12s; skipped: REASON)`).
 #
 # Environment: E2E_CASE_TIMEOUT (seconds per case, default 600), E2E_KEEP_LOGS=1 (keep the
 # per-case logs and print where they are).
@@ -23,8 +27,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=tests/e2e/lib.sh
 source "${here}/lib.sh"
 
-# Cases that need a feature CNCF Distribution 2.8 does not implement.
-XFAIL_DISTRIBUTION=(oras-referrers)
+# Cases that need a feature CNCF Distribution 2.8 does not implement (the referrers API;
+# users, policies and token auth, which only berth has).
+XFAIL_DISTRIBUTION=(oras-referrers auth)
 
 usage() {
     echo "usage: $0 [--kind berth|distribution|other] REGISTRY_HOST:PORT [CASE...]" >&2
@@ -102,7 +107,12 @@ is_xfail() {
 
 # ------------------------------------------------------------------ preflight
 code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://${registry}/v2/" || true)"
-echo "# e2e against http://${registry}/v2/ (kind: ${kind:-unknown}; GET /v2/ -> ${code})"
+if [[ -n "${REGISTRY_USER:-}" ]]; then
+    creds="clients log in as ${REGISTRY_USER}"
+else
+    creds="no credentials"
+fi
+echo "# e2e against http://${registry}/v2/ (kind: ${kind:-unknown}; GET /v2/ -> ${code}; ${creds})"
 
 # ------------------------------------------------------------------ run
 for n in "${names[@]}"; do
@@ -117,6 +127,8 @@ for n in "${names[@]}"; do
     rm -rf "$case_tmp"
     case_tmp=""
     took="$((SECONDS - start))s"
+    skipped="$(sed -n 's/^e2e-skip: //p' "$log" | paste -sd ';' - | sed 's/;/; /g')"
+    [[ -n "$skipped" ]] && took="${took}; skipped: ${skipped}"
     if ((rc == 0)); then
         if is_xfail "$n"; then
             e2e_pass "$n" "$took; passed although expected to fail on $kind"

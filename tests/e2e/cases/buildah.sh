@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # buildah: build a FROM-scratch busybox image with buildah (vfs storage of the case's own),
-# push it, remove it locally, pull it back and check its config and layer.
+# push it, remove it locally, pull it back and check its config and layer (push and pull with
+# --creds when the registry wants credentials).
 # shellcheck source=tests/e2e/lib.sh
 source "${E2E_ROOT:-$(dirname "$0")/..}/lib.sh"
 e2e_case_init
@@ -18,7 +19,7 @@ ctr="$("${bh[@]}" from scratch)"
     --label "berth.e2e=buildah" "$ctr"
 "${bh[@]}" commit -q "$ctr" "$ref"
 "${bh[@]}" rm "$ctr"
-"${bh[@]}" push --tls-verify=false --digestfile "${E2E_TMP}/digest" "$ref"
+"${bh[@]}" push --tls-verify=false "${E2E_CREDS[@]}" --digestfile "${E2E_TMP}/digest" "$ref"
 pushed="$(cat "${E2E_TMP}/digest")"
 [[ "$pushed" == sha256:* ]] || e2e_fail "buildah push wrote no digest"
 
@@ -27,7 +28,7 @@ if "${bh[@]}" inspect --type image "$ref" >/dev/null 2>&1; then
     e2e_fail "image still present locally after buildah rmi"
 fi
 
-"${bh[@]}" pull --tls-verify=false "$ref"
+"${bh[@]}" pull --tls-verify=false "${E2E_CREDS[@]}" "$ref"
 info="$("${bh[@]}" inspect --type image "$ref")"
 summary="$(python3 -c '
 import json, sys

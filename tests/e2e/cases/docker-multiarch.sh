@@ -2,7 +2,8 @@
 # docker-multiarch: push an OCI image index (linux/amd64 + linux/arm64, built as an OCI
 # layout by ocilayout.py) with `skopeo copy --all`, then `docker pull` the index (docker
 # must pick the amd64 child), run it, and read the index back with
-# `docker manifest inspect --insecure` and `skopeo inspect --raw`.
+# `docker manifest inspect --insecure` and `skopeo inspect --raw`. With credentials: skopeo
+# --creds/--dest-creds, docker login.
 # shellcheck source=tests/e2e/lib.sh
 source "${E2E_ROOT:-$(dirname "$0")/..}/lib.sh"
 e2e_case_init
@@ -14,12 +15,14 @@ ref="${REGISTRY}/$(e2e_repo multiarch):1"
 layout="${E2E_TMP}/layout"
 index_digest="$(python3 "${E2E_ROOT}/ocilayout.py" multiarch "$layout" multi)"
 
-skopeo copy --all --preserve-digests --dest-tls-verify=false "oci:${layout}:multi" "docker://${ref}"
+skopeo copy --all --preserve-digests --dest-tls-verify=false "${E2E_DEST_CREDS[@]}" \
+    "oci:${layout}:multi" "docker://${ref}"
 
-raw="$(skopeo inspect --raw --tls-verify=false "docker://${ref}")"
+raw="$(skopeo inspect --raw --tls-verify=false "${E2E_CREDS[@]}" "docker://${ref}")"
 raw_digest="sha256:$(printf '%s' "$raw" | sha256sum | cut -d' ' -f1)"
 e2e_expect_eq "$raw_digest" "$index_digest" "digest of the index served for the tag"
 
+e2e_docker_login
 e2e_defer "docker rmi -f '${ref}'"
 docker pull "$ref"
 arch="$(docker image inspect --format '{{.Os}}/{{.Architecture}}' "$ref")"

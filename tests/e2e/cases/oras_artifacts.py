@@ -8,6 +8,13 @@ oras-referrers  the same pushes, plus a hand-built OCI 1.1 artifact manifest (wi
                 must be listed by GET /v2/<name>/referrers/<digest>, and the `artifactType`
                 filter must select one of them. Distribution 2.8 has no referrers API: the
                 runner expects this case to fail there, never for berth.
+
+With credentials (REGISTRY_USER, berth) the oras client uses the SDK's `basic` auth backend and
+logs in first (`OrasClient.login`, its auth file inside the case's temp dir), and the plain HTTP
+checks send Basic auth. Not the default `token` backend: oras-py (0.2.43) keeps the first bearer
+token it gets (scoped `pull` by the HEAD that starts a push) and asks for a new one only on 403,
+so its pushes stall on the 401 `insufficient_scope` a token registry answers to the upload POST.
+cases/auth.sh pulls with the token backend.
 """
 
 import json
@@ -38,7 +45,17 @@ def write(path, data):
 
 
 def client():
-    return oras.client.OrasClient(hostname=e2elib.registry(), insecure=True)
+    """An oras client, logged in when the registry wants credentials."""
+    creds = e2elib.creds()
+    c = oras.client.OrasClient(hostname=e2elib.registry(), insecure=True,
+                               auth_backend="basic" if creds else "token")
+    if creds:
+        user, password = creds
+        # Writes the credentials to a docker-style auth file of the case's own (never to
+        # ~/.docker) and sets them on the client.
+        c.login(username=user, password=password, hostname=e2elib.registry(),
+                config_path=os.path.join(e2elib.tmpdir(), "oras-auth.json"))
+    return c
 
 
 def get_manifest(name, ref):

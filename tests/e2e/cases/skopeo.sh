@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # skopeo: copy the scanner fixture (OCI layout; gzip and zstd layers) into the registry and
 # back into a fresh layout; the manifest digest and every blob digest must be identical.
-# Then skopeo inspect, list-tags, delete (after which inspect must fail).
+# Then skopeo inspect, list-tags, delete (after which inspect must fail). With credentials
+# every command gets --creds / --src-creds / --dest-creds.
 # shellcheck source=tests/e2e/lib.sh
 source "${E2E_ROOT:-$(dirname "$0")/..}/lib.sh"
 e2e_case_init
@@ -43,8 +44,10 @@ for d in sorted([man["config"]] + man["layers"], key=lambda d: d["digest"]):
 PY
 }
 
-skopeo copy --preserve-digests "${tls[@]}" "oci:${fixture}:scanner-fixture:1" "docker://${repo}:1"
-skopeo copy --preserve-digests "${tls[@]}" "docker://${repo}:1" "oci:${back}:fixture"
+skopeo copy --preserve-digests "${tls[@]}" "${E2E_DEST_CREDS[@]}" \
+    "oci:${fixture}:scanner-fixture:1" "docker://${repo}:1"
+skopeo copy --preserve-digests "${tls[@]}" "${E2E_SRC_CREDS[@]}" \
+    "docker://${repo}:1" "oci:${back}:fixture"
 
 want="$(digest_set "$fixture" scanner-fixture:1)"
 got="$(digest_set "$back" fixture)"
@@ -55,7 +58,7 @@ fi
 grep -q 'zstd' <<<"$got" || e2e_fail "round-tripped manifest lost its zstd layer"
 manifest_digest="$(awk '/^manifest /{print $2}' <<<"$want")"
 
-inspect="$(skopeo inspect --tls-verify=false "docker://${repo}:1")"
+inspect="$(skopeo inspect --tls-verify=false "${E2E_CREDS[@]}" "docker://${repo}:1")"
 read -r digest layers < <(python3 -c '
 import json, sys
 d = json.load(sys.stdin)
@@ -64,15 +67,18 @@ e2e_expect_eq "$digest" "$manifest_digest" "skopeo inspect Digest"
 e2e_expect_eq "$layers" "5" "skopeo inspect layer count"
 
 # a second tag, made registry-to-registry
-skopeo copy --preserve-digests "${tls[@]}" "docker://${repo}:1" "docker://${repo}:2"
-tags="$(skopeo list-tags --tls-verify=false "docker://${repo}" |
+skopeo copy --preserve-digests "${tls[@]}" "${E2E_SRC_CREDS[@]}" "${E2E_DEST_CREDS[@]}" \
+    "docker://${repo}:1" "docker://${repo}:2"
+tags="$(skopeo list-tags --tls-verify=false "${E2E_CREDS[@]}" "docker://${repo}" |
     python3 -c 'import json, sys; print(" ".join(sorted(json.load(sys.stdin)["Tags"])))')"
 e2e_expect_eq "$tags" "1 2" "skopeo list-tags"
 
-skopeo delete --tls-verify=false "docker://${repo}:1"
-if skopeo inspect --tls-verify=false "docker://${repo}:1" >/dev/null 2>&1; then
+skopeo delete --tls-verify=false "${E2E_CREDS[@]}" "docker://${repo}:1"
+if out="$(skopeo inspect --tls-verify=false "${E2E_CREDS[@]}" "docker://${repo}:1" 2>&1)"; then
     e2e_fail "skopeo inspect of ${repo}:1 still succeeds after skopeo delete"
 fi
-if skopeo inspect --raw --tls-verify=false "docker://${repo}@${manifest_digest}" >/dev/null 2>&1; then
+e2e_expect_contains "$out" "manifest unknown" "skopeo inspect of the deleted tag"
+if out="$(skopeo inspect --raw --tls-verify=false "${E2E_CREDS[@]}" "docker://${repo}@${manifest_digest}" 2>&1)"; then
     e2e_fail "manifest ${manifest_digest} still served by digest after skopeo delete"
 fi
+e2e_expect_contains "$out" "manifest unknown" "skopeo inspect of the deleted manifest by digest"
