@@ -2,7 +2,7 @@
 //! sessions and usage. All SQL lives in this crate.
 //!
 //! Callers see narrow role traits ([`RepositoryStore`], [`BlobIndex`], [`ManifestStore`], [`UploadStore`],
-//! [`UsageStore`]) gathered in [`MetaStore`]; the SQLite backend ([`SqliteMeta`]) implements them all, and a
+//! [`UsageStore`], [`settings::RepositorySettingsStore`]) gathered in [`MetaStore`]; the SQLite backend ([`SqliteMeta`]) implements them all, and a
 //! PostgreSQL backend is meant to implement the same traits and pass the same conformance suite. Identities
 //! and access (users, access keys, groups, policies, repository visibility, robot tokens, signing keys, the
 //! audit log) have role traits of their own in [`identity`], gathered in [`identity::IdentityMeta`].
@@ -18,6 +18,7 @@
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod identity;
+pub mod settings;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -39,6 +40,12 @@ pub enum MetaError {
     /// A named thing the operation needs does not exist.
     #[error("{0} does not exist")]
     NotFound(String),
+    /// A repository that has images cannot be deleted without `force`.
+    #[error("{0} is not empty")]
+    NotEmpty(String),
+    /// The repository's tags are immutable and the tag already points at another manifest.
+    #[error("tag {tag} already exists in {repository}, whose tags are immutable")]
+    TagImmutable { repository: String, tag: String },
     /// A compare-and-set on an upload session lost (another request changed it first).
     #[error("upload session changed concurrently")]
     Conflict,
@@ -137,8 +144,10 @@ pub struct Page<'a> {
     pub n: u32,
 }
 
-/// A repository exists while it has at least one blob link or one manifest: pushing creates it, and deleting
-/// everything in it removes it from the catalog. Starting an upload does not create it.
+/// A repository exists while it has at least one blob link or one manifest, or was created explicitly
+/// ([`settings::RepositorySettingsStore::create_repository`]) and not deleted: pushing creates it, and
+/// deleting everything in a repository that was not created explicitly removes it from the catalog. Starting
+/// an upload does not create it.
 #[async_trait]
 pub trait RepositoryStore: Send + Sync {
     /// Repository names in lexical order (the `_catalog`).
@@ -163,7 +172,8 @@ pub trait BlobIndex: Send + Sync {
 pub trait ManifestStore: Send + Sync {
     /// Stores a manifest and points `tags` at it, in one transaction. Fails with `MissingBlob` /
     /// `MissingManifest` if a reference is not in the repository at commit time. Storing an existing digest
-    /// again only moves the tags. A tag moves atomically (last writer wins).
+    /// again only moves the tags. A tag moves atomically (last writer wins), except in a repository whose
+    /// tags are immutable, where moving an existing tag to another manifest fails with `TagImmutable`.
     async fn put_manifest(&self, manifest: &NewManifest, tags: &[Tag]) -> Result<()>;
     async fn get_manifest(&self, repo: &RepositoryName, reference: &Reference) -> Result<Option<StoredManifest>>;
     /// Deletes a manifest and every tag pointing at it; returns whether it existed.
@@ -218,5 +228,11 @@ pub trait UsageStore: Send + Sync {
 }
 
 /// Everything the registry needs from metadata.
-pub trait MetaStore: RepositoryStore + BlobIndex + ManifestStore + UploadStore + UsageStore {}
-impl<T: RepositoryStore + BlobIndex + ManifestStore + UploadStore + UsageStore> MetaStore for T {}
+pub trait MetaStore:
+    RepositoryStore + BlobIndex + ManifestStore + UploadStore + UsageStore + settings::RepositorySettingsStore
+{
+}
+impl<T> MetaStore for T where
+    T: RepositoryStore + BlobIndex + ManifestStore + UploadStore + UsageStore + settings::RepositorySettingsStore
+{
+}

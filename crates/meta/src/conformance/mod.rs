@@ -20,6 +20,7 @@ mod concurrency;
 mod identity;
 mod manifests;
 mod policies;
+mod settings;
 mod tags;
 mod uploads;
 
@@ -36,6 +37,7 @@ pub use identity::{
 };
 pub use manifests::{delete_cascades, fsck_listings, manifest_round_trip, missing_references, record_pull, referrers};
 pub use policies::{policies, repository_policies, visibility};
+pub use settings::{explicit_repositories, image_listing, immutable_tags, repository_deletion};
 pub use tags::tag_listing;
 pub use uploads::{upload_sessions, usage_counters};
 
@@ -56,6 +58,10 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     concurrent_tag_moves(store).await;
     concurrent_upload_updates(store).await;
     concurrent_repository_creation(store).await;
+    explicit_repositories(store).await;
+    repository_deletion(store).await;
+    image_listing(store).await;
+    immutable_tags(store).await;
 }
 
 /// Runs every check of the identity traits ([`IdentityMeta`]) against `store`, which should be freshly

@@ -104,6 +104,44 @@ async fn insert_manifest(conn: &mut SqliteConnection, repository_id: i64, manife
     Ok(id)
 }
 
+/// In a repository whose tags are immutable, refuses to move an existing tag to another manifest (pushing
+/// a tag again to the manifest it names is fine). Runs in the put transaction, after the manifest row exists.
+async fn check_tag_mutability(
+    conn: &mut SqliteConnection,
+    repository_id: i64,
+    manifest: &NewManifest,
+    manifest_id: i64,
+    tags: &[Tag],
+) -> Result<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let immutable: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM repository_settings WHERE repository_id = ?1 \
+         AND image_tag_mutability = 'IMMUTABLE')",
+    )
+    .bind(repository_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if !immutable {
+        return Ok(());
+    }
+    for tag in tags {
+        let moved: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM tags WHERE repository_id = ?1 AND name = ?2 AND manifest_id <> ?3)",
+        )
+        .bind(repository_id)
+        .bind(tag.as_str())
+        .bind(manifest_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        if moved {
+            return Err(MetaError::TagImmutable { repository: manifest.repository.to_string(), tag: tag.to_string() });
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl ManifestStore for SqliteMeta {
     async fn put_manifest(&self, manifest: &NewManifest, tags: &[Tag]) -> Result<()> {
@@ -114,6 +152,7 @@ impl ManifestStore for SqliteMeta {
         // including a repository row created above.
         verify_references(&mut tx, repository_id, manifest).await?;
         let manifest_id = insert_manifest(&mut tx, repository_id, manifest).await?;
+        check_tag_mutability(&mut tx, repository_id, manifest, manifest_id, tags).await?;
         for tag in tags {
             sqlx::query(
                 "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?1, ?2, ?3, ?4) \

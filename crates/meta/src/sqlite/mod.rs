@@ -48,6 +48,7 @@ mod groups;
 mod manifests;
 mod policies;
 mod repositories;
+mod settings;
 mod tokens;
 mod uploads;
 mod usage;
@@ -167,10 +168,12 @@ async fn ensure_repository(conn: &mut SqliteConnection, name: &str, now: i64) ->
     Ok(id)
 }
 
-/// SQL predicate "repository `r` exists": it has a blob link or a manifest. A bare row (left behind when
-/// everything in it was deleted, kept for its usage counters) does not count.
+/// SQL predicate "repository `r` exists": it has a blob link, a manifest, or a settings row (it was created
+/// explicitly). A bare row (left behind when everything in it was deleted, kept for its usage counters) does
+/// not count.
 const REPOSITORY_EXISTS: &str = "(EXISTS (SELECT 1 FROM repository_blobs b WHERE b.repository_id = r.id) \
-     OR EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id))";
+     OR EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id) \
+     OR EXISTS (SELECT 1 FROM repository_settings s WHERE s.repository_id = r.id))";
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,96 @@
+//! Repositories as things of their own: created and deleted explicitly (the ECR-compatible API's
+//! `CreateRepository`/`DeleteRepository`), with settings (tag mutability, scan on push, resource tags), and
+//! listed with their images.
+//!
+//! Existence, with this trait: a repository exists while it has a blob link, a manifest, or a settings row.
+//! [`RepositorySettingsStore::create_repository`] writes the row, so an empty repository exists and is listed
+//! by [`crate::RepositoryStore`] (the catalog); [`RepositorySettingsStore::delete_repository`] removes the row
+//! and the content together. A repository created by a push has no row: it has the default settings, and it
+//! disappears when its content is deleted, as it always did.
+
+use async_trait::async_trait;
+use berth_oci::{Digest, RepositoryName, Tag};
+
+use crate::{Page, Result};
+
+/// Whether a tag may be moved to another manifest once pushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TagMutability {
+    #[default]
+    Mutable,
+    /// Pushing an existing tag to a different manifest fails with [`crate::MetaError::TagImmutable`].
+    Immutable,
+}
+
+/// What `create_repository` records.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RepositorySettings {
+    pub tag_mutability: TagMutability,
+    pub scan_on_push: bool,
+    /// Resource tags (key, value); keys are unique (a repeated key keeps the last value).
+    pub tags: Vec<(String, String)>,
+}
+
+/// A repository as `DescribeRepositories` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryRecord {
+    pub name: RepositoryName,
+    /// When `create_repository` made it; for a repository created by a push, the time of its oldest blob
+    /// link or manifest.
+    pub created_at: i64,
+    /// Whether it has a settings row (was created explicitly) rather than existing through its content.
+    pub explicit: bool,
+    pub tag_mutability: TagMutability,
+    pub scan_on_push: bool,
+}
+
+/// Which images `list_image_ids` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TagStatus {
+    /// One entry per tag.
+    Tagged,
+    /// One entry per manifest that has no tag.
+    Untagged,
+    /// Both.
+    #[default]
+    Any,
+}
+
+/// One image of a repository: a manifest with one of its tags, or an untagged manifest.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ImageId {
+    pub digest: Digest,
+    pub tag: Option<Tag>,
+}
+
+#[async_trait]
+pub trait RepositorySettingsStore: Send + Sync {
+    /// Creates `name` with `settings`. `AlreadyExists` if the repository exists (created explicitly or by
+    /// its content).
+    async fn create_repository(
+        &self,
+        name: &RepositoryName,
+        settings: &RepositorySettings,
+        now: i64,
+    ) -> Result<RepositoryRecord>;
+    /// `None` when the repository does not exist.
+    async fn get_repository(&self, name: &RepositoryName) -> Result<Option<RepositoryRecord>>;
+    /// Existing repositories in lexical order, paged like [`crate::RepositoryStore::list_repositories`].
+    async fn list_repository_records(&self, page: Page<'_>) -> Result<Vec<RepositoryRecord>>;
+    /// A repository's resource tags in lexical order of key; `None` when the repository does not exist.
+    async fn repository_resource_tags(&self, name: &RepositoryName) -> Result<Option<Vec<(String, String)>>>;
+    /// Deletes the repository: its manifests (with their tags), blob links, settings and resource tags, in one
+    /// transaction. Returns the repository as it was, or `None` if it did not exist. Unless `force`, a
+    /// repository that has a manifest is not touched: `NotEmpty`. The repository's policy, visibility and
+    /// usage counters stay (they are kept by name, as when content is deleted through /v2).
+    async fn delete_repository(&self, name: &RepositoryName, force: bool) -> Result<Option<RepositoryRecord>>;
+    /// The images of `repo` with `status`, ordered by digest then tag (an untagged manifest sorts first
+    /// among its entries), strictly after `after`, at most `n`; `None` when the repository does not exist.
+    async fn list_image_ids(
+        &self,
+        repo: &RepositoryName,
+        status: TagStatus,
+        after: Option<&ImageId>,
+        n: u32,
+    ) -> Result<Option<Vec<ImageId>>>;
+}

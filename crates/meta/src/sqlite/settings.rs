@@ -1,0 +1,228 @@
+//! Explicitly created repositories, their settings and resource tags, and image listings.
+
+use async_trait::async_trait;
+use berth_oci::RepositoryName;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use super::codec::{parse, parse_opt};
+use super::{REPOSITORY_EXISTS, SqliteMeta, ensure_repository};
+use crate::settings::{
+    ImageId, RepositoryRecord, RepositorySettings, RepositorySettingsStore, TagMutability, TagStatus,
+};
+use crate::{MetaError, Page, Result};
+
+pub(super) fn mutability_to_db(m: TagMutability) -> &'static str {
+    match m {
+        TagMutability::Mutable => "MUTABLE",
+        TagMutability::Immutable => "IMMUTABLE",
+    }
+}
+
+fn mutability_from_db(value: &str) -> Result<TagMutability> {
+    match value {
+        "MUTABLE" => Ok(TagMutability::Mutable),
+        "IMMUTABLE" => Ok(TagMutability::Immutable),
+        other => Err(MetaError::Corrupt(format!("repository_settings.image_tag_mutability {other:?}"))),
+    }
+}
+
+/// Columns of a [`RepositoryRecord`] over `repositories r LEFT JOIN repository_settings s`. A repository
+/// without a settings row was created by its content: its creation time is that of its oldest blob link or
+/// manifest (the `repositories` row may be older than the content's current life).
+const RECORD_COLUMNS: &str = "r.name AS name, \
+     s.repository_id IS NOT NULL AS explicit, \
+     COALESCE(s.image_tag_mutability, 'MUTABLE') AS image_tag_mutability, \
+     COALESCE(s.scan_on_push, 0) AS scan_on_push, \
+     COALESCE(s.created_at, \
+         MIN(COALESCE((SELECT MIN(b.created_at) FROM repository_blobs b WHERE b.repository_id = r.id), \
+                      (SELECT MIN(m.pushed_at) FROM manifests m WHERE m.repository_id = r.id)), \
+             COALESCE((SELECT MIN(m.pushed_at) FROM manifests m WHERE m.repository_id = r.id), \
+                      (SELECT MIN(b.created_at) FROM repository_blobs b WHERE b.repository_id = r.id))), \
+         r.created_at) AS created_at";
+
+fn record(row: &SqliteRow) -> Result<RepositoryRecord> {
+    let scan: i64 = row.try_get("scan_on_push")?;
+    let explicit: i64 = row.try_get("explicit")?;
+    Ok(RepositoryRecord {
+        name: parse("repositories.name", row.try_get("name")?)?,
+        created_at: row.try_get("created_at")?,
+        explicit: explicit != 0,
+        tag_mutability: mutability_from_db(row.try_get("image_tag_mutability")?)?,
+        scan_on_push: scan != 0,
+    })
+}
+
+/// The record of `name` if it exists, read on `conn` (inside a transaction when the caller needs one).
+async fn record_of(conn: &mut SqliteConnection, name: &RepositoryName) -> Result<Option<(i64, RepositoryRecord)>> {
+    let sql = format!(
+        "SELECT r.id AS id, {RECORD_COLUMNS} FROM repositories r \
+         LEFT JOIN repository_settings s ON s.repository_id = r.id \
+         WHERE r.name = ?1 AND {REPOSITORY_EXISTS}"
+    );
+    let row = sqlx::query(&sql).bind(name.as_str()).fetch_optional(conn).await?;
+    row.map(|row| Ok((row.try_get("id")?, record(&row)?))).transpose()
+}
+
+#[async_trait]
+impl RepositorySettingsStore for SqliteMeta {
+    async fn create_repository(
+        &self,
+        name: &RepositoryName,
+        settings: &RepositorySettings,
+        now: i64,
+    ) -> Result<RepositoryRecord> {
+        let mut tx = self.write_tx().await?;
+        // Checked in the write transaction: a concurrent push or create cannot slip in between. On error
+        // `tx` is dropped, which rolls back (including a repositories row created here).
+        if record_of(&mut tx, name).await?.is_some() {
+            return Err(MetaError::AlreadyExists(format!("repository {name}")));
+        }
+        let repository_id = ensure_repository(&mut tx, name.as_str(), now).await?;
+        sqlx::query(
+            "INSERT INTO repository_settings (repository_id, created_at, image_tag_mutability, scan_on_push) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(repository_id)
+        .bind(now)
+        .bind(mutability_to_db(settings.tag_mutability))
+        .bind(i64::from(settings.scan_on_push))
+        .execute(&mut *tx)
+        .await?;
+        for (key, value) in &settings.tags {
+            sqlx::query(
+                "INSERT INTO repository_resource_tags (repository_id, key, value) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (repository_id, key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(repository_id)
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.durable().await?;
+        Ok(RepositoryRecord {
+            name: name.clone(),
+            created_at: now,
+            explicit: true,
+            tag_mutability: settings.tag_mutability,
+            scan_on_push: settings.scan_on_push,
+        })
+    }
+
+    async fn get_repository(&self, name: &RepositoryName) -> Result<Option<RepositoryRecord>> {
+        let mut conn = self.reader.acquire().await?;
+        Ok(record_of(&mut conn, name).await?.map(|(_, r)| r))
+    }
+
+    async fn list_repository_records(&self, page: Page<'_>) -> Result<Vec<RepositoryRecord>> {
+        // Names are never empty, so "after ''" is "from the start".
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM repositories r \
+             LEFT JOIN repository_settings s ON s.repository_id = r.id \
+             WHERE r.name > ?1 AND {REPOSITORY_EXISTS} ORDER BY r.name LIMIT ?2"
+        );
+        let rows =
+            sqlx::query(&sql).bind(page.last.unwrap_or("")).bind(i64::from(page.n)).fetch_all(&self.reader).await?;
+        rows.iter().map(record).collect()
+    }
+
+    async fn repository_resource_tags(&self, name: &RepositoryName) -> Result<Option<Vec<(String, String)>>> {
+        let mut tx = self.reader.begin().await?;
+        let Some((id, _)) = record_of(&mut tx, name).await? else {
+            return Ok(None);
+        };
+        let rows = sqlx::query("SELECT key, value FROM repository_resource_tags WHERE repository_id = ?1 ORDER BY key")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.iter().map(|r| Ok((r.try_get("key")?, r.try_get("value")?))).collect::<Result<Vec<_>>>().map(Some)
+    }
+
+    async fn delete_repository(&self, name: &RepositoryName, force: bool) -> Result<Option<RepositoryRecord>> {
+        let mut tx = self.write_tx().await?;
+        let found = record_of(&mut tx, name).await?;
+        let Some((id, record)) = found else {
+            drop(tx);
+            // What we report was decided by commits that may not be durable yet (see the module docs).
+            self.durable().await?;
+            return Ok(None);
+        };
+        if !force {
+            let has_manifest: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM manifests WHERE repository_id = ?1)")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if has_manifest {
+                drop(tx);
+                self.durable().await?;
+                return Err(MetaError::NotEmpty(format!("repository {name}")));
+            }
+        }
+        // Tags, manifest_blobs and manifest_children go with the manifests, resource tags with the settings
+        // (ON DELETE CASCADE). The repositories row stays for its usage counters, visibility and policy.
+        for sql in [
+            "DELETE FROM manifests WHERE repository_id = ?1",
+            "DELETE FROM repository_blobs WHERE repository_id = ?1",
+            "DELETE FROM repository_settings WHERE repository_id = ?1",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        self.durable().await?;
+        Ok(Some(record))
+    }
+
+    async fn list_image_ids(
+        &self,
+        repo: &RepositoryName,
+        status: TagStatus,
+        after: Option<&ImageId>,
+        n: u32,
+    ) -> Result<Option<Vec<ImageId>>> {
+        // One read transaction: the existence check and the listing see the same snapshot.
+        let mut tx = self.reader.begin().await?;
+        let Some((id, _)) = record_of(&mut tx, repo).await? else {
+            return Ok(None);
+        };
+        let status = match status {
+            TagStatus::Tagged => "tagged",
+            TagStatus::Untagged => "untagged",
+            TagStatus::Any => "any",
+        };
+        // An untagged manifest's entry sorts as tag '' (tags are never empty); digests are never empty, so
+        // "after ('', '')" is "from the start".
+        let (after_digest, after_tag) = match after {
+            Some(a) => (a.digest.to_string(), a.tag.as_ref().map(|t| t.as_str().to_string()).unwrap_or_default()),
+            None => (String::new(), String::new()),
+        };
+        let rows = sqlx::query(
+            "SELECT m.digest AS digest, t.name AS tag FROM manifests m \
+             LEFT JOIN tags t ON t.manifest_id = m.id \
+             WHERE m.repository_id = ?1 \
+             AND (?2 = 'any' OR (?2 = 'tagged' AND t.name IS NOT NULL) OR (?2 = 'untagged' AND t.name IS NULL)) \
+             AND (m.digest, COALESCE(t.name, '')) > (?3, ?4) \
+             ORDER BY m.digest, COALESCE(t.name, '') LIMIT ?5",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(after_digest)
+        .bind(after_tag)
+        .bind(i64::from(n))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ImageId {
+                    digest: parse("manifests.digest", row.try_get("digest")?)?,
+                    tag: parse_opt("tags.name", row.try_get("tag")?)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+}
