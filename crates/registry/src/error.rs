@@ -1,7 +1,7 @@
 //! What can go wrong in a registry operation, each tied to the distribution-spec code a client sees.
 
 use berth_meta::MetaError;
-use berth_oci::{Digest, ErrorCode, ManifestError, NameError};
+use berth_oci::{Digest, ErrorCode, ManifestError, NameError, RepositoryName};
 use berth_storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,15 @@ pub enum RegistryError {
     NameUnknown,
     #[error("{0}")]
     NameInvalid(NameError),
+    /// Creating a repository that exists (never raised on /v2).
+    #[error("repository {0} already exists")]
+    RepositoryAlreadyExists(RepositoryName),
+    /// Deleting, without force, a repository that has images (never raised on /v2).
+    #[error("repository {0} has images; delete them first or force the deletion")]
+    RepositoryNotEmpty(RepositoryName),
+    /// Moving a tag of a repository whose tags are immutable.
+    #[error("tag {tag} already exists in {repository} and cannot be overwritten because its tags are immutable")]
+    TagImmutable { repository: String, tag: String },
     #[error("{0}")]
     TagInvalid(NameError),
     #[error(transparent)]
@@ -57,7 +66,10 @@ impl RegistryError {
             RegistryError::ManifestUnknown(_) => ErrorCode::ManifestUnknown,
             RegistryError::NameUnknown => ErrorCode::NameUnknown,
             RegistryError::NameInvalid(_) => ErrorCode::NameInvalid,
-            RegistryError::TagInvalid(_) => ErrorCode::TagInvalid,
+            RegistryError::TagInvalid(_) | RegistryError::TagImmutable { .. } => ErrorCode::TagInvalid,
+            // Only the ECR-compatible API raises these, and maps them itself; the nearest OCI codes.
+            RegistryError::RepositoryAlreadyExists(_) => ErrorCode::NameInvalid,
+            RegistryError::RepositoryNotEmpty(_) => ErrorCode::Denied,
             RegistryError::Storage(StorageError::BlobNotFound(d)) => {
                 return RegistryError::BlobUnknown(d.clone()).code();
             }
@@ -80,6 +92,7 @@ impl From<MetaError> for RegistryError {
     fn from(e: MetaError) -> Self {
         match e {
             MetaError::MissingBlob(d) | MetaError::MissingManifest(d) => RegistryError::ManifestBlobUnknown(d),
+            MetaError::TagImmutable { repository, tag } => RegistryError::TagImmutable { repository, tag },
             MetaError::Conflict => {
                 RegistryError::BlobUploadInvalid("the upload session was changed by a concurrent request".into())
             }

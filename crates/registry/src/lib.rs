@@ -15,6 +15,7 @@ mod error;
 mod fsck;
 mod manifests;
 mod pulls;
+mod repositories;
 mod uploads;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub use error::RegistryError;
 pub use fsck::{FsckOptions, FsckReport};
 pub use manifests::{PushedManifest, TagPage};
 pub use pulls::PullRecorder;
+pub use repositories::Paged;
 pub use uploads::{UploadProgress, byte_stream};
 
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;

@@ -1,0 +1,78 @@
+//! Repositories as things of their own (the ECR-compatible API): created and deleted explicitly, with
+//! settings, described and listed with their images.
+
+use berth_meta::MetaError;
+use berth_meta::settings::{ImageId, RepositoryRecord, RepositorySettings, TagStatus};
+use berth_oci::RepositoryName;
+
+use crate::{Registry, RegistryError, Result};
+
+/// One page of a listing of `T`, and whether more entries follow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paged<T> {
+    pub entries: Vec<T>,
+    pub more: bool,
+}
+
+fn paged<T>(mut entries: Vec<T>, want: u32) -> Paged<T> {
+    let more = entries.len() > want as usize;
+    entries.truncate(want as usize);
+    Paged { entries, more }
+}
+
+impl Registry {
+    /// Creates an empty repository with `settings`; `RepositoryAlreadyExists` if it exists (by content too).
+    pub async fn create_repository(
+        &self,
+        name: &RepositoryName,
+        settings: &RepositorySettings,
+    ) -> Result<RepositoryRecord> {
+        self.meta.create_repository(name, settings, self.now()).await.map_err(|e| match e {
+            MetaError::AlreadyExists(_) => RegistryError::RepositoryAlreadyExists(name.clone()),
+            other => other.into(),
+        })
+    }
+
+    /// A repository's record; `NameUnknown` if it does not exist.
+    pub async fn repository(&self, name: &RepositoryName) -> Result<RepositoryRecord> {
+        self.meta.get_repository(name).await?.ok_or(RegistryError::NameUnknown)
+    }
+
+    /// Records of existing repositories in lexical order, strictly after `after`, `n` at most.
+    pub async fn repositories(&self, after: Option<&str>, n: u32) -> Result<Paged<RepositoryRecord>> {
+        let records =
+            self.meta.list_repository_records(berth_meta::Page { last: after, n: n.saturating_add(1) }).await?;
+        Ok(paged(records, n))
+    }
+
+    /// Deletes a repository with everything in it (`force`), or only if it has no manifest
+    /// (`RepositoryNotEmpty` otherwise); returns it as it was. `NameUnknown` if it does not exist. One
+    /// transaction: a push racing with the delete either lands before it (and is deleted, or makes a
+    /// non-forced delete fail) or after it (and creates the repository anew). The blobs' bytes stay until
+    /// garbage collection, as after any delete.
+    pub async fn delete_repository(&self, name: &RepositoryName, force: bool) -> Result<RepositoryRecord> {
+        match self.meta.delete_repository(name, force).await {
+            Ok(Some(record)) => Ok(record),
+            Ok(None) => Err(RegistryError::NameUnknown),
+            Err(MetaError::NotEmpty(_)) => Err(RegistryError::RepositoryNotEmpty(name.clone())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Images of `name` with `status` (one entry per tag, one per untagged manifest), ordered by digest then
+    /// tag, strictly after `after`, `n` at most. `NameUnknown` if the repository does not exist.
+    pub async fn list_images(
+        &self,
+        name: &RepositoryName,
+        status: TagStatus,
+        after: Option<&ImageId>,
+        n: u32,
+    ) -> Result<Paged<ImageId>> {
+        let ids = self
+            .meta
+            .list_image_ids(name, status, after, n.saturating_add(1))
+            .await?
+            .ok_or(RegistryError::NameUnknown)?;
+        Ok(paged(ids, n))
+    }
+}
