@@ -4,17 +4,16 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use berth_auth::sigv4::CanonicalInput;
 use berth_identity::{Caller, IdentityError};
 use berth_meta::identity::{PolicyTarget, Visibility};
 use http_body_util::{BodyExt, Limited};
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 
 use crate::AppState;
 use crate::authn::{audit, client_ip};
+use crate::sigv4::canonical_input;
 
 const MAX_BODY: usize = 1024 * 1024;
 
@@ -104,36 +103,6 @@ async fn admin_caller(
         return Err(AwsError::new(StatusCode::FORBIDDEN, "UnrecognizedClientException", "the request is not signed"));
     }
     Ok(caller)
-}
-
-fn canonical_input(req: &axum::http::request::Parts, body: &[u8]) -> CanonicalInput {
-    let mut headers: Vec<(String, String)> = req
-        .headers
-        .iter()
-        .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-        .collect();
-    // HTTP/2 carries the host as the `:authority` pseudo-header, which signers sign as `host`.
-    if !headers.iter().any(|(k, _)| k == "host")
-        && let Some(authority) = req.uri.authority()
-    {
-        headers.push(("host".to_string(), authority.to_string()));
-    }
-    let declared = header_value(&req.headers, "x-amz-content-sha256");
-    let payload_sha256 = match declared.as_deref() {
-        Some("UNSIGNED-PAYLOAD") => "UNSIGNED-PAYLOAD".to_string(),
-        _ => hex::encode(Sha256::digest(body)),
-    };
-    CanonicalInput {
-        method: req.method.as_str().to_string(),
-        path: req.uri.path().to_string(),
-        query: req.uri.query().unwrap_or("").to_string(),
-        headers,
-        payload_sha256,
-    }
-}
-
-fn header_value(h: &HeaderMap, name: &str) -> Option<String> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 pub async fn admin(State(app): State<Arc<AppState>>, Path(op): Path<String>, req: Request) -> Response {
