@@ -1,4 +1,5 @@
-//! berth's HTTP surface: the OCI distribution API under `/v2/`, Prometheus `/metrics` and `/healthz`.
+//! berth's HTTP surface: the OCI distribution API under `/v2/`, the admin API under `/admin/v1/`, the
+//! ECR-compatible API at `POST /` ([`ecr`]), Prometheus `/metrics` and `/healthz`.
 //! This is the only crate that knows HTTP; it turns requests into calls on [`berth_registry::Registry`] and
 //! registry errors into the spec's error JSON ([`error::ApiError`]).
 //!
@@ -7,12 +8,14 @@
 
 mod admin;
 mod authn;
+mod ecr;
 pub mod endpoint;
 pub mod error;
 mod handlers;
 mod headers;
 mod observe;
 mod params;
+mod sigv4;
 mod token;
 
 use std::sync::Arc;
@@ -48,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .merge(v2)
         .route("/token", get(token::token).post(token::token))
         .route("/admin/v1/{op}", post(admin::admin))
+        // The ECR-compatible API: AWS JSON 1.1, the operation in `X-Amz-Target`.
+        .route("/", post(ecr::handle))
         .route("/metrics", get(handlers::metrics))
         .route("/healthz", get(|| async { "ok" }))
         .layer(axum::middleware::from_fn(observe::observe))

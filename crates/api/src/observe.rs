@@ -23,6 +23,7 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         Some(Parsed(Ok(e))) => e.route(),
         Some(Parsed(Err(_))) => "invalid",
         None if path == "/metrics" => "metrics",
+        None if path == "/" => "ecr",
         None => "other",
     };
     let repo = match &parsed {

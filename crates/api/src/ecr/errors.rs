@@ -1,0 +1,253 @@
+//! The AWS error types the ECR-compatible API answers with, each declared once with its HTTP status, and
+//! the mapping of identity and registry failures onto them.
+//!
+//! Rules (what the AWS CLI and SDKs rely on): client errors are 4xx and never a type the SDKs retry
+//! (throttling types, `LimitExceededException`, 5xx); only a fault of the server or a dependency is 500
+//! `ServerException`. Modelled ECR exceptions without an explicit status are 400 in AWS JSON 1.1;
+//! authentication and authorisation failures are 403, as AWS answers them.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use berth_identity::IdentityError;
+use berth_registry::RegistryError;
+use serde_json::json;
+
+use super::CONTENT_TYPE;
+
+/// An error type (`__type`) of the ECR-compatible API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorType {
+    // Modelled by ECR (botocore's `ecr` service model).
+    InvalidParameter,
+    InvalidTagParameter,
+    TooManyTags,
+    RepositoryNotFound,
+    RepositoryAlreadyExists,
+    RepositoryNotEmpty,
+    Server,
+    // AWS JSON protocol and authentication errors, common to all AWS services.
+    Serialization,
+    UnknownOperation,
+    /// An ECR operation berth does not implement yet.
+    UnsupportedOperation,
+    MissingAuthenticationToken,
+    UnrecognizedClient,
+    InvalidSignature,
+    AccessDenied,
+}
+
+impl ErrorType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorType::InvalidParameter => "InvalidParameterException",
+            ErrorType::InvalidTagParameter => "InvalidTagParameterException",
+            ErrorType::TooManyTags => "TooManyTagsException",
+            ErrorType::RepositoryNotFound => "RepositoryNotFoundException",
+            ErrorType::RepositoryAlreadyExists => "RepositoryAlreadyExistsException",
+            ErrorType::RepositoryNotEmpty => "RepositoryNotEmptyException",
+            ErrorType::Server => "ServerException",
+            ErrorType::Serialization => "SerializationException",
+            ErrorType::UnknownOperation => "UnknownOperationException",
+            ErrorType::UnsupportedOperation => "UnsupportedOperationException",
+            ErrorType::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            ErrorType::UnrecognizedClient => "UnrecognizedClientException",
+            ErrorType::InvalidSignature => "InvalidSignatureException",
+            ErrorType::AccessDenied => "AccessDeniedException",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorType::Server => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorType::MissingAuthenticationToken
+            | ErrorType::UnrecognizedClient
+            | ErrorType::InvalidSignature
+            | ErrorType::AccessDenied => StatusCode::FORBIDDEN,
+            ErrorType::InvalidParameter
+            | ErrorType::InvalidTagParameter
+            | ErrorType::TooManyTags
+            | ErrorType::RepositoryNotFound
+            | ErrorType::RepositoryAlreadyExists
+            | ErrorType::RepositoryNotEmpty
+            | ErrorType::Serialization
+            | ErrorType::UnknownOperation
+            | ErrorType::UnsupportedOperation => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// An error response: `{"__type", "message"}` with the type's status.
+#[derive(Debug)]
+pub struct EcrError {
+    pub kind: ErrorType,
+    pub message: String,
+}
+
+impl EcrError {
+    pub fn new(kind: ErrorType, message: impl Into<String>) -> Self {
+        EcrError { kind, message: message.into() }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        EcrError::new(ErrorType::InvalidParameter, message)
+    }
+
+    /// A server fault: details go to the log, not to the client.
+    pub fn server(what: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %what, "ECR API fault");
+        EcrError::new(ErrorType::Server, "internal error")
+    }
+
+    pub fn repository_not_found(name: &str, registry_id: &str) -> Self {
+        EcrError::new(
+            ErrorType::RepositoryNotFound,
+            format!("The repository with name '{name}' does not exist in the registry with id '{registry_id}'"),
+        )
+    }
+
+    /// A registry failure about repository `name`.
+    pub fn from_registry(e: RegistryError, name: &str, registry_id: &str) -> Self {
+        match e {
+            RegistryError::NameUnknown => EcrError::repository_not_found(name, registry_id),
+            RegistryError::RepositoryAlreadyExists(_) => EcrError::new(
+                ErrorType::RepositoryAlreadyExists,
+                format!("The repository with name '{name}' already exists in the registry with id '{registry_id}'"),
+            ),
+            RegistryError::RepositoryNotEmpty(_) => EcrError::new(
+                ErrorType::RepositoryNotEmpty,
+                format!(
+                    "The repository with name '{name}' in registry with id '{registry_id}' cannot be deleted \
+                     because it still contains images"
+                ),
+            ),
+            e if e.code().is_none() => EcrError::server(&e),
+            e => EcrError::invalid(e.to_string()),
+        }
+    }
+}
+
+impl From<IdentityError> for EcrError {
+    fn from(e: IdentityError) -> Self {
+        let kind = match &e {
+            IdentityError::Denied { .. } => ErrorType::AccessDenied,
+            // A rate limit on failed logins is reported as the refusal it is, never as throttling (which the
+            // SDKs would retry, prolonging the lock-out).
+            IdentityError::BadCredentials | IdentityError::RateLimited { .. } => ErrorType::UnrecognizedClient,
+            IdentityError::Signature(_) => ErrorType::InvalidSignature,
+            IdentityError::NotFound(_)
+            | IdentityError::AlreadyExists(_)
+            | IdentityError::Invalid(_)
+            | IdentityError::MalformedPolicy(_) => ErrorType::InvalidParameter,
+            IdentityError::Crypto(_) | IdentityError::Meta(_) => return EcrError::server(&e),
+        };
+        let message = match &e {
+            IdentityError::BadCredentials => "The security token included in the request is invalid.".to_string(),
+            other => other.to_string(),
+        };
+        EcrError::new(kind, message)
+    }
+}
+
+impl IntoResponse for EcrError {
+    fn into_response(self) -> Response {
+        let body = json!({"__type": self.kind.name(), "message": self.message}).to_string();
+        let mut resp = (self.kind.status(), body).into_response();
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [ErrorType; 14] = [
+        ErrorType::InvalidParameter,
+        ErrorType::InvalidTagParameter,
+        ErrorType::TooManyTags,
+        ErrorType::RepositoryNotFound,
+        ErrorType::RepositoryAlreadyExists,
+        ErrorType::RepositoryNotEmpty,
+        ErrorType::Server,
+        ErrorType::Serialization,
+        ErrorType::UnknownOperation,
+        ErrorType::UnsupportedOperation,
+        ErrorType::MissingAuthenticationToken,
+        ErrorType::UnrecognizedClient,
+        ErrorType::InvalidSignature,
+        ErrorType::AccessDenied,
+    ];
+
+    /// Error codes botocore retries (its `_retry.json`: throttling and limit types), which a client error
+    /// must never carry.
+    const RETRIED: [&str; 13] = [
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "EC2ThrottledException",
+    ];
+
+    #[test]
+    fn only_server_faults_are_5xx_and_nothing_is_retryable() {
+        for t in ALL {
+            assert!(t.name().ends_with("Exception"), "{t:?}");
+            assert!(!RETRIED.contains(&t.name()), "{t:?} would be retried by the SDKs");
+            assert_eq!(t.status().is_server_error(), t == ErrorType::Server, "{t:?}");
+            assert!(t.status().is_client_error() || t == ErrorType::Server, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn identity_failures_map_to_aws_types() {
+        let cases = [
+            (
+                IdentityError::Denied { principal: "user/a".into(), action: "ecr:X".into(), resource: "*".into() },
+                "AccessDeniedException",
+                403,
+            ),
+            (IdentityError::BadCredentials, "UnrecognizedClientException", 403),
+            (IdentityError::RateLimited { retry_after: 5 }, "UnrecognizedClientException", 403),
+            (IdentityError::Signature("bad".into()), "InvalidSignatureException", 403),
+            (IdentityError::Invalid("x".into()), "InvalidParameterException", 400),
+            (IdentityError::Crypto("x".into()), "ServerException", 500),
+        ];
+        for (e, kind, status) in cases {
+            let e = EcrError::from(e);
+            assert_eq!((e.kind.name(), e.kind.status().as_u16()), (kind, status));
+        }
+    }
+
+    #[test]
+    fn registry_failures_name_the_repository() {
+        let name: berth_oci::RepositoryName = "team/app".parse().unwrap();
+        let e = EcrError::from_registry(RegistryError::NameUnknown, "team/app", "123456789012");
+        assert_eq!(e.kind, ErrorType::RepositoryNotFound);
+        assert!(e.message.contains("'team/app'") && e.message.contains("'123456789012'"), "{}", e.message);
+        let e = EcrError::from_registry(RegistryError::RepositoryAlreadyExists(name.clone()), "team/app", "1");
+        assert_eq!(e.kind, ErrorType::RepositoryAlreadyExists);
+        let e = EcrError::from_registry(RegistryError::RepositoryNotEmpty(name), "team/app", "1");
+        assert_eq!(e.kind, ErrorType::RepositoryNotEmpty);
+        let fault = RegistryError::Meta(berth_meta::MetaError::Corrupt("x".into()));
+        let e = EcrError::from_registry(fault, "team/app", "1");
+        assert_eq!((e.kind, e.message.as_str()), (ErrorType::Server, "internal error"), "no detail leaks");
+    }
+
+    #[tokio::test]
+    async fn responses_are_aws_json() {
+        let resp = EcrError::new(ErrorType::RepositoryNotFound, "gone").into_response();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], CONTENT_TYPE);
+        let body = axum::body::to_bytes(resp.into_body(), 1024).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v, json!({"__type": "RepositoryNotFoundException", "message": "gone"}));
+    }
+}

@@ -1,0 +1,220 @@
+//! The ECR-compatible API: `POST /` with `X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.<Operation>`,
+//! AWS JSON 1.1 bodies, SigV4 (service `ecr`) with a berth access key. `aws ecr ... --endpoint-url` and the
+//! SDKs (boto3) talk to it.
+//!
+//! Every request: authenticate (SigV4 only), find the operation, parse the JSON body, run the operation
+//! (which validates its members, then asks the identity service to authorise `ecr:<Operation>` on the
+//! repository or registry, then calls the registry), answer JSON with `x-amzn-RequestId`. Operations of
+//! ECR's model that berth does not implement yet answer 400 `UnsupportedOperationException`; names outside
+//! the model answer 400 `UnknownOperationException`. Creations, deletions and refusals are audited.
+
+mod authorization;
+mod errors;
+mod images;
+mod input;
+mod operations;
+mod repositories;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use berth_identity::{Caller, Resource};
+use berth_oci::RepositoryName;
+use http_body_util::{BodyExt, Limited};
+use serde_json::{Map, Value};
+
+use self::errors::{EcrError, ErrorType};
+use self::input::Input;
+use crate::AppState;
+use crate::authn::{audit, client_ip};
+use crate::sigv4::canonical_input;
+
+/// The media type of AWS JSON 1.1 requests and responses.
+pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+/// `X-Amz-Target` is this prefix, a dot, and the operation name.
+pub const TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921";
+/// The SigV4 service name of ECR.
+const SERVICE: &str = "ecr";
+const MAX_BODY: usize = 1024 * 1024;
+
+/// What an operation runs with.
+pub(crate) struct Ctx<'a> {
+    pub app: &'a AppState,
+    pub caller: Caller,
+    /// The `Host` clients used: repository URIs and the proxy endpoint are built from it.
+    pub host: String,
+    pub ip: Option<IpAddr>,
+}
+
+impl Ctx<'_> {
+    pub fn registry_id(&self) -> &str {
+        &self.app.identity.account().id
+    }
+
+    /// Authorises `ecr:<operation>` on `resource`; refusals are audited.
+    pub async fn authorize(&self, operation: &str, resource: &Resource<'_>) -> Result<(), EcrError> {
+        let action = format!("ecr:{operation}");
+        match self.app.identity.authorize(&self.caller, &action, resource).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if matches!(e, berth_identity::IdentityError::Denied { .. }) {
+                    self.audit(&action, resource, "denied", 403).await;
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Whether the caller may perform `ecr:<operation>` on `repo` (for listings that filter).
+    pub async fn may(&self, operation: &str, repo: &RepositoryName) -> Result<bool, EcrError> {
+        let action = format!("ecr:{operation}");
+        Ok(self.app.identity.is_allowed(&self.caller, &action, &Resource::Repository(repo)).await?)
+    }
+
+    pub async fn audit(&self, action: &str, resource: &Resource<'_>, outcome: &str, status: u16) {
+        let account = self.app.identity.account();
+        let resource = match resource {
+            Resource::Repository(r) => account.repository_arn(r),
+            Resource::Registry => account.registry_arn(),
+            _ => "*".to_string(),
+        };
+        audit(self.app, &self.caller, action, &resource, self.ip, outcome, status).await;
+    }
+
+    /// `HOST/NAME`: where `docker pull` finds the repository.
+    pub fn repository_uri(&self, name: &RepositoryName) -> String {
+        format!("{}/{name}", self.host)
+    }
+}
+
+/// `POST /`.
+pub async fn handle(State(app): State<Arc<AppState>>, req: Request) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let ip = client_ip(&req);
+    let (parts, body) = req.into_parts();
+    let result = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(body) => serve(&app, &parts, &body.to_bytes(), ip).await,
+        Err(_) => Err(EcrError::new(ErrorType::Serialization, "the request body is too large or unreadable")),
+    };
+    let mut resp = match result {
+        Ok(v) => (StatusCode::OK, v.to_string()).into_response(),
+        Err(e) => e.into_response(),
+    };
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-amzn-requestid", v);
+    }
+    resp
+}
+
+async fn serve(app: &AppState, parts: &Parts, body: &[u8], ip: Option<IpAddr>) -> Result<Value, EcrError> {
+    let caller = authenticate(app, parts, body, ip).await?;
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let operation = operation_of(target)?;
+    let input: Map<String, Value> = if body.is_empty() {
+        Map::new()
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(Value::Object(m)) => m,
+            _ => return Err(EcrError::new(ErrorType::Serialization, "the request body must be a JSON object")),
+        }
+    };
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".to_string());
+    let ctx = Ctx { app, caller, host, ip };
+    dispatch(&ctx, operation, &Input(&input)).await
+}
+
+/// The operation named by `X-Amz-Target`: one of ECR's, or `UnknownOperationException`.
+fn operation_of(target: &str) -> Result<&str, EcrError> {
+    let unknown = || EcrError::new(ErrorType::UnknownOperation, format!("unknown operation {target:?}"));
+    let (prefix, operation) = target.split_once('.').ok_or_else(unknown)?;
+    if prefix != TARGET_PREFIX || !operations::ALL.contains(&operation) {
+        return Err(unknown());
+    }
+    Ok(operation)
+}
+
+async fn dispatch(ctx: &Ctx<'_>, operation: &str, input: &Input<'_>) -> Result<Value, EcrError> {
+    match operation {
+        "GetAuthorizationToken" => authorization::get_authorization_token(ctx, input).await,
+        "CreateRepository" => repositories::create(ctx, input).await,
+        "DescribeRepositories" => repositories::describe(ctx, input).await,
+        "DeleteRepository" => repositories::delete(ctx, input).await,
+        "ListImages" => images::list(ctx, input).await,
+        other => {
+            Err(EcrError::new(ErrorType::UnsupportedOperation, format!("{other} is not implemented by berth yet")))
+        }
+    }
+}
+
+/// SigV4 with service `ecr` and the registry's region, verified by the identity service.
+async fn authenticate(app: &AppState, parts: &Parts, body: &[u8], ip: Option<IpAddr>) -> Result<Caller, EcrError> {
+    let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if authorization.is_empty() {
+        return Err(EcrError::new(ErrorType::MissingAuthenticationToken, "Missing Authentication Token"));
+    }
+    if !authorization.starts_with(berth_auth::sigv4::ALGORITHM) {
+        return Err(EcrError::new(
+            ErrorType::InvalidSignature,
+            "requests must be signed with AWS Signature Version 4 (AWS4-HMAC-SHA256)",
+        ));
+    }
+    let parsed = berth_auth::sigv4::parse_authorization(authorization)
+        .map_err(|e| EcrError::new(ErrorType::InvalidSignature, e.to_string()))?;
+    if parsed.service != SERVICE {
+        return Err(EcrError::new(
+            ErrorType::InvalidSignature,
+            format!("Credential should be scoped to correct service: '{SERVICE}'."),
+        ));
+    }
+    let region = &app.identity.account().region;
+    if &parsed.region != region {
+        return Err(EcrError::new(
+            ErrorType::InvalidSignature,
+            format!("Credential should be scoped to a valid region: this registry's region is '{region}'."),
+        ));
+    }
+    let input = canonical_input(parts, body);
+    let principal = app.identity.authenticate_sigv4(&input, authorization, ip).await?;
+    Ok(Caller { principal, source_ip: ip, secure: app.tls })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_name_ecr_operations() {
+        assert_eq!(operation_of("AmazonEC2ContainerRegistry_V20150921.ListImages").unwrap(), "ListImages");
+        assert_eq!(operation_of("AmazonEC2ContainerRegistry_V20150921.PutImage").unwrap(), "PutImage");
+        for bad in [
+            "",
+            "ListImages",
+            "AmazonEC2ContainerRegistry_V20150921.",
+            "AmazonEC2ContainerRegistry_V20150921.NoSuchThing",
+            "AmazonEC2ContainerRegistry_V20150921.listImages",
+            "OtherService_V1.ListImages",
+        ] {
+            let e = operation_of(bad).unwrap_err();
+            assert_eq!((e.kind, e.kind.status()), (ErrorType::UnknownOperation, StatusCode::BAD_REQUEST), "{bad}");
+        }
+    }
+
+    #[test]
+    fn implemented_operations_are_ecr_operations() {
+        for op in operations::IMPLEMENTED {
+            assert!(operations::ALL.contains(op), "{op}");
+        }
+    }
+}

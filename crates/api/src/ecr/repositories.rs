@@ -1,0 +1,218 @@
+//! `CreateRepository`, `DescribeRepositories`, `DeleteRepository`.
+
+use berth_identity::Resource;
+use berth_meta::settings::{RepositoryRecord, RepositorySettings, TagMutability};
+use berth_oci::RepositoryName;
+use serde_json::{Value, json};
+
+use super::Ctx;
+use super::errors::{EcrError, ErrorType};
+use super::input::{Input, decode_token, encode_token, repository_name};
+
+/// DescribeRepositories' page size when the client sends no `maxResults` (as ECR).
+const DEFAULT_PAGE: u32 = 100;
+/// ECR's limits on resource tags.
+const MAX_TAGS: usize = 50;
+const MAX_TAG_KEY: usize = 128;
+const MAX_TAG_VALUE: usize = 256;
+
+/// The `Repository` structure of ECR's model. `encryptionConfiguration` is left out: berth does not encrypt
+/// at rest itself (that is the disk's job), and claiming `AES256` would not be true.
+pub fn repository_json(ctx: &Ctx<'_>, r: &RepositoryRecord) -> Value {
+    json!({
+        "repositoryArn": ctx.app.identity.account().repository_arn(&r.name),
+        "registryId": ctx.registry_id(),
+        "repositoryName": r.name.as_str(),
+        "repositoryUri": ctx.repository_uri(&r.name),
+        "createdAt": r.created_at,
+        "imageTagMutability": match r.tag_mutability {
+            TagMutability::Mutable => "MUTABLE",
+            TagMutability::Immutable => "IMMUTABLE",
+        },
+        "imageScanningConfiguration": {"scanOnPush": r.scan_on_push},
+    })
+}
+
+fn settings(input: &Input<'_>) -> Result<RepositorySettings, EcrError> {
+    let tag_mutability = match input.opt_enum(
+        "imageTagMutability",
+        &["MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION"],
+    )? {
+        None | Some("MUTABLE") => TagMutability::Mutable,
+        Some("IMMUTABLE") => TagMutability::Immutable,
+        Some(other) => {
+            return Err(EcrError::invalid(format!(
+                "imageTagMutability {other} (exclusion filters) is not supported by berth yet; use MUTABLE or IMMUTABLE"
+            )));
+        }
+    };
+    if input.opt_list("imageTagMutabilityExclusionFilters")?.is_some() {
+        return Err(EcrError::invalid("imageTagMutabilityExclusionFilters is not supported by berth yet"));
+    }
+    let scan_on_push = match input.opt_object("imageScanningConfiguration")? {
+        Some(c) => c.opt_bool("scanOnPush")?.unwrap_or(false),
+        None => false,
+    };
+    if let Some(enc) = input.opt_object("encryptionConfiguration")? {
+        match enc.opt_enum("encryptionType", &["AES256", "KMS", "KMS_DSSE"])? {
+            None => {
+                return Err(EcrError::invalid(
+                    "Invalid parameter at 'encryptionConfiguration.encryptionType' failed to satisfy constraint: 'Member must not be null'",
+                ));
+            }
+            // The default ECR clients send: accepted, berth's storage is the operator's disk.
+            Some("AES256") if enc.opt_str("kmsKey")?.is_none() => {}
+            Some("AES256") => return Err(EcrError::invalid("kmsKey can only be given with encryptionType KMS")),
+            Some(other) => {
+                return Err(EcrError::invalid(format!("encryptionType {other} is not supported by berth (no KMS)")));
+            }
+        }
+    }
+    let mut tags = Vec::new();
+    if let Some(list) = input.opt_list("tags")? {
+        if list.len() > MAX_TAGS {
+            return Err(EcrError::new(
+                ErrorType::TooManyTags,
+                format!("a repository can have at most {MAX_TAGS} tags"),
+            ));
+        }
+        for tag in list {
+            let tag = match tag {
+                Value::Object(m) => Input(m),
+                _ => {
+                    return Err(EcrError::new(ErrorType::InvalidTagParameter, "each tag must be {\"Key\", \"Value\"}"));
+                }
+            };
+            let bad = |m: &str| EcrError::new(ErrorType::InvalidTagParameter, m.to_string());
+            let key = tag.opt_str("Key").map_err(|e| bad(&e.message))?.ok_or_else(|| bad("a tag's Key is required"))?;
+            let value =
+                tag.opt_str("Value").map_err(|e| bad(&e.message))?.ok_or_else(|| bad("a tag's Value is required"))?;
+            if key.is_empty() || key.chars().count() > MAX_TAG_KEY {
+                return Err(bad(&format!("tag keys must have 1 to {MAX_TAG_KEY} characters")));
+            }
+            if value.chars().count() > MAX_TAG_VALUE {
+                return Err(bad(&format!("tag values must have at most {MAX_TAG_VALUE} characters")));
+            }
+            if key.to_ascii_lowercase().starts_with("aws:") {
+                return Err(bad("tag keys starting with aws: are reserved"));
+            }
+            tags.push((key.to_string(), value.to_string()));
+        }
+    }
+    Ok(RepositorySettings { tag_mutability, scan_on_push, tags })
+}
+
+pub async fn create(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+    input.check_registry_id(ctx.registry_id())?;
+    let name = input.repository_name("repositoryName")?;
+    let settings = settings(input)?;
+    let resource = Resource::Repository(&name);
+    ctx.authorize("CreateRepository", &resource).await?;
+    // Tagging on creation also needs the tagging permission, as in ECR.
+    if !settings.tags.is_empty() {
+        ctx.authorize("TagResource", &resource).await?;
+    }
+    let result = ctx.app.registry.create_repository(&name, &settings).await;
+    let result = result.map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()));
+    audit_mutation(ctx, "ecr:CreateRepository", &name, result.as_ref().err()).await;
+    let record = result?;
+    Ok(json!({"repository": repository_json(ctx, &record)}))
+}
+
+pub async fn delete(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+    input.check_registry_id(ctx.registry_id())?;
+    let name = input.repository_name("repositoryName")?;
+    let force = input.opt_bool("force")?.unwrap_or(false);
+    ctx.authorize("DeleteRepository", &Resource::Repository(&name)).await?;
+    let result = ctx.app.registry.delete_repository(&name, force).await;
+    let result = result.map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()));
+    audit_mutation(ctx, "ecr:DeleteRepository", &name, result.as_ref().err()).await;
+    let record = result?;
+    Ok(json!({"repository": repository_json(ctx, &record)}))
+}
+
+/// Creations and deletions are audited with their outcome (refusals are audited by `Ctx::authorize`).
+async fn audit_mutation(ctx: &Ctx<'_>, action: &str, name: &RepositoryName, error: Option<&EcrError>) {
+    let (outcome, status) = match error {
+        None => ("allowed", 200),
+        Some(e) => ("error", e.kind.status().as_u16()),
+    };
+    ctx.audit(action, &Resource::Repository(name), outcome, status).await;
+}
+
+pub async fn describe(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+    input.check_registry_id(ctx.registry_id())?;
+    let max_results = input.max_results()?;
+    let next_token = input.opt_str("nextToken")?;
+    if let Some(names) = input.opt_list("repositoryNames")? {
+        if max_results.is_some() || next_token.is_some() {
+            return Err(EcrError::invalid("maxResults and nextToken cannot be used with repositoryNames"));
+        }
+        return describe_named(ctx, names).await;
+    }
+    // Every repository the caller may describe, in lexical order; pages are filled from the full list.
+    let want = max_results.unwrap_or(DEFAULT_PAGE) as usize;
+    let mut cursor = next_token.map(decode_token).transpose()?;
+    if let Some(c) = &cursor {
+        repository_name("nextToken", c).map_err(|_| EcrError::invalid("Invalid parameter at 'nextToken'"))?;
+    }
+    let mut shown = Vec::new();
+    let more = loop {
+        let page = ctx
+            .app
+            .registry
+            .repositories(cursor.as_deref(), 500)
+            .await
+            .map_err(|e| EcrError::from_registry(e, "", ctx.registry_id()))?;
+        for record in page.entries.iter() {
+            if shown.len() > want {
+                break;
+            }
+            if ctx.may("DescribeRepositories", &record.name).await? {
+                shown.push(record.clone());
+            }
+        }
+        if shown.len() > want {
+            break true;
+        }
+        match page.entries.last() {
+            Some(last) if page.more => cursor = Some(last.name.to_string()),
+            _ => break false,
+        }
+    };
+    shown.truncate(want);
+    let mut out = json!({"repositories": shown.iter().map(|r| repository_json(ctx, r)).collect::<Vec<_>>()});
+    if more && let Some(last) = shown.last() {
+        out["nextToken"] = json!(encode_token(last.name.as_str()));
+    }
+    Ok(out)
+}
+
+/// `repositoryNames`: each must be allowed and exist, or the whole request fails (as ECR).
+async fn describe_named(ctx: &Ctx<'_>, names: &[Value]) -> Result<Value, EcrError> {
+    if names.is_empty() || names.len() > 100 {
+        return Err(EcrError::invalid(
+            "Invalid parameter at 'repositoryNames' failed to satisfy constraint: 'Member must have length between 1 and 100'",
+        ));
+    }
+    let mut parsed: Vec<RepositoryName> = Vec::new();
+    for n in names {
+        let n = n.as_str().ok_or_else(|| EcrError::invalid("repositoryNames must be a list of strings"))?;
+        let name = repository_name("repositoryNames", n)?;
+        if !parsed.contains(&name) {
+            parsed.push(name);
+        }
+    }
+    let mut out = Vec::new();
+    for name in &parsed {
+        ctx.authorize("DescribeRepositories", &Resource::Repository(name)).await?;
+        let record = ctx
+            .app
+            .registry
+            .repository(name)
+            .await
+            .map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()))?;
+        out.push(repository_json(ctx, &record));
+    }
+    Ok(json!({"repositories": out}))
+}
