@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod blobs;
 mod crash;
+mod ecr;
 mod listing;
 mod manifests;
 mod uploads;

@@ -1,0 +1,303 @@
+//! The ECR-compatible API driven by the real clients: the AWS CLI (`aws ecr ...`, v1 from pip's `awscli`) and
+//! boto3 (`ecr_boto3.py`, which also checks every response against botocore's service model). Both must be
+//! installed (`.ci/run` installs them); the tests fail, saying so, when they are not.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use berth_oci::Digest;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const ADMIN_KEY: (&str, &str) = ("BKIATESTADMIN0000001", "test-admin-secret-0123456789abcdefghijklmn");
+
+fn start() -> (tempfile::TempDir, Server) {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start_with(
+        &tmp.path().join("data"),
+        &[("BERTH_ADMIN_ACCESS_KEY_ID", ADMIN_KEY.0), ("BERTH_ADMIN_SECRET_ACCESS_KEY", ADMIN_KEY.1)],
+    );
+    (tmp, s)
+}
+
+/// Fails the test with a clear message when a client is missing.
+fn require(program: &str, args: &[&str], install: &str) {
+    let ok = Command::new(program).args(args).output().map(|o| o.status.success()).unwrap_or(false);
+    assert!(ok, "`{program} {}` failed: the ECR API tests need {install}", args.join(" "));
+}
+
+/// The result of one `aws` run.
+struct Aws {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Aws {
+    fn json(&self) -> Value {
+        assert_eq!(self.code, 0, "aws failed: {}", self.stderr);
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("aws output is not JSON ({e}): {}", self.stdout))
+    }
+
+    /// Exit code 255 with `kind` printed.
+    fn error(&self, kind: &str) -> &str {
+        assert_eq!(self.code, 255, "expected {kind}; stdout {} stderr {}", self.stdout, self.stderr);
+        assert!(self.stderr.contains(&format!("({kind})")), "expected {kind}: {}", self.stderr);
+        &self.stderr
+    }
+}
+
+/// Runs `aws ecr ARGS --endpoint-url ... --output json` with `key`, isolated from any local AWS config.
+fn aws(s: &Server, dir: &Path, key: (&str, &str), args: &[&str]) -> Aws {
+    let empty = dir.join("aws-empty-config");
+    std::fs::write(&empty, "").unwrap();
+    let out = Command::new("aws")
+        .arg("ecr")
+        .args(args)
+        .args(["--endpoint-url", &s.base, "--output", "json"])
+        .env("AWS_ACCESS_KEY_ID", key.0)
+        .env("AWS_SECRET_ACCESS_KEY", key.1)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", &empty)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_REGION")
+        .output()
+        .expect("run aws");
+    let out = Aws {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    eprintln!("$ aws ecr {} -> {}\n{}{}", args.join(" "), out.code, out.stdout, out.stderr);
+    out
+}
+
+async fn admin_api(s: &Server, op: &str, body: Value) -> Value {
+    let r = s.http.post(s.url(&format!("/admin/v1/{op}"))).json(&body).send().await.unwrap();
+    let status = r.status();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, StatusCode::OK, "{op}: {v}");
+    v
+}
+
+/// A user whose only permission is `ecr:DescribeRepositories`; returns its access key.
+async fn describe_only_user(s: &Server) -> (String, String) {
+    admin_api(s, "CreateUser", json!({"userName": "reader"})).await;
+    let key = admin_api(s, "CreateAccessKey", json!({"userName": "reader"})).await;
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ecr:DescribeRepositories", "Resource": "*"}]});
+    admin_api(s, "PutPolicy", json!({"target": {"user": "reader"}, "policyText": policy.to_string()})).await;
+    (key["accessKeyId"].as_str().unwrap().into(), key["secretAccessKey"].as_str().unwrap().into())
+}
+
+/// Pushes through /v2: tags v1 and v2 on one manifest, and one untagged manifest. Returns both digests.
+async fn push_images(s: &Server, repo: &str) -> (Digest, Digest) {
+    let (body, tagged) = s.push_image(repo, "v1", b"ecr layer one").await;
+    assert_eq!(s.put_manifest(repo, "v2", OCI_MANIFEST, &body).await.status(), StatusCode::CREATED);
+    let (other, _) = s.push_image(repo, "tmp", b"ecr layer two").await;
+    let untagged = Digest::sha256_of(&other);
+    assert_eq!(s.http.delete(s.url(&format!("/v2/{repo}/manifests/tmp"))).send().await.unwrap().status(), 202);
+    (tagged, untagged)
+}
+
+fn names(v: &Value) -> Vec<String> {
+    v["repositories"].as_array().unwrap().iter().map(|r| r["repositoryName"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn the_aws_cli_drives_the_ecr_api() {
+    require("aws", &["--version"], "the AWS CLI (`pip install awscli`)");
+    let (tmp, s) = start();
+    let dir = tmp.path();
+    let admin = ADMIN_KEY;
+    let (tagged, untagged) = push_images(&s, "team/pushed").await;
+    let host = s.base.trim_start_matches("http://");
+
+    // CreateRepository.
+    let created = aws(
+        &s,
+        dir,
+        admin,
+        &[
+            "create-repository",
+            "--repository-name",
+            "team/app",
+            "--image-scanning-configuration",
+            "scanOnPush=true",
+            "--tags",
+            "Key=team,Value=a",
+        ],
+    )
+    .json();
+    let repo = &created["repository"];
+    assert_eq!(repo["repositoryName"], "team/app");
+    assert_eq!(repo["repositoryUri"], format!("{host}/team/app"));
+    assert_eq!(repo["repositoryArn"], "arn:aws:ecr:us-east-1:000000000000:repository/team/app");
+    assert_eq!(repo["registryId"], "000000000000");
+    assert_eq!(repo["imageTagMutability"], "MUTABLE");
+    assert_eq!(repo["imageScanningConfiguration"]["scanOnPush"], true);
+    assert!(repo["createdAt"].is_number(), "{repo}");
+    aws(&s, dir, admin, &["create-repository", "--repository-name", "team/app"])
+        .error("RepositoryAlreadyExistsException");
+    aws(&s, dir, admin, &["create-repository", "--repository-name", "team/pushed"])
+        .error("RepositoryAlreadyExistsException");
+    for name in ["team/b", "team/c"] {
+        aws(&s, dir, admin, &["create-repository", "--repository-name", name]).json();
+    }
+    // The empty repository exists for /v2 too: in the catalog, with an empty tag list.
+    let catalog: Value = s.get("/v2/_catalog").await.json().await.unwrap();
+    assert_eq!(catalog["repositories"], json!(["team/app", "team/b", "team/c", "team/pushed"]));
+    let tags = s.get("/v2/team/app/tags/list").await;
+    assert_eq!(tags.status(), StatusCode::OK);
+    assert_eq!(tags.json::<Value>().await.unwrap()["tags"], json!([]));
+
+    // DescribeRepositories, whole and paginated by 1 and 2 (the CLI follows nextToken).
+    let all = ["team/app", "team/b", "team/c", "team/pushed"];
+    assert_eq!(names(&aws(&s, dir, admin, &["describe-repositories"]).json()), all);
+    for size in ["1", "2"] {
+        assert_eq!(names(&aws(&s, dir, admin, &["describe-repositories", "--page-size", size]).json()), all);
+    }
+    let first = aws(&s, dir, admin, &["describe-repositories", "--max-items", "1"]).json();
+    assert_eq!(names(&first), ["team/app"]);
+    assert!(first["NextToken"].is_string(), "more to come: {first}");
+    let named = aws(&s, dir, admin, &["describe-repositories", "--repository-names", "team/pushed", "team/b"]).json();
+    assert_eq!(names(&named), ["team/pushed", "team/b"]);
+    aws(&s, dir, admin, &["describe-repositories", "--repository-names", "team/none"])
+        .error("RepositoryNotFoundException");
+
+    // ListImages.
+    let ids = |v: &Value| {
+        let mut ids: Vec<(String, Option<String>)> = v["imageIds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["imageDigest"].as_str().unwrap().to_string(), i["imageTag"].as_str().map(String::from)))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut expected = vec![
+        (tagged.to_string(), Some("v1".to_string())),
+        (tagged.to_string(), Some("v2".to_string())),
+        (untagged.to_string(), None),
+    ];
+    expected.sort();
+    for size in ["1", "2", "100"] {
+        let listed = aws(&s, dir, admin, &["list-images", "--repository-name", "team/pushed", "--page-size", size]);
+        assert_eq!(ids(&listed.json()), expected, "page size {size}");
+    }
+    let only_untagged =
+        aws(&s, dir, admin, &["list-images", "--repository-name", "team/pushed", "--filter", "tagStatus=UNTAGGED"]);
+    assert_eq!(ids(&only_untagged.json()), [(untagged.to_string(), None)]);
+    assert_eq!(aws(&s, dir, admin, &["list-images", "--repository-name", "team/app"]).json(), json!({"imageIds": []}));
+    aws(&s, dir, admin, &["list-images", "--repository-name", "team/none"]).error("RepositoryNotFoundException");
+
+    // get-login-password | docker login --username AWS: the password works on /v2.
+    let login = aws(&s, dir, admin, &["get-login-password"]);
+    assert_eq!(login.code, 0, "{}", login.stderr);
+    let aws_client = client_as("AWS", login.stdout.trim());
+    let r = aws_client.get(s.url("/v2/team/pushed/manifests/v1")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let token = aws(&s, dir, admin, &["get-authorization-token"]).json();
+    assert_eq!(token["authorizationData"][0]["proxyEndpoint"], s.base.as_str());
+
+    // DeleteRepository.
+    aws(&s, dir, admin, &["delete-repository", "--repository-name", "team/pushed"])
+        .error("RepositoryNotEmptyException");
+    assert_eq!(s.get("/v2/team/pushed/manifests/v1").await.status(), StatusCode::OK, "untouched");
+    let deleted = aws(&s, dir, admin, &["delete-repository", "--repository-name", "team/pushed", "--force"]).json();
+    assert_eq!(deleted["repository"]["repositoryName"], "team/pushed");
+    assert_eq!(s.get("/v2/team/pushed/tags/list").await.status(), StatusCode::NOT_FOUND, "gone from /v2");
+    assert_eq!(aws(&s, dir, admin, &["delete-repository", "--repository-name", "team/c"]).code, 0, "empty");
+    assert_eq!(names(&aws(&s, dir, admin, &["describe-repositories"]).json()), ["team/app", "team/b"]);
+    aws(&s, dir, admin, &["delete-repository", "--repository-name", "team/c"]).error("RepositoryNotFoundException");
+
+    // An operation of ECR's model that berth does not implement yet.
+    let err = aws(&s, dir, admin, &["describe-images", "--repository-name", "team/app"]);
+    assert!(err.error("UnsupportedOperationException").contains("DescribeImages is not implemented by berth yet"));
+
+    // A user allowed only ecr:DescribeRepositories.
+    let reader = describe_only_user(&s).await;
+    let reader = (reader.0.as_str(), reader.1.as_str());
+    assert_eq!(names(&aws(&s, dir, reader, &["describe-repositories"]).json()), ["team/app", "team/b"]);
+    aws(&s, dir, reader, &["create-repository", "--repository-name", "team/mine"]).error("AccessDeniedException");
+    aws(&s, dir, reader, &["list-images", "--repository-name", "team/app"]).error("AccessDeniedException");
+    aws(&s, dir, reader, &["get-login-password"]).error("AccessDeniedException");
+
+    // Bad credentials.
+    let wrong = (admin.0, "not-the-secret-at-all-0000000000000000000");
+    aws(&s, dir, wrong, &["describe-repositories"]).error("InvalidSignatureException");
+    aws(&s, dir, ("BKIANOSUCHKEY0000000", admin.1), &["describe-repositories"]).error("UnrecognizedClientException");
+
+    // Creations, deletions and refusals are audited (the audit log is written in batches).
+    let audited = |events: &Value, action: &str, outcome: &str| {
+        events["events"].as_array().unwrap().iter().any(|e| e["action"] == action && e["outcome"] == outcome)
+    };
+    let mut events = Value::Null;
+    for _ in 0..50 {
+        events = admin_api(&s, "ListAuditEvents", json!({"limit": 1000})).await;
+        if audited(&events, "ecr:CreateRepository", "denied") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(audited(&events, "ecr:CreateRepository", "denied"), "{events}");
+    assert!(audited(&events, "ecr:CreateRepository", "allowed"), "{events}");
+    assert!(audited(&events, "ecr:DeleteRepository", "allowed"), "{events}");
+    assert!(audited(&events, "ecr:DeleteRepository", "error"), "the refused non-forced delete: {events}");
+}
+
+#[tokio::test]
+async fn immutable_tags_cannot_be_moved_by_a_push() {
+    require("aws", &["--version"], "the AWS CLI (`pip install awscli`)");
+    let (tmp, s) = start();
+    let args = ["create-repository", "--repository-name", "team/fixed", "--image-tag-mutability", "IMMUTABLE"];
+    assert_eq!(aws(&s, tmp.path(), ADMIN_KEY, &args).json()["repository"]["imageTagMutability"], "IMMUTABLE");
+    let (body, _) = s.push_image("team/fixed", "v1", b"first").await;
+    assert_eq!(s.put_manifest("team/fixed", "v1", OCI_MANIFEST, &body).await.status(), StatusCode::CREATED, "same");
+    let config = s.push_blob("team/fixed", b"{}").await;
+    let layer = s.push_blob("team/fixed", b"second").await;
+    let other = image_manifest((&config, 2), &[(&layer, 6)], None);
+    let r = s.put_manifest("team/fixed", "v1", OCI_MANIFEST, &other).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(r).await, "TAG_INVALID");
+    let r = s.put_manifest("team/fixed", "v2", OCI_MANIFEST, &other).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "a new tag is fine");
+}
+
+#[tokio::test]
+async fn boto3_responses_match_the_service_model() {
+    require("python3", &["-c", "import boto3, botocore"], "boto3 (`pip install boto3`) for python3");
+    let (_tmp, s) = start();
+    push_images(&s, "team/pushed").await;
+    let reader = describe_only_user(&s).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oci/ecr_boto3.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .env("ECR_ENDPOINT", &s.base)
+        .env("ADMIN_KEY_ID", ADMIN_KEY.0)
+        .env("ADMIN_SECRET", ADMIN_KEY.1)
+        .env("READER_KEY_ID", &reader.0)
+        .env("READER_SECRET", &reader.1)
+        .env("PUSHED_REPO", "team/pushed")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}{stderr}");
+    assert!(out.status.success(), "ecr_boto3.py failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("matched the ecr service model"), "{stdout}");
+}
