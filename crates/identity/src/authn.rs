@@ -22,7 +22,12 @@ const CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// Recently verified Basic credentials, keyed by a hash of user name and secret.
 #[derive(Default)]
-pub(crate) struct CredentialCache(Mutex<HashMap<[u8; 32], (Instant, Principal)>>);
+pub(crate) struct CredentialCache {
+    verified: Mutex<HashMap<[u8; 32], (Instant, Principal)>>,
+    /// One verification per credential at a time: concurrent requests with the same credentials (a client
+    /// opening many connections at once) wait for the first check instead of repeating it.
+    in_flight: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+}
 
 impl CredentialCache {
     fn key(user: &str, secret: &str) -> [u8; 32] {
@@ -34,12 +39,12 @@ impl CredentialCache {
     }
 
     fn get(&self, key: &[u8; 32]) -> Option<Principal> {
-        let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let m = self.verified.lock().unwrap_or_else(|p| p.into_inner());
         m.get(key).filter(|(at, _)| at.elapsed() < CACHE_TTL).map(|(_, p)| p.clone())
     }
 
     fn put(&self, key: [u8; 32], p: Principal) {
-        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut m = self.verified.lock().unwrap_or_else(|p| p.into_inner());
         if m.len() > 10_000 {
             m.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
         }
@@ -48,7 +53,16 @@ impl CredentialCache {
 
     /// Forgets everything (after a user, key or token is deleted or deactivated).
     pub(crate) fn clear(&self) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.verified.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    fn flight(&self, key: &[u8; 32]) -> Arc<tokio::sync::Mutex<()>> {
+        let mut m = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        // Entries nobody waits on any more are dropped as the map grows.
+        if m.len() > 1_000 {
+            m.retain(|_, f| Arc::strong_count(f) > 1);
+        }
+        m.entry(*key).or_default().clone()
     }
 }
 
@@ -57,7 +71,14 @@ impl CredentialCache {
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2nP3bNuRnoQyF2AwOa3BrFmDwFf0Vb7gX2w0sW6s1+o";
 
+/// argon2 runs at most this many at once: each takes ~19 MiB and a core for tens of milliseconds, so an
+/// unbounded number would let a burst of logins (or an attacker) exhaust memory and CPU.
+const MAX_CONCURRENT_HASHES: usize = 2;
+
+static HASH_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT_HASHES);
+
 async fn verify_slow(secret: String, hash: String) -> bool {
+    let Ok(_slot) = HASH_SLOTS.acquire().await else { return false };
     tokio::task::spawn_blocking(move || password::verify_password(&secret, &hash)).await.unwrap_or(false)
 }
 
@@ -71,6 +92,11 @@ impl Identity {
             return Err(IdentityError::RateLimited { retry_after });
         }
         let key = CredentialCache::key(username, pass);
+        if let Some(p) = self.credentials.get(&key) {
+            return Ok(p);
+        }
+        let flight = self.credentials.flight(&key);
+        let _one_at_a_time = flight.lock().await;
         if let Some(p) = self.credentials.get(&key) {
             return Ok(p);
         }
