@@ -190,3 +190,27 @@ e2e_expect_contains() { # HAYSTACK NEEDLE WHAT
         e2e_fail "$3: '$2' not found in: $(printf '%s' "$1" | head -c 300)"
     fi
 }
+
+# e2e_busybox_round_trip REF MESSAGE: builds a FROM-scratch image of Debian's busybox-static that prints
+# MESSAGE, pushes it to REF, removes it locally, pulls it back (same digest) and runs it. Needs docker
+# logged in where the registry requires it. Sets `pushed_digest` for the caller.
+e2e_busybox_round_trip() {
+    local ref="$1" message="$2" ctx push_out
+    [[ -x /bin/busybox ]] || e2e_fail "/bin/busybox missing (apt-get install busybox-static)"
+    ctx="$(mktemp -d "${E2E_TMP}/ctx.XXXXXX")"
+    cp /bin/busybox "${ctx}/busybox"
+    printf 'FROM scratch\nCOPY busybox /bin/busybox\nCMD ["/bin/busybox", "echo", "%s"]\n' "$message" >"${ctx}/Dockerfile"
+    DOCKER_BUILDKIT=0 docker build --force-rm -q -t "$ref" "$ctx"
+    push_out="$(docker push "$ref")"
+    echo "$push_out"
+    pushed_digest="$(grep -o 'digest: sha256:[0-9a-f]*' <<<"$push_out" | cut -d' ' -f2)"
+    [[ -n "$pushed_digest" ]] || e2e_fail "docker push of ${ref} printed no digest"
+    docker rmi "$ref"
+    if docker image inspect "$ref" >/dev/null 2>&1; then
+        e2e_fail "image still present locally after docker rmi"
+    fi
+    docker pull "$ref"
+    e2e_expect_contains "$(docker image inspect --format '{{join .RepoDigests " "}}' "$ref")" \
+        "$pushed_digest" "repo digest of the image pulled back"
+    e2e_expect_eq "$(docker run --rm --network none "$ref")" "$message" "docker run output"
+}

@@ -202,28 +202,7 @@ e2e_expect_contains "$out" "unauthorized" "docker login with a wrong password"
 
 e2e_step "docker login as ${pusher}; build, push, rmi, pull, run ${img}"
 docker_login_as "$pusher" "$pusher_pw"
-ctx="${E2E_TMP}/ctx"
-mkdir -p "$ctx"
-cp /bin/busybox "${ctx}/busybox"
-cat >"${ctx}/Dockerfile" <<'DOCKERFILE'
-FROM scratch
-COPY busybox /bin/busybox
-CMD ["/bin/busybox", "echo", "hello from an authenticated push"]
-DOCKERFILE
-DOCKER_BUILDKIT=0 docker build --force-rm -q -t "$img" "$ctx"
-push_out="$(docker push "$img")"
-echo "$push_out"
-pushed_digest="$(grep -o 'digest: sha256:[0-9a-f]*' <<<"$push_out" | cut -d' ' -f2)"
-[[ -n "$pushed_digest" ]] || e2e_fail "docker push as ${pusher} printed no digest"
-docker rmi "$img"
-if docker image inspect "$img" >/dev/null 2>&1; then
-    e2e_fail "image still present locally after docker rmi"
-fi
-docker pull "$img"
-e2e_expect_contains "$(docker image inspect --format '{{join .RepoDigests " "}}' "$img")" \
-    "$pushed_digest" "repo digest of the image pulled back by ${pusher}"
-e2e_expect_eq "$(docker run --rm --network none "$img")" "hello from an authenticated push" \
-    "docker run output"
+e2e_busybox_round_trip "$img" "hello from an authenticated push"
 
 e2e_step "${pusher} pushes ${pub_repo} (covered by its policy)"
 docker tag "$img" "$pub"
