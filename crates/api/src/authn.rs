@@ -75,9 +75,8 @@ pub(crate) async fn caller_of(
 
 /// The host the client addressed: `Host` (HTTP/1.1) or the `:authority` pseudo-header (HTTP/2, which
 /// hyper keeps in the URI).
-pub(crate) fn request_host(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
-    headers
-        .get(header::HOST)
+pub(crate) fn request_host(host_header: Option<&axum::http::HeaderValue>, uri: &axum::http::Uri) -> String {
+    host_header
         .and_then(|h| h.to_str().ok())
         .map(str::to_string)
         .or_else(|| uri.authority().map(|a| a.to_string()))
@@ -132,11 +131,13 @@ pub async fn authorize_v2(State(app): State<Arc<AppState>>, mut req: Request, ne
     };
     let method = req.method().clone();
     let ip = client_ip(&req);
-    let scope = token_scope(&endpoint, &method);
-    let host = request_host(req.headers(), req.uri());
+    // Only refusals need these; they are built then.
+    let scope = || token_scope(&endpoint, &method);
+    let (host_header, uri) = (req.headers().get(header::HOST).cloned(), req.uri().clone());
+    let host = || request_host(host_header.as_ref(), &uri);
     let caller = match caller_of(&app, req.headers(), ip).await {
         Ok(c) => c,
-        Err(e) => return identity_failure(&app, &host, scope, e),
+        Err(e) => return identity_failure(&app, &host(), scope(), e),
     };
     let resource = match &endpoint {
         Endpoint::Catalog => Resource::Registry,
@@ -155,17 +156,17 @@ pub async fn authorize_v2(State(app): State<Arc<AppState>>, mut req: Request, ne
         (_, None) => true,
         (_, Some(action)) => match app.identity.is_allowed(&caller, action, &resource).await {
             Ok(a) => a,
-            Err(e) => return identity_failure(&app, &host, scope, e),
+            Err(e) => return identity_failure(&app, &host(), scope(), e),
         },
     };
     if !allowed {
         let action = action.unwrap_or("-");
         audit(&app, &caller, action, &resource_label(&app, &resource), ip, "denied", 0).await;
         return if caller.principal.is_anonymous() {
-            unauthorized(&app, &host, scope, "authentication required")
+            unauthorized(&app, &host(), scope(), "authentication required")
         } else if matches!(caller.principal, Principal::Token { .. }) {
             // The token lacks this scope: tell the client which one to ask the token endpoint for.
-            let c = format!("{},error=\"insufficient_scope\"", challenge(&app, &host, scope));
+            let c = format!("{},error=\"insufficient_scope\"", challenge(&app, &host(), scope()));
             ApiError::new(ErrorCode::Denied, "requested access to the resource is denied")
                 .with_status(StatusCode::UNAUTHORIZED)
                 .with_header(header::WWW_AUTHENTICATE, c)
@@ -206,7 +207,7 @@ pub(crate) async fn audit(
 ) {
     let event = AuditEvent {
         id: 0,
-        at: berth_identity::system_clock()(),
+        at: app.identity.now(),
         principal: caller.principal.label(),
         action: action.to_string(),
         resource: resource.to_string(),

@@ -128,4 +128,9 @@ impl Identity {
     pub(crate) fn clock_now(&self) -> i64 {
         (self.clock)()
     }
+
+    /// The identity service's time (Unix seconds), for records made on its behalf.
+    pub fn now(&self) -> i64 {
+        self.clock_now()
+    }
 }
