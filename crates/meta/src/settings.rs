@@ -63,6 +63,22 @@ pub struct ImageId {
     pub tag: Option<Tag>,
 }
 
+/// One manifest of a repository as `DescribeImages` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageDetail {
+    pub digest: Digest,
+    /// Its tags, in lexical order.
+    pub tags: Vec<Tag>,
+    pub media_type: String,
+    /// The manifest's own size plus the sizes of the blobs it references (config and layers), each counted
+    /// once: the compressed size of the image.
+    pub size: u64,
+    /// `config.mediaType` of the manifest's content, when it has one.
+    pub config_media_type: Option<String>,
+    pub pushed_at: i64,
+    pub last_pulled_at: Option<i64>,
+}
+
 #[async_trait]
 pub trait RepositorySettingsStore: Send + Sync {
     /// Creates `name` with `settings`. `AlreadyExists` if the repository exists (created explicitly or by
@@ -93,4 +109,15 @@ pub trait RepositorySettingsStore: Send + Sync {
         after: Option<&ImageId>,
         n: u32,
     ) -> Result<Option<Vec<ImageId>>>;
+    /// Details of the manifests of `repo` with `status` (a manifest is tagged when it has a tag), ordered by
+    /// digest, strictly after `after`, at most `n`; `None` when the repository does not exist.
+    async fn list_image_details(
+        &self,
+        repo: &RepositoryName,
+        status: TagStatus,
+        after: Option<&Digest>,
+        n: u32,
+    ) -> Result<Option<Vec<ImageDetail>>>;
+    /// Details of the manifest `digest` of `repo`; `None` when it is not there.
+    async fn image_detail(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<ImageDetail>>;
 }

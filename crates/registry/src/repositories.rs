@@ -2,8 +2,8 @@
 //! settings, described and listed with their images.
 
 use berth_meta::MetaError;
-use berth_meta::settings::{ImageId, RepositoryRecord, RepositorySettings, TagStatus};
-use berth_oci::RepositoryName;
+use berth_meta::settings::{ImageDetail, ImageId, RepositoryRecord, RepositorySettings, TagStatus};
+use berth_oci::{Digest, Reference, RepositoryName};
 
 use crate::{Registry, RegistryError, Result};
 
@@ -74,5 +74,45 @@ impl Registry {
             .await?
             .ok_or(RegistryError::NameUnknown)?;
         Ok(paged(ids, n))
+    }
+
+    /// Details of the manifests of `name` with `status` (tagged: having a tag), ordered by digest, strictly
+    /// after `after`, `n` at most. `NameUnknown` if the repository does not exist.
+    pub async fn image_details(
+        &self,
+        name: &RepositoryName,
+        status: TagStatus,
+        after: Option<&Digest>,
+        n: u32,
+    ) -> Result<Paged<ImageDetail>> {
+        let details = self
+            .meta
+            .list_image_details(name, status, after, n.saturating_add(1))
+            .await?
+            .ok_or(RegistryError::NameUnknown)?;
+        Ok(paged(details, n))
+    }
+
+    /// Details of the manifest `reference` (a tag or a digest) points at. `NameUnknown` if the repository
+    /// does not exist, `ManifestUnknown` if the manifest does not. Not a pull.
+    pub async fn image_detail(&self, name: &RepositoryName, reference: &Reference) -> Result<ImageDetail> {
+        let unknown = || RegistryError::ManifestUnknown(reference.to_string());
+        let digest = match reference {
+            Reference::Digest(d) => d.clone(),
+            Reference::Tag(_) => match self.meta.get_manifest(name, reference).await? {
+                Some(m) => m.digest,
+                None => {
+                    self.repository(name).await?;
+                    return Err(unknown());
+                }
+            },
+        };
+        match self.meta.image_detail(name, &digest).await? {
+            Some(d) => Ok(d),
+            None => {
+                self.repository(name).await?;
+                Err(unknown())
+            }
+        }
     }
 }

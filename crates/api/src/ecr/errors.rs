@@ -24,6 +24,7 @@ pub enum ErrorType {
     RepositoryNotFound,
     RepositoryAlreadyExists,
     RepositoryNotEmpty,
+    ImageNotFound,
     Server,
     // AWS JSON protocol and authentication errors, common to all AWS services.
     Serialization,
@@ -45,6 +46,7 @@ impl ErrorType {
             ErrorType::RepositoryNotFound => "RepositoryNotFoundException",
             ErrorType::RepositoryAlreadyExists => "RepositoryAlreadyExistsException",
             ErrorType::RepositoryNotEmpty => "RepositoryNotEmptyException",
+            ErrorType::ImageNotFound => "ImageNotFoundException",
             ErrorType::Server => "ServerException",
             ErrorType::Serialization => "SerializationException",
             ErrorType::UnknownOperation => "UnknownOperationException",
@@ -69,6 +71,7 @@ impl ErrorType {
             | ErrorType::RepositoryNotFound
             | ErrorType::RepositoryAlreadyExists
             | ErrorType::RepositoryNotEmpty
+            | ErrorType::ImageNotFound
             | ErrorType::Serialization
             | ErrorType::UnknownOperation
             | ErrorType::UnsupportedOperation => StatusCode::BAD_REQUEST,
@@ -161,13 +164,14 @@ impl IntoResponse for EcrError {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorType; 14] = [
+    const ALL: [ErrorType; 15] = [
         ErrorType::InvalidParameter,
         ErrorType::InvalidTagParameter,
         ErrorType::TooManyTags,
         ErrorType::RepositoryNotFound,
         ErrorType::RepositoryAlreadyExists,
         ErrorType::RepositoryNotEmpty,
+        ErrorType::ImageNotFound,
         ErrorType::Server,
         ErrorType::Serialization,
         ErrorType::UnknownOperation,

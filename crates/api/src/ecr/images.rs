@@ -1,11 +1,13 @@
-//! `ListImages`.
+//! `ListImages`, `DescribeImages`, `BatchGetImage`, `BatchDeleteImage`.
 
 use berth_identity::Resource;
-use berth_meta::settings::{ImageId, TagStatus};
-use serde_json::{Value, json};
+use berth_meta::settings::{ImageDetail, ImageId, TagStatus};
+use berth_oci::{Digest, Reference, RepositoryName, Tag};
+use berth_registry::RegistryError;
+use serde_json::{Map, Value, json};
 
 use super::Ctx;
-use super::errors::EcrError;
+use super::errors::{EcrError, ErrorType};
 use super::input::{Input, decode_token, encode_token};
 
 /// ListImages' page size when the client sends no `maxResults` (as ECR).
@@ -29,24 +31,116 @@ fn position_of(token: &str) -> Result<ImageId, EcrError> {
     Ok(ImageId { digest: digest.parse().map_err(|_| bad())?, tag })
 }
 
-pub async fn list(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
-    input.check_registry_id(ctx.registry_id())?;
-    let name = input.repository_name("repositoryName")?;
-    let want = input.max_results()?.unwrap_or(DEFAULT_PAGE);
-    let after = input.opt_str("nextToken")?.map(position_of).transpose()?;
-    let (status, archived_only) = match input.opt_object("filter")? {
+/// `filter`: the tag status, and whether only archived (or activating) images are asked for — berth has
+/// none: every image it holds is active.
+fn filter_of(input: &Input<'_>) -> Result<(TagStatus, bool), EcrError> {
+    Ok(match input.opt_object("filter")? {
         Some(f) => {
             let status = match f.opt_enum("tagStatus", &["TAGGED", "UNTAGGED", "ANY"])? {
                 Some("TAGGED") => TagStatus::Tagged,
                 Some("UNTAGGED") => TagStatus::Untagged,
                 _ => TagStatus::Any,
             };
-            // Every image berth holds is active: asking for archived (or activating) ones finds none.
             let image_status = f.opt_enum("imageStatus", &["ACTIVE", "ARCHIVED", "ACTIVATING", "ANY"])?;
             (status, matches!(image_status, Some("ARCHIVED" | "ACTIVATING")))
         }
         None => (TagStatus::Any, false),
+    })
+}
+
+/// One member of `imageIds` as the client sent it (echoed back in failures and results).
+pub struct ImageIdentifier<'a> {
+    pub given: &'a Map<String, Value>,
+    pub digest: Option<&'a str>,
+    pub tag: Option<&'a str>,
+}
+
+/// Why an image identifier names no image: an `ImageFailureCode` and its reason.
+pub struct Failure {
+    pub code: &'static str,
+    pub reason: String,
+}
+
+impl Failure {
+    fn new(code: &'static str, reason: impl Into<String>) -> Self {
+        Failure { code, reason: reason.into() }
+    }
+
+    pub fn json(&self, id: &ImageIdentifier<'_>) -> Value {
+        json!({"imageId": Value::Object(id.given.clone()), "failureCode": self.code, "failureReason": self.reason})
+    }
+}
+
+impl ImageIdentifier<'_> {
+    /// The reference to look up (the digest when both are given), or why there is none.
+    pub fn reference(&self) -> Result<Reference, Failure> {
+        let digest = self
+            .digest
+            .map(|d| d.parse::<Digest>().map_err(|_| Failure::new("InvalidImageDigest", "Invalid image digest")))
+            .transpose()?;
+        let tag = self
+            .tag
+            .map(|t| t.parse::<Tag>().map_err(|_| Failure::new("InvalidImageTag", "Invalid image tag")))
+            .transpose()?;
+        match (digest, tag) {
+            (Some(d), _) => Ok(Reference::Digest(d)),
+            (None, Some(t)) => Ok(Reference::Tag(t)),
+            (None, None) => Err(Failure::new(
+                "MissingDigestAndTag",
+                "Invalid request parameters: both tag and digest cannot be null",
+            )),
+        }
+    }
+
+    /// `{imageDigest:'...', imageTag:'...'}` as ECR's messages print an image id.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(d) = self.digest {
+            parts.push(format!("imageDigest:'{d}'"));
+        }
+        if let Some(t) = self.tag {
+            parts.push(format!("imageTag:'{t}'"));
+        }
+        format!("{{{}}}", parts.join(", "))
+    }
+}
+
+/// `imageIds`: 1 to 100 `ImageIdentifier`s (`imageTag` 1 to 300 characters).
+pub fn image_ids<'a>(input: &Input<'a>) -> Result<Option<Vec<ImageIdentifier<'a>>>, EcrError> {
+    let Some(list) = input.opt_list("imageIds")? else {
+        return Ok(None);
     };
+    if list.is_empty() || list.len() > 100 {
+        return Err(EcrError::invalid(
+            "Invalid parameter at 'imageIds' failed to satisfy constraint: 'Member must have length between 1 and 100'",
+        ));
+    }
+    let mut out = Vec::with_capacity(list.len());
+    for v in list {
+        let Value::Object(m) = v else {
+            return Err(EcrError::invalid("Invalid parameter at 'imageIds': each member must be a structure"));
+        };
+        let id = Input(m);
+        let digest = id.opt_str("imageDigest")?;
+        let tag = id.opt_str("imageTag")?;
+        if let Some(t) = tag
+            && (t.is_empty() || t.chars().count() > 300)
+        {
+            return Err(EcrError::invalid(
+                "Invalid parameter at 'imageIds.member.imageTag' failed to satisfy constraint: 'Member must have length between 1 and 300'",
+            ));
+        }
+        out.push(ImageIdentifier { given: m, digest, tag });
+    }
+    Ok(Some(out))
+}
+
+pub async fn list(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+    input.check_registry_id(ctx.registry_id())?;
+    let name = input.repository_name("repositoryName")?;
+    let want = input.max_results()?.unwrap_or(DEFAULT_PAGE);
+    let after = input.opt_str("nextToken")?.map(position_of).transpose()?;
+    let (status, archived_only) = filter_of(input)?;
     ctx.authorize("ListImages", &Resource::Repository(&name)).await?;
     let page = ctx
         .app
@@ -72,6 +166,259 @@ pub async fn list(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
         out["nextToken"] = json!(token_of(last));
     }
     Ok(out)
+}
+
+/// The `ImageDetail` structure of ECR's model.
+fn detail_json(ctx: &Ctx<'_>, name: &RepositoryName, d: &ImageDetail) -> Value {
+    let mut out = json!({
+        "registryId": ctx.registry_id(),
+        "repositoryName": name.as_str(),
+        "imageDigest": d.digest.to_string(),
+        "imageSizeInBytes": d.size,
+        "imagePushedAt": d.pushed_at,
+        "imageManifestMediaType": d.media_type,
+        "imageStatus": "ACTIVE",
+    });
+    if !d.tags.is_empty() {
+        out["imageTags"] = json!(d.tags.iter().map(|t| t.as_str()).collect::<Vec<_>>());
+    }
+    if let Some(t) = &d.config_media_type {
+        out["artifactMediaType"] = json!(t);
+    }
+    if let Some(t) = d.last_pulled_at {
+        out["lastRecordedPullTime"] = json!(t);
+    }
+    out
+}
+
+pub fn image_not_found(ctx: &Ctx<'_>, name: &RepositoryName, id: &ImageIdentifier<'_>) -> EcrError {
+    EcrError::new(
+        ErrorType::ImageNotFound,
+        format!(
+            "The image with imageId {} does not exist within the repository with name '{name}' in the registry \
+             with id '{}'",
+            id.describe(),
+            ctx.registry_id()
+        ),
+    )
+}
+
+fn digest_position(token: &str) -> Result<Digest, EcrError> {
+    decode_token(token)?
+        .parse()
+        .map_err(|_| EcrError::invalid("Invalid parameter at 'nextToken': not a token this registry issued"))
+}
+
+pub async fn describe(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+    input.check_registry_id(ctx.registry_id())?;
+    let name = input.repository_name("repositoryName")?;
+    let ids = image_ids(input)?;
+    let max_results = input.max_results()?;
+    let next_token = input.opt_str("nextToken")?;
+    let (status, archived_only) = filter_of(input)?;
+    if ids.is_some() && (max_results.is_some() || next_token.is_some()) {
+        return Err(EcrError::invalid("maxResults and nextToken cannot be used with imageIds"));
+    }
+    let after = next_token.map(digest_position).transpose()?;
+    ctx.authorize("DescribeImages", &Resource::Repository(&name)).await?;
+    let registry_error = |e| EcrError::from_registry(e, name.as_str(), ctx.registry_id());
+    if let Some(ids) = ids {
+        // Each named image once, in the order asked; any unknown one fails the request (as ECR).
+        let mut details: Vec<ImageDetail> = Vec::new();
+        for id in &ids {
+            let reference = id.reference().map_err(|f| EcrError::invalid(f.reason))?;
+            let detail = match ctx.app.registry.image_detail(&name, &reference).await {
+                Ok(d) => d,
+                Err(RegistryError::ManifestUnknown(_)) => return Err(image_not_found(ctx, &name, id)),
+                Err(e) => return Err(registry_error(e)),
+            };
+            if let Some(t) = id.tag
+                && id.digest.is_some()
+                && !detail.tags.iter().any(|x| x.as_str() == t)
+            {
+                return Err(image_not_found(ctx, &name, id));
+            }
+            if !details.iter().any(|d| d.digest == detail.digest) {
+                details.push(detail);
+            }
+        }
+        if archived_only {
+            details.clear();
+        }
+        return Ok(json!({"imageDetails": details.iter().map(|d| detail_json(ctx, &name, d)).collect::<Vec<_>>()}));
+    }
+    let want = max_results.unwrap_or(DEFAULT_PAGE);
+    let page = ctx.app.registry.image_details(&name, status, after.as_ref(), want).await.map_err(registry_error)?;
+    if archived_only {
+        return Ok(json!({"imageDetails": []}));
+    }
+    let mut out = json!({"imageDetails": page.entries.iter().map(|d| detail_json(ctx, &name, d)).collect::<Vec<_>>()});
+    if page.more
+        && let Some(last) = page.entries.last()
+    {
+        out["nextToken"] = json!(encode_token(&last.digest.to_string()));
+    }
+    Ok(out)
+}
+
+/// `imageIds`, required.
+fn required_image_ids<'a>(input: &Input<'a>) -> Result<Vec<ImageIdentifier<'a>>, EcrError> {
+    image_ids(input)?.ok_or_else(|| {
+        EcrError::invalid("Invalid parameter at 'imageIds' failed to satisfy constraint: 'Member must not be null'")
+    })
+}
+
+/// The manifest `id` names, when it names one: by digest (and then its tag, if given, must point at it) or
+/// by tag. `Err(Ok(failure))` for an image that is not there, `Err(Err(_))` for a fault.
+async fn resolve(
+    ctx: &Ctx<'_>,
+    name: &RepositoryName,
+    id: &ImageIdentifier<'_>,
+    count_pull: bool,
+) -> Result<berth_meta::StoredManifest, Result<Failure, EcrError>> {
+    let reference = id.reference().map_err(Ok)?;
+    let registry = &ctx.app.registry;
+    let not_found = || Failure::new("ImageNotFound", "Requested image not found");
+    if let (Reference::Digest(d), Some(tag)) = (&reference, id.tag) {
+        let tag: Reference =
+            Reference::Tag(tag.parse().map_err(|_| Ok(Failure::new("InvalidImageTag", "Invalid image tag")))?);
+        match registry.get_manifest(name, &tag, false).await {
+            Ok(m) if &m.digest == d => {}
+            Ok(_) => {
+                return Err(Ok(Failure::new(
+                    "ImageTagDoesNotMatchDigest",
+                    "Invalid request parameters: given tag does not match the given digest",
+                )));
+            }
+            Err(RegistryError::ManifestUnknown(_)) => return Err(Ok(not_found())),
+            Err(e) => return Err(Err(EcrError::from_registry(e, name.as_str(), ctx.registry_id()))),
+        }
+    }
+    match registry.get_manifest(name, &reference, count_pull).await {
+        Ok(m) => Ok(m),
+        Err(RegistryError::ManifestUnknown(_)) => Err(Ok(not_found())),
+        Err(e) => Err(Err(EcrError::from_registry(e, name.as_str(), ctx.registry_id()))),
+    }
+}
+
+/// The `imageId` of a result: the digest, and the tag the client asked by.
+fn result_id(digest: &Digest, id: &ImageIdentifier<'_>) -> Value {
+    match id.tag {
+        Some(t) => json!({"imageDigest": digest.to_string(), "imageTag": t}),
+        None => json!({"imageDigest": digest.to_string()}),
+    }
+}
+
+pub async fn batch_get(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+    input.check_registry_id(ctx.registry_id())?;
+    let name = input.repository_name("repositoryName")?;
+    let ids = required_image_ids(input)?;
+    let accepted: Option<Vec<&str>> = match input.opt_list("acceptedMediaTypes")? {
+        None => None,
+        Some(list) => {
+            if list.is_empty() || list.len() > 100 {
+                return Err(EcrError::invalid(
+                    "Invalid parameter at 'acceptedMediaTypes' failed to satisfy constraint: 'Member must have length between 1 and 100'",
+                ));
+            }
+            Some(
+                list.iter()
+                    .map(|v| {
+                        v.as_str().ok_or_else(|| EcrError::invalid("acceptedMediaTypes must be a list of strings"))
+                    })
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+    };
+    ctx.authorize("BatchGetImage", &Resource::Repository(&name)).await?;
+    ctx.app
+        .registry
+        .repository(&name)
+        .await
+        .map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()))?;
+    let (mut images, mut failures): (Vec<Value>, Vec<Value>) = (Vec::new(), Vec::new());
+    for id in &ids {
+        // A manifest berth would have to convert is not served (berth does not convert manifests).
+        let m = match resolve(ctx, &name, id, false).await {
+            Ok(m) => m,
+            Err(Ok(f)) => {
+                failures.push(f.json(id));
+                continue;
+            }
+            Err(Err(e)) => return Err(e),
+        };
+        if let Some(accepted) = &accepted
+            && !accepted.contains(&m.media_type.as_str())
+        {
+            let reason = format!(
+                "the image's manifest is {}, which is not among acceptedMediaTypes (berth does not convert manifests)",
+                m.media_type
+            );
+            failures.push(Failure::new("ImageNotFound", reason).json(id));
+            continue;
+        }
+        let image_id = result_id(&m.digest, id);
+        if images.iter().any(|i| i["imageId"] == image_id) {
+            continue;
+        }
+        // Fetching a manifest through the ECR API is a pull, as through /v2.
+        if let Err(e) = ctx.app.registry.get_manifest(&name, &Reference::Digest(m.digest.clone()), true).await {
+            tracing::debug!(error = %e, "recording a BatchGetImage pull");
+        }
+        let Ok(manifest) = String::from_utf8(m.content) else {
+            failures.push(Failure::new("ImageNotFound", "the manifest is not UTF-8 text").json(id));
+            continue;
+        };
+        images.push(json!({
+            "registryId": ctx.registry_id(),
+            "repositoryName": name.as_str(),
+            "imageId": image_id,
+            "imageManifest": manifest,
+            "imageManifestMediaType": m.media_type,
+        }));
+    }
+    Ok(json!({"images": images, "failures": failures}))
+}
+
+pub async fn batch_delete(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+    input.check_registry_id(ctx.registry_id())?;
+    let name = input.repository_name("repositoryName")?;
+    let ids = required_image_ids(input)?;
+    let resource = Resource::Repository(&name);
+    ctx.authorize("BatchDeleteImage", &resource).await?;
+    ctx.app
+        .registry
+        .repository(&name)
+        .await
+        .map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()))?;
+    let (mut deleted, mut failures): (Vec<Value>, Vec<Value>) = (Vec::new(), Vec::new());
+    for id in &ids {
+        let m = match resolve(ctx, &name, id, false).await {
+            Ok(m) => m,
+            Err(Ok(f)) => {
+                failures.push(f.json(id));
+                continue;
+            }
+            Err(Err(e)) => return Err(e),
+        };
+        // By tag (also with a matching digest): the tag goes. By digest alone: the manifest and its tags.
+        let tag: Option<Tag> = id.tag.and_then(|t| t.parse().ok());
+        let reference = match tag {
+            Some(t) => Reference::Tag(t),
+            None => Reference::Digest(m.digest.clone()),
+        };
+        match ctx.app.registry.delete_manifest(&name, &reference).await {
+            Ok(()) => deleted.push(result_id(&m.digest, id)),
+            // Deleted meanwhile (or asked twice): not there any more.
+            Err(RegistryError::ManifestUnknown(_)) => {
+                failures.push(Failure::new("ImageNotFound", "Requested image not found").json(id))
+            }
+            Err(e) => return Err(EcrError::from_registry(e, name.as_str(), ctx.registry_id())),
+        }
+    }
+    let status = if deleted.is_empty() { 404 } else { 200 };
+    ctx.audit("ecr:BatchDeleteImage", &resource, if deleted.is_empty() { "error" } else { "allowed" }, status).await;
+    Ok(json!({"imageIds": deleted, "failures": failures}))
 }
 
 #[cfg(test)]

@@ -152,6 +152,9 @@ async fn dispatch(ctx: &Ctx<'_>, operation: &str, input: &Input<'_>) -> Result<V
         "DescribeRepositories" => repositories::describe(ctx, input).await,
         "DeleteRepository" => repositories::delete(ctx, input).await,
         "ListImages" => images::list(ctx, input).await,
+        "DescribeImages" => images::describe(ctx, input).await,
+        "BatchGetImage" => images::batch_get(ctx, input).await,
+        "BatchDeleteImage" => images::batch_delete(ctx, input).await,
         other => {
             Err(EcrError::new(ErrorType::UnsupportedOperation, format!("{other} is not implemented by berth yet")))
         }

@@ -64,5 +64,13 @@ pub const ALL: [&str; 58] = [
 
 /// The operations `dispatch` implements (listed for the tests).
 #[cfg(test)]
-pub const IMPLEMENTED: &[&str] =
-    &["CreateRepository", "DeleteRepository", "DescribeRepositories", "GetAuthorizationToken", "ListImages"];
+pub const IMPLEMENTED: &[&str] = &[
+    "BatchDeleteImage",
+    "BatchGetImage",
+    "CreateRepository",
+    "DeleteRepository",
+    "DescribeImages",
+    "DescribeRepositories",
+    "GetAuthorizationToken",
+    "ListImages",
+];

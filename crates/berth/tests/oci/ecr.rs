@@ -219,8 +219,8 @@ async fn the_aws_cli_drives_the_ecr_api() {
     aws(&s, dir, admin, &["delete-repository", "--repository-name", "team/c"]).error("RepositoryNotFoundException");
 
     // An operation of ECR's model that berth does not implement yet.
-    let err = aws(&s, dir, admin, &["describe-images", "--repository-name", "team/app"]);
-    assert!(err.error("UnsupportedOperationException").contains("DescribeImages is not implemented by berth yet"));
+    let err = aws(&s, dir, admin, &["get-lifecycle-policy", "--repository-name", "team/app"]);
+    assert!(err.error("UnsupportedOperationException").contains("GetLifecyclePolicy is not implemented by berth yet"));
 
     // A user allowed only ecr:DescribeRepositories.
     let reader = describe_only_user(&s).await;
@@ -251,6 +251,116 @@ async fn the_aws_cli_drives_the_ecr_api() {
     assert!(audited(&events, "ecr:CreateRepository", "allowed"), "{events}");
     assert!(audited(&events, "ecr:DeleteRepository", "allowed"), "{events}");
     assert!(audited(&events, "ecr:DeleteRepository", "error"), "the refused non-forced delete: {events}");
+}
+
+/// The size ECR reports for an image: the manifest and the blobs it references.
+async fn image_size(s: &Server, repo: &str, digest: &Digest) -> u64 {
+    let r = s.get(&format!("/v2/{repo}/manifests/{digest}")).await;
+    let body = r.bytes().await.unwrap();
+    let m: Value = serde_json::from_slice(&body).unwrap();
+    let layers: u64 = m["layers"].as_array().unwrap().iter().map(|l| l["size"].as_u64().unwrap()).sum();
+    body.len() as u64 + m["config"]["size"].as_u64().unwrap() + layers
+}
+
+#[tokio::test]
+async fn the_aws_cli_describes_gets_and_deletes_images() {
+    require("aws", &["--version"], "the AWS CLI (`pip install awscli`)");
+    let (tmp, s) = start();
+    let dir = tmp.path();
+    let admin = ADMIN_KEY;
+    let repo = "team/imgs";
+    let (tagged, untagged) = push_images(&s, repo).await;
+    // A pull through /v2 is recorded (in batches, every second).
+    assert_eq!(s.get(&format!("/v2/{repo}/manifests/v1")).await.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // DescribeImages: every manifest once, with its tags, size, media types and last pull.
+    let described = aws(&s, dir, admin, &["describe-images", "--repository-name", repo]).json();
+    let details = described["imageDetails"].as_array().unwrap();
+    assert_eq!(details.len(), 2, "{described}");
+    let of = |d: &Digest| details.iter().find(|x| x["imageDigest"] == d.to_string()).unwrap().clone();
+    let t = of(&tagged);
+    assert_eq!(t["imageTags"], json!(["v1", "v2"]));
+    assert_eq!(t["repositoryName"], repo);
+    assert_eq!(t["registryId"], "000000000000");
+    assert_eq!(t["imageSizeInBytes"], image_size(&s, repo, &tagged).await);
+    assert_eq!(t["imageManifestMediaType"], OCI_MANIFEST);
+    assert_eq!(t["artifactMediaType"], "application/vnd.oci.image.config.v1+json");
+    assert!(!t["imagePushedAt"].is_null() && !t["lastRecordedPullTime"].is_null(), "{t}");
+    let u = of(&untagged);
+    assert!(u.get("imageTags").is_none() && u.get("lastRecordedPullTime").is_none(), "{u}");
+    assert_eq!(u["imageSizeInBytes"], image_size(&s, repo, &untagged).await);
+    for size in ["1", "2"] {
+        let paged = aws(&s, dir, admin, &["describe-images", "--repository-name", repo, "--page-size", size]).json();
+        assert_eq!(paged["imageDetails"].as_array().unwrap().len(), 2, "page size {size}");
+    }
+    let filtered =
+        aws(&s, dir, admin, &["describe-images", "--repository-name", repo, "--filter", "tagStatus=UNTAGGED"]).json();
+    assert_eq!(filtered["imageDetails"].as_array().unwrap().len(), 1);
+    assert_eq!(filtered["imageDetails"][0]["imageDigest"], untagged.to_string());
+    let by_tag = aws(&s, dir, admin, &["describe-images", "--repository-name", repo, "--image-ids", "imageTag=v2"]);
+    assert_eq!(by_tag.json()["imageDetails"][0]["imageDigest"], tagged.to_string());
+    let args = ["describe-images", "--repository-name", repo, "--image-ids", "imageTag=nope"];
+    assert!(aws(&s, dir, admin, &args).error("ImageNotFoundException").contains("imageTag:'nope'"));
+    aws(&s, dir, admin, &["describe-images", "--repository-name", "team/none"]).error("RepositoryNotFoundException");
+
+    // BatchGetImage: the exact stored bytes; unknown and malformed ids are failures, not errors.
+    let pushed = s.get(&format!("/v2/{repo}/manifests/v1")).await.bytes().await.unwrap();
+    let got = aws(
+        &s,
+        dir,
+        admin,
+        &[
+            "batch-get-image",
+            "--repository-name",
+            repo,
+            "--image-ids",
+            "imageTag=v1",
+            "imageTag=gone",
+            "imageDigest=sha256:bad",
+        ],
+    )
+    .json();
+    let images = got["images"].as_array().unwrap();
+    assert_eq!(images.len(), 1, "{got}");
+    assert_eq!(images[0]["imageManifest"].as_str().unwrap().as_bytes(), &pushed[..], "the stored bytes");
+    assert_eq!(images[0]["imageId"], json!({"imageDigest": tagged.to_string(), "imageTag": "v1"}));
+    assert_eq!(images[0]["imageManifestMediaType"], OCI_MANIFEST);
+    let codes: Vec<&str> =
+        got["failures"].as_array().unwrap().iter().map(|f| f["failureCode"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["ImageNotFound", "InvalidImageDigest"]);
+    let mismatch = format!("imageDigest={untagged},imageTag=v1");
+    let got = aws(&s, dir, admin, &["batch-get-image", "--repository-name", repo, "--image-ids", &mismatch]).json();
+    assert_eq!(got["failures"][0]["failureCode"], "ImageTagDoesNotMatchDigest", "{got}");
+
+    // BatchDeleteImage: by tag removes the tag; by digest the manifest and its tags.
+    let deleted =
+        aws(&s, dir, admin, &["batch-delete-image", "--repository-name", repo, "--image-ids", "imageTag=v2"]).json();
+    assert_eq!(deleted["imageIds"], json!([{"imageDigest": tagged.to_string(), "imageTag": "v2"}]));
+    assert_eq!(deleted["failures"], json!([]));
+    assert_eq!(s.get(&format!("/v2/{repo}/manifests/v2")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(s.get(&format!("/v2/{repo}/manifests/v1")).await.status(), StatusCode::OK, "v1 stays");
+    let by_digest = format!("imageDigest={tagged}");
+    let deleted = aws(
+        &s,
+        dir,
+        admin,
+        &["batch-delete-image", "--repository-name", repo, "--image-ids", &by_digest, "imageTag=v2"],
+    )
+    .json();
+    assert_eq!(deleted["imageIds"], json!([{"imageDigest": tagged.to_string()}]));
+    assert_eq!(deleted["failures"][0]["failureCode"], "ImageNotFound");
+    assert_eq!(s.get(&format!("/v2/{repo}/manifests/v1")).await.status(), StatusCode::NOT_FOUND, "tags went too");
+    assert_eq!(s.get(&format!("/v2/{repo}/manifests/{tagged}")).await.status(), StatusCode::NOT_FOUND);
+
+    // Each operation needs its own permission.
+    let reader = describe_only_user(&s).await;
+    let reader = (reader.0.as_str(), reader.1.as_str());
+    aws(&s, dir, reader, &["describe-images", "--repository-name", repo]).error("AccessDeniedException");
+    aws(&s, dir, reader, &["batch-get-image", "--repository-name", repo, "--image-ids", "imageTag=v1"])
+        .error("AccessDeniedException");
+    aws(&s, dir, reader, &["batch-delete-image", "--repository-name", repo, "--image-ids", "imageTag=v1"])
+        .error("AccessDeniedException");
 }
 
 #[tokio::test]

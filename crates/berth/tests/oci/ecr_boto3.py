@@ -232,6 +232,46 @@ assert admin.list_images(repositoryName="boto/b")["imageIds"] == []
 expect_error(lambda: admin.list_images(repositoryName="boto/none"), "RepositoryNotFoundException")
 print("boto3: ListImages ok")
 
+# DescribeImages: one detail per manifest; filters; by id; paginated by 1.
+details = admin.describe_images(repositoryName=PUSHED)["imageDetails"]
+assert len(details) == 2, details
+by_digest = {d["imageDigest"]: d for d in details}
+tagged_digest = next(d for d, x in by_digest.items() if x.get("imageTags"))
+assert by_digest[tagged_digest]["imageTags"] == ["v1", "v2"], details
+assert all(d["imageSizeInBytes"] > 0 and d["repositoryName"] == PUSHED for d in details), details
+untagged_only = admin.describe_images(repositoryName=PUSHED, filter={"tagStatus": "UNTAGGED"})["imageDetails"]
+assert len(untagged_only) == 1 and "imageTags" not in untagged_only[0], untagged_only
+pages = list(admin.get_paginator("describe_images").paginate(repositoryName=PUSHED, PaginationConfig={"PageSize": 1}))
+assert len(pages) == 2 and [p["imageDetails"][0] for p in pages] == details, pages
+named = admin.describe_images(repositoryName=PUSHED, imageIds=[{"imageTag": "v1"}, {"imageDigest": tagged_digest}])
+assert [d["imageDigest"] for d in named["imageDetails"]] == [tagged_digest], named
+expect_error(lambda: admin.describe_images(repositoryName=PUSHED, imageIds=[{"imageTag": "nope"}]), "ImageNotFoundException")
+expect_error(lambda: admin.describe_images(repositoryName="boto/none"), "RepositoryNotFoundException")
+expect_error(lambda: admin.describe_images(repositoryName=PUSHED, nextToken="garbage"), "InvalidParameterException")
+expect_error(lambda: reader.describe_images(repositoryName=PUSHED), "AccessDeniedException")
+print("boto3: DescribeImages ok")
+
+# BatchGetImage: the stored manifest text; failures for what is not there.
+got = admin.batch_get_image(repositoryName=PUSHED, imageIds=[{"imageTag": "v1"}, {"imageTag": "gone"}, {}])
+assert len(got["images"]) == 1 and json.loads(got["images"][0]["imageManifest"])["schemaVersion"] == 2, got
+assert got["images"][0]["imageId"] == {"imageDigest": tagged_digest, "imageTag": "v1"}, got
+assert [f["failureCode"] for f in got["failures"]] == ["ImageNotFound", "MissingDigestAndTag"], got
+refused = admin.batch_get_image(
+    repositoryName=PUSHED, imageIds=[{"imageTag": "v1"}], acceptedMediaTypes=["application/vnd.docker.distribution.manifest.v2+json"]
+)
+assert refused["images"] == [] and len(refused["failures"]) == 1, refused
+expect_error(lambda: admin.batch_get_image(repositoryName="boto/none", imageIds=[{"imageTag": "v1"}]), "RepositoryNotFoundException")
+expect_error(lambda: reader.batch_get_image(repositoryName=PUSHED, imageIds=[{"imageTag": "v1"}]), "AccessDeniedException")
+print("boto3: BatchGetImage ok")
+
+# BatchDeleteImage: a tag, then nothing more to delete.
+gone = admin.batch_delete_image(repositoryName=PUSHED, imageIds=[{"imageTag": "v2"}])
+assert gone == {"imageIds": [{"imageDigest": tagged_digest, "imageTag": "v2"}], "failures": [], "ResponseMetadata": gone["ResponseMetadata"]}, gone
+again = admin.batch_delete_image(repositoryName=PUSHED, imageIds=[{"imageTag": "v2"}])
+assert again["imageIds"] == [] and again["failures"][0]["failureCode"] == "ImageNotFound", again
+expect_error(lambda: reader.batch_delete_image(repositoryName=PUSHED, imageIds=[{"imageTag": "v1"}]), "AccessDeniedException")
+print("boto3: BatchDeleteImage ok")
+
 # GetAuthorizationToken: the token is AWS:<login password>, which /v2 accepts.
 data = admin.get_authorization_token()["authorizationData"]
 assert len(data) == 1 and data[0]["proxyEndpoint"] == ENDPOINT, data
@@ -240,7 +280,7 @@ assert user == "AWS"
 request = urllib.request.Request(f"{ENDPOINT}/v2/{PUSHED}/tags/list")
 request.add_header("Authorization", "Basic " + base64.b64encode(f"AWS:{password}".encode()).decode())
 with urllib.request.urlopen(request) as r:
-    assert sorted(json.load(r)["tags"]) == ["v1", "v2"]
+    assert sorted(json.load(r)["tags"]) == ["v1"]
 assert len(admin.get_authorization_token(registryIds=["000000000000"])["authorizationData"]) == 1
 print("boto3: GetAuthorizationToken ok")
 
@@ -255,7 +295,7 @@ print("boto3: DeleteRepository ok")
 
 # Operations of the model that berth does not implement yet.
 for call in [
-    lambda: admin.describe_images(repositoryName="boto/b"),
+    lambda: admin.get_lifecycle_policy(repositoryName="boto/b"),
     lambda: admin.put_lifecycle_policy(repositoryName="boto/b", lifecyclePolicyText="{" + " " * 100 + "}"),
     lambda: admin.describe_registry(),
 ]:

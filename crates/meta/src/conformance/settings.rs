@@ -3,8 +3,8 @@
 
 use berth_oci::Digest;
 
-use super::{ALL, blob, image, index, page, repo, tags};
-use crate::settings::{ImageId, RepositorySettings, TagMutability, TagStatus};
+use super::{ALL, IMAGE_MANIFEST, blob, image, index, page, repo, tags};
+use crate::settings::{ImageDetail, ImageId, RepositorySettings, TagMutability, TagStatus};
 use crate::{MetaError, MetaStore};
 
 /// `create_repository` makes an empty repository exist (catalog, tags/list, records); it cannot create one
@@ -189,6 +189,61 @@ pub async fn image_listing<S: MetaStore>(store: &S) {
     for m in &ms {
         store.delete_manifest(&r, &m.digest).await.unwrap();
     }
+}
+
+/// Image details: sizes count the manifest and each referenced blob once, tags are sorted, the config
+/// media type is read from the content, pulls show; listings filter by tag status and page by digest.
+pub async fn image_details<S: MetaStore>(store: &S) {
+    let r = repo("conf-settings/details");
+    assert_eq!(store.list_image_details(&r, TagStatus::Any, None, 10).await.unwrap(), None, "unknown repository");
+    let (config, layer) = (blob("conf-settings detail config"), blob("conf-settings detail layer"));
+    store.link_blob(&r, &config, 7, 1).await.unwrap();
+    store.link_blob(&r, &layer, 1000, 1).await.unwrap();
+    let body = r#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json"}}"#;
+    let tagged = image(&r, body, vec![config.clone(), layer.clone()], 10);
+    store.put_manifest(&tagged, &tags(&["v2", "latest"])).await.unwrap();
+    let untagged = image(&r, "conf-settings detail untagged", vec![layer.clone()], 11);
+    store.put_manifest(&untagged, &[]).await.unwrap();
+    store.record_pull(&r, &tagged.digest, 42).await.unwrap();
+
+    let want_tagged = ImageDetail {
+        digest: tagged.digest.clone(),
+        tags: tags(&["latest", "v2"]),
+        media_type: IMAGE_MANIFEST.to_string(),
+        size: body.len() as u64 + 1007,
+        config_media_type: Some("application/vnd.oci.image.config.v1+json".to_string()),
+        pushed_at: 10,
+        last_pulled_at: Some(42),
+    };
+    let want_untagged = ImageDetail {
+        digest: untagged.digest.clone(),
+        tags: vec![],
+        media_type: IMAGE_MANIFEST.to_string(),
+        size: "conf-settings detail untagged".len() as u64 + 1000,
+        config_media_type: None,
+        pushed_at: 11,
+        last_pulled_at: None,
+    };
+    assert_eq!(store.image_detail(&r, &tagged.digest).await.unwrap(), Some(want_tagged.clone()));
+    assert_eq!(store.image_detail(&r, &untagged.digest).await.unwrap(), Some(want_untagged.clone()));
+    assert_eq!(store.image_detail(&r, &blob("conf-settings nothing")).await.unwrap(), None);
+    assert_eq!(store.image_detail(&repo("conf-settings/nowhere"), &tagged.digest).await.unwrap(), None);
+
+    let list = async |status, after: Option<&Digest>, n| {
+        store.list_image_details(&r, status, after, n).await.expect("list_image_details").expect("exists")
+    };
+    assert_eq!(list(TagStatus::Tagged, None, 10).await, std::slice::from_ref(&want_tagged));
+    assert_eq!(list(TagStatus::Untagged, None, 10).await, std::slice::from_ref(&want_untagged));
+    let mut all = vec![want_tagged, want_untagged];
+    all.sort_by(|a, b| a.digest.cmp(&b.digest));
+    assert_eq!(list(TagStatus::Any, None, 10).await, all, "ordered by digest");
+    assert_eq!(list(TagStatus::Any, None, 1).await, all[..1], "n");
+    assert_eq!(list(TagStatus::Any, Some(&all[0].digest), 10).await, all[1..], "after");
+
+    store.delete_manifest(&r, &tagged.digest).await.unwrap();
+    store.delete_manifest(&r, &untagged.digest).await.unwrap();
+    store.unlink_blob(&r, &config).await.unwrap();
+    store.unlink_blob(&r, &layer).await.unwrap();
 }
 
 /// Immutable tags: a tag cannot be moved to another manifest; pushing it again to the same manifest, and

@@ -1,14 +1,14 @@
 //! Explicitly created repositories, their settings and resource tags, and image listings.
 
 use async_trait::async_trait;
-use berth_oci::RepositoryName;
+use berth_oci::{Digest, RepositoryName};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use super::codec::{parse, parse_opt};
+use super::codec::{from_db, parse, parse_opt};
 use super::{REPOSITORY_EXISTS, SqliteMeta, ensure_repository};
 use crate::settings::{
-    ImageId, RepositoryRecord, RepositorySettings, RepositorySettingsStore, TagMutability, TagStatus,
+    ImageDetail, ImageId, RepositoryRecord, RepositorySettings, RepositorySettingsStore, TagMutability, TagStatus,
 };
 use crate::{MetaError, Page, Result};
 
@@ -62,6 +62,37 @@ async fn record_of(conn: &mut SqliteConnection, name: &RepositoryName) -> Result
     );
     let row = sqlx::query(&sql).bind(name.as_str()).fetch_optional(conn).await?;
     row.map(|row| Ok((row.try_get("id")?, record(&row)?))).transpose()
+}
+
+/// Columns of an [`ImageDetail`] over `manifests m`. The size counts each referenced blob once (a blob is
+/// in `manifest_blobs` once per manifest); the config media type is read from the content, which is JSON
+/// for every manifest berth accepted.
+const DETAIL_COLUMNS: &str = "m.digest AS digest, m.media_type AS media_type, m.pushed_at AS pushed_at, \
+     m.last_pulled_at AS last_pulled_at, \
+     m.size + COALESCE((SELECT SUM(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest \
+                        WHERE mb.manifest_id = m.id), 0) AS total_size, \
+     CASE WHEN json_valid(CAST(m.content AS TEXT)) THEN \
+         CASE WHEN json_type(CAST(m.content AS TEXT), '$.config.mediaType') = 'text' \
+              THEN json_extract(CAST(m.content AS TEXT), '$.config.mediaType') END \
+     END AS config_media_type, \
+     (SELECT group_concat(name, char(10)) FROM \
+         (SELECT t.name AS name FROM tags t WHERE t.manifest_id = m.id ORDER BY t.name)) AS tag_names";
+
+fn detail(row: &SqliteRow) -> Result<ImageDetail> {
+    let tags: Option<String> = row.try_get("tag_names")?;
+    let tags = match tags {
+        Some(t) if !t.is_empty() => t.split('\n').map(|t| parse("tags.name", t)).collect::<Result<Vec<_>>>()?,
+        _ => Vec::new(),
+    };
+    Ok(ImageDetail {
+        digest: parse("manifests.digest", row.try_get("digest")?)?,
+        tags,
+        media_type: row.try_get("media_type")?,
+        size: from_db("manifests.size", row.try_get("total_size")?)?,
+        config_media_type: row.try_get("config_media_type")?,
+        pushed_at: row.try_get("pushed_at")?,
+        last_pulled_at: row.try_get("last_pulled_at")?,
+    })
 }
 
 #[async_trait]
@@ -224,5 +255,48 @@ impl RepositorySettingsStore for SqliteMeta {
             })
             .collect::<Result<Vec<_>>>()
             .map(Some)
+    }
+
+    async fn list_image_details(
+        &self,
+        repo: &RepositoryName,
+        status: TagStatus,
+        after: Option<&Digest>,
+        n: u32,
+    ) -> Result<Option<Vec<ImageDetail>>> {
+        let mut tx = self.reader.begin().await?;
+        let Some((id, _)) = record_of(&mut tx, repo).await? else {
+            return Ok(None);
+        };
+        let status = match status {
+            TagStatus::Tagged => "tagged",
+            TagStatus::Untagged => "untagged",
+            TagStatus::Any => "any",
+        };
+        let sql = format!(
+            "SELECT {DETAIL_COLUMNS} FROM manifests m \
+             WHERE m.repository_id = ?1 AND m.digest > ?3 \
+             AND (?2 = 'any' \
+                  OR (?2 = 'tagged') = EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)) \
+             ORDER BY m.digest LIMIT ?4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(id)
+            .bind(status)
+            .bind(after.map(|d| d.to_string()).unwrap_or_default())
+            .bind(i64::from(n))
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.iter().map(detail).collect::<Result<Vec<_>>>().map(Some)
+    }
+
+    async fn image_detail(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<ImageDetail>> {
+        let sql = format!(
+            "SELECT {DETAIL_COLUMNS} FROM manifests m JOIN repositories r ON r.id = m.repository_id \
+             WHERE r.name = ?1 AND m.digest = ?2"
+        );
+        let row = sqlx::query(&sql).bind(repo.as_str()).bind(digest.to_string()).fetch_optional(&self.reader).await?;
+        row.as_ref().map(detail).transpose()
     }
 }
