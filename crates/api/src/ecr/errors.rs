@@ -25,6 +25,11 @@ pub enum ErrorType {
     RepositoryAlreadyExists,
     RepositoryNotEmpty,
     ImageNotFound,
+    ImageAlreadyExists,
+    ImageTagAlreadyExists,
+    ImageDigestDoesNotMatch,
+    LayersNotFound,
+    ReferencedImagesNotFound,
     Server,
     // AWS JSON protocol and authentication errors, common to all AWS services.
     Serialization,
@@ -47,6 +52,11 @@ impl ErrorType {
             ErrorType::RepositoryAlreadyExists => "RepositoryAlreadyExistsException",
             ErrorType::RepositoryNotEmpty => "RepositoryNotEmptyException",
             ErrorType::ImageNotFound => "ImageNotFoundException",
+            ErrorType::ImageAlreadyExists => "ImageAlreadyExistsException",
+            ErrorType::ImageTagAlreadyExists => "ImageTagAlreadyExistsException",
+            ErrorType::ImageDigestDoesNotMatch => "ImageDigestDoesNotMatchException",
+            ErrorType::LayersNotFound => "LayersNotFoundException",
+            ErrorType::ReferencedImagesNotFound => "ReferencedImagesNotFoundException",
             ErrorType::Server => "ServerException",
             ErrorType::Serialization => "SerializationException",
             ErrorType::UnknownOperation => "UnknownOperationException",
@@ -72,6 +82,11 @@ impl ErrorType {
             | ErrorType::RepositoryAlreadyExists
             | ErrorType::RepositoryNotEmpty
             | ErrorType::ImageNotFound
+            | ErrorType::ImageAlreadyExists
+            | ErrorType::ImageTagAlreadyExists
+            | ErrorType::ImageDigestDoesNotMatch
+            | ErrorType::LayersNotFound
+            | ErrorType::ReferencedImagesNotFound
             | ErrorType::Serialization
             | ErrorType::UnknownOperation
             | ErrorType::UnsupportedOperation => StatusCode::BAD_REQUEST,
@@ -164,7 +179,7 @@ impl IntoResponse for EcrError {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorType; 15] = [
+    const ALL: [ErrorType; 20] = [
         ErrorType::InvalidParameter,
         ErrorType::InvalidTagParameter,
         ErrorType::TooManyTags,
@@ -172,6 +187,11 @@ mod tests {
         ErrorType::RepositoryAlreadyExists,
         ErrorType::RepositoryNotEmpty,
         ErrorType::ImageNotFound,
+        ErrorType::ImageAlreadyExists,
+        ErrorType::ImageTagAlreadyExists,
+        ErrorType::ImageDigestDoesNotMatch,
+        ErrorType::LayersNotFound,
+        ErrorType::ReferencedImagesNotFound,
         ErrorType::Server,
         ErrorType::Serialization,
         ErrorType::UnknownOperation,

@@ -1,4 +1,4 @@
-//! `ListImages`, `DescribeImages`, `BatchGetImage`, `BatchDeleteImage`.
+//! `ListImages`, `DescribeImages`, `BatchGetImage`, `BatchDeleteImage`, `PutImage`.
 
 use berth_identity::Resource;
 use berth_meta::settings::{ImageDetail, ImageId, TagStatus};
@@ -419,6 +419,125 @@ pub async fn batch_delete(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, Ecr
     let status = if deleted.is_empty() { 404 } else { 200 };
     ctx.audit("ecr:BatchDeleteImage", &resource, if deleted.is_empty() { "error" } else { "allowed" }, status).await;
     Ok(json!({"imageIds": deleted, "failures": failures}))
+}
+
+pub async fn put(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+    input.check_registry_id(ctx.registry_id())?;
+    let name = input.repository_name("repositoryName")?;
+    let manifest = input.opt_str("imageManifest")?.ok_or_else(|| {
+        EcrError::invalid(
+            "Invalid parameter at 'imageManifest' failed to satisfy constraint: 'Member must not be null'",
+        )
+    })?;
+    if manifest.is_empty() || manifest.len() > 4 * 1024 * 1024 {
+        return Err(EcrError::invalid(
+            "Invalid parameter at 'imageManifest' failed to satisfy constraint: 'Member must have length between 1 and 4194304'",
+        ));
+    }
+    let media_type = input.opt_str("imageManifestMediaType")?;
+    let tag = match input.opt_str("imageTag")? {
+        None => None,
+        Some(t) if t.is_empty() || t.chars().count() > 300 => {
+            return Err(EcrError::invalid(
+                "Invalid parameter at 'imageTag' failed to satisfy constraint: 'Member must have length between 1 and 300'",
+            ));
+        }
+        Some(t) => {
+            Some(t.parse::<Tag>().map_err(|e| EcrError::invalid(format!("Invalid parameter at 'imageTag': {e}")))?)
+        }
+    };
+    let given_digest = input
+        .opt_str("imageDigest")?
+        .map(|d| d.parse::<Digest>().map_err(|_| EcrError::invalid("Invalid parameter at 'imageDigest': not a digest")))
+        .transpose()?;
+    let resource = Resource::Repository(&name);
+    ctx.authorize("PutImage", &resource).await?;
+    let registry = &ctx.app.registry;
+    let registry_error = |e| EcrError::from_registry(e, name.as_str(), ctx.registry_id());
+    registry.repository(&name).await.map_err(registry_error)?;
+    let body = manifest.as_bytes().to_vec();
+    let digest = match &given_digest {
+        Some(d) => {
+            let actual = Digest::compute(d.algorithm(), &body);
+            if &actual != d {
+                return Err(EcrError::new(
+                    ErrorType::ImageDigestDoesNotMatch,
+                    format!("The imageDigest {d} does not match the digest of the manifest, {actual}"),
+                ));
+            }
+            actual
+        }
+        None => Digest::sha256_of(&body),
+    };
+    // Putting what is already there is refused, as ECR does: the tag on this very manifest, or (untagged)
+    // the manifest itself.
+    let existing = match &tag {
+        Some(t) => Reference::Tag(t.clone()),
+        None => Reference::Digest(digest.clone()),
+    };
+    match registry.get_manifest(&name, &existing, false).await {
+        Ok(m) if m.digest == digest => {
+            let tag_part = tag.as_ref().map(|t| format!(" and tag '{t}'")).unwrap_or_default();
+            return Err(EcrError::new(
+                ErrorType::ImageAlreadyExists,
+                format!(
+                    "Image with digest '{digest}'{tag_part} already exists in the repository with name '{name}' in \
+                     registry with id '{}'",
+                    ctx.registry_id()
+                ),
+            ));
+        }
+        Ok(_) | Err(RegistryError::ManifestUnknown(_)) => {}
+        Err(e) => return Err(registry_error(e)),
+    }
+    let (reference, extra): (Reference, Vec<Tag>) = match (&tag, &given_digest) {
+        (Some(t), None) => (Reference::Tag(t.clone()), Vec::new()),
+        (Some(t), Some(d)) => (Reference::Digest(d.clone()), vec![t.clone()]),
+        (None, _) => (Reference::Digest(digest.clone()), Vec::new()),
+    };
+    let is_index = serde_json::from_slice::<Value>(&body).ok().is_some_and(|v| v.get("manifests").is_some());
+    let result = registry.put_manifest(&name, &reference, &extra, media_type, body).await;
+    let result = result.map_err(|e| match e {
+        RegistryError::TagImmutable { tag, .. } => EcrError::new(
+            ErrorType::ImageTagAlreadyExists,
+            format!(
+                "The image tag '{tag}' already exists in the '{name}' repository and cannot be overwritten because \
+                 the repository is immutable."
+            ),
+        ),
+        RegistryError::ManifestBlobUnknown(d) if is_index => EcrError::new(
+            ErrorType::ReferencedImagesNotFound,
+            format!("The manifest references image {d}, which is not in the repository '{name}'"),
+        ),
+        RegistryError::ManifestBlobUnknown(d) => EcrError::new(
+            ErrorType::LayersNotFound,
+            format!("Layers with digests ['{d}'] required for pushing image into repository with name '{name}' in the registry with id '{}' do not exist", ctx.registry_id()),
+        ),
+        RegistryError::DigestInvalid(m) => EcrError::new(ErrorType::ImageDigestDoesNotMatch, m),
+        e @ (RegistryError::ManifestInvalid(_) | RegistryError::ManifestTooLarge { .. }) => {
+            EcrError::invalid(format!("Invalid parameter at 'imageManifest': {e}"))
+        }
+        e => registry_error(e),
+    });
+    let (outcome, status) = match &result {
+        Ok(_) => ("allowed", 200),
+        Err(e) => ("error", e.kind.status().as_u16()),
+    };
+    ctx.audit("ecr:PutImage", &resource, outcome, status).await;
+    let pushed = result?;
+    let stored =
+        registry.get_manifest(&name, &Reference::Digest(pushed.digest.clone()), false).await.map_err(registry_error)?;
+    let mut image_id = json!({"imageDigest": pushed.digest.to_string()});
+    if let Some(t) = &tag {
+        image_id["imageTag"] = json!(t.as_str());
+    }
+    Ok(json!({"image": {
+        "registryId": ctx.registry_id(),
+        "repositoryName": name.as_str(),
+        "imageId": image_id,
+        "imageManifest": manifest,
+        "imageManifestMediaType": stored.media_type,
+    }}))
 }
 
 #[cfg(test)]

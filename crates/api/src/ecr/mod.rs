@@ -155,6 +155,7 @@ async fn dispatch(ctx: &Ctx<'_>, operation: &str, input: &Input<'_>) -> Result<V
         "DescribeImages" => images::describe(ctx, input).await,
         "BatchGetImage" => images::batch_get(ctx, input).await,
         "BatchDeleteImage" => images::batch_delete(ctx, input).await,
+        "PutImage" => images::put(ctx, input).await,
         other => {
             Err(EcrError::new(ErrorType::UnsupportedOperation, format!("{other} is not implemented by berth yet")))
         }

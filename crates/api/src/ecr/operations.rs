@@ -73,4 +73,5 @@ pub const IMPLEMENTED: &[&str] = &[
     "DescribeRepositories",
     "GetAuthorizationToken",
     "ListImages",
+    "PutImage",
 ];

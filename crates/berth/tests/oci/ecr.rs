@@ -353,6 +353,48 @@ async fn the_aws_cli_describes_gets_and_deletes_images() {
     assert_eq!(s.get(&format!("/v2/{repo}/manifests/v1")).await.status(), StatusCode::NOT_FOUND, "tags went too");
     assert_eq!(s.get(&format!("/v2/{repo}/manifests/{tagged}")).await.status(), StatusCode::NOT_FOUND);
 
+    // PutImage: the untagged manifest gets a tag; putting it again is ImageAlreadyExists.
+    let body = s.get(&format!("/v2/{repo}/manifests/{untagged}")).await.text().await.unwrap();
+    let put =
+        aws(&s, dir, admin, &["put-image", "--repository-name", repo, "--image-manifest", &body, "--image-tag", "v9"]);
+    let put = put.json();
+    assert_eq!(put["image"]["imageId"], json!({"imageDigest": untagged.to_string(), "imageTag": "v9"}));
+    assert_eq!(put["image"]["imageManifest"], body.as_str());
+    assert_eq!(put["image"]["imageManifestMediaType"], OCI_MANIFEST);
+    let r = s.get(&format!("/v2/{repo}/manifests/v9")).await;
+    assert_eq!(r.text().await.unwrap(), body, "the tag is on /v2");
+    aws(&s, dir, admin, &["put-image", "--repository-name", repo, "--image-manifest", &body, "--image-tag", "v9"])
+        .error("ImageAlreadyExistsException");
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    aws(&s, dir, admin, &["put-image", "--repository-name", repo, "--image-manifest", &body, "--image-digest", &wrong])
+        .error("ImageDigestDoesNotMatchException");
+    let missing = String::from_utf8(image_manifest((&Digest::sha256_of(b"no such config"), 2), &[], None)).unwrap();
+    aws(&s, dir, admin, &["put-image", "--repository-name", repo, "--image-manifest", &missing, "--image-tag", "x"])
+        .error("LayersNotFoundException");
+    aws(&s, dir, admin, &["put-image", "--repository-name", repo, "--image-manifest", "{\"not\": 1}"])
+        .error("InvalidParameterException");
+    aws(&s, dir, admin, &["put-image", "--repository-name", "team/none", "--image-manifest", &body])
+        .error("RepositoryNotFoundException");
+    // An immutable repository: the tag cannot move.
+    aws(
+        &s,
+        dir,
+        admin,
+        &["create-repository", "--repository-name", "team/fixed", "--image-tag-mutability", "IMMUTABLE"],
+    )
+    .json();
+    let (first, _) = s.push_image("team/fixed", "v1", b"fixed one").await;
+    let (second, _) = s.push_image("team/fixed", "v2", b"fixed two").await;
+    assert_ne!(first, second);
+    let second = String::from_utf8(second).unwrap();
+    aws(
+        &s,
+        dir,
+        admin,
+        &["put-image", "--repository-name", "team/fixed", "--image-manifest", &second, "--image-tag", "v1"],
+    )
+    .error("ImageTagAlreadyExistsException");
+
     // Each operation needs its own permission.
     let reader = describe_only_user(&s).await;
     let reader = (reader.0.as_str(), reader.1.as_str());
@@ -360,6 +402,8 @@ async fn the_aws_cli_describes_gets_and_deletes_images() {
     aws(&s, dir, reader, &["batch-get-image", "--repository-name", repo, "--image-ids", "imageTag=v1"])
         .error("AccessDeniedException");
     aws(&s, dir, reader, &["batch-delete-image", "--repository-name", repo, "--image-ids", "imageTag=v1"])
+        .error("AccessDeniedException");
+    aws(&s, dir, reader, &["put-image", "--repository-name", repo, "--image-manifest", &body])
         .error("AccessDeniedException");
 }
 

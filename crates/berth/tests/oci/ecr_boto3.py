@@ -272,6 +272,18 @@ assert again["imageIds"] == [] and again["failures"][0]["failureCode"] == "Image
 expect_error(lambda: reader.batch_delete_image(repositoryName=PUSHED, imageIds=[{"imageTag": "v1"}]), "AccessDeniedException")
 print("boto3: BatchDeleteImage ok")
 
+# PutImage: the untagged manifest gets a tag, by digest too; errors by type.
+untagged_digest = next(d for d, x in by_digest.items() if not x.get("imageTags"))
+text = admin.batch_get_image(repositoryName=PUSHED, imageIds=[{"imageDigest": untagged_digest}])["images"][0]["imageManifest"]
+image = admin.put_image(repositoryName=PUSHED, imageManifest=text, imageTag="v7", imageDigest=untagged_digest)["image"]
+assert image["imageId"] == {"imageDigest": untagged_digest, "imageTag": "v7"} and image["imageManifest"] == text, image
+expect_error(lambda: admin.put_image(repositoryName=PUSHED, imageManifest=text, imageTag="v7"), "ImageAlreadyExistsException")
+expect_error(lambda: admin.put_image(repositoryName=PUSHED, imageManifest="{}"), "InvalidParameterException")
+expect_error(lambda: admin.put_image(repositoryName="boto/none", imageManifest=text), "RepositoryNotFoundException")
+expect_error(lambda: reader.put_image(repositoryName=PUSHED, imageManifest=text), "AccessDeniedException")
+admin.batch_delete_image(repositoryName=PUSHED, imageIds=[{"imageTag": "v7"}])
+print("boto3: PutImage ok")
+
 # GetAuthorizationToken: the token is AWS:<login password>, which /v2 accepts.
 data = admin.get_authorization_token()["authorizationData"]
 assert len(data) == 1 and data[0]["proxyEndpoint"] == ENDPOINT, data
