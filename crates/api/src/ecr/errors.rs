@@ -25,6 +25,8 @@ pub enum ErrorType {
     RepositoryAlreadyExists,
     RepositoryNotEmpty,
     ImageNotFound,
+    RepositoryPolicyNotFound,
+    RegistryPolicyNotFound,
     ImageAlreadyExists,
     ImageTagAlreadyExists,
     ImageDigestDoesNotMatch,
@@ -57,6 +59,8 @@ impl ErrorType {
             ErrorType::ImageDigestDoesNotMatch => "ImageDigestDoesNotMatchException",
             ErrorType::LayersNotFound => "LayersNotFoundException",
             ErrorType::ReferencedImagesNotFound => "ReferencedImagesNotFoundException",
+            ErrorType::RepositoryPolicyNotFound => "RepositoryPolicyNotFoundException",
+            ErrorType::RegistryPolicyNotFound => "RegistryPolicyNotFoundException",
             ErrorType::Server => "ServerException",
             ErrorType::Serialization => "SerializationException",
             ErrorType::UnknownOperation => "UnknownOperationException",
@@ -82,6 +86,8 @@ impl ErrorType {
             | ErrorType::RepositoryAlreadyExists
             | ErrorType::RepositoryNotEmpty
             | ErrorType::ImageNotFound
+            | ErrorType::RepositoryPolicyNotFound
+            | ErrorType::RegistryPolicyNotFound
             | ErrorType::ImageAlreadyExists
             | ErrorType::ImageTagAlreadyExists
             | ErrorType::ImageDigestDoesNotMatch
@@ -179,7 +185,7 @@ impl IntoResponse for EcrError {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorType; 20] = [
+    const ALL: [ErrorType; 22] = [
         ErrorType::InvalidParameter,
         ErrorType::InvalidTagParameter,
         ErrorType::TooManyTags,
@@ -187,6 +193,8 @@ mod tests {
         ErrorType::RepositoryAlreadyExists,
         ErrorType::RepositoryNotEmpty,
         ErrorType::ImageNotFound,
+        ErrorType::RepositoryPolicyNotFound,
+        ErrorType::RegistryPolicyNotFound,
         ErrorType::ImageAlreadyExists,
         ErrorType::ImageTagAlreadyExists,
         ErrorType::ImageDigestDoesNotMatch,

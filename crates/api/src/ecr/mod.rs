@@ -13,6 +13,7 @@ mod errors;
 mod images;
 mod input;
 mod operations;
+mod policies;
 mod repositories;
 
 use std::net::IpAddr;
@@ -156,6 +157,12 @@ async fn dispatch(ctx: &Ctx<'_>, operation: &str, input: &Input<'_>) -> Result<V
         "BatchGetImage" => images::batch_get(ctx, input).await,
         "BatchDeleteImage" => images::batch_delete(ctx, input).await,
         "PutImage" => images::put(ctx, input).await,
+        "SetRepositoryPolicy" => policies::set_repository(ctx, input).await,
+        "GetRepositoryPolicy" => policies::get_repository(ctx, input).await,
+        "DeleteRepositoryPolicy" => policies::delete_repository(ctx, input).await,
+        "PutRegistryPolicy" => policies::put_registry(ctx, input).await,
+        "GetRegistryPolicy" => policies::get_registry(ctx, input).await,
+        "DeleteRegistryPolicy" => policies::delete_registry(ctx, input).await,
         other => {
             Err(EcrError::new(ErrorType::UnsupportedOperation, format!("{other} is not implemented by berth yet")))
         }

@@ -408,6 +408,73 @@ async fn the_aws_cli_describes_gets_and_deletes_images() {
 }
 
 #[tokio::test]
+async fn policies_set_with_the_aws_cli_are_enforced_on_v2() {
+    require("aws", &["--version"], "the AWS CLI (`pip install awscli`)");
+    let (tmp, s) = start();
+    let dir = tmp.path();
+    let admin = ADMIN_KEY;
+    s.push_image("team/shared", "v1", b"shared layer").await;
+    admin_api(&s, "CreateUser", json!({"userName": "dave", "password": "dave-password"})).await;
+    let dave = client_as("dave", "dave-password");
+    let pull = async || dave.get(s.url("/v2/team/shared/manifests/v1")).send().await.unwrap().status();
+    assert_eq!(pull().await, StatusCode::FORBIDDEN, "no policy allows dave anything");
+
+    // A repository policy.
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Sid": "DaveReads", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::000000000000:user/dave"},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}]})
+    .to_string();
+    aws(&s, dir, admin, &["get-repository-policy", "--repository-name", "team/shared"])
+        .error("RepositoryPolicyNotFoundException");
+    let set =
+        aws(&s, dir, admin, &["set-repository-policy", "--repository-name", "team/shared", "--policy-text", &policy]);
+    let set = set.json();
+    assert_eq!(
+        (set["registryId"].as_str(), set["repositoryName"].as_str(), set["policyText"].as_str()),
+        (Some("000000000000"), Some("team/shared"), Some(policy.as_str()))
+    );
+    assert_eq!(pull().await, StatusCode::OK, "the repository policy lets dave pull with Basic credentials");
+    let got = aws(&s, dir, admin, &["get-repository-policy", "--repository-name", "team/shared"]).json();
+    assert_eq!(got["policyText"], policy.as_str());
+    let bad = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*"}]}"#;
+    let err = aws(&s, dir, admin, &["set-repository-policy", "--repository-name", "team/shared", "--policy-text", bad]);
+    assert!(err.error("InvalidParameterException").contains("Principal"), "the parser's message");
+    aws(&s, dir, admin, &["set-repository-policy", "--repository-name", "team/none", "--policy-text", &policy])
+        .error("RepositoryNotFoundException");
+    let deleted = aws(&s, dir, admin, &["delete-repository-policy", "--repository-name", "team/shared"]).json();
+    assert_eq!(deleted["policyText"], policy.as_str());
+    assert_eq!(pull().await, StatusCode::FORBIDDEN, "gone with its policy");
+    aws(&s, dir, admin, &["delete-repository-policy", "--repository-name", "team/shared"])
+        .error("RepositoryPolicyNotFoundException");
+
+    // The registry policy.
+    let registry = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::000000000000:user/dave"},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+        "Resource": "arn:aws:ecr:us-east-1:000000000000:repository/*"}]})
+    .to_string();
+    aws(&s, dir, admin, &["get-registry-policy"]).error("RegistryPolicyNotFoundException");
+    let put = aws(&s, dir, admin, &["put-registry-policy", "--policy-text", &registry]).json();
+    assert_eq!(
+        (put["registryId"].as_str(), put["policyText"].as_str()),
+        (Some("000000000000"), Some(registry.as_str()))
+    );
+    assert_eq!(pull().await, StatusCode::OK, "the registry policy lets dave pull");
+    assert_eq!(aws(&s, dir, admin, &["get-registry-policy"]).json()["policyText"], registry.as_str());
+    aws(&s, dir, admin, &["put-registry-policy", "--policy-text", "not json"]).error("InvalidParameterException");
+    assert_eq!(aws(&s, dir, admin, &["delete-registry-policy"]).json()["policyText"], registry.as_str());
+    assert_eq!(pull().await, StatusCode::FORBIDDEN);
+    aws(&s, dir, admin, &["delete-registry-policy"]).error("RegistryPolicyNotFoundException");
+
+    // Managing policies needs its own permissions.
+    let reader = describe_only_user(&s).await;
+    let reader = (reader.0.as_str(), reader.1.as_str());
+    aws(&s, dir, reader, &["set-repository-policy", "--repository-name", "team/shared", "--policy-text", &policy])
+        .error("AccessDeniedException");
+    aws(&s, dir, reader, &["get-registry-policy"]).error("AccessDeniedException");
+}
+
+#[tokio::test]
 async fn immutable_tags_cannot_be_moved_by_a_push() {
     require("aws", &["--version"], "the AWS CLI (`pip install awscli`)");
     let (tmp, s) = start();

@@ -284,6 +284,30 @@ expect_error(lambda: reader.put_image(repositoryName=PUSHED, imageManifest=text)
 admin.batch_delete_image(repositoryName=PUSHED, imageIds=[{"imageTag": "v7"}])
 print("boto3: PutImage ok")
 
+# Repository and registry policies.
+policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::000000000000:user/reader"}, "Action": "ecr:ListImages"}]})
+expect_error(lambda: admin.get_repository_policy(repositoryName="boto/b"), "RepositoryPolicyNotFoundException")
+assert admin.set_repository_policy(repositoryName="boto/b", policyText=policy)["policyText"] == policy
+assert admin.get_repository_policy(repositoryName="boto/b")["policyText"] == policy
+assert reader.list_images(repositoryName="boto/b")["imageIds"] == [], "the repository policy allows the reader"
+expect_error(lambda: admin.set_repository_policy(repositoryName="boto/b", policyText="{}"), "InvalidParameterException")
+expect_error(lambda: admin.set_repository_policy(repositoryName="boto/none", policyText=policy), "RepositoryNotFoundException")
+assert admin.delete_repository_policy(repositoryName="boto/b")["policyText"] == policy
+expect_error(lambda: admin.delete_repository_policy(repositoryName="boto/b"), "RepositoryPolicyNotFoundException")
+expect_error(lambda: reader.list_images(repositoryName="boto/b"), "AccessDeniedException")
+registry_policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::000000000000:user/reader"}, "Action": "ecr:ListImages",
+    "Resource": "arn:aws:ecr:us-east-1:000000000000:repository/*"}]})
+expect_error(lambda: admin.get_registry_policy(), "RegistryPolicyNotFoundException")
+put = admin.put_registry_policy(policyText=registry_policy)
+assert (put["registryId"], put["policyText"]) == ("000000000000", registry_policy), put
+assert admin.get_registry_policy()["policyText"] == registry_policy
+assert admin.delete_registry_policy()["policyText"] == registry_policy
+expect_error(lambda: admin.delete_registry_policy(), "RegistryPolicyNotFoundException")
+expect_error(lambda: reader.get_registry_policy(), "AccessDeniedException")
+print("boto3: repository and registry policies ok")
+
 # GetAuthorizationToken: the token is AWS:<login password>, which /v2 accepts.
 data = admin.get_authorization_token()["authorizationData"]
 assert len(data) == 1 and data[0]["proxyEndpoint"] == ENDPOINT, data

@@ -1,0 +1,163 @@
+//! Repository and registry policies: `SetRepositoryPolicy`, `GetRepositoryPolicy`, `DeleteRepositoryPolicy`,
+//! `PutRegistryPolicy`, `GetRegistryPolicy`, `DeleteRegistryPolicy`. The documents are the resource policies
+//! the identity service evaluates on every request (`/v2` included); it stores them and checks their syntax.
+
+use berth_identity::{IdentityError, Resource};
+use berth_meta::identity::PolicyTarget;
+use berth_oci::RepositoryName;
+use serde_json::{Value, json};
+
+use super::Ctx;
+use super::errors::{EcrError, ErrorType};
+use super::input::Input;
+
+/// ECR's limit on policy texts.
+const MAX_POLICY: usize = 10240;
+
+fn policy_text<'a>(input: &Input<'a>) -> Result<&'a str, EcrError> {
+    let text = input.opt_str("policyText")?.ok_or_else(|| {
+        EcrError::invalid("Invalid parameter at 'policyText' failed to satisfy constraint: 'Member must not be null'")
+    })?;
+    if text.len() > MAX_POLICY {
+        return Err(EcrError::invalid(format!(
+            "Invalid parameter at 'policyText' failed to satisfy constraint: 'Member must have length less than or equal to {MAX_POLICY}'"
+        )));
+    }
+    Ok(text)
+}
+
+/// An identity failure; a missing policy is `not_found`.
+fn policy_error(e: IdentityError, not_found: impl FnOnce() -> EcrError) -> EcrError {
+    match e {
+        IdentityError::NotFound(_) => not_found(),
+        IdentityError::MalformedPolicy(m) => EcrError::invalid(format!("Invalid parameter at 'policyText': {m}")),
+        e => e.into(),
+    }
+}
+
+fn repository_policy_not_found(ctx: &Ctx<'_>, name: &RepositoryName) -> EcrError {
+    EcrError::new(
+        ErrorType::RepositoryPolicyNotFound,
+        format!(
+            "Repository policy does not exist for the repository with name '{name}' in the registry with id '{}'",
+            ctx.registry_id()
+        ),
+    )
+}
+
+fn registry_policy_not_found(ctx: &Ctx<'_>) -> EcrError {
+    EcrError::new(
+        ErrorType::RegistryPolicyNotFound,
+        format!("Registry policy does not exist in the registry with id '{}'", ctx.registry_id()),
+    )
+}
+
+/// The repository named by the request, authorised for `operation` and existing.
+async fn repository(ctx: &Ctx<'_>, input: &Input<'_>, operation: &str) -> Result<RepositoryName, EcrError> {
+    input.check_registry_id(ctx.registry_id())?;
+    let name = input.repository_name("repositoryName")?;
+    ctx.authorize(operation, &Resource::Repository(&name)).await?;
+    ctx.app
+        .registry
+        .repository(&name)
+        .await
+        .map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()))?;
+    Ok(name)
+}
+
+async fn audited(ctx: &Ctx<'_>, action: &str, resource: &Resource<'_>, result: &Result<Value, EcrError>) {
+    let (outcome, status) = match result {
+        Ok(_) => ("allowed", 200),
+        Err(e) => ("error", e.kind.status().as_u16()),
+    };
+    ctx.audit(action, resource, outcome, status).await;
+}
+
+pub async fn set_repository(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+    let text = policy_text(input)?;
+    // `force` lets ECR store a policy that would lock the caller out; berth never refuses one for that.
+    input.opt_bool("force")?;
+    let name = repository(ctx, input, "SetRepositoryPolicy").await?;
+    let target = PolicyTarget::Repository(name.clone());
+    let result = ctx
+        .app
+        .identity
+        .put_policy(&ctx.caller, &target, text)
+        .await
+        .map_err(|e| policy_error(e, || EcrError::server(&"a stored policy was not found")))
+        .map(|()| json!({"registryId": ctx.registry_id(), "repositoryName": name.as_str(), "policyText": text}));
+    audited(ctx, "ecr:SetRepositoryPolicy", &Resource::Repository(&name), &result).await;
+    result
+}
+
+pub async fn get_repository(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+    let name = repository(ctx, input, "GetRepositoryPolicy").await?;
+    let target = PolicyTarget::Repository(name.clone());
+    let text = ctx
+        .app
+        .identity
+        .get_policy(&ctx.caller, &target)
+        .await
+        .map_err(|e| policy_error(e, || repository_policy_not_found(ctx, &name)))?;
+    Ok(json!({"registryId": ctx.registry_id(), "repositoryName": name.as_str(), "policyText": text}))
+}
+
+pub async fn delete_repository(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+    let name = repository(ctx, input, "DeleteRepositoryPolicy").await?;
+    let target = PolicyTarget::Repository(name.clone());
+    let identity = &ctx.app.identity;
+    let not_found = || repository_policy_not_found(ctx, &name);
+    let result = async {
+        let text = identity.get_policy(&ctx.caller, &target).await.map_err(|e| policy_error(e, not_found))?;
+        identity.delete_policy(&ctx.caller, &target).await.map_err(|e| policy_error(e, not_found))?;
+        Ok(json!({"registryId": ctx.registry_id(), "repositoryName": name.as_str(), "policyText": text}))
+    }
+    .await;
+    audited(ctx, "ecr:DeleteRepositoryPolicy", &Resource::Repository(&name), &result).await;
+    result
+}
+
+pub async fn put_registry(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+    let text = policy_text(input)?;
+    ctx.authorize("PutRegistryPolicy", &Resource::Registry).await?;
+    let result = ctx
+        .app
+        .identity
+        .put_policy(&ctx.caller, &PolicyTarget::Registry, text)
+        .await
+        .map_err(|e| policy_error(e, || EcrError::server(&"a stored policy was not found")))
+        .map(|()| json!({"registryId": ctx.registry_id(), "policyText": text}));
+    audited(ctx, "ecr:PutRegistryPolicy", &Resource::Registry, &result).await;
+    result
+}
+
+pub async fn get_registry(ctx: &Ctx<'_>, _input: &Input<'_>) -> Result<Value, EcrError> {
+    ctx.authorize("GetRegistryPolicy", &Resource::Registry).await?;
+    let text = ctx
+        .app
+        .identity
+        .get_policy(&ctx.caller, &PolicyTarget::Registry)
+        .await
+        .map_err(|e| policy_error(e, || registry_policy_not_found(ctx)))?;
+    Ok(json!({"registryId": ctx.registry_id(), "policyText": text}))
+}
+
+pub async fn delete_registry(ctx: &Ctx<'_>, _input: &Input<'_>) -> Result<Value, EcrError> {
+    ctx.authorize("DeleteRegistryPolicy", &Resource::Registry).await?;
+    let identity = &ctx.app.identity;
+    let target = PolicyTarget::Registry;
+    let result = async {
+        let text = identity
+            .get_policy(&ctx.caller, &target)
+            .await
+            .map_err(|e| policy_error(e, || registry_policy_not_found(ctx)))?;
+        identity
+            .delete_policy(&ctx.caller, &target)
+            .await
+            .map_err(|e| policy_error(e, || registry_policy_not_found(ctx)))?;
+        Ok(json!({"registryId": ctx.registry_id(), "policyText": text}))
+    }
+    .await;
+    audited(ctx, "ecr:DeleteRegistryPolicy", &Resource::Registry, &result).await;
+    result
+}
