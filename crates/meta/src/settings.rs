@@ -120,4 +120,11 @@ pub trait RepositorySettingsStore: Send + Sync {
     ) -> Result<Option<Vec<ImageDetail>>>;
     /// Details of the manifest `digest` of `repo`; `None` when it is not there.
     async fn image_detail(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<ImageDetail>>;
+    /// Sets resource tags of `name` (a key it has takes the new value). A repository that exists through its
+    /// content gets a settings row with the default settings (it is explicit from then on: resource tags
+    /// belong to the settings). `false` when the repository does not exist.
+    async fn tag_repository(&self, name: &RepositoryName, tags: &[(String, String)]) -> Result<bool>;
+    /// Removes the resource tags of `name` with `keys` (keys it does not have are ignored). `false` when the
+    /// repository does not exist.
+    async fn untag_repository(&self, name: &RepositoryName, keys: &[String]) -> Result<bool>;
 }

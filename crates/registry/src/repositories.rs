@@ -115,4 +115,20 @@ impl Registry {
             }
         }
     }
+
+    /// A repository's resource tags by key; `NameUnknown` if it does not exist.
+    pub async fn resource_tags(&self, name: &RepositoryName) -> Result<Vec<(String, String)>> {
+        self.meta.repository_resource_tags(name).await?.ok_or(RegistryError::NameUnknown)
+    }
+
+    /// Sets resource tags (a repository created by a push becomes explicit); `NameUnknown` if it does not
+    /// exist.
+    pub async fn tag_repository(&self, name: &RepositoryName, tags: &[(String, String)]) -> Result<()> {
+        if self.meta.tag_repository(name, tags).await? { Ok(()) } else { Err(RegistryError::NameUnknown) }
+    }
+
+    /// Removes resource tags by key; `NameUnknown` if the repository does not exist.
+    pub async fn untag_repository(&self, name: &RepositoryName, keys: &[String]) -> Result<()> {
+        if self.meta.untag_repository(name, keys).await? { Ok(()) } else { Err(RegistryError::NameUnknown) }
+    }
 }

@@ -15,6 +15,7 @@ mod input;
 mod operations;
 mod policies;
 mod repositories;
+mod tags;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -163,6 +164,9 @@ async fn dispatch(ctx: &Ctx<'_>, operation: &str, input: &Input<'_>) -> Result<V
         "PutRegistryPolicy" => policies::put_registry(ctx, input).await,
         "GetRegistryPolicy" => policies::get_registry(ctx, input).await,
         "DeleteRegistryPolicy" => policies::delete_registry(ctx, input).await,
+        "TagResource" => tags::tag(ctx, input).await,
+        "UntagResource" => tags::untag(ctx, input).await,
+        "ListTagsForResource" => tags::list(ctx, input).await,
         other => {
             Err(EcrError::new(ErrorType::UnsupportedOperation, format!("{other} is not implemented by berth yet")))
         }

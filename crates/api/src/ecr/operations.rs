@@ -77,7 +77,10 @@ pub const IMPLEMENTED: &[&str] = &[
     "GetRegistryPolicy",
     "GetRepositoryPolicy",
     "ListImages",
+    "ListTagsForResource",
     "PutImage",
     "PutRegistryPolicy",
     "SetRepositoryPolicy",
+    "TagResource",
+    "UntagResource",
 ];

@@ -12,7 +12,7 @@ use super::input::{Input, decode_token, encode_token, repository_name};
 /// DescribeRepositories' page size when the client sends no `maxResults` (as ECR).
 const DEFAULT_PAGE: u32 = 100;
 /// ECR's limits on resource tags.
-const MAX_TAGS: usize = 50;
+pub const MAX_TAGS: usize = 50;
 const MAX_TAG_KEY: usize = 128;
 const MAX_TAG_VALUE: usize = 256;
 
@@ -31,6 +31,45 @@ pub fn repository_json(ctx: &Ctx<'_>, r: &RepositoryRecord) -> Value {
         },
         "imageScanningConfiguration": {"scanOnPush": r.scan_on_push},
     })
+}
+
+/// A `TagList`: at most 50 `{"Key", "Value"}`, keys of 1 to 128 characters not starting with `aws:`, values
+/// of at most 256.
+pub fn resource_tags(list: &[Value]) -> Result<Vec<(String, String)>, EcrError> {
+    if list.len() > MAX_TAGS {
+        return Err(EcrError::new(ErrorType::TooManyTags, format!("a repository can have at most {MAX_TAGS} tags")));
+    }
+    let mut tags = Vec::new();
+    for tag in list {
+        let tag = match tag {
+            Value::Object(m) => Input(m),
+            _ => {
+                return Err(EcrError::new(ErrorType::InvalidTagParameter, "each tag must be {\"Key\", \"Value\"}"));
+            }
+        };
+        let bad = |m: &str| EcrError::new(ErrorType::InvalidTagParameter, m.to_string());
+        let key = tag.opt_str("Key").map_err(|e| bad(&e.message))?.ok_or_else(|| bad("a tag's Key is required"))?;
+        let value =
+            tag.opt_str("Value").map_err(|e| bad(&e.message))?.ok_or_else(|| bad("a tag's Value is required"))?;
+        check_tag_key(key)?;
+        if value.chars().count() > MAX_TAG_VALUE {
+            return Err(bad(&format!("tag values must have at most {MAX_TAG_VALUE} characters")));
+        }
+        tags.push((key.to_string(), value.to_string()));
+    }
+    Ok(tags)
+}
+
+/// A resource tag key: 1 to 128 characters, not starting with `aws:`.
+pub fn check_tag_key(key: &str) -> Result<(), EcrError> {
+    let bad = |m: &str| EcrError::new(ErrorType::InvalidTagParameter, m.to_string());
+    if key.is_empty() || key.chars().count() > MAX_TAG_KEY {
+        return Err(bad(&format!("tag keys must have 1 to {MAX_TAG_KEY} characters")));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err(bad("tag keys starting with aws: are reserved"));
+    }
+    Ok(())
 }
 
 fn settings(input: &Input<'_>) -> Result<RepositorySettings, EcrError> {
@@ -68,37 +107,10 @@ fn settings(input: &Input<'_>) -> Result<RepositorySettings, EcrError> {
             }
         }
     }
-    let mut tags = Vec::new();
-    if let Some(list) = input.opt_list("tags")? {
-        if list.len() > MAX_TAGS {
-            return Err(EcrError::new(
-                ErrorType::TooManyTags,
-                format!("a repository can have at most {MAX_TAGS} tags"),
-            ));
-        }
-        for tag in list {
-            let tag = match tag {
-                Value::Object(m) => Input(m),
-                _ => {
-                    return Err(EcrError::new(ErrorType::InvalidTagParameter, "each tag must be {\"Key\", \"Value\"}"));
-                }
-            };
-            let bad = |m: &str| EcrError::new(ErrorType::InvalidTagParameter, m.to_string());
-            let key = tag.opt_str("Key").map_err(|e| bad(&e.message))?.ok_or_else(|| bad("a tag's Key is required"))?;
-            let value =
-                tag.opt_str("Value").map_err(|e| bad(&e.message))?.ok_or_else(|| bad("a tag's Value is required"))?;
-            if key.is_empty() || key.chars().count() > MAX_TAG_KEY {
-                return Err(bad(&format!("tag keys must have 1 to {MAX_TAG_KEY} characters")));
-            }
-            if value.chars().count() > MAX_TAG_VALUE {
-                return Err(bad(&format!("tag values must have at most {MAX_TAG_VALUE} characters")));
-            }
-            if key.to_ascii_lowercase().starts_with("aws:") {
-                return Err(bad("tag keys starting with aws: are reserved"));
-            }
-            tags.push((key.to_string(), value.to_string()));
-        }
-    }
+    let tags = match input.opt_list("tags")? {
+        Some(list) => resource_tags(list)?,
+        None => Vec::new(),
+    };
     Ok(RepositorySettings { tag_mutability, scan_on_push, tags })
 }
 

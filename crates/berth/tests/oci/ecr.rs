@@ -475,6 +475,54 @@ async fn policies_set_with_the_aws_cli_are_enforced_on_v2() {
 }
 
 #[tokio::test]
+async fn the_aws_cli_tags_repositories() {
+    require("aws", &["--version"], "the AWS CLI (`pip install awscli`)");
+    let (tmp, s) = start();
+    let dir = tmp.path();
+    let admin = ADMIN_KEY;
+    let arn = "arn:aws:ecr:us-east-1:000000000000:repository/team/app";
+    aws(&s, dir, admin, &["create-repository", "--repository-name", "team/app", "--tags", "Key=team,Value=a"]).json();
+    let listed = aws(&s, dir, admin, &["list-tags-for-resource", "--resource-arn", arn]).json();
+    assert_eq!(listed, json!({"tags": [{"Key": "team", "Value": "a"}]}));
+    let tagged = aws(
+        &s,
+        dir,
+        admin,
+        &["tag-resource", "--resource-arn", arn, "--tags", "Key=env,Value=dev", "Key=team,Value=b"],
+    );
+    assert_eq!(tagged.code, 0, "{}", tagged.stderr);
+    let listed = aws(&s, dir, admin, &["list-tags-for-resource", "--resource-arn", arn]).json();
+    assert_eq!(listed, json!({"tags": [{"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "b"}]}));
+    let untagged = aws(&s, dir, admin, &["untag-resource", "--resource-arn", arn, "--tag-keys", "team"]);
+    assert_eq!(untagged.code, 0, "{}", untagged.stderr);
+    let listed = aws(&s, dir, admin, &["list-tags-for-resource", "--resource-arn", arn]).json();
+    assert_eq!(listed, json!({"tags": [{"Key": "env", "Value": "dev"}]}));
+
+    // A repository created by a push can be tagged too.
+    s.push_image("team/pushed", "v1", b"tagged by push").await;
+    let pushed = "arn:aws:ecr:us-east-1:000000000000:repository/team/pushed";
+    assert_eq!(aws(&s, dir, admin, &["tag-resource", "--resource-arn", pushed, "--tags", "Key=k,Value=v"]).code, 0);
+    let listed = aws(&s, dir, admin, &["list-tags-for-resource", "--resource-arn", pushed]).json();
+    assert_eq!(listed, json!({"tags": [{"Key": "k", "Value": "v"}]}));
+
+    let none = "arn:aws:ecr:us-east-1:000000000000:repository/team/none";
+    aws(&s, dir, admin, &["list-tags-for-resource", "--resource-arn", none]).error("RepositoryNotFoundException");
+    let other = "arn:aws:ecr:eu-west-1:111111111111:repository/team/app";
+    aws(&s, dir, admin, &["list-tags-for-resource", "--resource-arn", other]).error("InvalidParameterException");
+    aws(&s, dir, admin, &["tag-resource", "--resource-arn", arn, "--tags", "Key=aws:x,Value=v"])
+        .error("InvalidTagParameterException");
+    let many: Vec<String> = (0..50).map(|i| format!("Key=k{i},Value=v")).collect();
+    let mut args = vec!["tag-resource", "--resource-arn", arn, "--tags"];
+    args.extend(many.iter().map(String::as_str));
+    aws(&s, dir, admin, &args).error("TooManyTagsException");
+    let reader = describe_only_user(&s).await;
+    let reader = (reader.0.as_str(), reader.1.as_str());
+    aws(&s, dir, reader, &["list-tags-for-resource", "--resource-arn", arn]).error("AccessDeniedException");
+    aws(&s, dir, reader, &["tag-resource", "--resource-arn", arn, "--tags", "Key=a,Value=b"])
+        .error("AccessDeniedException");
+}
+
+#[tokio::test]
 async fn immutable_tags_cannot_be_moved_by_a_push() {
     require("aws", &["--version"], "the AWS CLI (`pip install awscli`)");
     let (tmp, s) = start();

@@ -308,6 +308,17 @@ expect_error(lambda: admin.delete_registry_policy(), "RegistryPolicyNotFoundExce
 expect_error(lambda: reader.get_registry_policy(), "AccessDeniedException")
 print("boto3: repository and registry policies ok")
 
+# Resource tags on repository ARNs.
+app_arn = created["repositoryArn"]
+assert admin.list_tags_for_resource(resourceArn=app_arn)["tags"] == [{"Key": "team", "Value": "a"}]
+admin.tag_resource(resourceArn=app_arn, tags=[{"Key": "env", "Value": "dev"}])
+admin.untag_resource(resourceArn=app_arn, tagKeys=["team"])
+assert admin.list_tags_for_resource(resourceArn=app_arn)["tags"] == [{"Key": "env", "Value": "dev"}]
+expect_error(lambda: admin.list_tags_for_resource(resourceArn=app_arn.replace("boto/app", "boto/none")), "RepositoryNotFoundException")
+expect_error(lambda: admin.tag_resource(resourceArn="arn:aws:s3:::bucket", tags=[]), "InvalidParameterException")
+expect_error(lambda: reader.list_tags_for_resource(resourceArn=app_arn), "AccessDeniedException")
+print("boto3: TagResource, UntagResource, ListTagsForResource ok")
+
 # GetAuthorizationToken: the token is AWS:<login password>, which /v2 accepts.
 data = admin.get_authorization_token()["authorizationData"]
 assert len(data) == 1 and data[0]["proxyEndpoint"] == ENDPOINT, data

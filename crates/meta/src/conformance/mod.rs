@@ -37,7 +37,9 @@ pub use identity::{
 };
 pub use manifests::{delete_cascades, fsck_listings, manifest_round_trip, missing_references, record_pull, referrers};
 pub use policies::{policies, repository_policies, visibility};
-pub use settings::{explicit_repositories, image_details, image_listing, immutable_tags, repository_deletion};
+pub use settings::{
+    explicit_repositories, image_details, image_listing, immutable_tags, repository_deletion, resource_tags,
+};
 pub use tags::tag_listing;
 pub use uploads::{upload_sessions, usage_counters};
 
@@ -62,6 +64,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     repository_deletion(store).await;
     image_listing(store).await;
     image_details(store).await;
+    resource_tags(store).await;
     immutable_tags(store).await;
 }
 

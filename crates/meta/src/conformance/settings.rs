@@ -246,6 +246,31 @@ pub async fn image_details<S: MetaStore>(store: &S) {
     store.unlink_blob(&r, &layer).await.unwrap();
 }
 
+/// Resource tags set and removed after creation; tagging a repository that exists through its content
+/// makes it explicit; unknown repositories are reported.
+pub async fn resource_tags<S: MetaStore>(store: &S) {
+    let r = repo("conf-settings/tagged");
+    let kv = |k: &str, v: &str| (k.to_string(), v.to_string());
+    assert!(!store.tag_repository(&r, &[kv("a", "1")]).await.unwrap(), "unknown repository");
+    assert!(!store.untag_repository(&r, &["a".into()]).await.unwrap());
+    let settings = RepositorySettings { tags: vec![kv("team", "x")], ..Default::default() };
+    store.create_repository(&r, &settings, 1).await.unwrap();
+    assert!(store.tag_repository(&r, &[kv("env", "dev"), kv("team", "y")]).await.unwrap());
+    assert_eq!(store.repository_resource_tags(&r).await.unwrap(), Some(vec![kv("env", "dev"), kv("team", "y")]));
+    assert!(store.untag_repository(&r, &["team".into(), "nope".into()]).await.unwrap());
+    assert_eq!(store.repository_resource_tags(&r).await.unwrap(), Some(vec![kv("env", "dev")]));
+    store.delete_repository(&r, true).await.unwrap();
+
+    let pushed = repo("conf-settings/tagged-pushed");
+    let m = image(&pushed, "conf-settings tagged pushed", vec![], 5);
+    store.put_manifest(&m, &tags(&["v1"])).await.unwrap();
+    assert!(store.tag_repository(&pushed, &[kv("k", "v")]).await.unwrap());
+    assert_eq!(store.repository_resource_tags(&pushed).await.unwrap(), Some(vec![kv("k", "v")]));
+    let record = store.get_repository(&pushed).await.unwrap().unwrap();
+    assert_eq!((record.explicit, record.created_at), (true, 5), "explicit now, created when its content was");
+    store.delete_repository(&pushed, true).await.unwrap();
+}
+
 /// Immutable tags: a tag cannot be moved to another manifest; pushing it again to the same manifest, and
 /// new tags, are fine. Mutable repositories (the default) move tags freely.
 pub async fn immutable_tags<S: MetaStore>(store: &S) {

@@ -299,4 +299,51 @@ impl RepositorySettingsStore for SqliteMeta {
         let row = sqlx::query(&sql).bind(repo.as_str()).bind(digest.to_string()).fetch_optional(&self.reader).await?;
         row.as_ref().map(detail).transpose()
     }
+
+    async fn tag_repository(&self, name: &RepositoryName, tags: &[(String, String)]) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        let Some((id, record)) = record_of(&mut tx, name).await? else {
+            drop(tx);
+            self.durable().await?;
+            return Ok(false);
+        };
+        sqlx::query("INSERT OR IGNORE INTO repository_settings (repository_id, created_at) VALUES (?1, ?2)")
+            .bind(id)
+            .bind(record.created_at)
+            .execute(&mut *tx)
+            .await?;
+        for (key, value) in tags {
+            sqlx::query(
+                "INSERT INTO repository_resource_tags (repository_id, key, value) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (repository_id, key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(id)
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.durable().await?;
+        Ok(true)
+    }
+
+    async fn untag_repository(&self, name: &RepositoryName, keys: &[String]) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        let Some((id, _)) = record_of(&mut tx, name).await? else {
+            drop(tx);
+            self.durable().await?;
+            return Ok(false);
+        };
+        for key in keys {
+            sqlx::query("DELETE FROM repository_resource_tags WHERE repository_id = ?1 AND key = ?2")
+                .bind(id)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.durable().await?;
+        Ok(true)
+    }
 }
