@@ -331,11 +331,7 @@ pub async fn batch_get(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrErr
         }
     };
     ctx.authorize("BatchGetImage", &Resource::Repository(&name)).await?;
-    ctx.app
-        .registry
-        .repository(&name)
-        .await
-        .map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()))?;
+    ctx.existing_repository(&name).await?;
     let (mut images, mut failures): (Vec<Value>, Vec<Value>) = (Vec::new(), Vec::new());
     for id in &ids {
         // A manifest berth would have to convert is not served (berth does not convert manifests).
@@ -386,11 +382,7 @@ pub async fn batch_delete(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, Ecr
     let ids = required_image_ids(input)?;
     let resource = Resource::Repository(&name);
     ctx.authorize("BatchDeleteImage", &resource).await?;
-    ctx.app
-        .registry
-        .repository(&name)
-        .await
-        .map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()))?;
+    ctx.existing_repository(&name).await?;
     let (mut deleted, mut failures): (Vec<Value>, Vec<Value>) = (Vec::new(), Vec::new());
     for id in &ids {
         let m = match resolve(ctx, &name, id, false).await {
@@ -454,7 +446,7 @@ pub async fn put(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
     ctx.authorize("PutImage", &resource).await?;
     let registry = &ctx.app.registry;
     let registry_error = |e| EcrError::from_registry(e, name.as_str(), ctx.registry_id());
-    registry.repository(&name).await.map_err(registry_error)?;
+    ctx.existing_repository(&name).await?;
     let body = manifest.as_bytes().to_vec();
     let digest = match &given_digest {
         Some(d) => {

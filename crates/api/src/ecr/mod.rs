@@ -71,6 +71,16 @@ impl Ctx<'_> {
         }
     }
 
+    /// Fails with `RepositoryNotFoundException` unless `repo` exists.
+    pub async fn existing_repository(&self, repo: &RepositoryName) -> Result<(), EcrError> {
+        self.app
+            .registry
+            .repository(repo)
+            .await
+            .map(|_| ())
+            .map_err(|e| EcrError::from_registry(e, repo.as_str(), self.registry_id()))
+    }
+
     /// Whether the caller may perform `ecr:<operation>` on `repo` (for listings that filter).
     pub async fn may(&self, operation: &str, repo: &RepositoryName) -> Result<bool, EcrError> {
         let action = format!("ecr:{operation}");

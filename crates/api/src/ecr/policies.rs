@@ -57,11 +57,7 @@ async fn repository(ctx: &Ctx<'_>, input: &Input<'_>, operation: &str) -> Result
     input.check_registry_id(ctx.registry_id())?;
     let name = input.repository_name("repositoryName")?;
     ctx.authorize(operation, &Resource::Repository(&name)).await?;
-    ctx.app
-        .registry
-        .repository(&name)
-        .await
-        .map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()))?;
+    ctx.existing_repository(&name).await?;
     Ok(name)
 }
 
