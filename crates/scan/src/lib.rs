@@ -1,0 +1,1 @@
+//! Image content analysis: layers → merged file view → package inventory → SBOM.

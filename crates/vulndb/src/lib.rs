@@ -1,0 +1,1 @@
+//! Offline vulnerability database: OSV records indexed by (ecosystem, package) and matched by version.
