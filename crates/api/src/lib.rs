@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/v1/{op}", post(admin::admin))
         // The ECR-compatible API: AWS JSON 1.1, the operation in `X-Amz-Target`.
         .route("/", post(ecr::handle))
+        .route(&format!("{}/{{*rest}}", ecr::DOWNLOAD_PATH), get(handlers::download))
         .route("/metrics", get(handlers::metrics))
         .route("/healthz", get(|| async { "ok" }))
         .layer(axum::middleware::from_fn(observe::observe))

@@ -138,4 +138,44 @@ impl Identity {
         let password = token::issue_login_password(&keys, name, now, self.config.login_password_ttl).map_err(crypto)?;
         Ok((password, now + self.config.login_password_ttl))
     }
+
+    /// A token for one blob of one repository (`GetDownloadUrlForLayer`'s URL), valid as long as registry
+    /// tokens. Its audience is [`DOWNLOAD_AUDIENCE`], so it is not a bearer token for `/v2`. The caller must
+    /// have been authorised for the download already.
+    pub fn issue_download_token(&self, caller: &Caller, repo: &str, digest: &str) -> Result<IssuedToken> {
+        let now = self.clock_now();
+        let access =
+            vec![Access { kind: "blob".into(), name: format!("{repo}@{digest}"), actions: vec!["pull".into()] }];
+        let claims = RegistryClaims::new(
+            &self.config.issuer,
+            &caller.principal.label(),
+            DOWNLOAD_AUDIENCE,
+            now,
+            self.config.token_ttl,
+            access,
+        );
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        let token = token::issue_registry_token(&keys, &claims).map_err(crypto)?;
+        Ok(IssuedToken { token, expires_in: self.config.token_ttl, issued_at: now })
+    }
+
+    /// Checks a download token for the blob `digest` of `repo`.
+    pub fn verify_download_token(&self, token: &str, repo: &str, digest: &str) -> Result<()> {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        let claims = token::verify_registry_token_issued_by(
+            &keys,
+            token,
+            &self.config.issuer,
+            DOWNLOAD_AUDIENCE,
+            self.clock_now(),
+        )
+        .map_err(|_| IdentityError::BadCredentials)?;
+        let want = format!("{repo}@{digest}");
+        let granted =
+            claims.access.iter().any(|a| a.kind == "blob" && a.name == want && a.actions.iter().any(|x| x == "pull"));
+        if granted { Ok(()) } else { Err(IdentityError::BadCredentials) }
+    }
 }
+
+/// The audience of download tokens (never a registry service name).
+pub const DOWNLOAD_AUDIENCE: &str = "berth-download";

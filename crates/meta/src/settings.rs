@@ -22,10 +22,46 @@ pub enum TagMutability {
     Immutable,
 }
 
+/// At most this many tag mutability exclusion filters per repository (as ECR).
+pub const MAX_MUTABILITY_EXCLUSIONS: usize = 5;
+
+/// Whether `tag` is immutable in a repository with `mutability` and `exclusions`: a tag matching one of the
+/// exclusion filters takes the opposite of `mutability`.
+pub fn tag_is_immutable(mutability: TagMutability, exclusions: &[String], tag: &str) -> bool {
+    let excluded = exclusions.iter().any(|f| wildcard_match(f, tag));
+    (mutability == TagMutability::Immutable) != excluded
+}
+
+/// ECR's `WILDCARD` filters: `*` matches any run of characters (none included), everything else itself.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    // Greedy matching with backtracking to the last star: linear for the patterns ECR allows.
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if pi < p.len() && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
 /// What `create_repository` records.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RepositorySettings {
     pub tag_mutability: TagMutability,
+    /// Wildcard filters of tags that take the opposite of `tag_mutability` (see [`tag_is_immutable`]).
+    pub tag_mutability_exclusions: Vec<String>,
     pub scan_on_push: bool,
     /// Resource tags (key, value); keys are unique (a repeated key keeps the last value).
     pub tags: Vec<(String, String)>,
@@ -41,6 +77,7 @@ pub struct RepositoryRecord {
     /// Whether it has a settings row (was created explicitly) rather than existing through its content.
     pub explicit: bool,
     pub tag_mutability: TagMutability,
+    pub tag_mutability_exclusions: Vec<String>,
     pub scan_on_push: bool,
 }
 
@@ -127,4 +164,57 @@ pub trait RepositorySettingsStore: Send + Sync {
     /// Removes the resource tags of `name` with `keys` (keys it does not have are ignored). `false` when the
     /// repository does not exist.
     async fn untag_repository(&self, name: &RepositoryName, keys: &[String]) -> Result<bool>;
+    /// Sets the tag mutability of `name` (a repository created by a push becomes explicit, as with
+    /// `tag_repository`). Tags already pushed stay where they are. `None` when the repository does not exist.
+    async fn set_tag_mutability(
+        &self,
+        name: &RepositoryName,
+        mutability: TagMutability,
+        exclusions: &[String],
+    ) -> Result<Option<RepositoryRecord>>;
+    /// Sets whether images pushed to `name` are scanned; `None` when the repository does not exist.
+    async fn set_scan_on_push(&self, name: &RepositoryName, scan_on_push: bool) -> Result<Option<RepositoryRecord>>;
+    /// A registry-wide setting (a JSON document) by name; `None` when it was never set.
+    async fn registry_setting(&self, name: &str) -> Result<Option<String>>;
+    /// Sets a registry-wide setting, replacing its value.
+    async fn put_registry_setting(&self, name: &str, value: &str, now: i64) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_match_like_ecr_filters() {
+        for (p, t, want) in [
+            ("latest", "latest", true),
+            ("latest", "latest2", false),
+            ("*", "", true),
+            ("*", "anything", true),
+            ("release-*", "release-1.2", true),
+            ("release-*", "release-", true),
+            ("release-*", "prerelease-1", false),
+            ("*-dev", "feature-x-dev", true),
+            ("*-dev", "feature-x-dev2", false),
+            ("v*.*.*", "v1.2.3", true),
+            ("v*.*.*", "v1.2", false),
+            ("a*b*c", "aXbYbZc", true),
+            ("a*b*c", "aXbYbZ", false),
+            ("**", "x", true),
+        ] {
+            assert_eq!(wildcard_match(p, t), want, "{p} ~ {t}");
+        }
+    }
+
+    #[test]
+    fn exclusions_invert_the_mutability() {
+        let ex = vec!["latest".to_string(), "dev-*".to_string()];
+        assert!(tag_is_immutable(TagMutability::Immutable, &ex, "v1"));
+        assert!(!tag_is_immutable(TagMutability::Immutable, &ex, "latest"));
+        assert!(!tag_is_immutable(TagMutability::Immutable, &ex, "dev-42"));
+        assert!(!tag_is_immutable(TagMutability::Mutable, &ex, "v1"));
+        assert!(tag_is_immutable(TagMutability::Mutable, &ex, "dev-42"));
+        assert!(tag_is_immutable(TagMutability::Immutable, &[], "latest"));
+        assert!(!tag_is_immutable(TagMutability::Mutable, &[], "latest"));
+    }
 }

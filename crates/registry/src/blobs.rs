@@ -77,13 +77,17 @@ impl Registry {
     }
 
     /// Links a blob of `from` into `repo` without copying bytes. Returns the blob's size, or `None` when
-    /// `from` does not have it (the caller then starts a normal upload).
+    /// `from` does not have it or mounting is disabled (account setting `BLOB_MOUNTING`): the caller then
+    /// starts a normal upload.
     pub async fn mount_blob(
         &self,
         repo: &RepositoryName,
         from: &RepositoryName,
         digest: &Digest,
     ) -> Result<Option<u64>> {
+        if self.account_setting(crate::AccountSetting::BlobMounting).await? == "DISABLED" {
+            return Ok(None);
+        }
         let Some(size) = self.meta.linked_blob_size(from, digest).await? else {
             return Ok(None);
         };

@@ -16,6 +16,7 @@ mod fsck;
 mod manifests;
 mod pulls;
 mod repositories;
+mod settings;
 mod uploads;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub use fsck::{FsckOptions, FsckReport};
 pub use manifests::{PushedManifest, TagPage};
 pub use pulls::PullRecorder;
 pub use repositories::Paged;
+pub use settings::{AccountSetting, RepositoryScanning, ScanFrequency, ScanRule, ScanType, ScanningConfiguration};
 pub use uploads::{UploadProgress, byte_stream};
 
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;

@@ -124,13 +124,23 @@ impl Registry {
     }
 
     /// The referrers of `subject` as an OCI image index (the body of the referrers API).
+    /// The manifests of `repo` whose `subject` is `subject` (with `artifact_type` when given).
+    pub async fn referrer_list(
+        &self,
+        repo: &RepositoryName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<berth_meta::Referrer>> {
+        Ok(self.meta.list_referrers(repo, subject, artifact_type).await?)
+    }
+
     pub async fn referrers(
         &self,
         repo: &RepositoryName,
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Vec<u8>> {
-        let referrers = self.meta.list_referrers(repo, subject, artifact_type).await?;
+        let referrers = self.referrer_list(repo, subject, artifact_type).await?;
         let manifests: Vec<Value> = referrers
             .into_iter()
             .map(|r| {

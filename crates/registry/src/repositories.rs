@@ -2,7 +2,7 @@
 //! settings, described and listed with their images.
 
 use berth_meta::MetaError;
-use berth_meta::settings::{ImageDetail, ImageId, RepositoryRecord, RepositorySettings, TagStatus};
+use berth_meta::settings::{ImageDetail, ImageId, RepositoryRecord, RepositorySettings, TagMutability, TagStatus};
 use berth_oci::{Digest, Reference, RepositoryName};
 
 use crate::{Registry, RegistryError, Result};
@@ -130,5 +130,29 @@ impl Registry {
     /// Removes resource tags by key; `NameUnknown` if the repository does not exist.
     pub async fn untag_repository(&self, name: &RepositoryName, keys: &[String]) -> Result<()> {
         if self.meta.untag_repository(name, keys).await? { Ok(()) } else { Err(RegistryError::NameUnknown) }
+    }
+
+    /// Sets the tag mutability (tags already pushed stay); `NameUnknown` if the repository does not exist.
+    pub async fn set_tag_mutability(
+        &self,
+        name: &RepositoryName,
+        mutability: TagMutability,
+        exclusions: &[String],
+    ) -> Result<RepositoryRecord> {
+        self.meta.set_tag_mutability(name, mutability, exclusions).await?.ok_or(RegistryError::NameUnknown)
+    }
+
+    /// Sets scan on push; `NameUnknown` if the repository does not exist.
+    pub async fn set_scan_on_push(&self, name: &RepositoryName, scan_on_push: bool) -> Result<RepositoryRecord> {
+        self.meta.set_scan_on_push(name, scan_on_push).await?.ok_or(RegistryError::NameUnknown)
+    }
+
+    /// A registry-wide setting (JSON), `None` when never set.
+    pub async fn registry_setting(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.meta.registry_setting(name).await?)
+    }
+
+    pub async fn put_registry_setting(&self, name: &str, value: &str) -> Result<()> {
+        Ok(self.meta.put_registry_setting(name, value, self.now()).await?)
     }
 }

@@ -32,6 +32,12 @@ pub enum ErrorType {
     ImageDigestDoesNotMatch,
     LayersNotFound,
     ReferencedImagesNotFound,
+    UploadNotFound,
+    InvalidLayerPart,
+    InvalidLayer,
+    LayerAlreadyExists,
+    EmptyUpload,
+    Validation,
     Server,
     // AWS JSON protocol and authentication errors, common to all AWS services.
     Serialization,
@@ -59,6 +65,13 @@ impl ErrorType {
             ErrorType::ImageDigestDoesNotMatch => "ImageDigestDoesNotMatchException",
             ErrorType::LayersNotFound => "LayersNotFoundException",
             ErrorType::ReferencedImagesNotFound => "ReferencedImagesNotFoundException",
+            ErrorType::UploadNotFound => "UploadNotFoundException",
+            ErrorType::InvalidLayerPart => "InvalidLayerPartException",
+            ErrorType::InvalidLayer => "InvalidLayerException",
+            ErrorType::LayerAlreadyExists => "LayerAlreadyExistsException",
+            ErrorType::EmptyUpload => "EmptyUploadException",
+            ErrorType::Validation => "ValidationException",
+
             ErrorType::RepositoryPolicyNotFound => "RepositoryPolicyNotFoundException",
             ErrorType::RegistryPolicyNotFound => "RegistryPolicyNotFoundException",
             ErrorType::Server => "ServerException",
@@ -93,6 +106,12 @@ impl ErrorType {
             | ErrorType::ImageDigestDoesNotMatch
             | ErrorType::LayersNotFound
             | ErrorType::ReferencedImagesNotFound
+            | ErrorType::UploadNotFound
+            | ErrorType::InvalidLayerPart
+            | ErrorType::InvalidLayer
+            | ErrorType::LayerAlreadyExists
+            | ErrorType::EmptyUpload
+            | ErrorType::Validation
             | ErrorType::Serialization
             | ErrorType::UnknownOperation
             | ErrorType::UnsupportedOperation => StatusCode::BAD_REQUEST,
@@ -185,7 +204,13 @@ impl IntoResponse for EcrError {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorType; 22] = [
+    const ALL: [ErrorType; 28] = [
+        ErrorType::UploadNotFound,
+        ErrorType::InvalidLayerPart,
+        ErrorType::InvalidLayer,
+        ErrorType::LayerAlreadyExists,
+        ErrorType::EmptyUpload,
+        ErrorType::Validation,
         ErrorType::InvalidParameter,
         ErrorType::InvalidTagParameter,
         ErrorType::TooManyTags,

@@ -532,6 +532,67 @@ pub async fn put(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
     }}))
 }
 
+/// `ListImageReferrers`: the artifacts (signatures, SBOMs, attestations) whose subject is an image, as the
+/// OCI referrers API lists them, ordered by digest.
+pub async fn list_referrers(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+    input.check_registry_id(ctx.registry_id())?;
+    let name = input.repository_name("repositoryName")?;
+    let subject = input.required("subjectId", input.opt_object("subjectId")?)?;
+    let subject = subject.required("subjectId.imageDigest", subject.opt_str("imageDigest")?)?;
+    let subject: Digest =
+        subject.parse().map_err(|_| EcrError::invalid("Invalid parameter at 'subjectId.imageDigest'"))?;
+    let (mut types, mut status) = (Vec::new(), None);
+    if let Some(filter) = input.opt_object("filter")? {
+        for t in filter.opt_list("artifactTypes")?.map(Vec::as_slice).unwrap_or(&[]) {
+            types.push(t.as_str().ok_or_else(|| EcrError::invalid("filter.artifactTypes must be strings"))?);
+        }
+        if types.len() > 5 {
+            return Err(EcrError::invalid("filter.artifactTypes can have at most 5 entries"));
+        }
+        status = filter.opt_enum("artifactStatus", &["ACTIVE", "ARCHIVED", "ACTIVATING", "ANY"])?;
+    }
+    let max_results = input.max_results()?.unwrap_or(50) as usize;
+    let after = input.opt_str("nextToken")?.map(decode_token).transpose()?;
+    ctx.authorize("ListImageReferrers", &Resource::Repository(&name)).await?;
+    ctx.existing_repository(&name).await?;
+    let mut referrers = ctx
+        .app
+        .registry
+        .referrer_list(&name, &subject, None)
+        .await
+        .map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()))?;
+    // berth keeps every artifact active: ARCHIVED and ACTIVATING match nothing.
+    let wanted_status = matches!(status, None | Some("ACTIVE" | "ANY"));
+    referrers.retain(|r| {
+        wanted_status && (types.is_empty() || r.artifact_type.as_deref().is_some_and(|t| types.contains(&t)))
+    });
+    referrers.sort_by(|a, b| a.digest.cmp(&b.digest));
+    if let Some(after) = &after {
+        referrers.retain(|r| r.digest.to_string().as_str() > after.as_str());
+    }
+    let more = referrers.len() > max_results;
+    referrers.truncate(max_results);
+    let listed: Vec<Value> = referrers
+        .iter()
+        .map(|r| {
+            let mut v = json!({"digest": r.digest.to_string(), "mediaType": r.media_type, "size": r.size,
+                "artifactStatus": "ACTIVE"});
+            if let Some(t) = &r.artifact_type {
+                v["artifactType"] = json!(t);
+            }
+            if let Some(a) = r.annotations.as_deref().and_then(|a| serde_json::from_str::<Value>(a).ok()) {
+                v["annotations"] = a;
+            }
+            v
+        })
+        .collect();
+    let mut out = json!({"referrers": listed});
+    if more && let Some(last) = referrers.last() {
+        out["nextToken"] = json!(encode_token(&last.digest.to_string()));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,6 +67,18 @@ impl<'a> Input<'a> {
     }
 
     /// `maxResults`: an integer in 1..=1000.
+    pub fn opt_u64(&self, member: &str) -> Result<Option<u64>, EcrError> {
+        match self.get(member) {
+            None => Ok(None),
+            Some(v) => v.as_u64().map(Some).ok_or_else(|| constraint(member, "must be a non-negative integer")),
+        }
+    }
+
+    /// A required member (`Member must not be null` when absent).
+    pub fn required<T>(&self, member: &str, value: Option<T>) -> Result<T, EcrError> {
+        value.ok_or_else(|| constraint(member, "Member must not be null"))
+    }
+
     pub fn max_results(&self) -> Result<Option<u32>, EcrError> {
         match self.get("maxResults") {
             None => Ok(None),

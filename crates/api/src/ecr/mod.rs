@@ -12,10 +12,14 @@ mod authorization;
 mod errors;
 mod images;
 mod input;
+mod layers;
 mod operations;
 mod policies;
+mod registry;
 mod repositories;
 mod tags;
+
+pub use layers::DOWNLOAD_PATH;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -42,6 +46,8 @@ pub const TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921";
 /// The SigV4 service name of ECR.
 const SERVICE: &str = "ecr";
 const MAX_BODY: usize = 1024 * 1024;
+/// `UploadLayerPart` carries the part base64-encoded in its JSON body: room for a 16 MiB part.
+const MAX_PART_BODY: usize = 24 * 1024 * 1024;
 
 /// What an operation runs with.
 pub(crate) struct Ctx<'a> {
@@ -108,7 +114,9 @@ pub async fn handle(State(app): State<Arc<AppState>>, req: Request) -> Response 
     let request_id = uuid::Uuid::new_v4().to_string();
     let ip = client_ip(&req);
     let (parts, body) = req.into_parts();
-    let result = match Limited::new(body, MAX_BODY).collect().await {
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let limit = if target.ends_with(".UploadLayerPart") { MAX_PART_BODY } else { MAX_BODY };
+    let result = match Limited::new(body, limit).collect().await {
         Ok(body) => serve(&app, &parts, &body.to_bytes(), ip).await,
         Err(_) => Err(EcrError::new(ErrorType::Serialization, "the request body is too large or unreadable")),
     };
@@ -177,9 +185,26 @@ async fn dispatch(ctx: &Ctx<'_>, operation: &str, input: &Input<'_>) -> Result<V
         "TagResource" => tags::tag(ctx, input).await,
         "UntagResource" => tags::untag(ctx, input).await,
         "ListTagsForResource" => tags::list(ctx, input).await,
-        other => {
-            Err(EcrError::new(ErrorType::UnsupportedOperation, format!("{other} is not implemented by berth yet")))
+        "PutImageTagMutability" => repositories::put_image_tag_mutability(ctx, input).await,
+        "PutImageScanningConfiguration" => repositories::put_image_scanning_configuration(ctx, input).await,
+        "BatchCheckLayerAvailability" => layers::batch_check_layer_availability(ctx, input).await,
+        "InitiateLayerUpload" => layers::initiate_layer_upload(ctx, input).await,
+        "UploadLayerPart" => layers::upload_layer_part(ctx, input).await,
+        "CompleteLayerUpload" => layers::complete_layer_upload(ctx, input).await,
+        "GetDownloadUrlForLayer" => layers::get_download_url_for_layer(ctx, input).await,
+        "ListImageReferrers" => images::list_referrers(ctx, input).await,
+        "DescribeRegistry" => registry::describe_registry(ctx, input).await,
+        "GetAccountSetting" => registry::get_account_setting(ctx, input).await,
+        "PutAccountSetting" => registry::put_account_setting(ctx, input).await,
+        "PutRegistryScanningConfiguration" => registry::put_registry_scanning_configuration(ctx, input).await,
+        "GetRegistryScanningConfiguration" => registry::get_registry_scanning_configuration(ctx, input).await,
+        "BatchGetRepositoryScanningConfiguration" => {
+            registry::batch_get_repository_scanning_configuration(ctx, input).await
         }
+        other => Err(EcrError::new(
+            ErrorType::UnsupportedOperation,
+            format!("{other} is not available: {} is not a berth feature yet", operations::feature_of(other)),
+        )),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `CreateRepository`, `DescribeRepositories`, `DeleteRepository`.
 
 use berth_identity::Resource;
-use berth_meta::settings::{RepositoryRecord, RepositorySettings, TagMutability};
+use berth_meta::settings::{MAX_MUTABILITY_EXCLUSIONS, RepositoryRecord, RepositorySettings, TagMutability};
 use berth_oci::RepositoryName;
 use serde_json::{Value, json};
 
@@ -19,18 +19,19 @@ const MAX_TAG_VALUE: usize = 256;
 /// The `Repository` structure of ECR's model. `encryptionConfiguration` is left out: berth does not encrypt
 /// at rest itself (that is the disk's job), and claiming `AES256` would not be true.
 pub fn repository_json(ctx: &Ctx<'_>, r: &RepositoryRecord) -> Value {
-    json!({
+    let mut v = json!({
         "repositoryArn": ctx.app.identity.account().repository_arn(&r.name),
         "registryId": ctx.registry_id(),
         "repositoryName": r.name.as_str(),
         "repositoryUri": ctx.repository_uri(&r.name),
         "createdAt": r.created_at,
-        "imageTagMutability": match r.tag_mutability {
-            TagMutability::Mutable => "MUTABLE",
-            TagMutability::Immutable => "IMMUTABLE",
-        },
+        "imageTagMutability": mutability_name(r.tag_mutability, &r.tag_mutability_exclusions),
         "imageScanningConfiguration": {"scanOnPush": r.scan_on_push},
-    })
+    });
+    if !r.tag_mutability_exclusions.is_empty() {
+        v["imageTagMutabilityExclusionFilters"] = exclusion_filters_json(&r.tag_mutability_exclusions);
+    }
+    v
 }
 
 /// A `TagList`: at most 50 `{"Key", "Value"}`, keys of 1 to 128 characters not starting with `aws:`, values
@@ -72,22 +73,82 @@ pub fn check_tag_key(key: &str) -> Result<(), EcrError> {
     Ok(())
 }
 
-fn settings(input: &Input<'_>) -> Result<RepositorySettings, EcrError> {
-    let tag_mutability = match input.opt_enum(
+/// `imageTagMutability` with `imageTagMutabilityExclusionFilters`: the `*_WITH_EXCLUSION` modes need 1 to 5
+/// `WILDCARD` filters, the plain modes none.
+fn tag_mutability(input: &Input<'_>) -> Result<(TagMutability, Vec<String>), EcrError> {
+    let mode = input.opt_enum(
         "imageTagMutability",
         &["MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION"],
-    )? {
-        None | Some("MUTABLE") => TagMutability::Mutable,
-        Some("IMMUTABLE") => TagMutability::Immutable,
-        Some(other) => {
+    )?;
+    let filters = input.opt_list("imageTagMutabilityExclusionFilters")?;
+    let with_exclusion = matches!(mode, Some("IMMUTABLE_WITH_EXCLUSION" | "MUTABLE_WITH_EXCLUSION"));
+    let exclusions = match (with_exclusion, filters) {
+        (true, None) => {
+            return Err(EcrError::invalid(
+                "imageTagMutabilityExclusionFilters are required with IMMUTABLE_WITH_EXCLUSION and MUTABLE_WITH_EXCLUSION",
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(EcrError::invalid(
+                "imageTagMutabilityExclusionFilters can only be given with IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION",
+            ));
+        }
+        (false, None) => Vec::new(),
+        (true, Some(list)) => exclusion_filters(list)?,
+    };
+    let mutability = match mode {
+        Some("IMMUTABLE" | "IMMUTABLE_WITH_EXCLUSION") => TagMutability::Immutable,
+        _ => TagMutability::Mutable,
+    };
+    Ok((mutability, exclusions))
+}
+
+fn exclusion_filters(list: &[Value]) -> Result<Vec<String>, EcrError> {
+    if list.is_empty() || list.len() > MAX_MUTABILITY_EXCLUSIONS {
+        return Err(EcrError::invalid(format!(
+            "Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: \
+             'Member must have length between 1 and {MAX_MUTABILITY_EXCLUSIONS}'"
+        )));
+    }
+    let mut out = Vec::new();
+    for f in list {
+        let f = match f {
+            Value::Object(m) => Input(m),
+            _ => return Err(EcrError::invalid("each exclusion filter must be {\"filterType\", \"filter\"}")),
+        };
+        if f.opt_enum("filterType", &["WILDCARD"])?.is_none() {
+            return Err(EcrError::invalid("an exclusion filter's filterType (WILDCARD) is required"));
+        }
+        let filter =
+            f.opt_str("filter")?.ok_or_else(|| EcrError::invalid("an exclusion filter's filter is required"))?;
+        let valid = (1..=128).contains(&filter.len())
+            && filter.bytes().all(|b| b.is_ascii_alphanumeric() || b"._*-".contains(&b));
+        if !valid {
             return Err(EcrError::invalid(format!(
-                "imageTagMutability {other} (exclusion filters) is not supported by berth yet; use MUTABLE or IMMUTABLE"
+                "Invalid exclusion filter {filter:?}: 1 to 128 of the characters [0-9a-zA-Z._*-]"
             )));
         }
-    };
-    if input.opt_list("imageTagMutabilityExclusionFilters")?.is_some() {
-        return Err(EcrError::invalid("imageTagMutabilityExclusionFilters is not supported by berth yet"));
+        out.push(filter.to_string());
     }
+    Ok(out)
+}
+
+/// The `imageTagMutability` ECR shows for a mutability and its exclusions.
+fn mutability_name(mutability: TagMutability, exclusions: &[String]) -> &'static str {
+    match (mutability, exclusions.is_empty()) {
+        (TagMutability::Mutable, true) => "MUTABLE",
+        (TagMutability::Immutable, true) => "IMMUTABLE",
+        (TagMutability::Mutable, false) => "MUTABLE_WITH_EXCLUSION",
+        (TagMutability::Immutable, false) => "IMMUTABLE_WITH_EXCLUSION",
+    }
+}
+
+fn exclusion_filters_json(exclusions: &[String]) -> Value {
+    exclusions.iter().map(|f| json!({"filterType": "WILDCARD", "filter": f})).collect()
+}
+
+fn settings(input: &Input<'_>) -> Result<RepositorySettings, EcrError> {
+    let (tag_mutability, tag_mutability_exclusions) = tag_mutability(input)?;
     let scan_on_push = match input.opt_object("imageScanningConfiguration")? {
         Some(c) => c.opt_bool("scanOnPush")?.unwrap_or(false),
         None => false,
@@ -111,7 +172,7 @@ fn settings(input: &Input<'_>) -> Result<RepositorySettings, EcrError> {
         Some(list) => resource_tags(list)?,
         None => Vec::new(),
     };
-    Ok(RepositorySettings { tag_mutability, scan_on_push, tags })
+    Ok(RepositorySettings { tag_mutability, tag_mutability_exclusions, scan_on_push, tags })
 }
 
 pub async fn create(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
@@ -227,4 +288,50 @@ async fn describe_named(ctx: &Ctx<'_>, names: &[Value]) -> Result<Value, EcrErro
         out.push(repository_json(ctx, &record));
     }
     Ok(json!({"repositories": out}))
+}
+
+pub async fn put_image_tag_mutability(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+    input.check_registry_id(ctx.registry_id())?;
+    let name = input.repository_name("repositoryName")?;
+    if input.opt_str("imageTagMutability")?.is_none() {
+        return Err(EcrError::invalid(
+            "Invalid parameter at 'imageTagMutability' failed to satisfy constraint: 'Member must not be null'",
+        ));
+    }
+    let (mutability, exclusions) = tag_mutability(input)?;
+    ctx.authorize("PutImageTagMutability", &Resource::Repository(&name)).await?;
+    let result = ctx.app.registry.set_tag_mutability(&name, mutability, &exclusions).await;
+    let result = result.map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()));
+    audit_mutation(ctx, "ecr:PutImageTagMutability", &name, result.as_ref().err()).await;
+    let r = result?;
+    let mut out = json!({
+        "registryId": ctx.registry_id(),
+        "repositoryName": name.as_str(),
+        "imageTagMutability": mutability_name(r.tag_mutability, &r.tag_mutability_exclusions),
+    });
+    if !r.tag_mutability_exclusions.is_empty() {
+        out["imageTagMutabilityExclusionFilters"] = exclusion_filters_json(&r.tag_mutability_exclusions);
+    }
+    Ok(out)
+}
+
+pub async fn put_image_scanning_configuration(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+    input.check_registry_id(ctx.registry_id())?;
+    let name = input.repository_name("repositoryName")?;
+    let config = input.opt_object("imageScanningConfiguration")?.ok_or_else(|| {
+        EcrError::invalid(
+            "Invalid parameter at 'imageScanningConfiguration' failed to satisfy constraint: 'Member must not be null'",
+        )
+    })?;
+    let scan_on_push = config.opt_bool("scanOnPush")?.unwrap_or(false);
+    ctx.authorize("PutImageScanningConfiguration", &Resource::Repository(&name)).await?;
+    let result = ctx.app.registry.set_scan_on_push(&name, scan_on_push).await;
+    let result = result.map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()));
+    audit_mutation(ctx, "ecr:PutImageScanningConfiguration", &name, result.as_ref().err()).await;
+    let r = result?;
+    Ok(json!({
+        "registryId": ctx.registry_id(),
+        "repositoryName": name.as_str(),
+        "imageScanningConfiguration": {"scanOnPush": r.scan_on_push},
+    }))
 }

@@ -51,6 +51,30 @@ pub async fn dispatch(
     route(&app, endpoint, req, body).await.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// `GET`/`HEAD /ecr-download/<name>/blobs/<digest>?token=...`: the URL `GetDownloadUrlForLayer` hands out.
+/// The token (signed by berth, for this blob only, short-lived) is the authorisation: it was issued to a
+/// caller the policy engine allowed `ecr:GetDownloadUrlForLayer`.
+pub async fn download(
+    State(app): State<Arc<AppState>>,
+    axum::extract::Path(rest): axum::extract::Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = Params::parse(query.as_deref());
+    let denied = || ApiError::new(berth_oci::ErrorCode::Denied, "the download URL is invalid or has expired");
+    let result = async {
+        let Ok(Endpoint::Blob { name, digest }) = Endpoint::parse(&rest) else {
+            return Err(ApiError::new(berth_oci::ErrorCode::NameInvalid, "not a layer download URL"));
+        };
+        let token = params.get("token").ok_or_else(denied)?;
+        app.identity.verify_download_token(token, name.as_str(), &digest.to_string()).map_err(|_| denied())?;
+        let req = Req { caller: Caller::anonymous(None, app.tls), method, headers, params: Params::default() };
+        blobs::get(&app.registry, &name, &digest, &req).await
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
 async fn route(app: &AppState, endpoint: Endpoint, req: Req, body: Body) -> HandlerResult {
     let r = &app.registry;
     let read = req.method == Method::GET || req.method == Method::HEAD;

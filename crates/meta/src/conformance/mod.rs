@@ -38,7 +38,8 @@ pub use identity::{
 pub use manifests::{delete_cascades, fsck_listings, manifest_round_trip, missing_references, record_pull, referrers};
 pub use policies::{policies, repository_policies, visibility};
 pub use settings::{
-    explicit_repositories, image_details, image_listing, immutable_tags, repository_deletion, resource_tags,
+    explicit_repositories, image_details, image_listing, immutable_tags, mutability_exclusions_and_setters,
+    repository_deletion, resource_tags,
 };
 pub use tags::tag_listing;
 pub use uploads::{upload_sessions, usage_counters};
@@ -66,6 +67,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     image_details(store).await;
     resource_tags(store).await;
     immutable_tags(store).await;
+    mutability_exclusions_and_setters(store).await;
 }
 
 /// Runs every check of the identity traits ([`IdentityMeta`]) against `store`, which should be freshly

@@ -15,6 +15,7 @@ pub async fn explicit_repositories<S: MetaStore>(store: &S) {
         tag_mutability: TagMutability::Immutable,
         scan_on_push: true,
         tags: vec![("team".into(), "a".into()), ("env".into(), "dev".into()), ("team".into(), "b".into())],
+        ..Default::default()
     };
     assert_eq!(store.get_repository(&r).await.unwrap(), None, "unknown repository");
     assert_eq!(store.repository_resource_tags(&r).await.unwrap(), None);
@@ -300,4 +301,61 @@ pub async fn immutable_tags<S: MetaStore>(store: &S) {
     store.put_manifest(&m1, &tags(&["v1"])).await.unwrap();
     store.put_manifest(&m2, &tags(&["v1"])).await.expect("mutable tags move");
     store.delete_repository(&mutable, true).await.unwrap();
+}
+
+/// Exclusion filters invert the mutability for the tags they match; `set_tag_mutability` and
+/// `set_scan_on_push` change an existing repository (making a pushed one explicit) and answer `None` for a
+/// missing one; registry settings round-trip.
+pub async fn mutability_exclusions_and_setters<S: MetaStore>(store: &S) {
+    let r = repo("conf-settings/exclusions");
+    let settings = RepositorySettings {
+        tag_mutability: TagMutability::Immutable,
+        tag_mutability_exclusions: vec!["latest".into(), "dev-*".into()],
+        ..Default::default()
+    };
+    let created = store.create_repository(&r, &settings, 1).await.unwrap();
+    assert_eq!(created.tag_mutability_exclusions, ["latest", "dev-*"]);
+    assert_eq!(store.get_repository(&r).await.unwrap().unwrap().tag_mutability_exclusions, ["latest", "dev-*"]);
+    let (m1, m2) = (image(&r, "conf-settings exc 1", vec![], 2), image(&r, "conf-settings exc 2", vec![], 3));
+    store.put_manifest(&m1, &tags(&["v1", "latest", "dev-1"])).await.unwrap();
+    store.put_manifest(&m2, &tags(&["latest", "dev-1"])).await.expect("excluded tags move");
+    let refused = store.put_manifest(&m2, &tags(&["v1"])).await;
+    assert!(matches!(&refused, Err(MetaError::TagImmutable { tag, .. }) if tag == "v1"), "{refused:?}");
+
+    // Now mutable except release-*: v1 moves, release-1 is fixed once pushed.
+    let changed = store.set_tag_mutability(&r, TagMutability::Mutable, &["release-*".into()]).await.unwrap().unwrap();
+    assert_eq!(
+        (changed.tag_mutability, changed.tag_mutability_exclusions),
+        (TagMutability::Mutable, vec!["release-*".to_string()])
+    );
+    store.put_manifest(&m2, &tags(&["v1", "release-1"])).await.expect("v1 is mutable now");
+    let refused = store.put_manifest(&m1, &tags(&["release-1"])).await;
+    assert!(matches!(&refused, Err(MetaError::TagImmutable { tag, .. }) if tag == "release-1"), "{refused:?}");
+    let plain = store.set_tag_mutability(&r, TagMutability::Mutable, &[]).await.unwrap().unwrap();
+    assert!(plain.tag_mutability_exclusions.is_empty());
+    store.put_manifest(&m1, &tags(&["release-1"])).await.expect("plain mutable");
+
+    let scanned = store.set_scan_on_push(&r, true).await.unwrap().unwrap();
+    assert!(scanned.scan_on_push);
+    assert!(store.get_repository(&r).await.unwrap().unwrap().scan_on_push);
+    store.delete_repository(&r, true).await.unwrap();
+
+    let missing = repo("conf-settings/missing-setter");
+    assert_eq!(store.set_tag_mutability(&missing, TagMutability::Immutable, &[]).await.unwrap(), None);
+    assert_eq!(store.set_scan_on_push(&missing, true).await.unwrap(), None);
+    assert_eq!(store.get_repository(&missing).await.unwrap(), None, "setters do not create repositories");
+
+    let pushed = repo("conf-settings/pushed-setter");
+    let m = image(&pushed, "conf-settings pushed setter", vec![], 7);
+    store.put_manifest(&m, &tags(&["v1"])).await.unwrap();
+    let record = store.set_tag_mutability(&pushed, TagMutability::Immutable, &[]).await.unwrap().unwrap();
+    assert!(record.explicit, "a pushed repository becomes explicit");
+    let other = image(&pushed, "conf-settings pushed setter 2", vec![], 8);
+    assert!(matches!(store.put_manifest(&other, &tags(&["v1"])).await, Err(MetaError::TagImmutable { .. })));
+    store.delete_repository(&pushed, true).await.unwrap();
+
+    assert_eq!(store.registry_setting("conf-settings/none").await.unwrap(), None);
+    store.put_registry_setting("conf-settings/a", r#"{"x":1}"#, 1).await.unwrap();
+    store.put_registry_setting("conf-settings/a", r#"{"x":2}"#, 2).await.unwrap();
+    assert_eq!(store.registry_setting("conf-settings/a").await.unwrap().as_deref(), Some(r#"{"x":2}"#));
 }

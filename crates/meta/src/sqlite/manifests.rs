@@ -6,7 +6,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
 use super::codec::{from_db, parse, parse_opt, to_db};
+use super::settings::{exclusions_from_db, mutability_from_db};
 use super::{REPOSITORY_EXISTS, SqliteMeta, ensure_repository};
+use crate::settings::tag_is_immutable;
 use crate::{ManifestStore, MetaError, NewManifest, Page, Referrer, Result, StoredManifest};
 
 const MANIFEST_COLUMNS: &str =
@@ -104,8 +106,8 @@ async fn insert_manifest(conn: &mut SqliteConnection, repository_id: i64, manife
     Ok(id)
 }
 
-/// In a repository whose tags are immutable, refuses to move an existing tag to another manifest (pushing
-/// a tag again to the manifest it names is fine). Runs in the put transaction, after the manifest row exists.
+/// Refuses to move an existing immutable tag to another manifest (pushing a tag again to the manifest it
+/// names is fine). Runs in the put transaction, after the manifest row exists.
 async fn check_tag_mutability(
     conn: &mut SqliteConnection,
     repository_id: i64,
@@ -116,17 +118,20 @@ async fn check_tag_mutability(
     if tags.is_empty() {
         return Ok(());
     }
-    let immutable: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM repository_settings WHERE repository_id = ?1 \
-         AND image_tag_mutability = 'IMMUTABLE')",
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT image_tag_mutability, tag_mutability_exclusions FROM repository_settings WHERE repository_id = ?1",
     )
     .bind(repository_id)
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    if !immutable {
+    let Some((mutability, exclusions)) = row else {
         return Ok(());
-    }
+    };
+    let (mutability, exclusions) = (mutability_from_db(&mutability)?, exclusions_from_db(exclusions)?);
     for tag in tags {
+        if !tag_is_immutable(mutability, &exclusions, tag.as_str()) {
+            continue;
+        }
         let moved: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM tags WHERE repository_id = ?1 AND name = ?2 AND manifest_id <> ?3)",
         )

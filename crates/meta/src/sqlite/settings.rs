@@ -19,7 +19,20 @@ pub(super) fn mutability_to_db(m: TagMutability) -> &'static str {
     }
 }
 
-fn mutability_from_db(value: &str) -> Result<TagMutability> {
+/// `tag_mutability_exclusions`: a JSON array of filters, NULL when there are none.
+pub(super) fn exclusions_to_db(exclusions: &[String]) -> Option<String> {
+    (!exclusions.is_empty()).then(|| serde_json::to_string(exclusions).expect("strings serialise"))
+}
+
+pub(super) fn exclusions_from_db(value: Option<String>) -> Result<Vec<String>> {
+    match value {
+        None => Ok(Vec::new()),
+        Some(v) => serde_json::from_str(&v)
+            .map_err(|e| MetaError::Corrupt(format!("repository_settings.tag_mutability_exclusions: {e}"))),
+    }
+}
+
+pub(super) fn mutability_from_db(value: &str) -> Result<TagMutability> {
     match value {
         "MUTABLE" => Ok(TagMutability::Mutable),
         "IMMUTABLE" => Ok(TagMutability::Immutable),
@@ -33,6 +46,7 @@ fn mutability_from_db(value: &str) -> Result<TagMutability> {
 const RECORD_COLUMNS: &str = "r.name AS name, \
      s.repository_id IS NOT NULL AS explicit, \
      COALESCE(s.image_tag_mutability, 'MUTABLE') AS image_tag_mutability, \
+     s.tag_mutability_exclusions AS tag_mutability_exclusions, \
      COALESCE(s.scan_on_push, 0) AS scan_on_push, \
      COALESCE(s.created_at, \
          MIN(COALESCE((SELECT MIN(b.created_at) FROM repository_blobs b WHERE b.repository_id = r.id), \
@@ -49,6 +63,7 @@ fn record(row: &SqliteRow) -> Result<RepositoryRecord> {
         created_at: row.try_get("created_at")?,
         explicit: explicit != 0,
         tag_mutability: mutability_from_db(row.try_get("image_tag_mutability")?)?,
+        tag_mutability_exclusions: exclusions_from_db(row.try_get("tag_mutability_exclusions")?)?,
         scan_on_push: scan != 0,
     })
 }
@@ -111,12 +126,14 @@ impl RepositorySettingsStore for SqliteMeta {
         }
         let repository_id = ensure_repository(&mut tx, name.as_str(), now).await?;
         sqlx::query(
-            "INSERT INTO repository_settings (repository_id, created_at, image_tag_mutability, scan_on_push) \
-             VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO repository_settings \
+             (repository_id, created_at, image_tag_mutability, tag_mutability_exclusions, scan_on_push) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )
         .bind(repository_id)
         .bind(now)
         .bind(mutability_to_db(settings.tag_mutability))
+        .bind(exclusions_to_db(&settings.tag_mutability_exclusions))
         .bind(i64::from(settings.scan_on_push))
         .execute(&mut *tx)
         .await?;
@@ -138,6 +155,7 @@ impl RepositorySettingsStore for SqliteMeta {
             created_at: now,
             explicit: true,
             tag_mutability: settings.tag_mutability,
+            tag_mutability_exclusions: settings.tag_mutability_exclusions.clone(),
             scan_on_push: settings.scan_on_push,
         })
     }
@@ -302,16 +320,11 @@ impl RepositorySettingsStore for SqliteMeta {
 
     async fn tag_repository(&self, name: &RepositoryName, tags: &[(String, String)]) -> Result<bool> {
         let mut tx = self.write_tx().await?;
-        let Some((id, record)) = record_of(&mut tx, name).await? else {
+        let Some(id) = make_explicit(&mut tx, name).await? else {
             drop(tx);
             self.durable().await?;
             return Ok(false);
         };
-        sqlx::query("INSERT OR IGNORE INTO repository_settings (repository_id, created_at) VALUES (?1, ?2)")
-            .bind(id)
-            .bind(record.created_at)
-            .execute(&mut *tx)
-            .await?;
         for (key, value) in tags {
             sqlx::query(
                 "INSERT INTO repository_resource_tags (repository_id, key, value) VALUES (?1, ?2, ?3) \
@@ -346,4 +359,82 @@ impl RepositorySettingsStore for SqliteMeta {
         self.durable().await?;
         Ok(true)
     }
+
+    async fn set_tag_mutability(
+        &self,
+        name: &RepositoryName,
+        mutability: TagMutability,
+        exclusions: &[String],
+    ) -> Result<Option<RepositoryRecord>> {
+        let mut tx = self.write_tx().await?;
+        let Some(id) = make_explicit(&mut tx, name).await? else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "UPDATE repository_settings SET image_tag_mutability = ?2, tag_mutability_exclusions = ?3 \
+             WHERE repository_id = ?1",
+        )
+        .bind(id)
+        .bind(mutability_to_db(mutability))
+        .bind(exclusions_to_db(exclusions))
+        .execute(&mut *tx)
+        .await?;
+        let record = record_of(&mut tx, name).await?.map(|(_, r)| r);
+        tx.commit().await?;
+        self.durable().await?;
+        Ok(record)
+    }
+
+    async fn set_scan_on_push(&self, name: &RepositoryName, scan_on_push: bool) -> Result<Option<RepositoryRecord>> {
+        let mut tx = self.write_tx().await?;
+        let Some(id) = make_explicit(&mut tx, name).await? else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE repository_settings SET scan_on_push = ?2 WHERE repository_id = ?1")
+            .bind(id)
+            .bind(i64::from(scan_on_push))
+            .execute(&mut *tx)
+            .await?;
+        let record = record_of(&mut tx, name).await?.map(|(_, r)| r);
+        tx.commit().await?;
+        self.durable().await?;
+        Ok(record)
+    }
+
+    async fn registry_setting(&self, name: &str) -> Result<Option<String>> {
+        let mut conn = self.reader.acquire().await?;
+        Ok(sqlx::query_scalar("SELECT value FROM registry_settings WHERE name = ?1")
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await?)
+    }
+
+    async fn put_registry_setting(&self, name: &str, value: &str, now: i64) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO registry_settings (name, value, updated_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(name)
+        .bind(value)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.durable().await
+    }
+}
+
+/// Gives an existing repository a settings row if it has none (a repository created by a push becomes
+/// explicit, created when its content was). Returns its id, `None` when it does not exist.
+async fn make_explicit(conn: &mut SqliteConnection, name: &RepositoryName) -> Result<Option<i64>> {
+    let Some((id, record)) = record_of(&mut *conn, name).await? else {
+        return Ok(None);
+    };
+    sqlx::query("INSERT OR IGNORE INTO repository_settings (repository_id, created_at) VALUES (?1, ?2)")
+        .bind(id)
+        .bind(record.created_at)
+        .execute(&mut *conn)
+        .await?;
+    Ok(Some(id))
 }
