@@ -218,9 +218,14 @@ async fn the_aws_cli_drives_the_ecr_api() {
     assert_eq!(names(&aws(&s, dir, admin, &["describe-repositories"]).json()), ["team/app", "team/b"]);
     aws(&s, dir, admin, &["delete-repository", "--repository-name", "team/c"]).error("RepositoryNotFoundException");
 
-    // An operation of ECR's model that berth does not implement yet.
-    let err = aws(&s, dir, admin, &["get-lifecycle-policy", "--repository-name", "team/app"]);
-    assert!(err.error("UnsupportedOperationException").contains("GetLifecyclePolicy is not implemented by berth yet"));
+    // An operation of a feature berth does not have yet names it.
+    let err = aws(
+        &s,
+        dir,
+        admin,
+        &["describe-image-replication-status", "--repository-name", "team/app", "--image-id", "imageTag=v1"],
+    );
+    assert!(err.error("UnsupportedOperationException").contains("replication is not a berth feature yet"));
 
     // A user allowed only ecr:DescribeRepositories.
     let reader = describe_only_user(&s).await;
@@ -541,11 +546,139 @@ async fn immutable_tags_cannot_be_moved_by_a_push() {
 }
 
 #[tokio::test]
+async fn the_aws_cli_uploads_layers_and_manages_registry_settings() {
+    require("aws", &["--version"], "the AWS CLI (`pip install awscli`)");
+    let (tmp, s) = start();
+    let dir = tmp.path();
+    aws(&s, dir, ADMIN_KEY, &["create-repository", "--repository-name", "cli/layers"]).json();
+    let layer = b"a layer uploaded by the aws cli, in two parts".repeat(100);
+    let digest = Digest::sha256_of(&layer);
+    let upload = aws(&s, dir, ADMIN_KEY, &["initiate-layer-upload", "--repository-name", "cli/layers"]).json();
+    let id = upload["uploadId"].as_str().unwrap();
+    let half = layer.len() / 2;
+    for (first, part) in [(0, &layer[..half]), (half, &layer[half..])] {
+        let file = dir.join(format!("part-{first}"));
+        std::fs::write(&file, part).unwrap();
+        let args = [
+            "upload-layer-part".to_string(),
+            "--repository-name".into(),
+            "cli/layers".into(),
+            "--upload-id".into(),
+            id.into(),
+            "--part-first-byte".into(),
+            first.to_string(),
+            "--part-last-byte".into(),
+            (first + part.len() - 1).to_string(),
+            "--layer-part-blob".into(),
+            format!("fileb://{}", file.display()),
+        ];
+        let r = aws(&s, dir, ADMIN_KEY, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(r.json()["lastByteReceived"], first + part.len() - 1);
+    }
+    let done = aws(
+        &s,
+        dir,
+        ADMIN_KEY,
+        &[
+            "complete-layer-upload",
+            "--repository-name",
+            "cli/layers",
+            "--upload-id",
+            id,
+            "--layer-digests",
+            &digest.to_string(),
+        ],
+    );
+    assert_eq!(done.json()["layerDigest"], digest.to_string());
+    let check = aws(
+        &s,
+        dir,
+        ADMIN_KEY,
+        &["batch-check-layer-availability", "--repository-name", "cli/layers", "--layer-digests", &digest.to_string()],
+    )
+    .json();
+    assert_eq!(check["layers"][0]["layerAvailability"], "AVAILABLE");
+    assert_eq!(check["layers"][0]["layerSize"], layer.len());
+    // The bytes are the repository's blob on /v2, and behind the download URL.
+    let r = s.http.get(s.url(&format!("/v2/cli/layers/blobs/{digest}"))).send().await.unwrap();
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &layer[..]);
+    let url = aws(
+        &s,
+        dir,
+        ADMIN_KEY,
+        &["get-download-url-for-layer", "--repository-name", "cli/layers", "--layer-digest", &digest.to_string()],
+    )
+    .json();
+    let url = url["downloadUrl"].as_str().unwrap();
+    let anonymous = reqwest::Client::new();
+    assert_eq!(anonymous.get(url).send().await.unwrap().bytes().await.unwrap().as_ref(), &layer[..]);
+    let r = anonymous.get(url).header("Range", "bytes=0-9").send().await.unwrap();
+    assert_eq!((r.status(), r.bytes().await.unwrap().as_ref()), (StatusCode::PARTIAL_CONTENT, &layer[..10]));
+    let r = anonymous.get(url.split('?').next().unwrap()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "no token, no download");
+
+    // Tag mutability with exclusions: pushes through /v2 obey it.
+    let r = aws(
+        &s,
+        dir,
+        ADMIN_KEY,
+        &[
+            "put-image-tag-mutability",
+            "--repository-name",
+            "cli/layers",
+            "--image-tag-mutability",
+            "IMMUTABLE_WITH_EXCLUSION",
+            "--image-tag-mutability-exclusion-filters",
+            "filterType=WILDCARD,filter=latest",
+        ],
+    )
+    .json();
+    assert_eq!(r["imageTagMutability"], "IMMUTABLE_WITH_EXCLUSION");
+    let (first, _) = s.push_image("cli/layers", "v1", b"mutability one").await;
+    assert_eq!(s.put_manifest("cli/layers", "latest", OCI_MANIFEST, &first).await.status(), StatusCode::CREATED);
+    let (second, _) = s.push_image("cli/layers", "v2", b"mutability two").await;
+    let moved = s.put_manifest("cli/layers", "latest", OCI_MANIFEST, &second).await;
+    assert_eq!(moved.status(), StatusCode::CREATED, "latest is excluded: mutable");
+    let refused = s.put_manifest("cli/layers", "v1", OCI_MANIFEST, &second).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(refused).await, "TAG_INVALID");
+
+    // BLOB_MOUNTING=DISABLED: a mount request starts an upload instead of linking.
+    let setting = ["put-account-setting", "--name", "BLOB_MOUNTING", "--value", "DISABLED"];
+    assert_eq!(aws(&s, dir, ADMIN_KEY, &setting).json()["value"], "DISABLED");
+    let mount = format!("/v2/cli/other/blobs/uploads/?mount={digest}&from=cli/layers");
+    let r = s.http.post(s.url(&mount)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED, "an upload session, not a mount");
+    let setting = ["put-account-setting", "--name", "BLOB_MOUNTING", "--value", "ENABLED"];
+    aws(&s, dir, ADMIN_KEY, &setting).json();
+    let r = s.http.post(s.url(&mount)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "mounted");
+
+    let registry = aws(&s, dir, ADMIN_KEY, &["describe-registry"]).json();
+    assert_eq!(registry["registryId"], "000000000000");
+    let rules =
+        r#"[{"scanFrequency":"SCAN_ON_PUSH","repositoryFilters":[{"filter":"cli/*","filterType":"WILDCARD"}]}]"#;
+    let put = ["put-registry-scanning-configuration", "--scan-type", "BASIC", "--rules", rules];
+    aws(&s, dir, ADMIN_KEY, &put).json();
+    let configs =
+        aws(&s, dir, ADMIN_KEY, &["batch-get-repository-scanning-configuration", "--repository-names", "cli/layers"])
+            .json();
+    assert_eq!(configs["scanningConfigurations"][0]["scanFrequency"], "SCAN_ON_PUSH");
+    let missing = aws(&s, dir, ADMIN_KEY, &["get-lifecycle-policy", "--repository-name", "cli/layers"]);
+    let message = missing.error("UnsupportedOperationException");
+    assert!(message.contains("lifecycle policies is not a berth feature yet"), "{message}");
+}
+
+#[tokio::test]
 async fn boto3_responses_match_the_service_model() {
     require("python3", &["-c", "import boto3, botocore"], "boto3 (`pip install boto3`) for python3");
     let (_tmp, s) = start();
     push_images(&s, "team/pushed").await;
     let reader = describe_only_user(&s).await;
+    // A key that worked once and was deactivated: refused like an unknown key.
+    let old = admin_api(&s, "CreateAccessKey", json!({"userName": "reader"})).await;
+    let old_id = old["accessKeyId"].as_str().unwrap();
+    admin_api(&s, "UpdateAccessKey", json!({"accessKeyId": old_id, "status": "Inactive"})).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oci/ecr_boto3.py");
     let out = Command::new("python3")
         .arg(script)
@@ -555,6 +688,8 @@ async fn boto3_responses_match_the_service_model() {
         .env("READER_KEY_ID", &reader.0)
         .env("READER_SECRET", &reader.1)
         .env("PUSHED_REPO", "team/pushed")
+        .env("DEACTIVATED_KEY_ID", old_id)
+        .env("DEACTIVATED_SECRET", old["secretAccessKey"].as_str().unwrap())
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("AWS_EC2_METADATA_DISABLED", "true")
