@@ -131,7 +131,7 @@ impl<R: Read> Read for DecodedTap<R> {
             }
             Err(e) => {
                 if self.format != "tar" {
-                    let message = e.to_string();
+                    let message = crate::error::display_path(&e.to_string());
                     self.meter.borrow_mut().fail(ScanError::Decompress { format: self.format, message });
                 }
                 Err(e)

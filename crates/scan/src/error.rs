@@ -32,18 +32,23 @@ pub enum ScanError {
     InvalidSbom(String),
 }
 
-/// Paths in error messages come from untrusted archives: escape control characters and cut them short.
+/// Paths (and messages quoting archive bytes) come from untrusted archives: escape control characters and cut
+/// them short.
 pub(crate) fn display_path(raw: &str) -> String {
     const MAX: usize = 200;
     let mut out = String::new();
-    for (i, c) in raw.chars().enumerate() {
-        if i == MAX {
+    let mut len = 0;
+    for c in raw.chars() {
+        if len >= MAX {
             out.push('…');
             break;
         }
         if c.is_control() {
-            out.extend(c.escape_debug());
+            let escaped: String = c.escape_debug().collect();
+            len += escaped.chars().count();
+            out.push_str(&escaped);
         } else {
+            len += 1;
             out.push(c);
         }
     }

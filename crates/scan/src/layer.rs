@@ -438,7 +438,8 @@ fn link_target<R: Read>(entry: &tar::Entry<R>) -> Result<String, ScanError> {
 
 /// Errors of the tar reader that are not a recorded source/decompression/limit failure.
 fn tar_error(e: io::Error) -> ScanError {
-    ScanError::CorruptTar { message: e.to_string() }
+    // The tar reader quotes header bytes in its messages: they are untrusted.
+    ScanError::CorruptTar { message: display_path(&e.to_string()) }
 }
 
 #[cfg(test)]

@@ -275,6 +275,42 @@ fn major_minor(v: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Limits, analyze_layer};
+
+    fn layer_with(links: &[(String, String)], files: &[&str]) -> LayerAnalysis {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, target) in links {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            b.append_link(&mut h, path, target).unwrap();
+        }
+        for path in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(0);
+            b.append_data(&mut h, path, std::io::empty()).unwrap();
+        }
+        let tar = b.into_inner().unwrap();
+        analyze_layer(&tar[..], "application/vnd.oci.image.layer.v1.tar", &Limits::default()).unwrap()
+    }
+
+    #[test]
+    fn symlink_hops_are_bounded() {
+        for (hops, resolves) in [(MAX_SYMLINK_HOPS, true), (MAX_SYMLINK_HOPS + 1, false)] {
+            let links: Vec<(String, String)> = (0..hops)
+                .map(|i| (format!("l{i}"), if i + 1 < hops { format!("l{}", i + 1) } else { "dir/file".into() }))
+                .collect();
+            let a = layer_with(&links, &["dir/file"]);
+            let refs = [LayerRef { digest: "L1", analysis: &a }];
+            let view = View { layers: &refs };
+            let resolved = view.resolve(0, "l0");
+            assert_eq!(resolved.is_some(), resolves, "{hops} hops");
+            if resolves {
+                assert_eq!(resolved.unwrap(), (0, "dir/file".to_string()));
+            }
+            assert_eq!(view.resolve(0, "l0/x"), None, "a file is not a directory");
+        }
+    }
 
     #[test]
     fn version_helpers() {
