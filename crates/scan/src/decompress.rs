@@ -109,6 +109,12 @@ struct SourceTap<R> {
 
 impl<R: Read> Read for SourceTap<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Checked here too: a compressed stream can be long without producing output (e.g. skippable frames).
+        let late = self.meter.borrow().check_time();
+        if let Err(e) = late {
+            self.meter.borrow_mut().fail(e);
+            return Err(io::Error::other("time limit exceeded"));
+        }
         self.inner.read(buf).inspect_err(|e| {
             self.meter.borrow_mut().fail(ScanError::Io(io::Error::new(e.kind(), e.to_string())));
         })
@@ -155,7 +161,7 @@ pub(crate) fn open<'a, R: Read + 'a>(
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(ScanError::Io(e)),
+            Err(e) => return Err(meter.borrow_mut().take_failure().unwrap_or(ScanError::Io(e))),
         }
     }
     let head = &head[..filled];

@@ -312,6 +312,35 @@ mod tests {
         }
     }
 
+    /// Layer 1 of the shared OCI fixture: `etc/os-release` is a relative symlink to `../usr/lib/os-release`.
+    #[test]
+    fn fixture_os_release_resolves_through_its_symlink() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/testdata/fixtures/oci-scanner-fixture/blobs/sha256/",
+            "7d2c829e9a548acb0cf38120f94cf8df8404e7ec8fe8b0104b0059c56055651b"
+        );
+        let blob = std::fs::read(path).unwrap_or_else(|e| panic!("test data missing: {path}: {e}"));
+        let a = analyze_layer(&blob[..], "application/vnd.oci.image.layer.v1.tar+gzip", &Limits::default()).unwrap();
+        assert_eq!(a.links.get("etc/os-release").map(String::as_str), Some("../usr/lib/os-release"));
+        let refs = [LayerRef { digest: "L1", analysis: &a }];
+        let view = View { layers: &refs };
+        assert_eq!(view.resolve(0, "etc/os-release"), Some((0, "usr/lib/os-release".to_string())));
+        assert!(
+            matches!(view.captured(0, "etc/os-release"), Some(Captured::OsRelease(r)) if r.id.as_deref() == Some("debian"))
+        );
+    }
+
+    #[test]
+    fn absolute_and_escaping_targets_stay_in_the_root() {
+        for target in ["/usr/lib/os-release", "/../../usr/lib/os-release", "../../../../usr/./lib/os-release"] {
+            let a = layer_with(&[("etc/os-release".into(), target.into())], &["usr/lib/os-release"]);
+            let refs = [LayerRef { digest: "L1", analysis: &a }];
+            let view = View { layers: &refs };
+            assert_eq!(view.resolve(0, "etc/os-release"), Some((0, "usr/lib/os-release".to_string())), "{target}");
+        }
+    }
+
     #[test]
     fn version_helpers() {
         assert_eq!(numeric_major("12.15").as_deref(), Some("12"));

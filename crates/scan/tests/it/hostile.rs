@@ -277,6 +277,36 @@ fn oversized_extension_headers_are_refused() {
 }
 
 #[test]
+fn pax_paths_and_link_paths() {
+    let pax_record = |key: &str, value: &str| {
+        let body = format!(" {key}={value}\n");
+        let mut len = body.len() + 1;
+        while format!("{len}{body}").len() != len {
+            len += 1;
+        }
+        format!("{len}{body}")
+    };
+    let long_dir = format!("app/{}/node_modules/lodash", "x".repeat(150));
+    let records = pax_record("path", &format!("{long_dir}/package.json"));
+    let link_records = pax_record("linkpath", &format!("/{long_dir}/../../../../../usr/lib/os-release"));
+    let data = br#"{"name":"lodash","version":"4.17.15"}"#.to_vec();
+    let tar = raw_tar(&[
+        (raw_header(b"PaxHeaders/1", tar::EntryType::XHeader, records.len() as u64, b""), records.into_bytes()),
+        (raw_header(b"placeholder", tar::EntryType::Regular, data.len() as u64, b""), data),
+        (raw_header(b"usr/lib/os-release", tar::EntryType::Regular, OS_RELEASE.len() as u64, b""), OS_RELEASE.to_vec()),
+        (
+            raw_header(b"PaxHeaders/2", tar::EntryType::XHeader, link_records.len() as u64, b""),
+            link_records.into_bytes(),
+        ),
+        (raw_header(b"etc/os-release", tar::EntryType::Symlink, 0, b"placeholder"), Vec::new()),
+    ]);
+    let inv = inventory_of(&[analyze_layer(&tar[..], TAR, &Limits::default()).unwrap()]);
+    assert_eq!(inv.packages.len(), 1);
+    assert_eq!(inv.packages[0].location, format!("/{long_dir}/package.json"));
+    assert_eq!(inv.os.unwrap().id, "debian");
+}
+
+#[test]
 fn oversized_captured_files_are_skipped_with_a_note() {
     let status = b"Package: a\nStatus: install ok installed\nVersion: 1\n".repeat(100);
     let limits = Limits { max_file_bytes: 1024, ..Limits::default() };
@@ -302,6 +332,27 @@ fn zstd_multiple_frames_and_skippable_frames() {
     let inv = inventory_of(&[a]);
     assert_eq!(inv.packages.len(), 2);
     assert_eq!(inv.os.unwrap().ecosystem.as_deref(), Some("Debian:12"));
+}
+
+#[test]
+fn source_errors_are_reported_as_such() {
+    struct Failing(Vec<u8>, usize);
+    impl Read for Failing {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.1 >= self.0.len() / 2 {
+                return Err(io::Error::new(io::ErrorKind::ConnectionReset, "connection reset by peer"));
+            }
+            let n = out.len().min(100).min(self.0.len() / 2 - self.1);
+            out[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+            self.1 += n;
+            Ok(n)
+        }
+    }
+    let gz = read_fixture(
+        "oci-scanner-fixture/blobs/sha256/7d2c829e9a548acb0cf38120f94cf8df8404e7ec8fe8b0104b0059c56055651b",
+    );
+    let e = analyze_layer(Failing(gz, 0), TAR_GZIP, &Limits::default()).unwrap_err();
+    assert_eq!(e.to_string(), "reading the layer failed: connection reset by peer");
 }
 
 #[test]

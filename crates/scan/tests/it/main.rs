@@ -7,3 +7,4 @@ mod hostile;
 mod merge_semantics;
 mod plain;
 mod sbom;
+mod scale;
