@@ -231,8 +231,14 @@ pub fn analyze_layer(reader: impl Read, media_type: &str, limits: &Limits) -> Re
     let meter = decompress::Meter::new(limits);
     let (compression, decoded) = decompress::open(reader, declared, &meter)?;
     let mut archive = tar::Archive::new(decoded);
-    let mut walker =
-        Walker { limits, meter: &meter, analysis: LayerAnalysis::empty(compression), metadata_bytes: 0, packages: 0 };
+    let mut walker = Walker {
+        limits,
+        meter: &meter,
+        analysis: LayerAnalysis::empty(compression),
+        metadata_bytes: 0,
+        packages: 0,
+        unsupported: BTreeMap::new(),
+    };
     let walked = walker.walk(&mut archive);
     let failure = meter.borrow_mut().take_failure();
     if let Some(err) = failure {
@@ -248,6 +254,10 @@ pub fn analyze_layer(reader: impl Read, media_type: &str, limits: &Limits) -> Re
     drained.map_err(ScanError::Io)?;
     let mut analysis = walker.analysis;
     analysis.decompressed_bytes = meter.borrow().total();
+    for (what, (first, count)) in walker.unsupported {
+        let more = if count > 1 { format!(" (and {} more)", count - 1) } else { String::new() };
+        analysis.notes.push(format!("{what} found at /{first}{more} but not read"));
+    }
     Ok(analysis)
 }
 
@@ -257,6 +267,8 @@ struct Walker<'a> {
     analysis: LayerAnalysis,
     metadata_bytes: u64,
     packages: u64,
+    /// Files of a kind berth does not read: the first path and how many.
+    unsupported: BTreeMap<&'static str, (String, u64)>,
 }
 
 impl Walker<'_> {
@@ -377,7 +389,7 @@ impl Walker<'_> {
         let size = entry.size();
         let captured = match rule {
             Rule::Unsupported(what) => {
-                self.analysis.notes.push(format!("{what} found at /{} but not read", display_path(path)));
+                self.unsupported.entry(what).or_insert_with(|| (display_path(path), 0)).1 += 1;
                 return Ok(());
             }
             Rule::GoCandidate => match gobin::scan(entry, self.limits.max_file_bytes).map_err(tar_error)? {

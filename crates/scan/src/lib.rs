@@ -21,10 +21,24 @@
 //!    database update re-matches the stored SBOM instead of re-reading layers.
 //!
 //! Architecture invariants: no HTTP, no metadata store, no vulnerability matching here; no clock other than the
-//! per-layer time limit; every size an archive controls is bounded by [`Limits`].
+//! per-layer time limit; every size an archive controls is bounded — by [`Limits`], and by two fixed internal
+//! bounds: 1 MiB of tar extension headers (PAX, GNU long names) per entry, and 256 MiB of recorded metadata
+//! (paths, link targets, package strings) per layer.
 //!
-//! Not read: RPM databases (BerkeleyDB, NDB and SQLite `rpmdb`; their presence is reported as a note), Java
-//! archives, yarn/pnpm lockfiles, Go binaries built before Go 1.18 (noted).
+//! What is read: os-release (`etc/os-release`, `usr/lib/os-release`, symlinks followed), `etc/debian_version`,
+//! `etc/alpine-release`; dpkg (`var/lib/dpkg/status`, `var/lib/dpkg/status.d/*`); apk
+//! (`lib/apk/db/installed`); Python (`*.dist-info/METADATA`, `*.egg-info/PKG-INFO`, `*.egg-info` files); npm
+//! (`node_modules/<name>/package.json`, `package-lock.json` v1–v3, `npm-shrinkwrap.json`,
+//! `node_modules/.package-lock.json`); Cargo (`Cargo.lock`, crates.io sources); Go (build info of executables
+//! built with Go 1.18 or later).
+//!
+//! Not read: RPM databases (BerkeleyDB, NDB and SQLite `rpmdb`) and Java archives — their presence is reported
+//! as a note ([`notes`]); yarn and pnpm lockfiles; Go binaries built before Go 1.18 (noted). Package databases
+//! are found at their own path, not through symlinked directories; a hardlink has its target's content only
+//! when the target is in the same layer.
+//!
+//! Duplicates: the same package (same purl) found in several files is reported once, from the most direct
+//! evidence — an installed `node_modules/x/package.json` before a lockfile entry, then by path.
 
 mod decompress;
 mod error;

@@ -357,8 +357,20 @@ fn source_errors_are_reported_as_such() {
 
 #[test]
 fn rpm_databases_are_noted() {
+    let a = layer(&[
+        E::File("var/lib/rpm/rpmdb.sqlite", b"SQLite format 3\0"),
+        E::File("opt/app/lib/a.jar", b"PK"),
+        E::File("opt/app/lib/b.jar", b"PK"),
+        E::File("opt/app/lib/c.war", b"PK"),
+    ]);
+    assert_eq!(
+        a.notes(),
+        [
+            "java archive found at /opt/app/lib/a.jar (and 2 more) but not read",
+            "rpm database found at /var/lib/rpm/rpmdb.sqlite but not read"
+        ]
+    );
     let a = layer(&[E::File("var/lib/rpm/rpmdb.sqlite", b"SQLite format 3\0")]);
-    assert_eq!(a.notes(), ["rpm database found at /var/lib/rpm/rpmdb.sqlite but not read"]);
     let refs = [berth_scan::LayerRef { digest: "sha256:x", analysis: &a }];
     assert_eq!(berth_scan::notes(&refs), ["sha256:x: rpm database found at /var/lib/rpm/rpmdb.sqlite but not read"]);
 }
