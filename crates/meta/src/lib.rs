@@ -18,6 +18,7 @@
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod identity;
+pub mod scans;
 pub mod settings;
 mod sqlite;
 
@@ -229,10 +230,22 @@ pub trait UsageStore: Send + Sync {
 
 /// Everything the registry needs from metadata.
 pub trait MetaStore:
-    RepositoryStore + BlobIndex + ManifestStore + UploadStore + UsageStore + settings::RepositorySettingsStore
+    RepositoryStore
+    + BlobIndex
+    + ManifestStore
+    + UploadStore
+    + UsageStore
+    + settings::RepositorySettingsStore
+    + scans::ScanStore
 {
 }
 impl<T> MetaStore for T where
-    T: RepositoryStore + BlobIndex + ManifestStore + UploadStore + UsageStore + settings::RepositorySettingsStore
+    T: RepositoryStore
+        + BlobIndex
+        + ManifestStore
+        + UploadStore
+        + UsageStore
+        + settings::RepositorySettingsStore
+        + scans::ScanStore
 {
 }

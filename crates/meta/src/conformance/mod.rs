@@ -20,6 +20,7 @@ mod concurrency;
 mod identity;
 mod manifests;
 mod policies;
+mod scans;
 mod settings;
 mod tags;
 mod uploads;
@@ -37,6 +38,7 @@ pub use identity::{
 };
 pub use manifests::{delete_cascades, fsck_listings, manifest_round_trip, missing_references, record_pull, referrers};
 pub use policies::{policies, repository_policies, visibility};
+pub use scans::scan_queue;
 pub use settings::{
     explicit_repositories, image_details, image_listing, immutable_tags, mutability_exclusions_and_setters,
     repository_deletion, resource_tags,
@@ -68,6 +70,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     resource_tags(store).await;
     immutable_tags(store).await;
     mutability_exclusions_and_setters(store).await;
+    scan_queue(store).await;
 }
 
 /// Runs every check of the identity traits ([`IdentityMeta`]) against `store`, which should be freshly

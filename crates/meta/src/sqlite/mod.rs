@@ -48,6 +48,7 @@ mod groups;
 mod manifests;
 mod policies;
 mod repositories;
+mod scans;
 mod settings;
 mod tokens;
 mod uploads;

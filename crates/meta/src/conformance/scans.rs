@@ -1,0 +1,81 @@
+//! The scan queue: one job per image, claims with leases, results replacing the previous scan, cascade on
+//! image deletion; the layer analysis cache.
+
+use super::{image, repo, tags};
+use crate::MetaStore;
+use crate::scans::{ImageScan, ScanStatus};
+
+pub async fn scan_queue<S: MetaStore>(store: &S) {
+    let r = repo("conf-scans/app");
+    let (m1, m2) = (image(&r, "conf-scans 1", vec![], 10), image(&r, "conf-scans 2", vec![], 11));
+    store.put_manifest(&m1, &tags(&["v1"])).await.unwrap();
+    store.put_manifest(&m2, &tags(&["v2"])).await.unwrap();
+    let missing = image(&r, "conf-scans missing", vec![], 12);
+    assert!(!store.enqueue_scan(&r, &missing.digest, "push", 20).await.unwrap(), "no manifest, no job");
+    assert!(store.enqueue_scan(&r, &m1.digest, "push", 20).await.unwrap());
+    assert!(!store.enqueue_scan(&r, &m1.digest, "manual", 21).await.unwrap(), "one job per image");
+    assert!(store.enqueue_scan(&r, &m2.digest, "manual", 22).await.unwrap());
+    let queued = store.image_scan(&r, &m1.digest).await.unwrap().unwrap();
+    assert_eq!((queued.status, queued.started_at, queued.findings), (ScanStatus::InProgress, 20, None));
+    assert_eq!(store.pending_scans().await.unwrap().len(), 2);
+
+    // Oldest first; a claimed job is not handed out again until its lease is stale.
+    let a = store.claim_scan("node-a", 30, 0).await.unwrap().unwrap();
+    assert_eq!((a.digest.clone(), a.reason.as_str(), a.attempts), (m1.digest.clone(), "push", 1));
+    let b = store.claim_scan("node-b", 31, 0).await.unwrap().unwrap();
+    assert_eq!(b.digest, m2.digest);
+    assert_eq!(store.claim_scan("node-c", 32, 0).await.unwrap(), None);
+    assert!(store.renew_scan(a.id, "node-a", 40).await.unwrap());
+    assert!(!store.renew_scan(a.id, "node-b", 40).await.unwrap(), "only the claimer renews");
+    // node-b crashed: its claim (31) is older than the lease; node-c takes over.
+    let taken = store.claim_scan("node-c", 100, 35).await.unwrap().unwrap();
+    assert_eq!((taken.id, taken.attempts), (b.id, 2));
+    assert!(!store.renew_scan(b.id, "node-b", 101).await.unwrap(), "node-b lost the job");
+
+    let done = ImageScan {
+        repository: r.clone(),
+        digest: m1.digest.clone(),
+        status: ScanStatus::Complete,
+        description: None,
+        started_at: 30,
+        completed_at: Some(45),
+        inventory: Some(br#"{"packages":[]}"#.to_vec()),
+        findings: Some(b"[]".to_vec()),
+        sbom_digest: Some(m2.digest.clone()),
+        vulndb: Some("db-1".into()),
+        evaluated_at: Some(45),
+    };
+    store.finish_scan(a.id, &done).await.unwrap();
+    assert_eq!(store.image_scan(&r, &m1.digest).await.unwrap().unwrap(), done);
+    assert_eq!(store.pending_scans().await.unwrap().len(), 1, "the finished job is gone");
+    store.update_findings(&r, &m1.digest, br#"[{"id":"X"}]"#, "db-2", 60).await.unwrap();
+    let re = store.image_scan(&r, &m1.digest).await.unwrap().unwrap();
+    assert_eq!(
+        (re.findings.as_deref(), re.vulndb.as_deref(), re.evaluated_at),
+        (Some(&br#"[{"id":"X"}]"#[..]), Some("db-2"), Some(60))
+    );
+    let complete = store.complete_scans(None, 10).await.unwrap();
+    assert!(complete.iter().any(|s| s.digest == m1.digest), "listed for re-evaluation");
+    assert!(complete.iter().all(|s| s.status == ScanStatus::Complete));
+
+    // A re-queued scan shows IN_PROGRESS but keeps the previous results until replaced.
+    assert!(store.enqueue_scan(&r, &m1.digest, "manual", 70).await.unwrap());
+    let again = store.image_scan(&r, &m1.digest).await.unwrap().unwrap();
+    assert_eq!((again.status, again.findings.is_some()), (ScanStatus::InProgress, true));
+
+    // Deleting an image deletes its scan and its job.
+    store.delete_manifest(&r, &m1.digest).await.unwrap();
+    assert_eq!(store.image_scan(&r, &m1.digest).await.unwrap(), None);
+    assert!(store.pending_scans().await.unwrap().iter().all(|j| j.digest != m1.digest));
+    // Finishing a job whose image is gone records nothing and removes the job.
+    let last = store.pending_scans().await.unwrap().pop().unwrap();
+    store.delete_manifest(&r, &m2.digest).await.unwrap();
+    store.finish_scan(last.id, &ImageScan { digest: m2.digest.clone(), ..done.clone() }).await.unwrap();
+    assert_eq!(store.image_scan(&r, &m2.digest).await.unwrap(), None);
+
+    let layer = m1.digest.clone();
+    assert_eq!(store.layer_analysis(&layer).await.unwrap(), None);
+    store.put_layer_analysis(&layer, b"{\"v\":1}", 1).await.unwrap();
+    store.put_layer_analysis(&layer, b"{\"v\":2}", 2).await.unwrap();
+    assert_eq!(store.layer_analysis(&layer).await.unwrap().as_deref(), Some(&b"{\"v\":2}"[..]));
+}

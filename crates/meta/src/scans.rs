@@ -1,0 +1,90 @@
+//! Vulnerability scanning state: the durable job queue (one job per image), each image's latest scan, and
+//! the per-layer analysis cache. Inventories, findings and analyses are opaque JSON documents owned by the
+//! scanning layer above.
+
+use async_trait::async_trait;
+use berth_oci::{Digest, RepositoryName};
+
+use crate::Result;
+
+/// A queued or running scan of one image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanJob {
+    pub id: i64,
+    pub repository: RepositoryName,
+    pub digest: Digest,
+    /// Why it was queued: `push`, `manual`, `rescan`.
+    pub reason: String,
+    /// How many times a worker claimed it (a job claimed again after a crash counts twice).
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanStatus {
+    InProgress,
+    Complete,
+    Failed,
+}
+
+impl ScanStatus {
+    /// ECR's `ScanStatus` names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanStatus::InProgress => "IN_PROGRESS",
+            ScanStatus::Complete => "COMPLETE",
+            ScanStatus::Failed => "FAILED",
+        }
+    }
+}
+
+/// The latest scan of one image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageScan {
+    pub repository: RepositoryName,
+    pub digest: Digest,
+    pub status: ScanStatus,
+    /// Why a scan failed, or a short progress note.
+    pub description: Option<String>,
+    pub started_at: i64,
+    pub completed_at: Option<i64>,
+    /// The package inventory (JSON) a complete scan read.
+    pub inventory: Option<Vec<u8>>,
+    /// The findings (JSON) of the last evaluation.
+    pub findings: Option<Vec<u8>>,
+    /// The SBOM stored as a referrer of the image.
+    pub sbom_digest: Option<Digest>,
+    /// The vulnerability database the findings were evaluated against.
+    pub vulndb: Option<String>,
+    pub evaluated_at: Option<i64>,
+}
+
+#[async_trait]
+pub trait ScanStore: Send + Sync {
+    /// Queues a scan of the manifest `digest` of `repo` and marks the image's scan `IN_PROGRESS`. `false` when
+    /// a job for it is already queued or running (nothing changes) or the manifest is not there.
+    async fn enqueue_scan(&self, repo: &RepositoryName, digest: &Digest, reason: &str, now: i64) -> Result<bool>;
+    /// Claims the oldest job that is unclaimed or whose claim is older than `stale_before` (its worker is
+    /// gone), for `worker`.
+    async fn claim_scan(&self, worker: &str, now: i64, stale_before: i64) -> Result<Option<ScanJob>>;
+    /// Renews the claim of `worker` on job `id`; `false` if the job is no longer its own.
+    async fn renew_scan(&self, id: i64, worker: &str, now: i64) -> Result<bool>;
+    /// Records `scan` as the image's latest and removes job `id`, in one transaction. Nothing is recorded if
+    /// the image was deleted meanwhile.
+    async fn finish_scan(&self, id: i64, scan: &ImageScan) -> Result<()>;
+    /// Jobs queued or running.
+    async fn pending_scans(&self) -> Result<Vec<ScanJob>>;
+    async fn image_scan(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<ImageScan>>;
+    /// Complete scans in (repository, digest) order strictly after `after`, at most `n`.
+    async fn complete_scans(&self, after: Option<(&RepositoryName, &Digest)>, n: u32) -> Result<Vec<ImageScan>>;
+    /// Replaces the findings of a complete scan (a re-evaluation against a new database).
+    async fn update_findings(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+        findings: &[u8],
+        vulndb: &str,
+        now: i64,
+    ) -> Result<()>;
+    async fn layer_analysis(&self, digest: &Digest) -> Result<Option<Vec<u8>>>;
+    async fn put_layer_analysis(&self, digest: &Digest, analysis: &[u8], now: i64) -> Result<()>;
+}

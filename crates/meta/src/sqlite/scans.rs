@@ -1,0 +1,244 @@
+//! The scan queue, image scans and the layer analysis cache.
+
+use async_trait::async_trait;
+use berth_oci::{Digest, RepositoryName};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::SqliteMeta;
+use super::codec::parse;
+use crate::scans::{ImageScan, ScanJob, ScanStatus, ScanStore};
+use crate::{MetaError, Result};
+
+/// The id of the manifest `digest` of `repo`.
+const MANIFEST_ID: &str = "SELECT m.id FROM manifests m JOIN repositories r ON r.id = m.repository_id \
+     WHERE r.name = ?1 AND m.digest = ?2";
+
+const JOB_COLUMNS: &str = "j.id AS id, r.name AS repository, m.digest AS digest, j.reason AS reason, \
+     j.attempts AS attempts";
+const JOB_FROM: &str =
+    "scan_jobs j JOIN manifests m ON m.id = j.manifest_id JOIN repositories r ON r.id = m.repository_id";
+
+fn job(row: &SqliteRow) -> Result<ScanJob> {
+    Ok(ScanJob {
+        id: row.try_get("id")?,
+        repository: parse("repositories.name", row.try_get("repository")?)?,
+        digest: parse("manifests.digest", row.try_get("digest")?)?,
+        reason: row.try_get("reason")?,
+        attempts: row.try_get("attempts")?,
+    })
+}
+
+const SCAN_COLUMNS: &str = "r.name AS repository, m.digest AS digest, s.status, s.description, s.started_at, \
+     s.completed_at, s.inventory, s.findings, s.sbom_digest, s.vulndb, s.evaluated_at";
+const SCAN_FROM: &str =
+    "image_scans s JOIN manifests m ON m.id = s.manifest_id JOIN repositories r ON r.id = m.repository_id";
+
+fn status_from_db(s: &str) -> Result<ScanStatus> {
+    match s {
+        "IN_PROGRESS" => Ok(ScanStatus::InProgress),
+        "COMPLETE" => Ok(ScanStatus::Complete),
+        "FAILED" => Ok(ScanStatus::Failed),
+        other => Err(MetaError::Corrupt(format!("image_scans.status {other:?}"))),
+    }
+}
+
+fn scan(row: &SqliteRow) -> Result<ImageScan> {
+    let sbom: Option<String> = row.try_get("sbom_digest")?;
+    Ok(ImageScan {
+        repository: parse("repositories.name", row.try_get("repository")?)?,
+        digest: parse("manifests.digest", row.try_get("digest")?)?,
+        status: status_from_db(row.try_get("status")?)?,
+        description: row.try_get("description")?,
+        started_at: row.try_get("started_at")?,
+        completed_at: row.try_get("completed_at")?,
+        inventory: row.try_get("inventory")?,
+        findings: row.try_get("findings")?,
+        sbom_digest: sbom.map(|d| parse("image_scans.sbom_digest", &d)).transpose()?,
+        vulndb: row.try_get("vulndb")?,
+        evaluated_at: row.try_get("evaluated_at")?,
+    })
+}
+
+#[async_trait]
+impl ScanStore for SqliteMeta {
+    async fn enqueue_scan(&self, repo: &RepositoryName, digest: &Digest, reason: &str, now: i64) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        let id: Option<i64> = sqlx::query_scalar(MANIFEST_ID)
+            .bind(repo.as_str())
+            .bind(digest.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(manifest_id) = id else {
+            return Ok(false);
+        };
+        let queued = sqlx::query(
+            "INSERT INTO scan_jobs (manifest_id, reason, created_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (manifest_id) DO NOTHING",
+        )
+        .bind(manifest_id)
+        .bind(reason)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !queued {
+            return Ok(false);
+        }
+        // The previous results stay readable until the new scan replaces them.
+        sqlx::query(
+            "INSERT INTO image_scans (manifest_id, status, started_at) VALUES (?1, 'IN_PROGRESS', ?2) \
+             ON CONFLICT (manifest_id) DO UPDATE SET status = 'IN_PROGRESS', description = NULL, \
+             started_at = excluded.started_at, completed_at = NULL",
+        )
+        .bind(manifest_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.durable().await?;
+        Ok(true)
+    }
+
+    async fn claim_scan(&self, worker: &str, now: i64, stale_before: i64) -> Result<Option<ScanJob>> {
+        let mut tx = self.write_tx().await?;
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM {JOB_FROM} WHERE j.claimed_at IS NULL OR j.claimed_at < ?1 \
+             ORDER BY j.created_at, j.id LIMIT 1"
+        );
+        let Some(row) = sqlx::query(&sql).bind(stale_before).fetch_optional(&mut *tx).await? else {
+            return Ok(None);
+        };
+        let mut claimed = job(&row)?;
+        sqlx::query("UPDATE scan_jobs SET claimed_by = ?2, claimed_at = ?3, attempts = attempts + 1 WHERE id = ?1")
+            .bind(claimed.id)
+            .bind(worker)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.durable().await?;
+        claimed.attempts += 1;
+        Ok(Some(claimed))
+    }
+
+    async fn renew_scan(&self, id: i64, worker: &str, now: i64) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        let n = sqlx::query("UPDATE scan_jobs SET claimed_at = ?3 WHERE id = ?1 AND claimed_by = ?2")
+            .bind(id)
+            .bind(worker)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    async fn finish_scan(&self, id: i64, s: &ImageScan) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let manifest_id: Option<i64> = sqlx::query_scalar(MANIFEST_ID)
+            .bind(s.repository.as_str())
+            .bind(s.digest.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(manifest_id) = manifest_id {
+            sqlx::query(
+                "INSERT INTO image_scans (manifest_id, status, description, started_at, completed_at, inventory, \
+                 findings, sbom_digest, vulndb, evaluated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                 ON CONFLICT (manifest_id) DO UPDATE SET status = excluded.status, \
+                 description = excluded.description, started_at = excluded.started_at, \
+                 completed_at = excluded.completed_at, inventory = excluded.inventory, \
+                 findings = excluded.findings, sbom_digest = excluded.sbom_digest, vulndb = excluded.vulndb, \
+                 evaluated_at = excluded.evaluated_at",
+            )
+            .bind(manifest_id)
+            .bind(s.status.as_str())
+            .bind(&s.description)
+            .bind(s.started_at)
+            .bind(s.completed_at)
+            .bind(&s.inventory)
+            .bind(&s.findings)
+            .bind(s.sbom_digest.as_ref().map(|d| d.to_string()))
+            .bind(&s.vulndb)
+            .bind(s.evaluated_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM scan_jobs WHERE id = ?1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        self.durable().await
+    }
+
+    async fn pending_scans(&self) -> Result<Vec<ScanJob>> {
+        let mut conn = self.reader.acquire().await?;
+        let sql = format!("SELECT {JOB_COLUMNS} FROM {JOB_FROM} ORDER BY j.created_at, j.id");
+        sqlx::query(&sql).fetch_all(&mut *conn).await?.iter().map(job).collect()
+    }
+
+    async fn image_scan(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<ImageScan>> {
+        let mut conn = self.reader.acquire().await?;
+        let sql = format!("SELECT {SCAN_COLUMNS} FROM {SCAN_FROM} WHERE r.name = ?1 AND m.digest = ?2");
+        let row = sqlx::query(&sql).bind(repo.as_str()).bind(digest.to_string()).fetch_optional(&mut *conn).await?;
+        row.as_ref().map(scan).transpose()
+    }
+
+    async fn complete_scans(&self, after: Option<(&RepositoryName, &Digest)>, n: u32) -> Result<Vec<ImageScan>> {
+        let mut conn = self.reader.acquire().await?;
+        let (name, digest) = after.map(|(r, d)| (r.to_string(), d.to_string())).unwrap_or_default();
+        let sql = format!(
+            "SELECT {SCAN_COLUMNS} FROM {SCAN_FROM} WHERE s.status = 'COMPLETE' AND s.inventory IS NOT NULL \
+             AND (r.name > ?1 OR (r.name = ?1 AND m.digest > ?2)) ORDER BY r.name, m.digest LIMIT ?3"
+        );
+        let rows = sqlx::query(&sql).bind(name).bind(digest).bind(i64::from(n)).fetch_all(&mut *conn).await?;
+        rows.iter().map(scan).collect()
+    }
+
+    async fn update_findings(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+        findings: &[u8],
+        vulndb: &str,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(&format!(
+            "UPDATE image_scans SET findings = ?3, vulndb = ?4, evaluated_at = ?5 \
+             WHERE status = 'COMPLETE' AND manifest_id = ({MANIFEST_ID})"
+        ))
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .bind(findings)
+        .bind(vulndb)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.durable().await
+    }
+
+    async fn layer_analysis(&self, digest: &Digest) -> Result<Option<Vec<u8>>> {
+        let mut conn = self.reader.acquire().await?;
+        Ok(sqlx::query_scalar("SELECT analysis FROM layer_analyses WHERE digest = ?1")
+            .bind(digest.to_string())
+            .fetch_optional(&mut *conn)
+            .await?)
+    }
+
+    async fn put_layer_analysis(&self, digest: &Digest, analysis: &[u8], now: i64) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO layer_analyses (digest, analysis, created_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (digest) DO UPDATE SET analysis = excluded.analysis, created_at = excluded.created_at",
+        )
+        .bind(digest.to_string())
+        .bind(analysis)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.durable().await
+    }
+}
