@@ -102,7 +102,9 @@ impl DbBuilder {
                 .map_err(io_err)?;
             children.sort();
             for child in children {
-                let is_dir = std::fs::metadata(&child).map_err(|source| VulnDbError::Io { path: child.clone(), source })?.is_dir();
+                let is_dir = std::fs::metadata(&child)
+                    .map_err(|source| VulnDbError::Io { path: child.clone(), source })?
+                    .is_dir();
                 if is_dir || has_extension(&child, "json") || has_extension(&child, "zip") {
                     stats.merge(self.add_path(&child)?);
                 }
@@ -134,12 +136,16 @@ impl DbBuilder {
                 continue;
             }
             buf.clear();
-            let read = entry.take(MAX_ENTRY_BYTES + 1).read_to_end(&mut buf).map_err(|e| VulnDbError::Zip {
-                label: label.to_owned(),
-                message: format!("entry {name}: {e}"),
-            })?;
+            let read = entry
+                .take(MAX_ENTRY_BYTES + 1)
+                .read_to_end(&mut buf)
+                .map_err(|e| VulnDbError::Zip { label: label.to_owned(), message: format!("entry {name}: {e}") })?;
             if read as u64 > MAX_ENTRY_BYTES {
-                return Err(VulnDbError::EntryTooLarge { label: label.to_owned(), entry: name, limit: MAX_ENTRY_BYTES });
+                return Err(VulnDbError::EntryTooLarge {
+                    label: label.to_owned(),
+                    entry: name,
+                    limit: MAX_ENTRY_BYTES,
+                });
             }
             self.add_one(&buf, &format!("{label}:{name}"), &mut stats);
         }
@@ -256,10 +262,8 @@ fn convert_affected(record: &OsvRecord, origin: &str, problems: &mut Vec<String>
             }
             match Range::new(range_scheme, semver, events) {
                 Ok(r) => ranges.push(r),
-                Err(reason) => problems.push(format!(
-                    "{origin}: {}: {eco}/{name}: {} range dropped: {reason}",
-                    record.id, range.kind
-                )),
+                Err(reason) => problems
+                    .push(format!("{origin}: {}: {eco}/{name}: {} range dropped: {reason}", record.id, range.kind)),
             }
         }
         let mut versions: Vec<Listed> = affected
@@ -293,9 +297,8 @@ fn advisory_from(record: &OsvRecord, id: String) -> Advisory {
     }
     let text = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
     let details = text(&record.details).map(|d| truncate(d, Advisory::DETAILS_LIMIT));
-    let reference = |kind: &str| {
-        record.references.iter().find(|r| r.kind.eq_ignore_ascii_case(kind) && !r.url.trim().is_empty())
-    };
+    let reference =
+        |kind: &str| record.references.iter().find(|r| r.kind.eq_ignore_ascii_case(kind) && !r.url.trim().is_empty());
     let uri = reference("ADVISORY")
         .or_else(|| reference("WEB"))
         .map(|r| r.url.trim().to_owned())
@@ -332,7 +335,33 @@ fn truncate(mut s: String, limit: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Cursor, Write};
+
+    use zip::write::SimpleFileOptions;
+
     use super::*;
+    use crate::PackageRef;
+
+    const GOOD: &str = r#"{"id":"GOOD-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"p"},
+        "ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.0.0"}]}]}]}"#;
+
+    fn zip_of(files: &[(&str, &[u8])], method: zip::CompressionMethod) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = SimpleFileOptions::default().compression_method(method);
+        for (name, bytes) in files {
+            if name.ends_with('/') {
+                w.add_directory(*name, options).unwrap();
+            } else {
+                w.start_file(*name, options).unwrap();
+                w.write_all(bytes).unwrap();
+            }
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    fn ids(db: &VulnDb, name: &str, version: &str) -> Vec<String> {
+        db.lookup(&PackageRef { ecosystem: "npm", name, version }).iter().map(|m| m.advisory.id.clone()).collect()
+    }
 
     #[test]
     fn truncation_respects_char_boundaries() {
@@ -340,5 +369,121 @@ mod tests {
         let cut = truncate("é".repeat(10), 8);
         assert!(cut.len() <= 8, "{cut}");
         assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn malformed_records_are_skipped_and_counted() {
+        let zip = zip_of(
+            &[
+                ("GOOD-1.json", GOOD.as_bytes()),
+                ("bad.json", b"{ not json"),
+                ("empty-id.json", br#"{"id":" "}"#),
+                ("wrong-type.json", br#"{"id":"X","affected":"everything"}"#),
+                ("withdrawn.json", br#"{"id":"W-1","withdrawn":"2024-01-01T00:00:00Z"}"#),
+                ("README.txt", b"not a record"),
+                ("nested/", b""),
+                (
+                    "nested/GOOD-2.JSON",
+                    br#"{"id":"GOOD-2","affected":[{"package":{"ecosystem":"npm","name":"q"},"versions":["1.0.0"]}]}"#,
+                ),
+                (
+                    "bad-range.json",
+                    br#"{"id":"R-1","affected":[{"package":{"ecosystem":"npm","name":"r"},
+                    "ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"soon"}]},
+                              {"type":"SEMVER","events":[{"introduced":"2.0.0"}]}]}]}"#,
+                ),
+            ],
+            zip::CompressionMethod::Deflated,
+        );
+        let mut b = VulnDb::builder();
+        let stats = b.add_zip(Cursor::new(zip), "bundle.zip").unwrap();
+        assert_eq!((stats.records, stats.withdrawn, stats.skipped, stats.dropped_ranges), (3, 1, 3, 1), "{stats:?}");
+        assert!(stats.problems.iter().any(|p| p.starts_with("bundle.zip:bad.json: skipped: not an OSV record")));
+        assert!(stats.problems.iter().any(|p| p.contains("bundle.zip:empty-id.json") && p.contains("empty \"id\"")));
+        assert!(stats.problems.iter().any(|p| p.contains("wrong-type.json")));
+        assert!(stats.problems.iter().any(|p| p.contains("R-1") && p.contains("\"soon\"")));
+        let db = b.build("test".into(), "now".into());
+        assert_eq!(db.info().records, 3);
+        assert_eq!(ids(&db, "p", "0.9.0"), ["GOOD-1"]);
+        assert_eq!(ids(&db, "q", "1.0.0"), ["GOOD-2"]);
+        assert!(ids(&db, "q", "1.0.1").is_empty());
+        // The good range of R-1 survives; the dropped one does not match anything.
+        assert_eq!(ids(&db, "r", "2.1.0"), ["R-1"]);
+        assert!(ids(&db, "r", "0.1.0").is_empty());
+        assert!(db.advisory("W-1").is_none());
+    }
+
+    #[test]
+    fn corrupt_zip_is_an_error_naming_it() {
+        let mut b = VulnDb::builder();
+        let err = b.add_zip(Cursor::new(b"PK\x03\x04 garbage".to_vec()), "osv/PyPI/all.zip").unwrap_err();
+        assert!(matches!(err, VulnDbError::Zip { .. }), "{err}");
+        assert!(err.to_string().contains("osv/PyPI/all.zip"), "{err}");
+
+        // A damaged compressed entry (the central directory intact).
+        let mut zip = zip_of(&[("A.json", GOOD.repeat(50).as_bytes())], zip::CompressionMethod::Deflated);
+        let at = zip.windows(6).position(|w| w == b"A.json").unwrap() + 6 + 10;
+        for byte in &mut zip[at..at + 20] {
+            *byte ^= 0x5a;
+        }
+        let err = b.add_zip(Cursor::new(zip), "damaged.zip").unwrap_err();
+        assert!(err.to_string().contains("damaged.zip"), "{err}");
+    }
+
+    #[test]
+    fn oversized_entry_fails_cleanly() {
+        let big = vec![b' '; MAX_ENTRY_BYTES as usize + 1];
+        let zip = zip_of(&[("bomb.json", &big)], zip::CompressionMethod::Stored);
+        let mut b = VulnDb::builder();
+        let err = b.add_zip(Cursor::new(zip), "bomb.zip").unwrap_err();
+        assert!(matches!(&err, VulnDbError::EntryTooLarge { entry, .. } if entry == "bomb.json"), "{err}");
+        assert!(err.to_string().contains("bomb.zip"), "{err}");
+    }
+
+    #[test]
+    fn paths_directories_and_single_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("GOOD-1.json"), GOOD).unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/notes.txt"), "ignored").unwrap();
+        std::fs::write(dir.path().join("sub/broken.json"), "[").unwrap();
+        let zip = zip_of(&[("Z-1.json", br#"{"id":"Z-1"}"#)], zip::CompressionMethod::Deflated);
+        std::fs::write(dir.path().join("sub/more.zip"), zip).unwrap();
+
+        let mut b = VulnDb::builder();
+        let stats = b.add_path(dir.path()).unwrap();
+        assert_eq!((stats.records, stats.skipped), (2, 1), "{stats:?}");
+        assert!(stats.problems[0].contains("broken.json"), "{:?}", stats.problems);
+        let stats = b.add_path(&dir.path().join("GOOD-1.json")).unwrap();
+        assert_eq!(stats.records, 1);
+        let db = b.build("dir".into(), "now".into());
+        assert_eq!(db.info().records, 2);
+
+        let mut b = VulnDb::builder();
+        let err = b.add_path(&dir.path().join("sub/notes.txt")).unwrap_err();
+        assert!(matches!(err, VulnDbError::UnsupportedInput { .. }), "{err}");
+        let err = b.add_path(&dir.path().join("missing.zip")).unwrap_err();
+        assert!(matches!(err, VulnDbError::Io { .. }) && err.to_string().contains("missing.zip"), "{err}");
+    }
+
+    #[test]
+    fn single_records() {
+        let mut b = VulnDb::builder();
+        let err = b.add_record_json(b"{}", "inline").unwrap_err();
+        assert!(err.to_string().starts_with("OSV record inline: not an OSV record"), "{err}");
+        b.add_record_json(br#"{"id":"W","withdrawn":"2024-01-01T00:00:00Z"}"#, "w").unwrap();
+        // The same id twice: the later `modified` wins, whatever the order of import.
+        let v = |m: &str, fixed: &str| {
+            format!(
+                r#"{{"id":"D","modified":"{m}","affected":[{{"package":{{"ecosystem":"npm","name":"p"}},
+                "ranges":[{{"type":"SEMVER","events":[{{"introduced":"0"}},{{"fixed":"{fixed}"}}]}}]}}]}}"#
+            )
+        };
+        b.add_record_json(v("2024-02-01T00:00:00Z", "2.0.0").as_bytes(), "new").unwrap();
+        b.add_record_json(v("2024-01-01T00:00:00Z", "1.0.0").as_bytes(), "old").unwrap();
+        let db = b.build("x".into(), "y".into());
+        assert!(db.advisory("W").is_none());
+        assert_eq!(ids(&db, "p", "1.5.0"), ["D"]);
+        assert_eq!(db.info().records, 1);
     }
 }

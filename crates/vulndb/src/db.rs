@@ -129,7 +129,9 @@ impl VulnDb {
                 fixed_version: lowest_clean_fix(candidates, &entries, scheme),
             });
         }
-        matches.sort_by(|a, b| b.advisory.severity.cmp(&a.advisory.severity).then_with(|| a.advisory.id.cmp(&b.advisory.id)));
+        matches.sort_by(|a, b| {
+            b.advisory.severity.cmp(&a.advisory.severity).then_with(|| a.advisory.id.cmp(&b.advisory.id))
+        });
         matches
     }
 
@@ -268,7 +270,9 @@ mod tests {
 
     #[test]
     fn unknown_package_ecosystem_or_version() {
-        let db = db(&[r#"{"id":"A","affected":[{"package":{"ecosystem":"npm","name":"p"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"}]}]}]}"#]);
+        let db = db(&[
+            r#"{"id":"A","affected":[{"package":{"ecosystem":"npm","name":"p"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"}]}]}]}"#,
+        ]);
         assert!(ids(&db, "npm", "q", "1.0.0").is_empty());
         assert!(ids(&db, "PyPI", "p", "1.0.0").is_empty());
         assert!(ids(&db, "Nonexistent", "p", "1.0.0").is_empty());

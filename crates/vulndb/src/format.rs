@@ -125,7 +125,10 @@ pub(crate) fn content_bytes(db: &VulnDb) -> Result<Vec<u8>, VulnDbError> {
                     a: e.advisory,
                     r: e.ranges
                         .iter()
-                        .map(|r| RangeOut { s: r.semver, e: r.events.iter().map(|ev| (ev.kind, ev.raw.as_str())).collect() })
+                        .map(|r| RangeOut {
+                            s: r.semver,
+                            e: r.events.iter().map(|ev| (ev.kind, ev.raw.as_str())).collect(),
+                        })
                         .collect(),
                     v: e.versions.iter().map(|l| l.raw.as_str()).collect(),
                 })
@@ -185,7 +188,8 @@ pub(crate) fn read(mut r: impl Read) -> Result<VulnDb, VulnDbError> {
     if bytes.len() as u64 > MAX_DECOMPRESSED {
         return Err(VulnDbError::Corrupt(format!("larger than {MAX_DECOMPRESSED} bytes decompressed")));
     }
-    let newline = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| VulnDbError::Corrupt("no header line".into()))?;
+    let newline =
+        bytes.iter().position(|&b| b == b'\n').ok_or_else(|| VulnDbError::Corrupt("no header line".into()))?;
     let header: Header =
         serde_json::from_slice(&bytes[..newline]).map_err(|e| VulnDbError::Corrupt(format!("header: {e}")))?;
     let content = &bytes[newline + 1..];
@@ -209,17 +213,23 @@ pub(crate) fn read(mut r: impl Read) -> Result<VulnDb, VulnDbError> {
         let mut entries = Vec::with_capacity(p.affected.len());
         for a in p.affected {
             if a.a as usize >= count {
-                return Err(VulnDbError::Corrupt(format!("{}/{}: advisory index {} out of range", p.ecosystem, p.name, a.a)));
+                return Err(VulnDbError::Corrupt(format!(
+                    "{}/{}: advisory index {} out of range",
+                    p.ecosystem, p.name, a.a
+                )));
             }
-            let ranges = a
-                .r
-                .into_iter()
-                .map(|r| {
-                    let range_scheme = if r.s { Some(if scheme == Some(Scheme::Go) { Scheme::Go } else { Scheme::Semver }) } else { scheme };
-                    Range::new(range_scheme, r.s, r.e)
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| VulnDbError::Corrupt(format!("{}/{}: {e}", p.ecosystem, p.name)))?;
+            let ranges =
+                a.r.into_iter()
+                    .map(|r| {
+                        let range_scheme = if r.s {
+                            Some(if scheme == Some(Scheme::Go) { Scheme::Go } else { Scheme::Semver })
+                        } else {
+                            scheme
+                        };
+                        Range::new(range_scheme, r.s, r.e)
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| VulnDbError::Corrupt(format!("{}/{}: {e}", p.ecosystem, p.name)))?;
             let versions =
                 a.v.into_iter().map(|raw| Listed { parsed: scheme.and_then(|s| s.parse(&raw)), raw }).collect();
             entries.push(Affected { advisory: a.a, ranges, versions });

@@ -1,6 +1,7 @@
 //! The in-memory form of affected ranges and how a version is evaluated against them (the OSV schema's
 //! `IsVulnerable`, with events pre-sorted by the ecosystem's ordering).
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
@@ -153,7 +154,7 @@ pub(crate) struct Affected {
 /// An installed version, parsed lazily for each scheme a range asks for.
 pub(crate) struct Installed<'a> {
     raw: &'a str,
-    parsed: Vec<(Scheme, Option<Version>)>,
+    parsed: Vec<(Scheme, Option<Cow<'a, Version>>)>,
 }
 
 impl<'a> Installed<'a> {
@@ -169,11 +170,11 @@ impl<'a> Installed<'a> {
         let i = match self.parsed.iter().position(|(s, _)| *s == scheme) {
             Some(i) => i,
             None => {
-                self.parsed.push((scheme, scheme.parse(self.raw)));
+                self.parsed.push((scheme, scheme.parse(self.raw).map(Cow::Owned)));
                 self.parsed.len() - 1
             }
         };
-        self.parsed[i].1.as_ref()
+        self.parsed[i].1.as_deref()
     }
 }
 
@@ -212,8 +213,7 @@ impl Affected {
         let raw = installed.raw();
         let parsed = scheme.and_then(|s| installed.get(s));
         self.versions.iter().any(|l| {
-            l.raw == raw
-                || matches!((&l.parsed, parsed), (Some(a), Some(b)) if a.compare(b) == Some(Ordering::Equal))
+            l.raw == raw || matches!((&l.parsed, parsed), (Some(a), Some(b)) if a.compare(b) == Some(Ordering::Equal))
         })
     }
 
@@ -221,7 +221,7 @@ impl Affected {
     /// ecosystem's ordering, used for listed versions.
     pub fn affects(&self, raw: &str, parsed_in: Scheme, parsed: &Version, scheme: Option<Scheme>) -> bool {
         let mut installed = Installed::new(raw);
-        installed.parsed.push((parsed_in, Some(parsed.clone())));
+        installed.parsed.push((parsed_in, Some(Cow::Borrowed(parsed))));
         self.evaluate(&mut installed, scheme)
     }
 }
@@ -242,7 +242,8 @@ mod tests {
 
     #[test]
     fn unsorted_events_and_multiple_pairs() {
-        let r = range(Scheme::Semver, &[(Fixed, "3.2.5"), (Introduced, "1.0.0"), (Introduced, "3.0.0"), (Fixed, "1.0.2")]);
+        let r =
+            range(Scheme::Semver, &[(Fixed, "3.2.5"), (Introduced, "1.0.0"), (Introduced, "3.0.0"), (Fixed, "1.0.2")]);
         assert!(!contains(&r, "0.9.0"));
         assert!(contains(&r, "1.0.0"));
         assert!(contains(&r, "1.0.1"));

@@ -133,7 +133,8 @@ pub(crate) fn derive(record: &OsvRecord) -> Derived {
             }
         }
     }
-    let label = |v: Option<&Value>| v.and_then(|v| v.get("severity")).and_then(Value::as_str).and_then(Severity::from_label);
+    let label =
+        |v: Option<&Value>| v.and_then(|v| v.get("severity")).and_then(Value::as_str).and_then(Severity::from_label);
     let found = entries
         .iter()
         .filter(|e| e.kind.eq_ignore_ascii_case("Ubuntu"))
@@ -156,7 +157,7 @@ mod tests {
 
     #[test]
     fn ordering_and_names() {
-        let mut all = vec![
+        let mut all = [
             Severity::Low,
             Severity::Undefined,
             Severity::Critical,
@@ -206,7 +207,9 @@ mod tests {
         );
         assert_eq!(d.severity, Severity::Critical);
 
-        let d = derived(r#"{"id":"X","severity":[{"type":"CVSS_V3","score":"garbage"}],"database_specific":{"severity":"MODERATE"}}"#);
+        let d = derived(
+            r#"{"id":"X","severity":[{"type":"CVSS_V3","score":"garbage"}],"database_specific":{"severity":"MODERATE"}}"#,
+        );
         assert_eq!((d.severity, d.score), (Severity::Medium, None));
 
         let d = derived(r#"{"id":"X","affected":[{"ecosystem_specific":{"severity":"low"}}]}"#);

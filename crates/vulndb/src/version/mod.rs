@@ -55,13 +55,9 @@ impl Scheme {
             "debian" | "ubuntu" => Scheme::Dpkg,
             "red hat" | "rocky linux" | "almalinux" | "suse" | "opensuse" | "mageia" | "openeuler" | "photon os"
             | "azure linux" | "openmandriva" => Scheme::Rpm,
-            "alpine" | "wolfi" | "chainguard" | "alpaquita" | "bellsoft hardened containers" | "minimos" => {
-                Scheme::Apk
-            }
+            "alpine" | "wolfi" | "chainguard" | "alpaquita" | "bellsoft hardened containers" | "minimos" => Scheme::Apk,
             "pypi" => Scheme::Pep440,
-            "npm" | "crates.io" | "nuget" | "hex" | "pub" | "swifturl" | "github actions" | "bitnami" => {
-                Scheme::Semver
-            }
+            "npm" | "crates.io" | "nuget" | "hex" | "pub" | "swifturl" | "github actions" | "bitnami" => Scheme::Semver,
             "go" => Scheme::Go,
             "maven" => Scheme::Maven,
             "rubygems" => Scheme::RubyGems,

@@ -124,9 +124,8 @@ mod tests {
     #[test]
     fn ordering() {
         // Cases from RubyGems' test_gem_version.rb.
-        let ascending = [
-            "0.9", "1.0.a", "1.0.a.1", "1.0.b1", "1.0.rc1", "1.0", "1.0.1", "1.2.a", "1.2.b", "1.2", "1.8.2", "1.10",
-        ];
+        let ascending =
+            ["0.9", "1.0.a", "1.0.a.1", "1.0.b1", "1.0.rc1", "1.0", "1.0.1", "1.2.a", "1.2.b", "1.2", "1.8.2", "1.10"];
         for (i, a) in ascending.iter().enumerate() {
             for b in &ascending[i + 1..] {
                 assert!(v(a) < v(b), "{a} < {b}");
