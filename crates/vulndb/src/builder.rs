@@ -23,7 +23,8 @@ const MAX_PROBLEMS: usize = 200;
 /// What one import call did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportStats {
-    /// Records added (not withdrawn, not skipped).
+    /// Records added (not withdrawn, not skipped). A record whose id was already added counts again; the database
+    /// keeps one of the two (see [`DbBuilder`]).
     pub records: usize,
     /// Withdrawn records, ignored.
     pub withdrawn: usize,

@@ -194,6 +194,13 @@ mod tests {
     }
 
     #[test]
+    fn shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<VulnDb>();
+        assert_send_sync::<Match>();
+    }
+
+    #[test]
     fn fix_inside_another_range_is_not_offered() {
         // As GHSA-r683-j2x4-v87g has it: [1.0, 3.1.1) and [0, 2.6.7). 2.6.7 is still affected; 3.1.1 is not.
         let db = db(&[r#"{"id":"A","affected":[

@@ -24,13 +24,13 @@
 
 mod builder;
 mod db;
-pub mod ecosystem;
+mod ecosystem;
 mod error;
 mod format;
 mod model;
 mod osv;
 mod severity;
-pub mod version;
+mod version;
 
 use std::cmp::Ordering;
 use std::sync::Arc;
