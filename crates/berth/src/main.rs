@@ -6,6 +6,7 @@ mod config;
 mod serve;
 mod stores;
 mod tls;
+mod vulndb;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,6 +31,9 @@ enum Command {
     Serve(ServeArgs),
     /// Check that metadata and stored bytes agree (run with the server stopped to repair).
     Fsck(FsckArgs),
+    /// Manage the vulnerability database scans are matched against.
+    #[command(subcommand)]
+    Vulndb(VulndbCommand),
     #[command(flatten)]
     Admin(cli::AdminCommand),
 }
@@ -73,6 +77,25 @@ struct FsckArgs {
     json: bool,
 }
 
+#[derive(Subcommand)]
+enum VulndbCommand {
+    /// Import OSV data and make it the registry's vulnerability database (atomically; running servers load it
+    /// and re-evaluate stored scans within seconds).
+    Import {
+        /// osv.dev `all.zip` files, directories of OSV JSON, JSON files, or oci://REPOSITORY:TAG of an artifact
+        /// in this registry whose layers are such files.
+        #[arg(required = true)]
+        sources: Vec<String>,
+        /// What to record as the database's source [default: the sources as given].
+        #[arg(long)]
+        label: Option<String>,
+        #[arg(long, env = "BERTH_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        #[arg(long, env = "BERTH_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -99,6 +122,12 @@ fn main() -> ExitCode {
                 let file = config::FileConfig::load(a.config.as_deref())?;
                 let config = file.resolve(config::Overrides { data_dir: a.data_dir.clone(), ..Default::default() })?;
                 fsck(config, a).await
+            }
+            Command::Vulndb(VulndbCommand::Import { sources, label, data_dir, config }) => {
+                let file = config::FileConfig::load(config.as_deref())?;
+                let config = file.resolve(config::Overrides { data_dir, ..Default::default() })?;
+                let registry = stores::open_stores(&config).await?.registry;
+                vulndb::import(&registry, &sources, label).await.map(|_| ExitCode::SUCCESS)
             }
             Command::Admin(c) => Ok(cli::run(cli.client, c).await),
         }

@@ -43,6 +43,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(%addr, scheme, data_dir = %config.data_dir.display(), "berth started");
 
     let upkeep = tokio::spawn(upkeep(registry.clone(), identity.clone(), config.upload_expiry_hours));
+    let scanner = tokio::spawn(scan_worker(registry.clone()));
     let app = router(AppState {
         registry: registry.clone(),
         identity: identity.clone(),
@@ -74,6 +75,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         } => tracing::warn!("in-flight requests did not finish in time; exiting"),
     }
     upkeep.abort();
+    scanner.abort();
     if let Err(e) = registry.pull_recorder().flush().await {
         tracing::warn!(error = %e, "could not write pull statistics at shutdown");
     }
@@ -108,6 +110,38 @@ async fn upkeep(registry: Registry, identity: Arc<Identity>, expiry_hours: u64) 
                 Err(e) => tracing::warn!(error = %e, "expiring upload sessions failed"),
             }
         }
+    }
+}
+
+/// Vulnerability scanning on this node: runs queued scans one at a time (any node may take a job; a job
+/// whose node died is taken over when its lease lapses), loads a newly imported vulnerability database within
+/// a few seconds and then re-evaluates the stored inventories against it.
+async fn scan_worker(registry: Registry) {
+    let worker = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4());
+    let mut last_refresh = None::<tokio::time::Instant>;
+    loop {
+        if last_refresh.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+            last_refresh = Some(tokio::time::Instant::now());
+            match registry.refresh_vulndb().await {
+                Ok(true) => {
+                    if let Some((db, _)) = registry.vulndb() {
+                        tracing::info!(vulndb = %db.blob, source = %db.source, records = db.records, "vulnerability database loaded");
+                    }
+                    match registry.reevaluate_scans().await {
+                        Ok(n) => tracing::info!(images = n, "re-evaluated scans against the new database"),
+                        Err(e) => tracing::warn!(error = %e, "re-evaluating scans failed"),
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "loading the vulnerability database failed"),
+            }
+        }
+        match registry.scan_next(&worker).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "running a scan failed"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 

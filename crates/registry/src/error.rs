@@ -43,6 +43,9 @@ pub enum RegistryError {
     TagImmutable { repository: String, tag: String },
     #[error("{0}")]
     TagInvalid(NameError),
+    /// A scan asked of something that is not a container image (never raised on /v2).
+    #[error("{0}")]
+    NotScannable(String),
     /// A registry setting given a value berth does not honour (never raised on /v2).
     #[error("{0}")]
     InvalidSetting(String),
@@ -73,7 +76,7 @@ impl RegistryError {
             // Only the ECR-compatible API raises these, and maps them itself; the nearest OCI codes.
             RegistryError::RepositoryAlreadyExists(_) => ErrorCode::NameInvalid,
             RegistryError::RepositoryNotEmpty(_) => ErrorCode::Denied,
-            RegistryError::InvalidSetting(_) => ErrorCode::Unsupported,
+            RegistryError::InvalidSetting(_) | RegistryError::NotScannable(_) => ErrorCode::Unsupported,
             RegistryError::Storage(StorageError::BlobNotFound(d)) => {
                 return RegistryError::BlobUnknown(d.clone()).code();
             }

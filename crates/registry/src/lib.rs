@@ -16,6 +16,7 @@ mod fsck;
 mod manifests;
 mod pulls;
 mod repositories;
+pub mod scanning;
 mod settings;
 mod uploads;
 
@@ -79,12 +80,13 @@ pub struct Registry {
     limits: Limits,
     pulls: PullRecorder,
     busy_uploads: uploads::BusySet,
+    vulndb: scanning::VulnDbState,
 }
 
 impl Registry {
     pub fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
         let pulls = PullRecorder::new(meta.clone());
-        Registry { meta, blobs, clock, limits, pulls, busy_uploads: Default::default() }
+        Registry { meta, blobs, clock, limits, pulls, busy_uploads: Default::default(), vulndb: Default::default() }
     }
 
     pub fn limits(&self) -> &Limits {

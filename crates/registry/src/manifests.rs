@@ -74,6 +74,7 @@ impl Registry {
             content: body,
         };
         self.meta.put_manifest(&record, &tags).await?;
+        self.scan_on_push(repo, &digest, &parsed).await;
         Ok(PushedManifest { digest, subject: record.subject })
     }
 

@@ -32,6 +32,8 @@ pub enum ErrorType {
     ImageDigestDoesNotMatch,
     LayersNotFound,
     ReferencedImagesNotFound,
+    ScanNotFound,
+    UnsupportedImageType,
     UploadNotFound,
     InvalidLayerPart,
     InvalidLayer,
@@ -65,6 +67,8 @@ impl ErrorType {
             ErrorType::ImageDigestDoesNotMatch => "ImageDigestDoesNotMatchException",
             ErrorType::LayersNotFound => "LayersNotFoundException",
             ErrorType::ReferencedImagesNotFound => "ReferencedImagesNotFoundException",
+            ErrorType::ScanNotFound => "ScanNotFoundException",
+            ErrorType::UnsupportedImageType => "UnsupportedImageTypeException",
             ErrorType::UploadNotFound => "UploadNotFoundException",
             ErrorType::InvalidLayerPart => "InvalidLayerPartException",
             ErrorType::InvalidLayer => "InvalidLayerException",
@@ -106,6 +110,8 @@ impl ErrorType {
             | ErrorType::ImageDigestDoesNotMatch
             | ErrorType::LayersNotFound
             | ErrorType::ReferencedImagesNotFound
+            | ErrorType::ScanNotFound
+            | ErrorType::UnsupportedImageType
             | ErrorType::UploadNotFound
             | ErrorType::InvalidLayerPart
             | ErrorType::InvalidLayer
@@ -139,6 +145,11 @@ impl EcrError {
     pub fn server(what: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %what, "ECR API fault");
         EcrError::new(ErrorType::Server, "internal error")
+    }
+
+    /// A registry failure that is not about the request.
+    pub fn fault(e: RegistryError) -> Self {
+        EcrError::from_registry(e, "", "")
     }
 
     pub fn repository_not_found(name: &str, registry_id: &str) -> Self {
@@ -204,7 +215,9 @@ impl IntoResponse for EcrError {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorType; 28] = [
+    const ALL: [ErrorType; 30] = [
+        ErrorType::ScanNotFound,
+        ErrorType::UnsupportedImageType,
         ErrorType::UploadNotFound,
         ErrorType::InvalidLayerPart,
         ErrorType::InvalidLayer,

@@ -168,6 +168,17 @@ pub async fn list(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
     Ok(out)
 }
 
+/// `ImageDetail`s with their scan status and findings summary.
+async fn details_json(ctx: &Ctx<'_>, name: &RepositoryName, details: &[ImageDetail]) -> Vec<Value> {
+    let mut out = Vec::with_capacity(details.len());
+    for d in details {
+        let mut v = detail_json(ctx, name, d);
+        super::scans::describe_fields(ctx, name, &d.digest, &mut v).await;
+        out.push(v);
+    }
+    out
+}
+
 /// The `ImageDetail` structure of ECR's model.
 fn detail_json(ctx: &Ctx<'_>, name: &RepositoryName, d: &ImageDetail) -> Value {
     let mut out = json!({
@@ -245,14 +256,14 @@ pub async fn describe(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrErro
         if archived_only {
             details.clear();
         }
-        return Ok(json!({"imageDetails": details.iter().map(|d| detail_json(ctx, &name, d)).collect::<Vec<_>>()}));
+        return Ok(json!({"imageDetails": details_json(ctx, &name, &details).await}));
     }
     let want = max_results.unwrap_or(DEFAULT_PAGE);
     let page = ctx.app.registry.image_details(&name, status, after.as_ref(), want).await.map_err(registry_error)?;
     if archived_only {
         return Ok(json!({"imageDetails": []}));
     }
-    let mut out = json!({"imageDetails": page.entries.iter().map(|d| detail_json(ctx, &name, d)).collect::<Vec<_>>()});
+    let mut out = json!({"imageDetails": details_json(ctx, &name, &page.entries).await});
     if page.more
         && let Some(last) = page.entries.last()
     {

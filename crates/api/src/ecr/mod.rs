@@ -17,6 +17,7 @@ mod operations;
 mod policies;
 mod registry;
 mod repositories;
+mod scans;
 mod tags;
 
 pub use layers::DOWNLOAD_PATH;
@@ -198,6 +199,8 @@ async fn dispatch(ctx: &Ctx<'_>, operation: &str, input: &Input<'_>) -> Result<V
         "PutAccountSetting" => registry::put_account_setting(ctx, input).await,
         "PutRegistryScanningConfiguration" => registry::put_registry_scanning_configuration(ctx, input).await,
         "GetRegistryScanningConfiguration" => registry::get_registry_scanning_configuration(ctx, input).await,
+        "StartImageScan" => scans::start_image_scan(ctx, input).await,
+        "DescribeImageScanFindings" => scans::describe_image_scan_findings(ctx, input).await,
         "BatchGetRepositoryScanningConfiguration" => {
             registry::batch_get_repository_scanning_configuration(ctx, input).await
         }

@@ -74,6 +74,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "DeleteRegistryPolicy",
     "DeleteRepository",
     "DeleteRepositoryPolicy",
+    "DescribeImageScanFindings",
     "DescribeImages",
     "DescribeRegistry",
     "DescribeRepositories",
@@ -94,6 +95,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "PutRegistryPolicy",
     "PutRegistryScanningConfiguration",
     "SetRepositoryPolicy",
+    "StartImageScan",
     "TagResource",
     "UntagResource",
     "UploadLayerPart",
@@ -104,8 +106,6 @@ pub fn feature_of(operation: &str) -> &'static str {
     let has = |words: &[&str]| words.iter().any(|w| operation.contains(w));
     if has(&["Lifecycle"]) {
         "lifecycle policies"
-    } else if has(&["ImageScan"]) {
-        "vulnerability scanning results"
     } else if has(&["Replication"]) {
         "replication"
     } else if has(&["PullThroughCache", "PullTimeUpdateExclusion"]) {

@@ -217,19 +217,41 @@ impl Client {
 
     /// Calls `operation` with `body`; returns the JSON response (an empty object for an empty body).
     pub async fn call(&self, operation: &str, body: Value) -> Result<Value, CliError> {
+        let path = operation_path(&self.settings.endpoint, operation);
+        self.post(&path, SERVICE, &[("content-type", "application/json")], operation, body).await
+    }
+
+    /// Calls an operation of the ECR-compatible API (`POST /`, AWS JSON 1.1, SigV4 service `ecr`).
+    pub async fn call_ecr(&self, operation: &str, body: Value) -> Result<Value, CliError> {
+        let path = format!("{}/", self.settings.endpoint.path().trim_end_matches('/'));
+        let target = format!("AmazonEC2ContainerRegistry_V20150921.{operation}");
+        let headers = [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target.as_str())];
+        self.post(&path, "ecr", &headers, operation, body).await
+    }
+
+    /// A signed POST of `body` to `path` under the endpoint. `headers` are sent, not signed: the contract
+    /// asks for host;x-amz-date;x-amz-content-sha256.
+    async fn post(
+        &self,
+        path: &str,
+        service: &str,
+        headers: &[(&str, &str)],
+        operation: &str,
+        body: Value,
+    ) -> Result<Value, CliError> {
         let endpoint = &self.settings.endpoint;
         let payload =
             serde_json::to_vec(&body).map_err(|e| CliError::Failed(format!("cannot encode the request: {e}")))?;
-        let path = operation_path(endpoint, operation);
         let mut url = endpoint.clone();
-        url.set_path(&path);
+        url.set_path(path);
 
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-        let headers = signed_headers(&self.settings, &url, &payload, now)?;
-
-        // Content-Type is sent but not signed: the contract asks for host;x-amz-date;x-amz-content-sha256.
-        let mut request = self.http.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(payload);
+        let signed = signed_headers(&self.settings, service, &url, &payload, now)?;
+        let mut request = self.http.post(url).body(payload);
         for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        for (name, value) in signed {
             request = request.header(name, value);
         }
         let response = request
@@ -248,6 +270,7 @@ impl Client {
 /// The `host`, `x-amz-date`, `x-amz-content-sha256` and `authorization` headers of a POST to `url`.
 fn signed_headers(
     settings: &Settings,
+    service: &str,
     url: &Url,
     payload: &[u8],
     now_unix: i64,
@@ -257,7 +280,7 @@ fn signed_headers(
         access_key_id: &settings.credentials.access_key_id,
         secret: &settings.credentials.secret_access_key,
         region: &settings.region,
-        service: SERVICE,
+        service,
         now_unix,
     };
     sigv4::sign("POST", url.path(), "", &mut headers, payload, &params).map_err(|e| match e {
@@ -418,7 +441,7 @@ mod tests {
         let mut url = settings.endpoint.clone();
         url.set_path(&operation_path(&settings.endpoint, "ListUsers"));
         let now = 1_700_000_000;
-        let headers = signed_headers(&settings, &url, b"{}", now).unwrap();
+        let headers = signed_headers(&settings, SERVICE, &url, b"{}", now).unwrap();
         let get = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
         assert_eq!(get("host").as_deref(), Some("127.0.0.1:5000"));
         let auth = sigv4::parse_authorization(&get("authorization").unwrap()).unwrap();
@@ -439,7 +462,7 @@ mod tests {
 
         let bad = GlobalArgs { region: Some("eu west".into()), ..global };
         let settings = resolve(&bad, &[("BERTH_ACCESS_KEY_ID", "K"), ("BERTH_SECRET_ACCESS_KEY", "S")], None).unwrap();
-        assert_eq!(signed_headers(&settings, &url, b"{}", now).unwrap_err().exit_code(), 2);
+        assert_eq!(signed_headers(&settings, SERVICE, &url, b"{}", now).unwrap_err().exit_code(), 2);
         assert!(!format!("{settings:?}").contains("\"S\""), "Debug hides the secret");
     }
 

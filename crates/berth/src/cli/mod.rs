@@ -64,6 +64,10 @@ pub enum AdminCommand {
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Scan an image for known vulnerabilities now (ECR's StartImageScan).
+    Scan(ScanArgs),
+    /// Show an image's vulnerability findings (ECR's DescribeImageScanFindings).
+    Findings(FindingsArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -262,6 +266,33 @@ pub enum AuditCommand {
     },
 }
 
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// The image: REPOSITORY:TAG or REPOSITORY@DIGEST.
+    pub image: String,
+    /// Wait until the scan has finished, then print its findings.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this many seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Print the API's JSON response.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct FindingsArgs {
+    /// The image: REPOSITORY:TAG or REPOSITORY@DIGEST.
+    pub image: String,
+    /// Only findings at or above this severity (CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL, UNDEFINED).
+    #[arg(long, value_name = "SEVERITY")]
+    pub min_severity: Option<String>,
+    /// Print the findings as JSON (every page of the API's responses, merged).
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Runs one admin command and returns the process exit code; every message has been printed.
 pub async fn run(global: GlobalArgs, command: AdminCommand) -> ExitCode {
     match dispatch(global, command).await {
@@ -284,6 +315,8 @@ async fn dispatch(global: GlobalArgs, command: AdminCommand) -> Result<(), CliEr
         AdminCommand::LoginPassword => commands::login::run(&client).await,
         AdminCommand::Token(c) => commands::tokens::run(&client, c).await,
         AdminCommand::Audit(c) => commands::audit::run(&client, c).await,
+        AdminCommand::Scan(a) => commands::scans::scan(&client, a).await,
+        AdminCommand::Findings(a) => commands::scans::findings(&client, a).await,
     }
 }
 

@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-const ADMIN_KEY: (&str, &str) = ("BKIATESTADMIN0000001", "test-admin-secret-0123456789abcdefghijklmn");
+pub const ADMIN_KEY: (&str, &str) = ("BKIATESTADMIN0000001", "test-admin-secret-0123456789abcdefghijklmn");
 
-fn start() -> (tempfile::TempDir, Server) {
+pub fn start() -> (tempfile::TempDir, Server) {
     let tmp = tempfile::tempdir().unwrap();
     let s = Server::start_with(
         &tmp.path().join("data"),
@@ -24,26 +24,26 @@ fn start() -> (tempfile::TempDir, Server) {
 }
 
 /// Fails the test with a clear message when a client is missing.
-fn require(program: &str, args: &[&str], install: &str) {
+pub fn require(program: &str, args: &[&str], install: &str) {
     let ok = Command::new(program).args(args).output().map(|o| o.status.success()).unwrap_or(false);
     assert!(ok, "`{program} {}` failed: the ECR API tests need {install}", args.join(" "));
 }
 
 /// The result of one `aws` run.
-struct Aws {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub struct Aws {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Aws {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         assert_eq!(self.code, 0, "aws failed: {}", self.stderr);
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("aws output is not JSON ({e}): {}", self.stdout))
     }
 
     /// Exit code 255 with `kind` printed.
-    fn error(&self, kind: &str) -> &str {
+    pub fn error(&self, kind: &str) -> &str {
         assert_eq!(self.code, 255, "expected {kind}; stdout {} stderr {}", self.stdout, self.stderr);
         assert!(self.stderr.contains(&format!("({kind})")), "expected {kind}: {}", self.stderr);
         &self.stderr
@@ -51,7 +51,7 @@ impl Aws {
 }
 
 /// Runs `aws ecr ARGS --endpoint-url ... --output json` with `key`, isolated from any local AWS config.
-fn aws(s: &Server, dir: &Path, key: (&str, &str), args: &[&str]) -> Aws {
+pub fn aws(s: &Server, dir: &Path, key: (&str, &str), args: &[&str]) -> Aws {
     let empty = dir.join("aws-empty-config");
     std::fs::write(&empty, "").unwrap();
     let out = Command::new("aws")

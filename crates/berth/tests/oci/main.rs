@@ -9,4 +9,5 @@ mod crash;
 mod ecr;
 mod listing;
 mod manifests;
+mod scanning;
 mod uploads;

@@ -6,6 +6,7 @@ pub mod keys;
 pub mod login;
 pub mod policies;
 pub mod repos;
+pub mod scans;
 pub mod tokens;
 pub mod users;
 

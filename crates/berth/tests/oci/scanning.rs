@@ -1,0 +1,239 @@
+//! Vulnerability scanning end to end: the 5-layer fixture (`shared/testdata/fixtures/oci-scanner-fixture`)
+//! pushed to a repository with scan on push, an OSV database imported with `berth vulndb import` while the
+//! server runs, findings read with boto3 (`scan_boto3.py`, every response checked against botocore's model)
+//! and with `berth findings`; the SBOM found through the referrers API; re-evaluation after another import;
+//! a corrupt layer failing its scan with a clear status.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use berth_oci::Digest;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::ecr::{ADMIN_KEY, aws, require, start};
+use crate::support::*;
+
+fn testdata(rel: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata").join(rel);
+    assert!(p.exists(), "test data {} is missing (the shared/ directory sits beside the repository)", p.display());
+    p
+}
+
+/// Pushes the fixture's image (blobs, then the manifest) to `repo:tag`; returns the manifest digest and the
+/// layer digests, bottom first.
+async fn push_fixture(s: &Server, repo: &str, tag: &str) -> (Digest, Vec<String>) {
+    let layout = testdata("fixtures/oci-scanner-fixture");
+    let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let digest = index["manifests"][0]["digest"].as_str().unwrap();
+    let blob = |d: &str| std::fs::read(layout.join("blobs/sha256").join(d.trim_start_matches("sha256:"))).unwrap();
+    let manifest = blob(digest);
+    let parsed: Value = serde_json::from_slice(&manifest).unwrap();
+    let mut layers = Vec::new();
+    for d in std::iter::once(&parsed["config"]).chain(parsed["layers"].as_array().unwrap()) {
+        let d = d["digest"].as_str().unwrap();
+        assert_eq!(s.push_blob(repo, &blob(d)).await.to_string(), d);
+        layers.push(d.to_string());
+    }
+    layers.remove(0);
+    let r = s.put_manifest(repo, tag, OCI_MANIFEST, &manifest).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    (digest.parse().unwrap(), layers)
+}
+
+/// `berth ARGS` against the server's data directory or API, as the administrator.
+fn berth(s: &Server, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(args)
+        .env("BERTH_DATA_DIR", &s.data_dir)
+        .env("BERTH_ENDPOINT", &s.base)
+        .env("BERTH_ACCESS_KEY_ID", ADMIN_KEY.0)
+        .env("BERTH_SECRET_ACCESS_KEY", ADMIN_KEY.1)
+        .env("BERTH_CONFIG_DIR", s.data_dir.join("no-cli-profile"))
+        .output()
+        .expect("run berth");
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    eprintln!("$ berth {} -> {:?}\n{stdout}{stderr}", args.join(" "), out.status.code());
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
+fn import(s: &Server, ecosystems: &[&str]) {
+    let zips: Vec<String> =
+        ecosystems.iter().map(|e| testdata(&format!("osv/{e}/all.zip")).display().to_string()).collect();
+    let mut args = vec!["vulndb", "import"];
+    args.extend(zips.iter().map(String::as_str));
+    let (code, stdout, _) = berth(s, &args);
+    assert_eq!(code, 0, "vulndb import failed");
+    assert!(stdout.contains("imported"), "{stdout}");
+}
+
+/// Runs `berth findings IMAGE --json` until the scan is complete and evaluated against a database.
+fn findings_when_evaluated(s: &Server, image: &str, want: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (code, stdout, _) = berth(s, &["findings", image, "--json"]);
+        if code == 0 {
+            let v: Value = serde_json::from_str(&stdout).unwrap();
+            let done = v["imageScanStatus"]["status"] == "COMPLETE"
+                && v["imageScanFindings"]["vulnerabilitySourceUpdatedAt"].is_number();
+            if done && want(&v) {
+                return v;
+            }
+        }
+        assert!(Instant::now() < deadline, "the scan of {image} was not evaluated in time: {stdout}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v["imageScanFindings"]["enhancedFindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["packageVulnerabilityDetails"]["vulnerabilityId"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn images_are_scanned_on_push_and_reevaluated_after_an_import() {
+    require("aws", &["--version"], "the AWS CLI (`pip install awscli`)");
+    require("python3", &["-c", "import boto3, botocore"], "boto3 (`pip install boto3`) for python3");
+    let (tmp, s) = start();
+    let args =
+        ["create-repository", "--repository-name", "scan/fixture", "--image-scanning-configuration", "scanOnPush=true"];
+    aws(&s, tmp.path(), ADMIN_KEY, &args).json();
+    import(&s, &["Debian", "PyPI", "npm", "crates", "Go"]);
+    let (digest, layers) = push_fixture(&s, "scan/fixture", "1").await;
+    let image = format!("scan/fixture@{digest}");
+    let v = findings_when_evaluated(&s, &image, |_| true);
+    let found = ids(&v);
+    eprintln!("{} findings: {found:?}", found.len());
+
+    // The Python side checks every response against botocore's model, the expected findings, their layers
+    // and pagination.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oci/scan_boto3.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .env("ECR_ENDPOINT", &s.base)
+        .env("ADMIN_KEY_ID", ADMIN_KEY.0)
+        .env("ADMIN_SECRET", ADMIN_KEY.1)
+        .env("SCAN_REPO", "scan/fixture")
+        .env("SCAN_DIGEST", digest.to_string())
+        .env("LAYERS", layers.join(","))
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run python3");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!("{stdout}{stderr}");
+    assert!(out.status.success(), "scan_boto3.py failed:\n{stdout}\n{stderr}");
+
+    // The SBOM is a referrer of the image: CycloneDX 1.6 with the image's packages.
+    let r = s.get(&format!("/v2/scan/fixture/referrers/{digest}")).await;
+    let index: Value = r.json().await.unwrap();
+    let sbom = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["artifactType"] == "application/vnd.cyclonedx+json")
+        .unwrap_or_else(|| panic!("no SBOM referrer: {index}"));
+    let manifest: Value =
+        s.get(&format!("/v2/scan/fixture/manifests/{}", sbom["digest"].as_str().unwrap())).await.json().await.unwrap();
+    let bom: Value = s
+        .get(&format!("/v2/scan/fixture/blobs/{}", manifest["layers"][0]["digest"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((bom["bomFormat"].as_str(), bom["specVersion"].as_str()), (Some("CycloneDX"), Some("1.6")));
+    let purls: Vec<&str> = bom["components"].as_array().unwrap().iter().filter_map(|c| c["purl"].as_str()).collect();
+    assert!(
+        purls.iter().any(|p| p.starts_with("pkg:pypi/pyyaml@5.3.1") || p.starts_with("pkg:pypi/PyYAML@5.3.1")),
+        "{purls:?}"
+    );
+    assert!(purls.iter().any(|p| p.starts_with("pkg:deb/debian/perl-base@5.36.0-7")), "{purls:?}");
+    assert!(!purls.iter().any(|p| p.contains("urllib3@1.24.1")), "whited out in the top layer");
+
+    // The CLI's table.
+    let (code, table, _) = berth(&s, &["findings", "scan/fixture:1"]);
+    assert_eq!(code, 0);
+    assert!(table.contains("PYSEC-2021-142") && table.contains("SEVERITY"), "{table}");
+    let (code, high, _) = berth(&s, &["findings", "scan/fixture:1", "--min-severity", "critical", "--json"]);
+    assert_eq!(code, 0);
+    let high: Value = serde_json::from_str(&high).unwrap();
+    assert!(
+        high["imageScanFindings"]["enhancedFindings"].as_array().unwrap().iter().all(|f| f["severity"] == "CRITICAL")
+    );
+
+    // A new database (PyPI only) re-evaluates the stored inventory: Debian, npm and crates findings go away.
+    import(&s, &["PyPI"]);
+    let v = findings_when_evaluated(&s, &image, |v| {
+        ids(v).iter().all(|id| id.starts_with("PYSEC") || id.starts_with("GHSA"))
+    });
+    let after = ids(&v);
+    assert!(after.contains(&"PYSEC-2021-142".to_string()), "{after:?}");
+    assert!(after.len() < found.len(), "{after:?} vs {found:?}");
+}
+
+#[tokio::test]
+async fn a_corrupt_layer_fails_its_scan_with_a_clear_status() {
+    require("aws", &["--version"], "the AWS CLI (`pip install awscli`)");
+    let (tmp, s) = start();
+    let dir = tmp.path();
+    aws(&s, dir, ADMIN_KEY, &["create-repository", "--repository-name", "scan/bad"]).json();
+    let config = s.push_blob("scan/bad", br#"{"architecture":"amd64","os":"linux"}"#).await;
+    let garbage = b"\x1f\x8b\x08\x00 this is not gzip at all".repeat(10);
+    let layer = s.push_blob("scan/bad", &garbage).await;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": descriptor("application/vnd.oci.image.config.v1+json", &config, 37),
+        "layers": [descriptor("application/vnd.oci.image.layer.v1.tar+gzip", &layer, garbage.len())],
+    });
+    let body = serde_json::to_vec(&manifest).unwrap();
+    assert_eq!(s.put_manifest("scan/bad", "1", OCI_MANIFEST, &body).await.status(), StatusCode::CREATED);
+    let started =
+        aws(&s, dir, ADMIN_KEY, &["start-image-scan", "--repository-name", "scan/bad", "--image-id", "imageTag=1"])
+            .json();
+    assert_eq!(started["imageScanStatus"]["status"], "IN_PROGRESS");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let v = aws(
+            &s,
+            dir,
+            ADMIN_KEY,
+            &["describe-image-scan-findings", "--repository-name", "scan/bad", "--image-id", "imageTag=1"],
+        )
+        .json();
+        if v["imageScanStatus"]["status"] != "IN_PROGRESS" {
+            break v["imageScanStatus"].clone();
+        }
+        assert!(Instant::now() < deadline, "the scan did not finish: {v}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(status["status"], "FAILED", "{status}");
+    let why = status["description"].as_str().unwrap();
+    assert!(why.starts_with("scan failed: layer sha256:") && why.contains("gzip"), "{why}");
+
+    // An artifact is not an image: StartImageScan refuses it.
+    let empty = s.push_blob("scan/bad", b"{}").await;
+    let artifact = serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/vnd.example",
+        "config": descriptor("application/vnd.oci.empty.v1+json", &empty, 2),
+        "layers": [descriptor("application/vnd.oci.empty.v1+json", &empty, 2)],
+    });
+    let body = serde_json::to_vec(&artifact).unwrap();
+    assert_eq!(s.put_manifest("scan/bad", "artifact", OCI_MANIFEST, &body).await.status(), StatusCode::CREATED);
+    aws(&s, dir, ADMIN_KEY, &["start-image-scan", "--repository-name", "scan/bad", "--image-id", "imageTag=artifact"])
+        .error("UnsupportedImageTypeException");
+    aws(
+        &s,
+        dir,
+        ADMIN_KEY,
+        &["describe-image-scan-findings", "--repository-name", "scan/bad", "--image-id", "imageTag=artifact"],
+    )
+    .error("ScanNotFoundException");
+}

@@ -1,0 +1,122 @@
+//! Vulnerability scanning: which images are scanned and when, the scan itself (layers → inventory → SBOM
+//! referrer → findings), and the vulnerability database the findings come from.
+//!
+//! Scans are jobs in the metadata store ([`berth_meta::scans`]): queued on push (repository `scanOnPush` or
+//! a registry rule), on demand, and re-evaluated from the stored inventory whenever a new database is
+//! imported. Any node's worker claims a job with a lease it renews while it works, so a scan survives a
+//! restart or a crashed node. Layer analyses are cached by layer digest: a base layer shared by many images
+//! is read once.
+
+mod database;
+mod findings;
+mod worker;
+
+use berth_meta::scans::{ImageScan, ScanStatus};
+use berth_oci::media_type::{DOCKER_CONFIG, OCI_CONFIG};
+use berth_oci::{Digest, ParsedManifest, RepositoryName};
+
+pub use database::{ImportedDb, LoadedDb, VULNDB_SETTING, VulnDbState};
+pub use findings::{Finding, evaluate, severity_counts};
+pub use worker::LEASE_SECS;
+
+use crate::{Registry, RegistryError, Result};
+
+/// Whether a manifest is a container image the scanner can read: an image manifest (not an index) with
+/// layers and an image config. Artifacts (SBOMs, signatures) are not scanned.
+pub fn is_scannable(parsed: &ParsedManifest) -> bool {
+    !parsed.kind.is_index()
+        && !parsed.layers.is_empty()
+        && matches!(parsed.artifact_type.as_deref(), Some(OCI_CONFIG | DOCKER_CONFIG))
+}
+
+/// An image's latest scan with its decoded findings.
+#[derive(Debug, Clone)]
+pub struct ScanReport {
+    pub status: ScanStatus,
+    pub description: Option<String>,
+    pub started_at: i64,
+    pub completed_at: Option<i64>,
+    pub findings: Vec<Finding>,
+    pub sbom_digest: Option<Digest>,
+    /// The database the findings were evaluated against, and when.
+    pub vulndb: Option<String>,
+    pub evaluated_at: Option<i64>,
+}
+
+impl ScanReport {
+    /// Whether the findings are those of a finished scan (a queued re-scan shows `IN_PROGRESS` and none).
+    pub fn findings_ready(&self) -> bool {
+        self.status == ScanStatus::Complete
+    }
+}
+
+impl Registry {
+    /// Queues a scan of the manifest `digest` of `repo` (`reason`: `manual`, `push`). `false` when one is
+    /// already queued or running. `ManifestUnknown` if there is no such manifest; `Unsupported` if it is not
+    /// a container image.
+    pub async fn request_scan(&self, repo: &RepositoryName, digest: &Digest, reason: &str) -> Result<bool> {
+        let reference = berth_oci::Reference::Digest(digest.clone());
+        let stored = self
+            .meta
+            .get_manifest(repo, &reference)
+            .await?
+            .ok_or_else(|| RegistryError::ManifestUnknown(digest.to_string()))?;
+        let parsed = ParsedManifest::parse(&stored.content, Some(&stored.media_type))?;
+        if !is_scannable(&parsed) {
+            return Err(RegistryError::NotScannable(format!(
+                "{repo}@{digest} is not a container image (an index or an artifact); scan its images instead"
+            )));
+        }
+        Ok(self.meta.enqueue_scan(repo, digest, reason, self.now()).await?)
+    }
+
+    /// After a push: queues a scan when the repository or a registry rule asks for scans on push.
+    pub(crate) async fn scan_on_push(&self, repo: &RepositoryName, digest: &Digest, parsed: &ParsedManifest) {
+        if !is_scannable(parsed) {
+            return;
+        }
+        let wanted = async {
+            let own = self.meta.get_repository(repo).await?.map(|r| r.scan_on_push).unwrap_or(false);
+            Ok::<_, RegistryError>(self.scanning_configuration().await?.for_repository(repo, own).scan_on_push)
+        };
+        // The push has succeeded; a failure to queue its scan is logged, not reported to the client.
+        match wanted.await {
+            Ok(true) => {
+                if let Err(e) = self.meta.enqueue_scan(repo, digest, "push", self.now()).await {
+                    tracing::warn!(%repo, %digest, error = %e, "could not queue the scan on push");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(%repo, %digest, error = %e, "could not read the scanning configuration"),
+        }
+    }
+
+    /// The latest scan of an image; `None` if it was never scanned.
+    pub async fn scan_report(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<ScanReport>> {
+        let Some(scan) = self.meta.image_scan(repo, digest).await? else {
+            return Ok(None);
+        };
+        Ok(Some(report(scan)?))
+    }
+}
+
+fn report(scan: ImageScan) -> Result<ScanReport> {
+    let findings = match &scan.findings {
+        Some(json) => serde_json::from_slice(json).map_err(|e| corrupt(format!("scan findings: {e}")))?,
+        None => Vec::new(),
+    };
+    Ok(ScanReport {
+        status: scan.status,
+        description: scan.description,
+        started_at: scan.started_at,
+        completed_at: scan.completed_at,
+        findings,
+        sbom_digest: scan.sbom_digest,
+        vulndb: scan.vulndb,
+        evaluated_at: scan.evaluated_at,
+    })
+}
+
+fn corrupt(message: String) -> RegistryError {
+    RegistryError::Meta(berth_meta::MetaError::Corrupt(message))
+}

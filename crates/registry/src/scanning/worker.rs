@@ -1,0 +1,231 @@
+//! Running one scan: claim a job, analyse each layer (or take its cached analysis), merge the inventory,
+//! store the SBOM as a referrer of the image, match, record.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_meta::scans::{ImageScan, ScanJob, ScanStatus};
+use berth_oci::media_type::{OCI_EMPTY, OCI_MANIFEST};
+use berth_oci::{Digest, ParsedManifest, Reference};
+use berth_scan::sbom::{BomOptions, CYCLONEDX_MEDIA_TYPE, ImageInfo};
+use berth_scan::{LayerAnalysis, LayerRef};
+use serde_json::json;
+use tokio::io::AsyncReadExt as _;
+
+use super::{evaluate, is_scannable};
+use crate::{Registry, RegistryError, Result};
+
+/// A claim not renewed for this long belongs to a worker that is gone; another may take the job over.
+pub const LEASE_SECS: i64 = 90;
+const RENEW_EVERY: Duration = Duration::from_secs(20);
+
+/// Why a scan failed, as its status description shows it ("scan failed: ...").
+struct Failed(String);
+
+impl From<berth_meta::MetaError> for Failed {
+    fn from(e: berth_meta::MetaError) -> Self {
+        Failed(RegistryError::from(e).to_string())
+    }
+}
+
+impl From<RegistryError> for Failed {
+    fn from(e: RegistryError) -> Self {
+        Failed(e.to_string())
+    }
+}
+
+impl Registry {
+    /// Claims and runs the oldest pending scan, as `worker` (unique per process). Returns `false` when there
+    /// was nothing to do.
+    pub async fn scan_next(&self, worker: &str) -> Result<bool> {
+        let now = self.now();
+        let Some(job) = self.meta.claim_scan(worker, now, now - LEASE_SECS).await? else {
+            return Ok(false);
+        };
+        // Keep the claim alive while the scan runs.
+        let renewer = {
+            let (meta, clock, worker, id) = (self.meta.clone(), self.clock.clone(), worker.to_string(), job.id);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(RENEW_EVERY).await;
+                    if !matches!(meta.renew_scan(id, &worker, clock.now()).await, Ok(true)) {
+                        break;
+                    }
+                }
+            })
+        };
+        let started_at = self.now();
+        let previous = self.meta.image_scan(&job.repository, &job.digest).await?;
+        let outcome = self.run_scan(&job).await;
+        renewer.abort();
+        let scan = match outcome {
+            Ok(scan) => scan,
+            Err(Failed(reason)) => {
+                tracing::warn!(repository = %job.repository, digest = %job.digest, %reason, "scan failed");
+                ImageScan {
+                    repository: job.repository.clone(),
+                    digest: job.digest.clone(),
+                    status: ScanStatus::Failed,
+                    description: Some(format!("scan failed: {reason}")),
+                    started_at,
+                    completed_at: Some(self.now()),
+                    inventory: None,
+                    findings: None,
+                    sbom_digest: None,
+                    vulndb: None,
+                    evaluated_at: None,
+                }
+            }
+        };
+        // An earlier SBOM of this image is replaced by the new one.
+        if let Some(old) = previous.and_then(|p| p.sbom_digest)
+            && scan.sbom_digest.as_ref() != Some(&old)
+        {
+            let _ = self.meta.delete_manifest(&job.repository, &old).await;
+        }
+        self.meta.finish_scan(job.id, &scan).await?;
+        Ok(true)
+    }
+
+    async fn run_scan(&self, job: &ScanJob) -> std::result::Result<ImageScan, Failed> {
+        let started_at = self.now();
+        let stored = self
+            .meta
+            .get_manifest(&job.repository, &Reference::Digest(job.digest.clone()))
+            .await?
+            .ok_or_else(|| Failed("the image was deleted".into()))?;
+        let parsed = ParsedManifest::parse(&stored.content, Some(&stored.media_type))
+            .map_err(|e| Failed(format!("manifest: {e}")))?;
+        if !is_scannable(&parsed) {
+            return Err(Failed("not a container image".into()));
+        }
+        let mut analyses: Vec<(String, Arc<LayerAnalysis>)> = Vec::new();
+        for layer in &parsed.layers {
+            let analysis = self.layer_analysis(&layer.digest, &layer.media_type).await?;
+            analyses.push((layer.digest.to_string(), analysis));
+        }
+        let refs: Vec<LayerRef> = analyses.iter().map(|(d, a)| LayerRef { digest: d, analysis: a }).collect();
+        let inventory = berth_scan::inventory(&refs);
+        let notes = berth_scan::notes(&refs);
+
+        let created = match &parsed.config {
+            Some(c) => self.image_created(&c.digest).await.unwrap_or_default(),
+            None => String::new(),
+        };
+        let detail = self.meta.image_detail(&job.repository, &job.digest).await.ok().flatten();
+        let tags = detail.map(|d| d.tags).unwrap_or_default();
+        let image = ImageInfo {
+            repository: job.repository.to_string(),
+            manifest_digest: job.digest.to_string(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            created,
+        };
+        let timestamp = time::OffsetDateTime::from_unix_timestamp(started_at)
+            .ok()
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+        let bom = berth_scan::sbom::cyclonedx_with(&inventory, &image, &BomOptions { timestamp, ..Default::default() });
+        let sbom_digest = self.store_sbom(job, &stored.media_type, stored.content.len(), &bom).await?;
+
+        let (findings, vulndb) = match self.vulndb.current() {
+            Some((imported, db)) => (evaluate(&inventory, &db), Some(imported.blob)),
+            None => (Vec::new(), None),
+        };
+        let now = self.now();
+        let description = match (&vulndb, notes.is_empty()) {
+            (None, _) => Some("no vulnerability database imported: inventory and SBOM only".to_string()),
+            (Some(_), true) => None,
+            (Some(_), false) => Some(notes.join("; ")),
+        };
+        Ok(ImageScan {
+            repository: job.repository.clone(),
+            digest: job.digest.clone(),
+            status: ScanStatus::Complete,
+            description,
+            started_at,
+            completed_at: Some(now),
+            inventory: Some(serde_json::to_vec(&inventory).expect("serialises")),
+            findings: Some(serde_json::to_vec(&findings).expect("serialises")),
+            sbom_digest: Some(sbom_digest),
+            evaluated_at: vulndb.as_ref().map(|_| now),
+            vulndb,
+        })
+    }
+
+    /// The analysis of one layer: cached by digest, else read once from storage (streamed, on a blocking
+    /// thread, within the scanner's limits) and cached.
+    async fn layer_analysis(
+        &self,
+        digest: &Digest,
+        media_type: &str,
+    ) -> std::result::Result<Arc<LayerAnalysis>, Failed> {
+        if let Some(json) = self.meta.layer_analysis(digest).await?
+            && let Ok(cached) = serde_json::from_slice::<LayerAnalysis>(&json)
+            && cached.is_current()
+        {
+            return Ok(Arc::new(cached));
+        }
+        let blob = self.blobs.open(digest, None).await.map_err(|e| Failed(format!("layer {digest}: {e}")))?;
+        let reader = tokio_util::io::SyncIoBridge::new(blob.reader);
+        let media_type = media_type.to_string();
+        let analysis = tokio::task::spawn_blocking(move || {
+            berth_scan::analyze_layer(reader, &media_type, &berth_scan::Limits::default())
+        })
+        .await
+        .map_err(|e| Failed(format!("layer {digest}: {e}")))?
+        .map_err(|e| Failed(format!("layer {digest}: {e}")))?;
+        let json = serde_json::to_vec(&analysis).expect("serialises");
+        self.meta.put_layer_analysis(digest, &json, self.now()).await?;
+        Ok(Arc::new(analysis))
+    }
+
+    /// `created` of an image config, if it has one.
+    async fn image_created(&self, config: &Digest) -> Option<String> {
+        let mut blob = self.blobs.open(config, None).await.ok()?;
+        if blob.len > 4 * 1024 * 1024 {
+            return None;
+        }
+        let mut bytes = Vec::new();
+        blob.reader.read_to_end(&mut bytes).await.ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        v.get("created")?.as_str().map(str::to_string)
+    }
+
+    /// Pushes the SBOM as an OCI artifact whose subject is the image: `oras discover` and the referrers API
+    /// list it.
+    async fn store_sbom(
+        &self,
+        job: &ScanJob,
+        subject_media_type: &str,
+        subject_size: usize,
+        bom: &serde_json::Value,
+    ) -> std::result::Result<Digest, Failed> {
+        let bom = serde_json::to_vec(bom).expect("serialises");
+        let empty = b"{}".to_vec();
+        let (bom_digest, empty_digest) = (Digest::sha256_of(&bom), Digest::sha256_of(&empty));
+        let (bom_size, empty_size) = (bom.len(), empty.len());
+        for (digest, bytes) in [(&bom_digest, bom), (&empty_digest, empty)] {
+            if self.stat_blob(&job.repository, digest).await.is_ok() {
+                continue;
+            }
+            let body = crate::byte_stream(futures_util::stream::once(async move {
+                Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))
+            }));
+            self.push_blob(&job.repository, digest, body).await?;
+        }
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": CYCLONEDX_MEDIA_TYPE,
+            "config": {"mediaType": OCI_EMPTY, "digest": empty_digest.to_string(), "size": empty_size},
+            "layers": [{"mediaType": CYCLONEDX_MEDIA_TYPE, "digest": bom_digest.to_string(), "size": bom_size}],
+            "subject": {"mediaType": subject_media_type, "digest": job.digest.to_string(), "size": subject_size},
+            "annotations": {"dev.berth.sbom.generator": "berth"},
+        });
+        let body = serde_json::to_vec(&manifest).expect("serialises");
+        let digest = Digest::sha256_of(&body);
+        self.put_manifest(&job.repository, &Reference::Digest(digest.clone()), &[], Some(OCI_MANIFEST), body)
+            .await
+            .map_err(|e| Failed(format!("storing the SBOM: {e}")))?;
+        Ok(digest)
+    }
+}
