@@ -128,6 +128,9 @@ pub trait RepositorySettingsStore: Send + Sync {
     ) -> Result<RepositoryRecord>;
     /// `None` when the repository does not exist.
     async fn get_repository(&self, name: &RepositoryName) -> Result<Option<RepositoryRecord>>;
+    /// Whether `name` has scan on push set (`false` for a repository without settings or none at all): the
+    /// cheap question every manifest push asks.
+    async fn scan_on_push(&self, name: &RepositoryName) -> Result<bool>;
     /// Existing repositories in lexical order, paged like [`crate::RepositoryStore::list_repositories`].
     async fn list_repository_records(&self, page: Page<'_>) -> Result<Vec<RepositoryRecord>>;
     /// A repository's resource tags in lexical order of key; `None` when the repository does not exist.

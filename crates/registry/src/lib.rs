@@ -81,12 +81,22 @@ pub struct Registry {
     pulls: PullRecorder,
     busy_uploads: uploads::BusySet,
     vulndb: scanning::VulnDbState,
+    scanning_config: settings::CachedScanning,
 }
 
 impl Registry {
     pub fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
         let pulls = PullRecorder::new(meta.clone());
-        Registry { meta, blobs, clock, limits, pulls, busy_uploads: Default::default(), vulndb: Default::default() }
+        Registry {
+            meta,
+            blobs,
+            clock,
+            limits,
+            pulls,
+            busy_uploads: Default::default(),
+            vulndb: Default::default(),
+            scanning_config: Default::default(),
+        }
     }
 
     pub fn limits(&self) -> &Limits {

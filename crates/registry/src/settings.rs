@@ -1,11 +1,20 @@
 //! Registry-wide settings: account settings (ECR's `GetAccountSetting`/`PutAccountSetting`) and the
 //! registry scanning configuration, stored as JSON documents in the metadata store.
 
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use berth_meta::settings::wildcard_match;
 use berth_oci::RepositoryName;
 use serde::{Deserialize, Serialize};
 
 use crate::{Registry, RegistryError, Result};
+
+/// How long a node keeps the registry scanning configuration before reading it again.
+pub const CONFIG_CACHE: Duration = Duration::from_secs(5);
+
+/// The scanning configuration this node read last, and when.
+pub(crate) type CachedScanning = Arc<Mutex<Option<(Instant, Arc<ScanningConfiguration>)>>>;
 
 /// A registry-wide switch with a fixed set of values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +145,22 @@ impl Registry {
 
     pub async fn put_scanning_configuration(&self, config: &ScanningConfiguration) -> Result<()> {
         let json = serde_json::to_string(config).expect("the configuration serialises");
-        Ok(self.meta.put_registry_setting(ScanningConfiguration::KEY, &json, self.now()).await?)
+        self.meta.put_registry_setting(ScanningConfiguration::KEY, &json, self.now()).await?;
+        *self.scanning_config.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        Ok(())
+    }
+
+    /// The scanning configuration as of at most [`CONFIG_CACHE`] ago (what every manifest push consults; a
+    /// change made on another node applies within that time).
+    pub(crate) async fn cached_scanning_configuration(&self) -> Result<Arc<ScanningConfiguration>> {
+        if let Some((at, c)) = self.scanning_config.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && at.elapsed() < CONFIG_CACHE
+        {
+            return Ok(c.clone());
+        }
+        let fresh = Arc::new(self.scanning_configuration().await?);
+        *self.scanning_config.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), fresh.clone()));
+        Ok(fresh)
     }
 }
 

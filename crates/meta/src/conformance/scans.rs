@@ -73,6 +73,14 @@ pub async fn scan_queue<S: MetaStore>(store: &S) {
     store.finish_scan(last.id, &ImageScan { digest: m2.digest.clone(), ..done.clone() }).await.unwrap();
     assert_eq!(store.image_scan(&r, &m2.digest).await.unwrap(), None);
 
+    let pushed = repo("conf-scans/pushed");
+    store.put_manifest(&image(&pushed, "conf-scans pushed", vec![], 13), &tags(&["v1"])).await.unwrap();
+    assert!(!store.scan_on_push(&pushed).await.unwrap(), "no settings row: off");
+    store.set_scan_on_push(&pushed, true).await.unwrap().expect("the repository exists");
+    assert!(store.scan_on_push(&pushed).await.unwrap());
+    store.delete_repository(&pushed, true).await.unwrap();
+    assert!(!store.scan_on_push(&repo("conf-scans/none")).await.unwrap());
+
     let layer = m1.digest.clone();
     assert_eq!(store.layer_analysis(&layer).await.unwrap(), None);
     store.put_layer_analysis(&layer, b"{\"v\":1}", 1).await.unwrap();

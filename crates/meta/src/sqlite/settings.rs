@@ -165,6 +165,18 @@ impl RepositorySettingsStore for SqliteMeta {
         Ok(record_of(&mut conn, name).await?.map(|(_, r)| r))
     }
 
+    async fn scan_on_push(&self, name: &RepositoryName) -> Result<bool> {
+        let mut conn = self.reader.acquire().await?;
+        let on: Option<i64> = sqlx::query_scalar(
+            "SELECT s.scan_on_push FROM repository_settings s JOIN repositories r ON r.id = s.repository_id \
+             WHERE r.name = ?1",
+        )
+        .bind(name.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(on == Some(1))
+    }
+
     async fn list_repository_records(&self, page: Page<'_>) -> Result<Vec<RepositoryRecord>> {
         // Names are never empty, so "after ''" is "from the start".
         let sql = format!(

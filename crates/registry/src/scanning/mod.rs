@@ -76,8 +76,10 @@ impl Registry {
             return;
         }
         let wanted = async {
-            let own = self.meta.get_repository(repo).await?.map(|r| r.scan_on_push).unwrap_or(false);
-            Ok::<_, RegistryError>(self.scanning_configuration().await?.for_repository(repo, own).scan_on_push)
+            if self.meta.scan_on_push(repo).await? {
+                return Ok::<_, RegistryError>(true);
+            }
+            Ok(self.cached_scanning_configuration().await?.for_repository(repo, false).scan_on_push)
         };
         // The push has succeeded; a failure to queue its scan is logged, not reported to the client.
         match wanted.await {
