@@ -13,6 +13,7 @@
 #   BERTH_ENDPOINT=http://127.0.0.1:PORT  BERTH_ACCESS_KEY_ID=...  BERTH_SECRET_ACCESS_KEY=...
 #                                                           (the `berth` admin CLI)
 #   BERTH_BIN=<the berth binary that serves>
+#   BERTH_DATA_DIR=<the server's data dir>                  (offline commands: berth vulndb import)
 # For Distribution (no authentication) none of these is exported, and any inherited
 # REGISTRY_USER/REGISTRY_PASSWORD/BERTH_* credentials are removed from CMD's environment:
 # clients must then work without credentials.
@@ -53,8 +54,9 @@ if [[ -n "${SRV_USER}" ]]; then
     export BERTH_ENDPOINT="http://${SRV_ADDR}"
     export BERTH_ACCESS_KEY_ID="${SRV_ACCESS_KEY_ID}" BERTH_SECRET_ACCESS_KEY="${SRV_SECRET_ACCESS_KEY}"
     export BERTH_BIN="${SRV_BIN}"
+    export BERTH_DATA_DIR="${SRV_DIR}/data"
 else
-    unset REGISTRY_USER REGISTRY_PASSWORD BERTH_ENDPOINT BERTH_ACCESS_KEY_ID BERTH_SECRET_ACCESS_KEY
+    unset REGISTRY_USER REGISTRY_PASSWORD BERTH_ENDPOINT BERTH_ACCESS_KEY_ID BERTH_SECRET_ACCESS_KEY BERTH_DATA_DIR
 fi
 rc=0
 "$@" || rc=$?

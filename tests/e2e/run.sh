@@ -29,7 +29,7 @@ source "${here}/lib.sh"
 
 # Cases that need a feature CNCF Distribution 2.8 does not implement (the referrers API;
 # users, policies and token auth, which only berth has).
-XFAIL_DISTRIBUTION=(oras-referrers auth ecr)
+XFAIL_DISTRIBUTION=(oras-referrers auth ecr scan)
 
 usage() {
     echo "usage: $0 [--kind berth|distribution|other] REGISTRY_HOST:PORT [CASE...]" >&2
