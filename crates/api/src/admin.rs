@@ -32,14 +32,19 @@ impl AwsError {
     fn validation(message: impl Into<String>) -> Self {
         AwsError::new(StatusCode::BAD_REQUEST, "ValidationException", message)
     }
+
+    /// A fault of the server: details go to the log only.
+    fn server(e: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "admin API fault");
+        AwsError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServerException", "internal error")
+    }
 }
 
 impl From<IdentityError> for AwsError {
     fn from(e: IdentityError) -> Self {
         let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if status.is_server_error() {
-            tracing::error!(error = %e, "admin API fault");
-            return AwsError::new(status, "ServerException", "internal error");
+            return AwsError::server(&e);
         }
         AwsError::new(status, e.aws_type(), e.to_string())
     }
@@ -254,6 +259,7 @@ async fn run(app: &AppState, caller: &Caller, op: &str, b: &Value) -> AdminResul
             id.delete_robot_token(caller, field(b, "tokenId")?).await?;
             json!({})
         }
+        "ListScannedImages" => list_scanned_images(app, caller, b).await?,
         "ListAuditEvents" => {
             let after = b.get("after").and_then(Value::as_i64);
             let limit = b.get("limit").and_then(Value::as_u64).unwrap_or(100).min(1000) as u32;
@@ -277,4 +283,26 @@ async fn run(app: &AppState, caller: &Caller, op: &str, b: &Value) -> AdminResul
             ));
         }
     })
+}
+
+/// `ListScannedImages`: images affected by an advisory (`vulnerabilityId`, an OSV id or an alias such as a
+/// CVE id) or containing a package (`package`, binary or source name), among the repositories whose scan
+/// findings the caller may read (`ecr:DescribeImageScanFindings`).
+async fn list_scanned_images(app: &AppState, caller: &Caller, b: &Value) -> AdminResult {
+    let limit = b.get("limit").and_then(Value::as_u64).unwrap_or(1000).clamp(1, 10_000) as u32;
+    let registry = &app.registry;
+    let hits = match (opt_field(b, "vulnerabilityId")?, opt_field(b, "package")?) {
+        (Some(id), None) => registry.images_affected_by(id, limit).await,
+        (None, Some(name)) => registry.images_with_package(name, limit).await,
+        _ => return Err(AwsError::validation("give exactly one of vulnerabilityId and package")),
+    }
+    .map_err(|e| AwsError::server(&e))?;
+    let mut images = Vec::new();
+    for hit in hits {
+        let resource = berth_identity::Resource::Repository(&hit.repository);
+        if app.identity.is_allowed(caller, "ecr:DescribeImageScanFindings", &resource).await? {
+            images.push(json!({"repositoryName": hit.repository.as_str(), "imageDigest": hit.digest.to_string(), "detail": hit.detail}));
+        }
+    }
+    Ok(json!({"images": images}))
 }

@@ -58,6 +58,30 @@ pub struct ImageScan {
     pub evaluated_at: Option<i64>,
 }
 
+/// What the scan index answers about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexKind {
+    /// Keyed by package name in lower case.
+    Package,
+    /// Keyed by advisory id and by each of its aliases.
+    Advisory,
+}
+
+/// One entry of an image's scan index.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IndexEntry {
+    pub key: String,
+    pub detail: String,
+}
+
+/// An image an index lookup found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexHit {
+    pub repository: RepositoryName,
+    pub digest: Digest,
+    pub detail: String,
+}
+
 #[async_trait]
 pub trait ScanStore: Send + Sync {
     /// Queues a scan of the manifest `digest` of `repo` and marks the image's scan `IN_PROGRESS`. `false` when
@@ -85,6 +109,16 @@ pub trait ScanStore: Send + Sync {
         vulndb: &str,
         now: i64,
     ) -> Result<()>;
+    /// Replaces the image's index entries of `kind` (nothing happens if the image is gone).
+    async fn replace_scan_index(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+        kind: IndexKind,
+        entries: &[IndexEntry],
+    ) -> Result<()>;
+    /// Images whose index has `key` under `kind`, ordered by repository and digest, at most `limit` entries.
+    async fn lookup_scan_index(&self, kind: IndexKind, key: &str, limit: u32) -> Result<Vec<IndexHit>>;
     async fn layer_analysis(&self, digest: &Digest) -> Result<Option<Vec<u8>>>;
     async fn put_layer_analysis(&self, digest: &Digest, analysis: &[u8], now: i64) -> Result<()>;
 }

@@ -68,6 +68,9 @@ pub enum AdminCommand {
     Scan(ScanArgs),
     /// Show an image's vulnerability findings (ECR's DescribeImageScanFindings).
     Findings(FindingsArgs),
+    /// Find scanned images affected by an advisory or containing a package.
+    #[command(group(ArgGroup::new("query").required(true).args(["vulnerability", "package"])))]
+    Images(ImagesArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -282,6 +285,19 @@ pub struct ScanArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ImagesArgs {
+    /// Images whose findings include this advisory (an OSV id or an alias such as CVE-2024-3094).
+    #[arg(long, value_name = "ID")]
+    pub vulnerability: Option<String>,
+    /// Images containing this package (binary or source package name).
+    #[arg(long, value_name = "NAME")]
+    pub package: Option<String>,
+    /// Print the API's JSON response.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct FindingsArgs {
     /// The image: REPOSITORY:TAG or REPOSITORY@DIGEST.
     pub image: String,
@@ -317,6 +333,7 @@ async fn dispatch(global: GlobalArgs, command: AdminCommand) -> Result<(), CliEr
         AdminCommand::Audit(c) => commands::audit::run(&client, c).await,
         AdminCommand::Scan(a) => commands::scans::scan(&client, a).await,
         AdminCommand::Findings(a) => commands::scans::findings(&client, a).await,
+        AdminCommand::Images(a) => commands::scans::images(&client, a).await,
     }
 }
 

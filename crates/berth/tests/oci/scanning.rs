@@ -169,6 +169,24 @@ async fn images_are_scanned_on_push_and_reevaluated_after_an_import() {
         high["imageScanFindings"]["enhancedFindings"].as_array().unwrap().iter().all(|f| f["severity"] == "CRITICAL")
     );
 
+    // Which images are affected by an advisory (by id or alias), which contain a package (binary or source name).
+    for (flag, key, detail) in [
+        ("--vulnerability", "PYSEC-2021-142", "PyYAML 5.3.1"),
+        ("--vulnerability", "CVE-2020-14343", "PyYAML 5.3.1"),
+        ("--package", "pyyaml", "PyYAML 5.3.1 PyPI"),
+        ("--package", "perl", "perl-base 5.36.0-7+deb12u4"),
+    ] {
+        let (code, out, _) = berth(&s, &["images", flag, key, "--json"]);
+        assert_eq!(code, 0);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let hit = v["images"].as_array().unwrap().iter().any(|i| {
+            i["imageDigest"] == digest.to_string() && i["detail"].as_str().unwrap().starts_with(detail)
+        });
+        assert!(hit, "{flag} {key}: {v}");
+    }
+    let (_, none, _) = berth(&s, &["images", "--package", "no-such-package", "--json"]);
+    assert_eq!(serde_json::from_str::<Value>(&none).unwrap()["images"], serde_json::json!([]));
+
     // A new database (PyPI only) re-evaluates the stored inventory: Debian, npm and crates findings go away.
     import(&s, &["PyPI"]);
     let v = findings_when_evaluated(&s, &image, |v| {

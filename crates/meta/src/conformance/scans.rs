@@ -3,7 +3,7 @@
 
 use super::{image, repo, tags};
 use crate::MetaStore;
-use crate::scans::{ImageScan, ScanStatus};
+use crate::scans::{ImageScan, IndexEntry, IndexKind, ScanStatus};
 
 pub async fn scan_queue<S: MetaStore>(store: &S) {
     let r = repo("conf-scans/app");
@@ -80,6 +80,47 @@ pub async fn scan_queue<S: MetaStore>(store: &S) {
     assert!(store.scan_on_push(&pushed).await.unwrap());
     store.delete_repository(&pushed, true).await.unwrap();
     assert!(!store.scan_on_push(&repo("conf-scans/none")).await.unwrap());
+
+    // The scan index: replaced per kind, looked up by key, deleted with the image.
+    let idx = repo("conf-scans/index");
+    let (i1, i2) = (image(&idx, "conf-scans index 1", vec![], 14), image(&idx, "conf-scans index 2", vec![], 15));
+    store.put_manifest(&i1, &tags(&["a"])).await.unwrap();
+    store.put_manifest(&i2, &tags(&["b"])).await.unwrap();
+    let e = |k: &str, d: &str| IndexEntry { key: k.into(), detail: d.into() };
+    store
+        .replace_scan_index(&idx, &i1.digest, IndexKind::Package, &[e("openssl", "openssl 3.0.1 Debian:12")])
+        .await
+        .unwrap();
+    store
+        .replace_scan_index(&idx, &i2.digest, IndexKind::Package, &[e("openssl", "openssl 3.0.2 Debian:12")])
+        .await
+        .unwrap();
+    store
+        .replace_scan_index(
+            &idx,
+            &i1.digest,
+            IndexKind::Advisory,
+            &[e("CVE-1", "openssl 3.0.1"), e("GHSA-x", "openssl 3.0.1")],
+        )
+        .await
+        .unwrap();
+    let hits = store.lookup_scan_index(IndexKind::Package, "openssl", 10).await.unwrap();
+    let mut expected =
+        vec![(i1.digest.clone(), "openssl 3.0.1 Debian:12"), (i2.digest.clone(), "openssl 3.0.2 Debian:12")];
+    expected.sort();
+    assert_eq!(hits.iter().map(|h| (h.digest.clone(), h.detail.as_str())).collect::<Vec<_>>(), expected);
+    assert_eq!(store.lookup_scan_index(IndexKind::Advisory, "GHSA-x", 10).await.unwrap().len(), 1);
+    assert!(store.lookup_scan_index(IndexKind::Advisory, "openssl", 10).await.unwrap().is_empty(), "kinds apart");
+    store.replace_scan_index(&idx, &i1.digest, IndexKind::Advisory, &[]).await.unwrap();
+    assert!(store.lookup_scan_index(IndexKind::Advisory, "CVE-1", 10).await.unwrap().is_empty(), "replaced");
+    assert_eq!(store.lookup_scan_index(IndexKind::Package, "openssl", 10).await.unwrap().len(), 2, "other kind kept");
+    store.delete_manifest(&idx, &i2.digest).await.unwrap();
+    assert_eq!(
+        store.lookup_scan_index(IndexKind::Package, "openssl", 10).await.unwrap().len(),
+        1,
+        "deleted with the image"
+    );
+    store.delete_repository(&idx, true).await.unwrap();
 
     let layer = m1.digest.clone();
     assert_eq!(store.layer_analysis(&layer).await.unwrap(), None);

@@ -7,7 +7,7 @@ use sqlx::sqlite::SqliteRow;
 
 use super::SqliteMeta;
 use super::codec::parse;
-use crate::scans::{ImageScan, ScanJob, ScanStatus, ScanStore};
+use crate::scans::{ImageScan, IndexEntry, IndexHit, IndexKind, ScanJob, ScanStatus, ScanStore};
 use crate::{MetaError, Result};
 
 /// The id of the manifest `digest` of `repo`.
@@ -33,6 +33,13 @@ const SCAN_COLUMNS: &str = "r.name AS repository, m.digest AS digest, s.status, 
      s.completed_at, s.inventory, s.findings, s.sbom_digest, s.vulndb, s.evaluated_at";
 const SCAN_FROM: &str =
     "image_scans s JOIN manifests m ON m.id = s.manifest_id JOIN repositories r ON r.id = m.repository_id";
+
+fn kind_to_db(kind: IndexKind) -> &'static str {
+    match kind {
+        IndexKind::Package => "package",
+        IndexKind::Advisory => "advisory",
+    }
+}
 
 fn status_from_db(s: &str) -> Result<ScanStatus> {
     match s {
@@ -217,6 +224,64 @@ impl ScanStore for SqliteMeta {
         .await?;
         tx.commit().await?;
         self.durable().await
+    }
+
+    async fn replace_scan_index(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+        kind: IndexKind,
+        entries: &[IndexEntry],
+    ) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let id: Option<i64> = sqlx::query_scalar(MANIFEST_ID)
+            .bind(repo.as_str())
+            .bind(digest.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(manifest_id) = id else {
+            return Ok(());
+        };
+        let kind = kind_to_db(kind);
+        sqlx::query("DELETE FROM scan_index WHERE manifest_id = ?1 AND kind = ?2")
+            .bind(manifest_id)
+            .bind(kind)
+            .execute(&mut *tx)
+            .await?;
+        for e in entries {
+            sqlx::query("INSERT OR IGNORE INTO scan_index (manifest_id, kind, key, detail) VALUES (?1, ?2, ?3, ?4)")
+                .bind(manifest_id)
+                .bind(kind)
+                .bind(&e.key)
+                .bind(&e.detail)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.durable().await
+    }
+
+    async fn lookup_scan_index(&self, kind: IndexKind, key: &str, limit: u32) -> Result<Vec<IndexHit>> {
+        let mut conn = self.reader.acquire().await?;
+        let rows = sqlx::query(
+            "SELECT r.name AS repository, m.digest AS digest, i.detail AS detail FROM scan_index i \
+             JOIN manifests m ON m.id = i.manifest_id JOIN repositories r ON r.id = m.repository_id \
+             WHERE i.kind = ?1 AND i.key = ?2 ORDER BY r.name, m.digest, i.detail LIMIT ?3",
+        )
+        .bind(kind_to_db(kind))
+        .bind(key)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(IndexHit {
+                    repository: parse("repositories.name", row.try_get("repository")?)?,
+                    digest: parse("manifests.digest", row.try_get("digest")?)?,
+                    detail: row.try_get("detail")?,
+                })
+            })
+            .collect()
     }
 
     async fn layer_analysis(&self, digest: &Digest) -> Result<Option<Vec<u8>>> {

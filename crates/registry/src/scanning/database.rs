@@ -139,6 +139,7 @@ impl Registry {
                 let findings = evaluate(&inventory, &db);
                 let json = serde_json::to_vec(&findings).expect("serialises");
                 self.meta.update_findings(&scan.repository, &scan.digest, &json, &imported.blob, self.now()).await?;
+                self.index_scan(&scan.repository, &scan.digest, None, &findings).await?;
                 done += 1;
             }
         }

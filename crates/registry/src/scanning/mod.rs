@@ -11,9 +11,10 @@ mod database;
 mod findings;
 mod worker;
 
-use berth_meta::scans::{ImageScan, ScanStatus};
+use berth_meta::scans::{ImageScan, IndexEntry, IndexHit, IndexKind, ScanStatus};
 use berth_oci::media_type::{DOCKER_CONFIG, OCI_CONFIG};
 use berth_oci::{Digest, ParsedManifest, RepositoryName};
+use berth_scan::Inventory;
 
 pub use database::{ImportedDb, LoadedDb, VULNDB_SETTING, VulnDbState};
 pub use findings::{Finding, evaluate, severity_counts};
@@ -93,6 +94,34 @@ impl Registry {
         }
     }
 
+    /// Images whose latest evaluation found advisory `id` (an OSV id or an alias such as a CVE id), with the
+    /// package it affects; at most `limit`.
+    pub async fn images_affected_by(&self, id: &str, limit: u32) -> Result<Vec<IndexHit>> {
+        Ok(self.meta.lookup_scan_index(IndexKind::Advisory, id, limit).await?)
+    }
+
+    /// Images whose inventory holds a package named `name` (binary or source package name, any case); at
+    /// most `limit`.
+    pub async fn images_with_package(&self, name: &str, limit: u32) -> Result<Vec<IndexHit>> {
+        Ok(self.meta.lookup_scan_index(IndexKind::Package, &name.to_lowercase(), limit).await?)
+    }
+
+    /// Rewrites the image's index of packages (when `inventory` is given) and of advisories.
+    pub(crate) async fn index_scan(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+        inventory: Option<&Inventory>,
+        findings: &[Finding],
+    ) -> Result<()> {
+        if let Some(inventory) = inventory {
+            let entries = package_entries(inventory);
+            self.meta.replace_scan_index(repo, digest, IndexKind::Package, &entries).await?;
+        }
+        let entries = advisory_entries(findings);
+        Ok(self.meta.replace_scan_index(repo, digest, IndexKind::Advisory, &entries).await?)
+    }
+
     /// The latest scan of an image; `None` if it was never scanned.
     pub async fn scan_report(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<ScanReport>> {
         let Some(scan) = self.meta.image_scan(repo, digest).await? else {
@@ -100,6 +129,40 @@ impl Registry {
         };
         Ok(Some(report(scan)?))
     }
+}
+
+/// Each package under its name and, for distribution packages, its source package name.
+fn package_entries(inventory: &Inventory) -> Vec<IndexEntry> {
+    let mut out = Vec::new();
+    for p in &inventory.packages {
+        let detail = match (&p.source_name, &p.source_version) {
+            (Some(src), Some(v)) if src != &p.name || v != &p.version => {
+                format!("{} {} {} (source {src} {v})", p.name, p.version, p.ecosystem)
+            }
+            _ => format!("{} {} {}", p.name, p.version, p.ecosystem),
+        };
+        out.push(IndexEntry { key: p.name.to_lowercase(), detail: detail.clone() });
+        if let Some(src) = p.source_name.as_ref().filter(|s| **s != p.name) {
+            out.push(IndexEntry { key: src.to_lowercase(), detail });
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Each finding under its advisory id and each alias.
+fn advisory_entries(findings: &[Finding]) -> Vec<IndexEntry> {
+    let mut out = Vec::new();
+    for f in findings {
+        let detail = format!("{} {} ({})", f.package_name, f.package_version, f.id);
+        for key in std::iter::once(&f.id).chain(&f.aliases) {
+            out.push(IndexEntry { key: key.clone(), detail: detail.clone() });
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn report(scan: ImageScan) -> Result<ScanReport> {

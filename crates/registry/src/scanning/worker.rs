@@ -84,6 +84,13 @@ impl Registry {
             let _ = self.meta.delete_manifest(&job.repository, &old).await;
         }
         self.meta.finish_scan(job.id, &scan).await?;
+        if scan.status == ScanStatus::Complete {
+            let inventory: Option<berth_scan::Inventory> =
+                scan.inventory.as_deref().and_then(|j| serde_json::from_slice(j).ok());
+            let findings: Vec<super::Finding> =
+                scan.findings.as_deref().and_then(|j| serde_json::from_slice(j).ok()).unwrap_or_default();
+            self.index_scan(&job.repository, &job.digest, inventory.as_ref(), &findings).await?;
+        }
         Ok(true)
     }
 

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::cli::client::Client;
 use crate::cli::output::{Table, print_json, text};
-use crate::cli::{CliError, FindingsArgs, ScanArgs};
+use crate::cli::{CliError, FindingsArgs, ImagesArgs, ScanArgs};
 
 const SEVERITIES: [&str; 6] = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"];
 
@@ -123,6 +123,25 @@ pub async fn findings(client: &Client, args: FindingsArgs) -> Result<(), CliErro
     if !all.is_empty() {
         table.print();
     }
+    Ok(())
+}
+
+pub async fn images(client: &Client, args: ImagesArgs) -> Result<(), CliError> {
+    let body = match (&args.vulnerability, &args.package) {
+        (Some(id), _) => json!({"vulnerabilityId": id}),
+        (None, Some(name)) => json!({"package": name}),
+        (None, None) => return Err(CliError::Usage("give --vulnerability ID or --package NAME".into())),
+    };
+    let response = client.call("ListScannedImages", body).await?;
+    if args.json {
+        print_json(&response);
+        return Ok(());
+    }
+    let mut table = Table::new(&["REPOSITORY", "DIGEST", "MATCH"]);
+    for image in response.get("images").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]) {
+        table.row(vec![text(image.get("repositoryName")), text(image.get("imageDigest")), text(image.get("detail"))]);
+    }
+    table.print();
     Ok(())
 }
 
