@@ -81,6 +81,15 @@ pub struct RepositoryRecord {
     pub scan_on_push: bool,
 }
 
+/// What `delete_image` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageDeletion {
+    Deleted,
+    NotFound,
+    /// An index of the repository lists the manifest: nothing was deleted.
+    ReferencedByIndex,
+}
+
 /// Which images `list_image_ids` lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TagStatus {
@@ -175,6 +184,9 @@ pub trait RepositorySettingsStore: Send + Sync {
         mutability: TagMutability,
         exclusions: &[String],
     ) -> Result<Option<RepositoryRecord>>;
+    /// Deletes the manifest `digest` of `repo` (with its tags) unless an index of the repository lists it, in
+    /// one transaction.
+    async fn delete_image(&self, repo: &RepositoryName, digest: &Digest) -> Result<ImageDeletion>;
     /// Sets whether images pushed to `name` are scanned; `None` when the repository does not exist.
     async fn set_scan_on_push(&self, name: &RepositoryName, scan_on_push: bool) -> Result<Option<RepositoryRecord>>;
     /// A registry-wide setting (a JSON document) by name; `None` when it was never set.

@@ -2,7 +2,9 @@
 //! settings, described and listed with their images.
 
 use berth_meta::MetaError;
-use berth_meta::settings::{ImageDetail, ImageId, RepositoryRecord, RepositorySettings, TagMutability, TagStatus};
+use berth_meta::settings::{
+    ImageDeletion, ImageDetail, ImageId, RepositoryRecord, RepositorySettings, TagMutability, TagStatus,
+};
 use berth_oci::{Digest, Reference, RepositoryName};
 
 use crate::{Registry, RegistryError, Result};
@@ -140,6 +142,12 @@ impl Registry {
         exclusions: &[String],
     ) -> Result<RepositoryRecord> {
         self.meta.set_tag_mutability(name, mutability, exclusions).await?.ok_or(RegistryError::NameUnknown)
+    }
+
+    /// Deletes a manifest and its tags unless an index of the repository lists it (ECR's
+    /// `BatchDeleteImage`; `/v2` deletes as Distribution does, without this check).
+    pub async fn delete_image(&self, name: &RepositoryName, digest: &Digest) -> Result<ImageDeletion> {
+        Ok(self.meta.delete_image(name, digest).await?)
     }
 
     /// Sets scan on push; `NameUnknown` if the repository does not exist.

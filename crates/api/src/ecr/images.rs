@@ -1,7 +1,7 @@
 //! `ListImages`, `DescribeImages`, `BatchGetImage`, `BatchDeleteImage`, `PutImage`.
 
 use berth_identity::Resource;
-use berth_meta::settings::{ImageDetail, ImageId, TagStatus};
+use berth_meta::settings::{ImageDeletion, ImageDetail, ImageId, TagStatus};
 use berth_oci::{Digest, Reference, RepositoryName, Tag};
 use berth_registry::RegistryError;
 use serde_json::{Map, Value, json};
@@ -406,14 +406,21 @@ pub async fn batch_delete(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, Ecr
         };
         // By tag (also with a matching digest): the tag goes. By digest alone: the manifest and its tags.
         let tag: Option<Tag> = id.tag.and_then(|t| t.parse().ok());
-        let reference = match tag {
-            Some(t) => Reference::Tag(t),
-            None => Reference::Digest(m.digest.clone()),
+        let result = match tag {
+            Some(t) => {
+                ctx.app.registry.delete_manifest(&name, &Reference::Tag(t)).await.map(|()| ImageDeletion::Deleted)
+            }
+            // A manifest an index lists stays (as in ECR): deleting it would break the index.
+            None => ctx.app.registry.delete_image(&name, &m.digest).await,
         };
-        match ctx.app.registry.delete_manifest(&name, &reference).await {
-            Ok(()) => deleted.push(result_id(&m.digest, id)),
+        match result {
+            Ok(ImageDeletion::Deleted) => deleted.push(result_id(&m.digest, id)),
+            Ok(ImageDeletion::ReferencedByIndex) => failures.push(
+                Failure::new("ImageReferencedByManifestList", "Requested image is referenced by an image index")
+                    .json(id),
+            ),
             // Deleted meanwhile (or asked twice): not there any more.
-            Err(RegistryError::ManifestUnknown(_)) => {
+            Ok(ImageDeletion::NotFound) | Err(RegistryError::ManifestUnknown(_)) => {
                 failures.push(Failure::new("ImageNotFound", "Requested image not found").json(id))
             }
             Err(e) => return Err(EcrError::from_registry(e, name.as_str(), ctx.registry_id())),

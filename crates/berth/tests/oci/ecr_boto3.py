@@ -308,6 +308,15 @@ expect_error(lambda: admin.list_image_referrers(repositoryName="boto/none", subj
              "RepositoryNotFoundException")
 print("boto3: ListImageReferrers ok")
 
+# BatchDeleteImage keeps a manifest an index lists (deleting it would break the index).
+index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+    {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject_digest, "size": len(manifest),
+     "platform": {"architecture": "amd64", "os": "linux"}}]})
+admin.put_image(repositoryName="boto/b", imageManifest=index, imageTag="multi")
+kept = admin.batch_delete_image(repositoryName="boto/b", imageIds=[{"imageDigest": subject_digest}])
+assert kept["imageIds"] == [] and kept["failures"][0]["failureCode"] == "ImageReferencedByManifestList", kept
+print("boto3: BatchDeleteImage keeps manifests of an index ok")
+
 # Tag mutability with exclusions, enforced on PutImage (and /v2).
 admin.put_image_tag_mutability(repositoryName="boto/b", imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
                                imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "latest*"}])

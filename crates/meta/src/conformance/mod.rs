@@ -40,8 +40,8 @@ pub use manifests::{delete_cascades, fsck_listings, manifest_round_trip, missing
 pub use policies::{policies, repository_policies, visibility};
 pub use scans::scan_queue;
 pub use settings::{
-    explicit_repositories, image_details, image_listing, immutable_tags, mutability_exclusions_and_setters,
-    repository_deletion, resource_tags,
+    explicit_repositories, image_deletion_respects_indexes, image_details, image_listing, immutable_tags,
+    mutability_exclusions_and_setters, repository_deletion, resource_tags,
 };
 pub use tags::tag_listing;
 pub use uploads::{upload_sessions, usage_counters};
@@ -70,6 +70,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     resource_tags(store).await;
     immutable_tags(store).await;
     mutability_exclusions_and_setters(store).await;
+    image_deletion_respects_indexes(store).await;
     scan_queue(store).await;
 }
 

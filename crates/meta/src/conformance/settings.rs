@@ -4,6 +4,7 @@
 use berth_oci::Digest;
 
 use super::{ALL, IMAGE_MANIFEST, blob, image, index, page, repo, tags};
+use crate::settings::ImageDeletion;
 use crate::settings::{ImageDetail, ImageId, RepositorySettings, TagMutability, TagStatus};
 use crate::{MetaError, MetaStore};
 
@@ -358,4 +359,18 @@ pub async fn mutability_exclusions_and_setters<S: MetaStore>(store: &S) {
     store.put_registry_setting("conf-settings/a", r#"{"x":1}"#, 1).await.unwrap();
     store.put_registry_setting("conf-settings/a", r#"{"x":2}"#, 2).await.unwrap();
     assert_eq!(store.registry_setting("conf-settings/a").await.unwrap().as_deref(), Some(r#"{"x":2}"#));
+}
+
+/// `delete_image` refuses a manifest an index of the repository lists, deletes it once the index is gone.
+pub async fn image_deletion_respects_indexes<S: MetaStore>(store: &S) {
+    let r = repo("conf-settings/indexed");
+    let child = image(&r, "conf-settings indexed child", vec![], 1);
+    store.put_manifest(&child, &tags(&["child"])).await.unwrap();
+    let idx = index(&r, "conf-settings indexed index", vec![child.digest.clone()], 2);
+    store.put_manifest(&idx, &tags(&["multi"])).await.unwrap();
+    assert_eq!(store.delete_image(&r, &child.digest).await.unwrap(), ImageDeletion::ReferencedByIndex);
+    assert!(store.get_manifest(&r, &berth_oci::Reference::Digest(child.digest.clone())).await.unwrap().is_some());
+    assert_eq!(store.delete_image(&r, &idx.digest).await.unwrap(), ImageDeletion::Deleted);
+    assert_eq!(store.delete_image(&r, &child.digest).await.unwrap(), ImageDeletion::Deleted);
+    assert_eq!(store.delete_image(&r, &child.digest).await.unwrap(), ImageDeletion::NotFound);
 }

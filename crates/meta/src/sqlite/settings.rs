@@ -8,7 +8,8 @@ use sqlx::{Row, SqliteConnection};
 use super::codec::{from_db, parse, parse_opt};
 use super::{REPOSITORY_EXISTS, SqliteMeta, ensure_repository};
 use crate::settings::{
-    ImageDetail, ImageId, RepositoryRecord, RepositorySettings, RepositorySettingsStore, TagMutability, TagStatus,
+    ImageDeletion, ImageDetail, ImageId, RepositoryRecord, RepositorySettings, RepositorySettingsStore, TagMutability,
+    TagStatus,
 };
 use crate::{MetaError, Page, Result};
 
@@ -395,6 +396,36 @@ impl RepositorySettingsStore for SqliteMeta {
         tx.commit().await?;
         self.durable().await?;
         Ok(record)
+    }
+
+    async fn delete_image(&self, repo: &RepositoryName, digest: &Digest) -> Result<ImageDeletion> {
+        let mut tx = self.write_tx().await?;
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT m.id, m.repository_id FROM manifests m JOIN repositories r ON r.id = m.repository_id \
+             WHERE r.name = ?1 AND m.digest = ?2",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id, repository_id)) = row else {
+            return Ok(ImageDeletion::NotFound);
+        };
+        let referenced: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM manifest_children c JOIN manifests m ON m.id = c.manifest_id \
+             WHERE m.repository_id = ?1 AND c.child_digest = ?2)",
+        )
+        .bind(repository_id)
+        .bind(digest.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        if referenced {
+            return Ok(ImageDeletion::ReferencedByIndex);
+        }
+        sqlx::query("DELETE FROM manifests WHERE id = ?1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        self.durable().await?;
+        Ok(ImageDeletion::Deleted)
     }
 
     async fn set_scan_on_push(&self, name: &RepositoryName, scan_on_push: bool) -> Result<Option<RepositoryRecord>> {
