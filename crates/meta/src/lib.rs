@@ -47,6 +47,9 @@ pub enum MetaError {
     /// The repository's tags are immutable and the tag already points at another manifest.
     #[error("tag {tag} already exists in {repository}, whose tags are immutable")]
     TagImmutable { repository: String, tag: String },
+    /// A limit on how many of something a resource may have would be exceeded; nothing changed.
+    #[error("{0}")]
+    LimitExceeded(String),
     /// A compare-and-set on an upload session lost (another request changed it first).
     #[error("upload session changed concurrently")]
     Conflict,

@@ -171,8 +171,9 @@ pub trait RepositorySettingsStore: Send + Sync {
     async fn image_detail(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<ImageDetail>>;
     /// Sets resource tags of `name` (a key it has takes the new value). A repository that exists through its
     /// content gets a settings row with the default settings (it is explicit from then on: resource tags
-    /// belong to the settings). `false` when the repository does not exist.
-    async fn tag_repository(&self, name: &RepositoryName, tags: &[(String, String)]) -> Result<bool>;
+    /// belong to the settings). `false` when the repository does not exist; `LimitExceeded` (and no change)
+    /// when it would then have more than `max_tags` tags — checked in the same transaction.
+    async fn tag_repository(&self, name: &RepositoryName, tags: &[(String, String)], max_tags: usize) -> Result<bool>;
     /// Removes the resource tags of `name` with `keys` (keys it does not have are ignored). `false` when the
     /// repository does not exist.
     async fn untag_repository(&self, name: &RepositoryName, keys: &[String]) -> Result<bool>;

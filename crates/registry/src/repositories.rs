@@ -125,8 +125,13 @@ impl Registry {
 
     /// Sets resource tags (a repository created by a push becomes explicit); `NameUnknown` if it does not
     /// exist.
-    pub async fn tag_repository(&self, name: &RepositoryName, tags: &[(String, String)]) -> Result<()> {
-        if self.meta.tag_repository(name, tags).await? { Ok(()) } else { Err(RegistryError::NameUnknown) }
+    pub async fn tag_repository(&self, name: &RepositoryName, tags: &[(String, String)], max: usize) -> Result<()> {
+        match self.meta.tag_repository(name, tags, max).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(RegistryError::NameUnknown),
+            Err(MetaError::LimitExceeded(m)) => Err(RegistryError::TooMany(m)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Removes resource tags by key; `NameUnknown` if the repository does not exist.

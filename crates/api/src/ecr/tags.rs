@@ -49,16 +49,11 @@ pub async fn tag(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
     let tags = resource_tags(list)?;
     let resource = Resource::Repository(&name);
     ctx.authorize("TagResource", &resource).await?;
-    let registry = &ctx.app.registry;
-    let existing = registry.resource_tags(&name).await.map_err(registry_error(ctx, &name))?;
-    let mut keys: Vec<&str> = existing.iter().map(|(k, _)| k.as_str()).collect();
-    keys.extend(tags.iter().map(|(k, _)| k.as_str()));
-    keys.sort_unstable();
-    keys.dedup();
-    if keys.len() > MAX_TAGS {
-        return Err(EcrError::new(ErrorType::TooManyTags, format!("a repository can have at most {MAX_TAGS} tags")));
-    }
-    let result = registry.tag_repository(&name, &tags).await.map_err(registry_error(ctx, &name));
+    // The limit is checked with the write, in one transaction: concurrent calls cannot pass it together.
+    let result = ctx.app.registry.tag_repository(&name, &tags, MAX_TAGS).await.map_err(|e| match e {
+        berth_registry::RegistryError::TooMany(m) => EcrError::new(ErrorType::TooManyTags, m),
+        other => registry_error(ctx, &name)(other),
+    });
     audited(ctx, "ecr:TagResource", &resource, &result).await;
     result?;
     Ok(json!({}))

@@ -253,20 +253,27 @@ pub async fn image_details<S: MetaStore>(store: &S) {
 pub async fn resource_tags<S: MetaStore>(store: &S) {
     let r = repo("conf-settings/tagged");
     let kv = |k: &str, v: &str| (k.to_string(), v.to_string());
-    assert!(!store.tag_repository(&r, &[kv("a", "1")]).await.unwrap(), "unknown repository");
+    assert!(!store.tag_repository(&r, &[kv("a", "1")], 50).await.unwrap(), "unknown repository");
     assert!(!store.untag_repository(&r, &["a".into()]).await.unwrap());
     let settings = RepositorySettings { tags: vec![kv("team", "x")], ..Default::default() };
     store.create_repository(&r, &settings, 1).await.unwrap();
-    assert!(store.tag_repository(&r, &[kv("env", "dev"), kv("team", "y")]).await.unwrap());
+    assert!(store.tag_repository(&r, &[kv("env", "dev"), kv("team", "y")], 50).await.unwrap());
     assert_eq!(store.repository_resource_tags(&r).await.unwrap(), Some(vec![kv("env", "dev"), kv("team", "y")]));
     assert!(store.untag_repository(&r, &["team".into(), "nope".into()]).await.unwrap());
+    let many: Vec<(String, String)> = (0..3).map(|i| kv(&format!("k{i}"), "v")).collect();
+    let over = store.tag_repository(&r, &many, 3).await;
+    assert!(matches!(over, Err(MetaError::LimitExceeded(_))), "{over:?}");
+    assert!(
+        !store.repository_resource_tags(&r).await.unwrap().unwrap().iter().any(|(k, _)| k == "k0"),
+        "nothing changed"
+    );
     assert_eq!(store.repository_resource_tags(&r).await.unwrap(), Some(vec![kv("env", "dev")]));
     store.delete_repository(&r, true).await.unwrap();
 
     let pushed = repo("conf-settings/tagged-pushed");
     let m = image(&pushed, "conf-settings tagged pushed", vec![], 5);
     store.put_manifest(&m, &tags(&["v1"])).await.unwrap();
-    assert!(store.tag_repository(&pushed, &[kv("k", "v")]).await.unwrap());
+    assert!(store.tag_repository(&pushed, &[kv("k", "v")], 50).await.unwrap());
     assert_eq!(store.repository_resource_tags(&pushed).await.unwrap(), Some(vec![kv("k", "v")]));
     let record = store.get_repository(&pushed).await.unwrap().unwrap();
     assert_eq!((record.explicit, record.created_at), (true, 5), "explicit now, created when its content was");

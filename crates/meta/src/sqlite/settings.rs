@@ -331,7 +331,7 @@ impl RepositorySettingsStore for SqliteMeta {
         row.as_ref().map(detail).transpose()
     }
 
-    async fn tag_repository(&self, name: &RepositoryName, tags: &[(String, String)]) -> Result<bool> {
+    async fn tag_repository(&self, name: &RepositoryName, tags: &[(String, String)], max_tags: usize) -> Result<bool> {
         let mut tx = self.write_tx().await?;
         let Some(id) = make_explicit(&mut tx, name).await? else {
             drop(tx);
@@ -348,6 +348,13 @@ impl RepositorySettingsStore for SqliteMeta {
             .bind(value)
             .execute(&mut *tx)
             .await?;
+        }
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM repository_resource_tags WHERE repository_id = ?1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if count as usize > max_tags {
+            return Err(MetaError::LimitExceeded(format!("a repository can have at most {max_tags} tags")));
         }
         tx.commit().await?;
         self.durable().await?;
