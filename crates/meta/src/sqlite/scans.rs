@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use berth_oci::{Digest, RepositoryName};
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
 
 use super::SqliteMeta;
 use super::codec::parse;
@@ -13,6 +13,11 @@ use crate::{MetaError, Result};
 /// The id of the manifest `digest` of `repo`.
 const MANIFEST_ID: &str = "SELECT m.id FROM manifests m JOIN repositories r ON r.id = m.repository_id \
      WHERE r.name = ?1 AND m.digest = ?2";
+
+/// The id of the manifest `digest` of `repo`, read on `conn`.
+async fn manifest_id(conn: &mut SqliteConnection, repo: &RepositoryName, digest: &Digest) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(MANIFEST_ID).bind(repo.as_str()).bind(digest.to_string()).fetch_optional(conn).await?)
+}
 
 const JOB_COLUMNS: &str = "j.id AS id, r.name AS repository, m.digest AS digest, j.reason AS reason, \
      j.attempts AS attempts";
@@ -71,12 +76,7 @@ fn scan(row: &SqliteRow) -> Result<ImageScan> {
 impl ScanStore for SqliteMeta {
     async fn enqueue_scan(&self, repo: &RepositoryName, digest: &Digest, reason: &str, now: i64) -> Result<bool> {
         let mut tx = self.write_tx().await?;
-        let id: Option<i64> = sqlx::query_scalar(MANIFEST_ID)
-            .bind(repo.as_str())
-            .bind(digest.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(manifest_id) = id else {
+        let Some(manifest_id) = manifest_id(&mut tx, repo, digest).await? else {
             return Ok(false);
         };
         let queued = sqlx::query(
@@ -145,12 +145,7 @@ impl ScanStore for SqliteMeta {
 
     async fn finish_scan(&self, id: i64, s: &ImageScan) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        let manifest_id: Option<i64> = sqlx::query_scalar(MANIFEST_ID)
-            .bind(s.repository.as_str())
-            .bind(s.digest.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(manifest_id) = manifest_id {
+        if let Some(manifest_id) = manifest_id(&mut tx, &s.repository, &s.digest).await? {
             sqlx::query(
                 "INSERT INTO image_scans (manifest_id, status, description, started_at, completed_at, inventory, \
                  findings, sbom_digest, vulndb, evaluated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
@@ -234,12 +229,7 @@ impl ScanStore for SqliteMeta {
         entries: &[IndexEntry],
     ) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        let id: Option<i64> = sqlx::query_scalar(MANIFEST_ID)
-            .bind(repo.as_str())
-            .bind(digest.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(manifest_id) = id else {
+        let Some(manifest_id) = manifest_id(&mut tx, repo, digest).await? else {
             return Ok(());
         };
         let kind = kind_to_db(kind);
