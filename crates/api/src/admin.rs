@@ -260,6 +260,15 @@ async fn run(app: &AppState, caller: &Caller, op: &str, b: &Value) -> AdminResul
             json!({})
         }
         "ListScannedImages" => list_scanned_images(app, caller, b).await?,
+        "PutPullPolicy" => put_pull_policy(app, caller, b).await?,
+        "GetPullPolicy" => {
+            let repo = repo_field(b, "repositoryName")?;
+            id.authorize(caller, "berth:GetPullPolicy", &berth_identity::Resource::Repository(&repo)).await?;
+            match app.registry.pull_policy(&repo).await.map_err(|e| registry_error(e, &repo))? {
+                Some(p) => json!({"minSeverity": p.min_severity.as_str(), "allow": p.allow}),
+                None => json!({}),
+            }
+        }
         "ListAuditEvents" => {
             let after = b.get("after").and_then(Value::as_i64);
             let limit = b.get("limit").and_then(Value::as_u64).unwrap_or(100).min(1000) as u32;
@@ -305,4 +314,49 @@ async fn list_scanned_images(app: &AppState, caller: &Caller, b: &Value) -> Admi
         }
     }
     Ok(json!({"images": images}))
+}
+
+/// `PutPullPolicy`: `minSeverity` (CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL) and `allow` (advisory ids or
+/// aliases) set the policy; no `minSeverity` removes it.
+async fn put_pull_policy(app: &AppState, caller: &Caller, b: &Value) -> AdminResult {
+    let repo = repo_field(b, "repositoryName")?;
+    let policy = match opt_field(b, "minSeverity")? {
+        None => None,
+        Some(s) => {
+            let min_severity = berth_registry::scanning::Severity::from_label(s)
+                .filter(|s| *s != berth_registry::scanning::Severity::Undefined)
+                .ok_or_else(|| {
+                    AwsError::validation(format!(
+                        "minSeverity {s:?} is not CRITICAL, HIGH, MEDIUM, LOW or INFORMATIONAL"
+                    ))
+                })?;
+            let allow = match b.get("allow") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| AwsError::validation("allow must be a list of strings"))
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(_) => return Err(AwsError::validation("allow must be a list of strings")),
+            };
+            Some(berth_registry::scanning::PullPolicy { min_severity, allow })
+        }
+    };
+    app.identity.authorize(caller, "berth:PutPullPolicy", &berth_identity::Resource::Repository(&repo)).await?;
+    app.registry.set_pull_policy(&repo, policy.as_ref()).await.map_err(|e| registry_error(e, &repo))?;
+    Ok(json!({}))
+}
+
+fn registry_error(e: berth_registry::RegistryError, repo: &berth_oci::RepositoryName) -> AwsError {
+    match e {
+        berth_registry::RegistryError::NameUnknown => AwsError::new(
+            StatusCode::BAD_REQUEST,
+            "RepositoryNotFoundException",
+            format!("repository {repo} does not exist"),
+        ),
+        other => AwsError::server(&other),
+    }
 }

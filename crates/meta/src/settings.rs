@@ -188,6 +188,11 @@ pub trait RepositorySettingsStore: Send + Sync {
     /// Deletes the manifest `digest` of `repo` (with its tags) unless an index of the repository lists it, in
     /// one transaction.
     async fn delete_image(&self, repo: &RepositoryName, digest: &Digest) -> Result<ImageDeletion>;
+    /// Sets (or with `None` removes) the pull policy of `name` (a JSON document); `false` when the repository
+    /// does not exist.
+    async fn set_pull_policy(&self, name: &RepositoryName, policy: Option<&str>) -> Result<bool>;
+    /// The pull policy of `name`, `None` when it has none (or does not exist).
+    async fn pull_policy(&self, name: &RepositoryName) -> Result<Option<String>>;
     /// Sets whether images pushed to `name` are scanned; `None` when the repository does not exist.
     async fn set_scan_on_push(&self, name: &RepositoryName, scan_on_push: bool) -> Result<Option<RepositoryRecord>>;
     /// A registry-wide setting (a JSON document) by name; `None` when it was never set.

@@ -43,6 +43,9 @@ pub enum RegistryError {
     TagImmutable { repository: String, tag: String },
     #[error("{0}")]
     TagInvalid(NameError),
+    /// The repository's pull policy refuses this image (its scan has blocking findings).
+    #[error("{0}")]
+    PullBlocked(String),
     /// A resource would have more of something than allowed (never raised on /v2).
     #[error("{0}")]
     TooMany(String),
@@ -80,7 +83,7 @@ impl RegistryError {
             RegistryError::RepositoryAlreadyExists(_) => ErrorCode::NameInvalid,
             RegistryError::RepositoryNotEmpty(_) => ErrorCode::Denied,
             RegistryError::InvalidSetting(_) | RegistryError::NotScannable(_) => ErrorCode::Unsupported,
-            RegistryError::TooMany(_) => ErrorCode::Denied,
+            RegistryError::TooMany(_) | RegistryError::PullBlocked(_) => ErrorCode::Denied,
             RegistryError::Storage(StorageError::BlobNotFound(d)) => {
                 return RegistryError::BlobUnknown(d.clone()).code();
             }

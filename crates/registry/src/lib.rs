@@ -82,6 +82,7 @@ pub struct Registry {
     busy_uploads: uploads::BusySet,
     vulndb: scanning::VulnDbState,
     scanning_config: settings::CachedScanning,
+    pull_policies: scanning::PolicyCache,
 }
 
 impl Registry {
@@ -96,6 +97,7 @@ impl Registry {
             busy_uploads: Default::default(),
             vulndb: Default::default(),
             scanning_config: Default::default(),
+            pull_policies: Default::default(),
         }
     }
 

@@ -91,6 +91,7 @@ impl Registry {
             .await?
             .ok_or_else(|| RegistryError::ManifestUnknown(reference.to_string()))?;
         if count_pull {
+            self.check_pull_policy(repo, &m.digest).await?;
             self.pulls.record_pull(repo, &m.digest, self.now(), m.content.len() as u64);
         }
         Ok(m)

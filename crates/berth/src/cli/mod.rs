@@ -204,6 +204,22 @@ pub enum RepoCommand {
         #[arg(value_enum)]
         visibility: Visibility,
     },
+    /// Refuse pulls of images whose scan has findings at or above a severity (--clear removes the policy).
+    #[command(group(ArgGroup::new("policy").required(true).args(["min_severity", "clear"])))]
+    SetPullPolicy {
+        name: String,
+        /// CRITICAL, HIGH, MEDIUM, LOW or INFORMATIONAL.
+        #[arg(long, value_name = "SEVERITY")]
+        min_severity: Option<String>,
+        /// An advisory id or alias (e.g. CVE-2024-3094) that never blocks; repeatable.
+        #[arg(long, value_name = "ID", requires = "min_severity")]
+        allow: Vec<String>,
+        /// Remove the policy: every image can be pulled.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Show a repository's pull policy.
+    GetPullPolicy { name: String },
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

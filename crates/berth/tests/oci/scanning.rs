@@ -179,13 +179,42 @@ async fn images_are_scanned_on_push_and_reevaluated_after_an_import() {
         let (code, out, _) = berth(&s, &["images", flag, key, "--json"]);
         assert_eq!(code, 0);
         let v: Value = serde_json::from_str(&out).unwrap();
-        let hit = v["images"].as_array().unwrap().iter().any(|i| {
-            i["imageDigest"] == digest.to_string() && i["detail"].as_str().unwrap().starts_with(detail)
-        });
+        let hit = v["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["imageDigest"] == digest.to_string() && i["detail"].as_str().unwrap().starts_with(detail));
         assert!(hit, "{flag} {key}: {v}");
     }
     let (_, none, _) = berth(&s, &["images", "--package", "no-such-package", "--json"]);
     assert_eq!(serde_json::from_str::<Value>(&none).unwrap()["images"], serde_json::json!([]));
+
+    // A pull policy refuses the image while it has HIGH or CRITICAL findings that are not allowed.
+    let (code, _, _) = berth(&s, &["repo", "set-pull-policy", "scan/fixture", "--min-severity", "high"]);
+    assert_eq!(code, 0);
+    let r = s.get("/v2/scan/fixture/manifests/1").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "DENIED", "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("pull policy"), "{body}");
+    let serious: Vec<String> = v["imageScanFindings"]["enhancedFindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "HIGH" || f["severity"] == "CRITICAL")
+        .map(|f| f["packageVulnerabilityDetails"]["vulnerabilityId"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!serious.is_empty(), "the fixture has HIGH findings");
+    let mut args = vec!["repo", "set-pull-policy", "scan/fixture", "--min-severity", "HIGH"];
+    for id in &serious {
+        args.extend(["--allow", id.as_str()]);
+    }
+    assert_eq!(berth(&s, &args).0, 0);
+    assert_eq!(s.get("/v2/scan/fixture/manifests/1").await.status(), StatusCode::OK, "every blocking finding allowed");
+    let (_, shown, _) = berth(&s, &["repo", "get-pull-policy", "scan/fixture"]);
+    assert!(shown.contains("refuse pulls at or above HIGH"), "{shown}");
+    assert_eq!(berth(&s, &["repo", "set-pull-policy", "scan/fixture", "--clear"]).0, 0);
+    assert_eq!(s.get("/v2/scan/fixture/manifests/1").await.status(), StatusCode::OK);
 
     // A new database (PyPI only) re-evaluates the stored inventory: Debian, npm and crates findings go away.
     import(&s, &["PyPI"]);

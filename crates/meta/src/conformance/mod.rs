@@ -41,7 +41,7 @@ pub use policies::{policies, repository_policies, visibility};
 pub use scans::scan_queue;
 pub use settings::{
     explicit_repositories, image_deletion_respects_indexes, image_details, image_listing, immutable_tags,
-    mutability_exclusions_and_setters, repository_deletion, resource_tags,
+    mutability_exclusions_and_setters, pull_policies, repository_deletion, resource_tags,
 };
 pub use tags::tag_listing;
 pub use uploads::{upload_sessions, usage_counters};
@@ -71,6 +71,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     immutable_tags(store).await;
     mutability_exclusions_and_setters(store).await;
     image_deletion_respects_indexes(store).await;
+    pull_policies(store).await;
     scan_queue(store).await;
 }
 

@@ -381,3 +381,16 @@ pub async fn image_deletion_respects_indexes<S: MetaStore>(store: &S) {
     assert_eq!(store.delete_image(&r, &child.digest).await.unwrap(), ImageDeletion::Deleted);
     assert_eq!(store.delete_image(&r, &child.digest).await.unwrap(), ImageDeletion::NotFound);
 }
+
+/// A pull policy is stored per repository, cleared with `None`, and absent for unknown repositories.
+pub async fn pull_policies<S: MetaStore>(store: &S) {
+    let r = repo("conf-settings/pull-policy");
+    assert!(!store.set_pull_policy(&r, Some("{}")).await.unwrap(), "unknown repository");
+    store.put_manifest(&image(&r, "conf-settings pull policy", vec![], 1), &tags(&["v1"])).await.unwrap();
+    assert_eq!(store.pull_policy(&r).await.unwrap(), None);
+    assert!(store.set_pull_policy(&r, Some(r#"{"severity":"HIGH"}"#)).await.unwrap());
+    assert_eq!(store.pull_policy(&r).await.unwrap().as_deref(), Some(r#"{"severity":"HIGH"}"#));
+    assert!(store.set_pull_policy(&r, None).await.unwrap());
+    assert_eq!(store.pull_policy(&r).await.unwrap(), None);
+    store.delete_repository(&r, true).await.unwrap();
+}

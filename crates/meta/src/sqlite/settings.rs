@@ -435,6 +435,33 @@ impl RepositorySettingsStore for SqliteMeta {
         Ok(ImageDeletion::Deleted)
     }
 
+    async fn set_pull_policy(&self, name: &RepositoryName, policy: Option<&str>) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        let Some(id) = make_explicit(&mut tx, name).await? else {
+            return Ok(false);
+        };
+        sqlx::query("UPDATE repository_settings SET pull_policy = ?2 WHERE repository_id = ?1")
+            .bind(id)
+            .bind(policy)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.durable().await?;
+        Ok(true)
+    }
+
+    async fn pull_policy(&self, name: &RepositoryName) -> Result<Option<String>> {
+        let mut conn = self.reader.acquire().await?;
+        let policy: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT s.pull_policy FROM repository_settings s JOIN repositories r ON r.id = s.repository_id \
+             WHERE r.name = ?1",
+        )
+        .bind(name.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(policy.flatten())
+    }
+
     async fn set_scan_on_push(&self, name: &RepositoryName, scan_on_push: bool) -> Result<Option<RepositoryRecord>> {
         let mut tx = self.write_tx().await?;
         let Some(id) = make_explicit(&mut tx, name).await? else {

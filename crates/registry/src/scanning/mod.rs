@@ -9,6 +9,7 @@
 
 mod database;
 mod findings;
+mod policy;
 mod worker;
 
 use berth_meta::scans::{ImageScan, IndexEntry, IndexHit, IndexKind, ScanStatus};
@@ -16,8 +17,11 @@ use berth_oci::media_type::{DOCKER_CONFIG, OCI_CONFIG};
 use berth_oci::{Digest, ParsedManifest, RepositoryName};
 use berth_scan::Inventory;
 
+pub use berth_vulndb::Severity;
 pub use database::{ImportedDb, LoadedDb, VULNDB_SETTING, VulnDbState};
 pub use findings::{Finding, evaluate, severity_counts};
+pub(crate) use policy::PolicyCache;
+pub use policy::PullPolicy;
 pub use worker::LEASE_SECS;
 
 use crate::{Registry, RegistryError, Result};
