@@ -95,6 +95,8 @@ pub trait ScanStore: Send + Sync {
     /// Records `scan` as the image's latest and removes job `id`, in one transaction. Nothing is recorded if
     /// the image was deleted meanwhile.
     async fn finish_scan(&self, id: i64, scan: &ImageScan) -> Result<()>;
+    /// Sets the description of an image's scan while it is `IN_PROGRESS` (its progress).
+    async fn scan_progress(&self, repo: &RepositoryName, digest: &Digest, description: &str) -> Result<()>;
     /// Jobs queued or running.
     async fn pending_scans(&self) -> Result<Vec<ScanJob>>;
     async fn image_scan(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<ImageScan>>;

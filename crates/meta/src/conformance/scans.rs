@@ -15,7 +15,9 @@ pub async fn scan_queue<S: MetaStore>(store: &S) {
     assert!(store.enqueue_scan(&r, &m1.digest, "push", 20).await.unwrap());
     assert!(!store.enqueue_scan(&r, &m1.digest, "manual", 21).await.unwrap(), "one job per image");
     assert!(store.enqueue_scan(&r, &m2.digest, "manual", 22).await.unwrap());
+    store.scan_progress(&r, &m1.digest, "layer 1 of 2").await.unwrap();
     let queued = store.image_scan(&r, &m1.digest).await.unwrap().unwrap();
+    assert_eq!(queued.description.as_deref(), Some("layer 1 of 2"));
     assert_eq!((queued.status, queued.started_at, queued.findings), (ScanStatus::InProgress, 20, None));
     assert_eq!(store.pending_scans().await.unwrap().len(), 2);
 

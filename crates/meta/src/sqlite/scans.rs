@@ -173,6 +173,21 @@ impl ScanStore for SqliteMeta {
         self.durable().await
     }
 
+    async fn scan_progress(&self, repo: &RepositoryName, digest: &Digest, description: &str) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(&format!(
+            "UPDATE image_scans SET description = ?3 WHERE status = 'IN_PROGRESS' AND manifest_id = ({MANIFEST_ID})"
+        ))
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .bind(description)
+        .execute(&mut *tx)
+        .await?;
+        // Progress is advisory: a crash may lose it, so no fsync barrier.
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn pending_scans(&self) -> Result<Vec<ScanJob>> {
         let mut conn = self.reader.acquire().await?;
         let sql = format!("SELECT {JOB_COLUMNS} FROM {JOB_FROM} ORDER BY j.created_at, j.id");

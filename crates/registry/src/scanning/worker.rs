@@ -107,7 +107,10 @@ impl Registry {
             return Err(Failed("not a container image".into()));
         }
         let mut analyses: Vec<(String, Arc<LayerAnalysis>)> = Vec::new();
-        for layer in &parsed.layers {
+        let total = parsed.layers.len();
+        for (i, layer) in parsed.layers.iter().enumerate() {
+            let note = format!("analysing layer {} of {total} ({})", i + 1, layer.digest);
+            let _ = self.meta.scan_progress(&job.repository, &job.digest, &note).await;
             let analysis = self.layer_analysis(&layer.digest, &layer.media_type).await?;
             analyses.push((layer.digest.to_string(), analysis));
         }
