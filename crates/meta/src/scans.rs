@@ -82,6 +82,17 @@ pub struct IndexHit {
     pub detail: String,
 }
 
+/// One image's re-evaluation.
+#[derive(Debug, Clone, Copy)]
+pub struct Evaluation<'a> {
+    pub repository: &'a RepositoryName,
+    pub digest: &'a Digest,
+    /// The findings (JSON).
+    pub findings: &'a [u8],
+    /// Its advisory index entries (replacing the previous ones).
+    pub advisories: &'a [IndexEntry],
+}
+
 #[async_trait]
 pub trait ScanStore: Send + Sync {
     /// Queues a scan of the manifest `digest` of `repo` and marks the image's scan `IN_PROGRESS`. `false` when
@@ -102,15 +113,9 @@ pub trait ScanStore: Send + Sync {
     async fn image_scan(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<ImageScan>>;
     /// Complete scans in (repository, digest) order strictly after `after`, at most `n`.
     async fn complete_scans(&self, after: Option<(&RepositoryName, &Digest)>, n: u32) -> Result<Vec<ImageScan>>;
-    /// Replaces the findings of a complete scan (a re-evaluation against a new database).
-    async fn update_findings(
-        &self,
-        repo: &RepositoryName,
-        digest: &Digest,
-        findings: &[u8],
-        vulndb: &str,
-        now: i64,
-    ) -> Result<()>;
+    /// Records re-evaluations of complete scans against database `vulndb`: each image's findings and its
+    /// advisory index entries, all in one transaction (images deleted meanwhile are skipped).
+    async fn update_findings(&self, evaluations: &[Evaluation<'_>], vulndb: &str, now: i64) -> Result<()>;
     /// Replaces the image's index entries of `kind` (nothing happens if the image is gone).
     async fn replace_scan_index(
         &self,

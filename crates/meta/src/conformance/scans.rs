@@ -3,7 +3,7 @@
 
 use super::{image, repo, tags};
 use crate::MetaStore;
-use crate::scans::{ImageScan, IndexEntry, IndexKind, ScanStatus};
+use crate::scans::{Evaluation, ImageScan, IndexEntry, IndexKind, ScanStatus};
 
 pub async fn scan_queue<S: MetaStore>(store: &S) {
     let r = repo("conf-scans/app");
@@ -50,7 +50,15 @@ pub async fn scan_queue<S: MetaStore>(store: &S) {
     store.finish_scan(a.id, &done).await.unwrap();
     assert_eq!(store.image_scan(&r, &m1.digest).await.unwrap().unwrap(), done);
     assert_eq!(store.pending_scans().await.unwrap().len(), 1, "the finished job is gone");
-    store.update_findings(&r, &m1.digest, br#"[{"id":"X"}]"#, "db-2", 60).await.unwrap();
+    let advisories = [IndexEntry { key: "X".into(), detail: "p 1 (X)".into() }];
+    let gone = image(&r, "conf-scans never pushed", vec![], 16);
+    let evaluations = [
+        Evaluation { repository: &r, digest: &m1.digest, findings: br#"[{"id":"X"}]"#, advisories: &advisories },
+        Evaluation { repository: &r, digest: &gone.digest, findings: b"[]", advisories: &[] },
+    ];
+    store.update_findings(&evaluations, "db-2", 60).await.unwrap();
+    let hits = store.lookup_scan_index(IndexKind::Advisory, "X", 10).await.unwrap();
+    assert_eq!(hits.iter().map(|h| &h.digest).collect::<Vec<_>>(), [&m1.digest], "index written with the findings");
     let re = store.image_scan(&r, &m1.digest).await.unwrap().unwrap();
     assert_eq!(
         (re.findings.as_deref(), re.vulndb.as_deref(), re.evaluated_at),

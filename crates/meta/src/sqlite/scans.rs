@@ -7,7 +7,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::SqliteMeta;
 use super::codec::parse;
-use crate::scans::{ImageScan, IndexEntry, IndexHit, IndexKind, ScanJob, ScanStatus, ScanStore};
+use crate::scans::{Evaluation, ImageScan, IndexEntry, IndexHit, IndexKind, ScanJob, ScanStatus, ScanStore};
 use crate::{MetaError, Result};
 
 /// The id of the manifest `digest` of `repo`.
@@ -17,6 +17,31 @@ const MANIFEST_ID: &str = "SELECT m.id FROM manifests m JOIN repositories r ON r
 /// The id of the manifest `digest` of `repo`, read on `conn`.
 async fn manifest_id(conn: &mut SqliteConnection, repo: &RepositoryName, digest: &Digest) -> Result<Option<i64>> {
     Ok(sqlx::query_scalar(MANIFEST_ID).bind(repo.as_str()).bind(digest.to_string()).fetch_optional(conn).await?)
+}
+
+/// Replaces a manifest's index entries of `kind`, on `conn`.
+async fn write_index(
+    conn: &mut SqliteConnection,
+    manifest_id: i64,
+    kind: IndexKind,
+    entries: &[IndexEntry],
+) -> Result<()> {
+    let kind = kind_to_db(kind);
+    sqlx::query("DELETE FROM scan_index WHERE manifest_id = ?1 AND kind = ?2")
+        .bind(manifest_id)
+        .bind(kind)
+        .execute(&mut *conn)
+        .await?;
+    for e in entries {
+        sqlx::query("INSERT OR IGNORE INTO scan_index (manifest_id, kind, key, detail) VALUES (?1, ?2, ?3, ?4)")
+            .bind(manifest_id)
+            .bind(kind)
+            .bind(&e.key)
+            .bind(&e.detail)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 const JOB_COLUMNS: &str = "j.id AS id, r.name AS repository, m.digest AS digest, j.reason AS reason, \
@@ -212,26 +237,27 @@ impl ScanStore for SqliteMeta {
         rows.iter().map(scan).collect()
     }
 
-    async fn update_findings(
-        &self,
-        repo: &RepositoryName,
-        digest: &Digest,
-        findings: &[u8],
-        vulndb: &str,
-        now: i64,
-    ) -> Result<()> {
+    async fn update_findings(&self, evaluations: &[Evaluation<'_>], vulndb: &str, now: i64) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        sqlx::query(&format!(
-            "UPDATE image_scans SET findings = ?3, vulndb = ?4, evaluated_at = ?5 \
-             WHERE status = 'COMPLETE' AND manifest_id = ({MANIFEST_ID})"
-        ))
-        .bind(repo.as_str())
-        .bind(digest.to_string())
-        .bind(findings)
-        .bind(vulndb)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        for e in evaluations {
+            let Some(manifest_id) = manifest_id(&mut tx, e.repository, e.digest).await? else {
+                continue;
+            };
+            let updated = sqlx::query(
+                "UPDATE image_scans SET findings = ?2, vulndb = ?3, evaluated_at = ?4 \
+                 WHERE status = 'COMPLETE' AND manifest_id = ?1",
+            )
+            .bind(manifest_id)
+            .bind(e.findings)
+            .bind(vulndb)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 1 {
+                write_index(&mut tx, manifest_id, IndexKind::Advisory, e.advisories).await?;
+            }
+        }
         tx.commit().await?;
         self.durable().await
     }
@@ -247,21 +273,7 @@ impl ScanStore for SqliteMeta {
         let Some(manifest_id) = manifest_id(&mut tx, repo, digest).await? else {
             return Ok(());
         };
-        let kind = kind_to_db(kind);
-        sqlx::query("DELETE FROM scan_index WHERE manifest_id = ?1 AND kind = ?2")
-            .bind(manifest_id)
-            .bind(kind)
-            .execute(&mut *tx)
-            .await?;
-        for e in entries {
-            sqlx::query("INSERT OR IGNORE INTO scan_index (manifest_id, kind, key, detail) VALUES (?1, ?2, ?3, ?4)")
-                .bind(manifest_id)
-                .bind(kind)
-                .bind(&e.key)
-                .bind(&e.detail)
-                .execute(&mut *tx)
-                .await?;
-        }
+        write_index(&mut tx, manifest_id, kind, entries).await?;
         tx.commit().await?;
         self.durable().await
     }

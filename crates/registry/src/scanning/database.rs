@@ -5,12 +5,13 @@
 
 use std::sync::{Arc, RwLock};
 
+use berth_meta::scans::Evaluation;
 use berth_oci::{Algorithm, Digest, DigestHasher};
 use berth_vulndb::VulnDb;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt as _;
 
-use super::{corrupt, evaluate};
+use super::{advisory_entries, corrupt, evaluate};
 use crate::{Registry, Result};
 
 /// The registry setting naming the database in use.
@@ -126,10 +127,13 @@ impl Registry {
         let mut done = 0;
         let mut after: Option<(berth_oci::RepositoryName, Digest)> = None;
         loop {
-            let page = self.meta.complete_scans(after.as_ref().map(|(r, d)| (r, d)), 200).await?;
+            // Small pages: each scan carries its inventory and findings.
+            let page = self.meta.complete_scans(after.as_ref().map(|(r, d)| (r, d)), 32).await?;
             let Some(last) = page.last() else { break };
             after = Some((last.repository.clone(), last.digest.clone()));
-            for scan in page {
+            // Evaluated in memory, then recorded together: one transaction per page.
+            let mut results = Vec::new();
+            for scan in &page {
                 if scan.vulndb.as_deref() == Some(imported.blob.as_str()) {
                     continue;
                 }
@@ -138,9 +142,20 @@ impl Registry {
                     .map_err(|e| corrupt(format!("inventory of {}@{}: {e}", scan.repository, scan.digest)))?;
                 let findings = evaluate(&inventory, &db);
                 let json = serde_json::to_vec(&findings).expect("serialises");
-                self.meta.update_findings(&scan.repository, &scan.digest, &json, &imported.blob, self.now()).await?;
-                self.index_scan(&scan.repository, &scan.digest, None, &findings).await?;
-                done += 1;
+                results.push((scan, json, advisory_entries(&findings)));
+            }
+            let evaluations: Vec<Evaluation> = results
+                .iter()
+                .map(|(scan, json, advisories)| Evaluation {
+                    repository: &scan.repository,
+                    digest: &scan.digest,
+                    findings: json,
+                    advisories,
+                })
+                .collect();
+            if !evaluations.is_empty() {
+                self.meta.update_findings(&evaluations, &imported.blob, self.now()).await?;
+                done += evaluations.len();
             }
         }
         Ok(done)

@@ -52,7 +52,7 @@ pub fn evaluate(inventory: &Inventory, db: &VulnDb) -> Vec<Finding> {
                 aliases: a.aliases.clone(),
                 severity: a.severity,
                 summary: a.summary.clone(),
-                details: a.details.clone(),
+                details: a.details.as_deref().map(shorten),
                 uri: a.uri.clone(),
                 cvss_score: a.cvss_score,
                 cvss_vector: a.cvss_vector.clone(),
@@ -74,6 +74,21 @@ pub fn evaluate(inventory: &Inventory, db: &VulnDb) -> Vec<Finding> {
         b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)).then_with(|| a.package_name.cmp(&b.package_name))
     });
     out
+}
+
+/// Details are kept short in findings: every image stores its own, and the advisory database has the full
+/// text.
+const DETAILS_KEPT: usize = 480;
+
+fn shorten(text: &str) -> String {
+    if text.len() <= DETAILS_KEPT {
+        return text.to_string();
+    }
+    let mut end = DETAILS_KEPT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", text[..end].trim_end())
 }
 
 /// Findings per severity name (`CRITICAL`, `HIGH`...), only the severities that occur.

@@ -156,7 +156,7 @@ fn package_entries(inventory: &Inventory) -> Vec<IndexEntry> {
 }
 
 /// Each finding under its advisory id and each alias.
-fn advisory_entries(findings: &[Finding]) -> Vec<IndexEntry> {
+pub(crate) fn advisory_entries(findings: &[Finding]) -> Vec<IndexEntry> {
     let mut out = Vec::new();
     for f in findings {
         let detail = format!("{} {} ({})", f.package_name, f.package_version, f.id);
