@@ -131,6 +131,7 @@ fi
 "${driver[@]}" variant-layout --src "$fixture" --dst "${work}/fixture-variant" --label bench
 
 # ------------------------------------------------------------------ helpers
+started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 stamp="scan-$(date -u +%Y%m%d-%H%M%S)"
 if ((quick)); then stamp+="-quick"; fi
 mkdir -p "${bench}/results"
@@ -250,7 +251,6 @@ for tool in trivy grype; do
     if command -v "$tool" >/dev/null; then others+=("${tool} is installed but not timed here"); fi
 done
 ((${#others[@]})) || others=("no reference scanner: neither Trivy nor Grype is installed, and there is no Distribution equivalent (it does not scan)")
-started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 dirty=""
 if [[ -n "$(git -C "$root" status --porcelain -- crates 2>/dev/null)" ]]; then dirty=" (crates/ has uncommitted changes)"; fi
@@ -258,14 +258,16 @@ debian_note="Debian: not measured (--no-debian)"
 if ((debian)); then
     debian_note="Debian bookworm minbase ($(du -h "$rootfs_tar" | cut -f1) tar, one layer; docker $(docker version -f '{{.Server.Version}}' 2>/dev/null))"
 fi
-python3 - "${work}/meta.json" "$runs" "$images" "$commit$dirty" "$started" "$debian_note" "${others[*]}" "${loads[@]}" <<'PY'
+binary="${berth_bin} (modified $(date -u -r "$berth_bin" +%Y-%m-%dT%H:%M:%SZ), sha256 $(sha256sum "$berth_bin" | cut -c1-12))"
+python3 - "${work}/meta.json" "$runs" "$images" "$commit$dirty" "$started" "$debian_note" "${others[*]}" "$binary" "${loads[@]}" <<'PY'
 import json, os, sys
-path, runs, images, commit, started, debian_note, others, *loads = sys.argv[1:]
+path, runs, images, commit, started, debian_note, others, binary, *loads = sys.argv[1:]
 meta = {
     "started": started,
     "params": {},
     "notes": [
-        f"commit {commit}; {os.cpu_count()} cores, {os.uname().release}; client and server on one machine",
+        f"working tree at commit {commit}; {os.cpu_count()} cores, {os.uname().release}; client and server on one machine",
+        f"berth binary {binary}",
         f"{runs} run(s) of the single-image scans, each on a fresh server (empty layer cache); "
         f"{int(images):,} images for the bulk rows, once",
         "times: client wall clock; scans polled with DescribeImageScanFindings every 50 ms "
