@@ -97,6 +97,7 @@ enum VulndbCommand {
 }
 
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
@@ -136,6 +137,17 @@ fn main() -> ExitCode {
         eprintln!("berth: {e}");
         ExitCode::FAILURE
     })
+}
+
+/// glibc gives every thread that allocates its own malloc arena and keeps freed memory in them: after a burst
+/// (many connections at once, a re-evaluation of every scan) the process stays at several times its working
+/// set. Two arenas keep the peak close to what is in use, at no measurable cost to throughput here.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: called first thing in `main`, before any other thread exists; mallopt only sets a tunable.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 async fn fsck(config: config::Config, args: FsckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {

@@ -138,10 +138,12 @@ async fn scan_worker(registry: Registry) {
         }
         match registry.scan_next(&worker).await {
             Ok(true) => continue,
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "running a scan failed"),
+            Ok(false) => registry.wait_for_scan_work(Duration::from_secs(2)).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "running a scan failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 

@@ -74,6 +74,13 @@ pub struct IndexEntry {
     pub detail: String,
 }
 
+/// What a scan adds to the index: packages (keyed by lower-case name) and advisories (by id and alias).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanIndex {
+    pub packages: Vec<IndexEntry>,
+    pub advisories: Vec<IndexEntry>,
+}
+
 /// An image an index lookup found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexHit {
@@ -103,9 +110,9 @@ pub trait ScanStore: Send + Sync {
     async fn claim_scan(&self, worker: &str, now: i64, stale_before: i64) -> Result<Option<ScanJob>>;
     /// Renews the claim of `worker` on job `id`; `false` if the job is no longer its own.
     async fn renew_scan(&self, id: i64, worker: &str, now: i64) -> Result<bool>;
-    /// Records `scan` as the image's latest and removes job `id`, in one transaction. Nothing is recorded if
-    /// the image was deleted meanwhile.
-    async fn finish_scan(&self, id: i64, scan: &ImageScan) -> Result<()>;
+    /// Records `scan` as the image's latest with its index entries (packages and advisories; both replaced)
+    /// and removes job `id`, in one transaction. Nothing is recorded if the image was deleted meanwhile.
+    async fn finish_scan(&self, id: i64, scan: &ImageScan, index: &ScanIndex) -> Result<()>;
     /// Sets the description of an image's scan while it is `IN_PROGRESS` (its progress).
     async fn scan_progress(&self, repo: &RepositoryName, digest: &Digest, description: &str) -> Result<()>;
     /// Jobs queued or running.
@@ -116,14 +123,6 @@ pub trait ScanStore: Send + Sync {
     /// Records re-evaluations of complete scans against database `vulndb`: each image's findings and its
     /// advisory index entries, all in one transaction (images deleted meanwhile are skipped).
     async fn update_findings(&self, evaluations: &[Evaluation<'_>], vulndb: &str, now: i64) -> Result<()>;
-    /// Replaces the image's index entries of `kind` (nothing happens if the image is gone).
-    async fn replace_scan_index(
-        &self,
-        repo: &RepositoryName,
-        digest: &Digest,
-        kind: IndexKind,
-        entries: &[IndexEntry],
-    ) -> Result<()>;
     /// Images whose index has `key` under `kind`, ordered by repository and digest, at most `limit` entries.
     async fn lookup_scan_index(&self, kind: IndexKind, key: &str, limit: u32) -> Result<Vec<IndexHit>>;
     async fn layer_analysis(&self, digest: &Digest) -> Result<Option<Vec<u8>>>;

@@ -83,6 +83,8 @@ pub struct Registry {
     vulndb: scanning::VulnDbState,
     scanning_config: settings::CachedScanning,
     pull_policies: scanning::PolicyCache,
+    /// Woken when this node queues a scan, so its worker starts at once.
+    scan_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl Registry {
@@ -98,6 +100,7 @@ impl Registry {
             vulndb: Default::default(),
             scanning_config: Default::default(),
             pull_policies: Default::default(),
+            scan_wakeup: Default::default(),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::{image, repo, tags};
 use crate::MetaStore;
-use crate::scans::{Evaluation, ImageScan, IndexEntry, IndexKind, ScanStatus};
+use crate::scans::{Evaluation, ImageScan, IndexEntry, IndexKind, ScanIndex, ScanStatus};
 
 pub async fn scan_queue<S: MetaStore>(store: &S) {
     let r = repo("conf-scans/app");
@@ -47,7 +47,7 @@ pub async fn scan_queue<S: MetaStore>(store: &S) {
         vulndb: Some("db-1".into()),
         evaluated_at: Some(45),
     };
-    store.finish_scan(a.id, &done).await.unwrap();
+    store.finish_scan(a.id, &done, &ScanIndex::default()).await.unwrap();
     assert_eq!(store.image_scan(&r, &m1.digest).await.unwrap().unwrap(), done);
     assert_eq!(store.pending_scans().await.unwrap().len(), 1, "the finished job is gone");
     let advisories = [IndexEntry { key: "X".into(), detail: "p 1 (X)".into() }];
@@ -80,7 +80,8 @@ pub async fn scan_queue<S: MetaStore>(store: &S) {
     // Finishing a job whose image is gone records nothing and removes the job.
     let last = store.pending_scans().await.unwrap().pop().unwrap();
     store.delete_manifest(&r, &m2.digest).await.unwrap();
-    store.finish_scan(last.id, &ImageScan { digest: m2.digest.clone(), ..done.clone() }).await.unwrap();
+    let scan = ImageScan { digest: m2.digest.clone(), ..done.clone() };
+    store.finish_scan(last.id, &scan, &ScanIndex::default()).await.unwrap();
     assert_eq!(store.image_scan(&r, &m2.digest).await.unwrap(), None);
 
     let pushed = repo("conf-scans/pushed");
@@ -97,23 +98,20 @@ pub async fn scan_queue<S: MetaStore>(store: &S) {
     store.put_manifest(&i1, &tags(&["a"])).await.unwrap();
     store.put_manifest(&i2, &tags(&["b"])).await.unwrap();
     let e = |k: &str, d: &str| IndexEntry { key: k.into(), detail: d.into() };
-    store
-        .replace_scan_index(&idx, &i1.digest, IndexKind::Package, &[e("openssl", "openssl 3.0.1 Debian:12")])
-        .await
-        .unwrap();
-    store
-        .replace_scan_index(&idx, &i2.digest, IndexKind::Package, &[e("openssl", "openssl 3.0.2 Debian:12")])
-        .await
-        .unwrap();
-    store
-        .replace_scan_index(
-            &idx,
-            &i1.digest,
-            IndexKind::Advisory,
-            &[e("CVE-1", "openssl 3.0.1"), e("GHSA-x", "openssl 3.0.1")],
-        )
-        .await
-        .unwrap();
+    // i1 holds 300 packages (more than one INSERT's worth) and two advisories; i2 one package.
+    let mut packages: Vec<IndexEntry> = (0..300).map(|n| e(&format!("pkg{n}"), &format!("pkg{n} 1"))).collect();
+    packages.push(e("openssl", "openssl 3.0.1 Debian:12"));
+    let advisories = vec![e("CVE-1", "openssl 3.0.1"), e("GHSA-x", "openssl 3.0.1")];
+    for (m, index) in [
+        (&i1, ScanIndex { packages, advisories }),
+        (&i2, ScanIndex { packages: vec![e("openssl", "openssl 3.0.2 Debian:12")], advisories: vec![] }),
+    ] {
+        assert!(store.enqueue_scan(&idx, &m.digest, "push", 200).await.unwrap());
+        let job = store.claim_scan("node-a", 201, 0).await.unwrap().unwrap();
+        let scan = ImageScan { repository: idx.clone(), digest: m.digest.clone(), ..done.clone() };
+        store.finish_scan(job.id, &scan, &index).await.unwrap();
+    }
+    assert_eq!(store.lookup_scan_index(IndexKind::Package, "pkg299", 10).await.unwrap().len(), 1);
     let hits = store.lookup_scan_index(IndexKind::Package, "openssl", 10).await.unwrap();
     let mut expected =
         vec![(i1.digest.clone(), "openssl 3.0.1 Debian:12"), (i2.digest.clone(), "openssl 3.0.2 Debian:12")];
@@ -121,7 +119,8 @@ pub async fn scan_queue<S: MetaStore>(store: &S) {
     assert_eq!(hits.iter().map(|h| (h.digest.clone(), h.detail.as_str())).collect::<Vec<_>>(), expected);
     assert_eq!(store.lookup_scan_index(IndexKind::Advisory, "GHSA-x", 10).await.unwrap().len(), 1);
     assert!(store.lookup_scan_index(IndexKind::Advisory, "openssl", 10).await.unwrap().is_empty(), "kinds apart");
-    store.replace_scan_index(&idx, &i1.digest, IndexKind::Advisory, &[]).await.unwrap();
+    let evaluation = Evaluation { repository: &idx, digest: &i1.digest, findings: b"[]", advisories: &[] };
+    store.update_findings(&[evaluation], "db-3", 300).await.unwrap();
     assert!(store.lookup_scan_index(IndexKind::Advisory, "CVE-1", 10).await.unwrap().is_empty(), "replaced");
     assert_eq!(store.lookup_scan_index(IndexKind::Package, "openssl", 10).await.unwrap().len(), 2, "other kind kept");
     store.delete_manifest(&idx, &i2.digest).await.unwrap();

@@ -7,7 +7,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::SqliteMeta;
 use super::codec::parse;
-use crate::scans::{Evaluation, ImageScan, IndexEntry, IndexHit, IndexKind, ScanJob, ScanStatus, ScanStore};
+use crate::scans::{Evaluation, ImageScan, IndexEntry, IndexHit, IndexKind, ScanIndex, ScanJob, ScanStatus, ScanStore};
 use crate::{MetaError, Result};
 
 /// The id of the manifest `digest` of `repo`.
@@ -18,6 +18,9 @@ const MANIFEST_ID: &str = "SELECT m.id FROM manifests m JOIN repositories r ON r
 async fn manifest_id(conn: &mut SqliteConnection, repo: &RepositoryName, digest: &Digest) -> Result<Option<i64>> {
     Ok(sqlx::query_scalar(MANIFEST_ID).bind(repo.as_str()).bind(digest.to_string()).fetch_optional(conn).await?)
 }
+
+/// Rows per `INSERT` into the index (4 parameters each, well under SQLite's limit).
+const INDEX_ROWS_PER_INSERT: usize = 128;
 
 /// Replaces a manifest's index entries of `kind`, on `conn`.
 async fn write_index(
@@ -32,14 +35,14 @@ async fn write_index(
         .bind(kind)
         .execute(&mut *conn)
         .await?;
-    for e in entries {
-        sqlx::query("INSERT OR IGNORE INTO scan_index (manifest_id, kind, key, detail) VALUES (?1, ?2, ?3, ?4)")
-            .bind(manifest_id)
-            .bind(kind)
-            .bind(&e.key)
-            .bind(&e.detail)
-            .execute(&mut *conn)
-            .await?;
+    for chunk in entries.chunks(INDEX_ROWS_PER_INSERT) {
+        let values = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!("INSERT OR IGNORE INTO scan_index (manifest_id, kind, key, detail) VALUES {values}");
+        let mut q = sqlx::query(&sql);
+        for e in chunk {
+            q = q.bind(manifest_id).bind(kind).bind(&e.key).bind(&e.detail);
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -134,6 +137,15 @@ impl ScanStore for SqliteMeta {
     }
 
     async fn claim_scan(&self, worker: &str, now: i64, stale_before: i64) -> Result<Option<ScanJob>> {
+        // Idle workers ask often: answer "nothing" from the read pool, without taking the writer.
+        let claimable: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM scan_jobs WHERE claimed_at IS NULL OR claimed_at < ?1)")
+                .bind(stale_before)
+                .fetch_one(&self.reader)
+                .await?;
+        if !claimable {
+            return Ok(None);
+        }
         let mut tx = self.write_tx().await?;
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM {JOB_FROM} WHERE j.claimed_at IS NULL OR j.claimed_at < ?1 \
@@ -168,7 +180,7 @@ impl ScanStore for SqliteMeta {
         Ok(n == 1)
     }
 
-    async fn finish_scan(&self, id: i64, s: &ImageScan) -> Result<()> {
+    async fn finish_scan(&self, id: i64, s: &ImageScan, index: &ScanIndex) -> Result<()> {
         let mut tx = self.write_tx().await?;
         if let Some(manifest_id) = manifest_id(&mut tx, &s.repository, &s.digest).await? {
             sqlx::query(
@@ -192,6 +204,8 @@ impl ScanStore for SqliteMeta {
             .bind(s.evaluated_at)
             .execute(&mut *tx)
             .await?;
+            write_index(&mut tx, manifest_id, IndexKind::Package, &index.packages).await?;
+            write_index(&mut tx, manifest_id, IndexKind::Advisory, &index.advisories).await?;
         }
         sqlx::query("DELETE FROM scan_jobs WHERE id = ?1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
@@ -258,22 +272,6 @@ impl ScanStore for SqliteMeta {
                 write_index(&mut tx, manifest_id, IndexKind::Advisory, e.advisories).await?;
             }
         }
-        tx.commit().await?;
-        self.durable().await
-    }
-
-    async fn replace_scan_index(
-        &self,
-        repo: &RepositoryName,
-        digest: &Digest,
-        kind: IndexKind,
-        entries: &[IndexEntry],
-    ) -> Result<()> {
-        let mut tx = self.write_tx().await?;
-        let Some(manifest_id) = manifest_id(&mut tx, repo, digest).await? else {
-            return Ok(());
-        };
-        write_index(&mut tx, manifest_id, kind, entries).await?;
         tx.commit().await?;
         self.durable().await
     }

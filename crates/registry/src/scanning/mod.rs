@@ -72,7 +72,16 @@ impl Registry {
                 "{repo}@{digest} is not a container image (an index or an artifact); scan its images instead"
             )));
         }
-        Ok(self.meta.enqueue_scan(repo, digest, reason, self.now()).await?)
+        let queued = self.meta.enqueue_scan(repo, digest, reason, self.now()).await?;
+        if queued {
+            self.scan_wakeup.notify_one();
+        }
+        Ok(queued)
+    }
+
+    /// Waits until this node queues a scan, or `at_most` (jobs queued by other nodes, leases lapsing).
+    pub async fn wait_for_scan_work(&self, at_most: std::time::Duration) {
+        let _ = tokio::time::timeout(at_most, self.scan_wakeup.notified()).await;
     }
 
     /// After a push: queues a scan when the repository or a registry rule asks for scans on push.
@@ -88,11 +97,11 @@ impl Registry {
         };
         // The push has succeeded; a failure to queue its scan is logged, not reported to the client.
         match wanted.await {
-            Ok(true) => {
-                if let Err(e) = self.meta.enqueue_scan(repo, digest, "push", self.now()).await {
-                    tracing::warn!(%repo, %digest, error = %e, "could not queue the scan on push");
-                }
-            }
+            Ok(true) => match self.meta.enqueue_scan(repo, digest, "push", self.now()).await {
+                Ok(true) => self.scan_wakeup.notify_one(),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(%repo, %digest, error = %e, "could not queue the scan on push"),
+            },
             Ok(false) => {}
             Err(e) => tracing::warn!(%repo, %digest, error = %e, "could not read the scanning configuration"),
         }
@@ -110,22 +119,6 @@ impl Registry {
         Ok(self.meta.lookup_scan_index(IndexKind::Package, &name.to_lowercase(), limit).await?)
     }
 
-    /// Rewrites the image's index of packages (when `inventory` is given) and of advisories.
-    pub(crate) async fn index_scan(
-        &self,
-        repo: &RepositoryName,
-        digest: &Digest,
-        inventory: Option<&Inventory>,
-        findings: &[Finding],
-    ) -> Result<()> {
-        if let Some(inventory) = inventory {
-            let entries = package_entries(inventory);
-            self.meta.replace_scan_index(repo, digest, IndexKind::Package, &entries).await?;
-        }
-        let entries = advisory_entries(findings);
-        Ok(self.meta.replace_scan_index(repo, digest, IndexKind::Advisory, &entries).await?)
-    }
-
     /// The latest scan of an image; `None` if it was never scanned.
     pub async fn scan_report(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<ScanReport>> {
         let Some(scan) = self.meta.image_scan(repo, digest).await? else {
@@ -136,7 +129,7 @@ impl Registry {
 }
 
 /// Each package under its name and, for distribution packages, its source package name.
-fn package_entries(inventory: &Inventory) -> Vec<IndexEntry> {
+pub(crate) fn package_entries(inventory: &Inventory) -> Vec<IndexEntry> {
     let mut out = Vec::new();
     for p in &inventory.packages {
         let detail = match (&p.source_name, &p.source_version) {

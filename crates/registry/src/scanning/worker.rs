@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_meta::scans::{ImageScan, ScanJob, ScanStatus};
+use berth_meta::scans::{ImageScan, ScanIndex, ScanJob, ScanStatus};
 use berth_oci::media_type::{OCI_EMPTY, OCI_MANIFEST};
 use berth_oci::{Digest, ParsedManifest, Reference};
 use berth_scan::sbom::{BomOptions, CYCLONEDX_MEDIA_TYPE, ImageInfo};
@@ -12,7 +12,7 @@ use berth_scan::{LayerAnalysis, LayerRef};
 use serde_json::json;
 use tokio::io::AsyncReadExt as _;
 
-use super::{evaluate, is_scannable};
+use super::{advisory_entries, evaluate, is_scannable, package_entries};
 use crate::{Registry, RegistryError, Result};
 
 /// A claim not renewed for this long belongs to a worker that is gone; another may take the job over.
@@ -58,11 +58,11 @@ impl Registry {
         let previous = self.meta.image_scan(&job.repository, &job.digest).await?;
         let outcome = self.run_scan(&job).await;
         renewer.abort();
-        let scan = match outcome {
-            Ok(scan) => scan,
+        let (scan, index) = match outcome {
+            Ok(done) => done,
             Err(Failed(reason)) => {
                 tracing::warn!(repository = %job.repository, digest = %job.digest, %reason, "scan failed");
-                ImageScan {
+                let failed = ImageScan {
                     repository: job.repository.clone(),
                     digest: job.digest.clone(),
                     status: ScanStatus::Failed,
@@ -74,7 +74,8 @@ impl Registry {
                     sbom_digest: None,
                     vulndb: None,
                     evaluated_at: None,
-                }
+                };
+                (failed, ScanIndex::default())
             }
         };
         // An earlier SBOM of this image is replaced by the new one.
@@ -83,18 +84,11 @@ impl Registry {
         {
             let _ = self.meta.delete_manifest(&job.repository, &old).await;
         }
-        self.meta.finish_scan(job.id, &scan).await?;
-        if scan.status == ScanStatus::Complete {
-            let inventory: Option<berth_scan::Inventory> =
-                scan.inventory.as_deref().and_then(|j| serde_json::from_slice(j).ok());
-            let findings: Vec<super::Finding> =
-                scan.findings.as_deref().and_then(|j| serde_json::from_slice(j).ok()).unwrap_or_default();
-            self.index_scan(&job.repository, &job.digest, inventory.as_ref(), &findings).await?;
-        }
+        self.meta.finish_scan(job.id, &scan, &index).await?;
         Ok(true)
     }
 
-    async fn run_scan(&self, job: &ScanJob) -> std::result::Result<ImageScan, Failed> {
+    async fn run_scan(&self, job: &ScanJob) -> std::result::Result<(ImageScan, ScanIndex), Failed> {
         let started_at = self.now();
         let stored = self
             .meta
@@ -146,7 +140,8 @@ impl Registry {
             (Some(_), true) => None,
             (Some(_), false) => Some(notes.join("; ")),
         };
-        Ok(ImageScan {
+        let index = ScanIndex { packages: package_entries(&inventory), advisories: advisory_entries(&findings) };
+        let scan = ImageScan {
             repository: job.repository.clone(),
             digest: job.digest.clone(),
             status: ScanStatus::Complete,
@@ -158,7 +153,8 @@ impl Registry {
             sbom_digest: Some(sbom_digest),
             evaluated_at: vulndb.as_ref().map(|_| now),
             vulndb,
-        })
+        };
+        Ok((scan, index))
     }
 
     /// The analysis of one layer: cached by digest, else read once from storage (streamed, on a blocking
