@@ -85,6 +85,7 @@ pub struct Registry {
     pull_policies: scanning::PolicyCache,
     /// Woken when this node queues a scan, so its worker starts at once.
     scan_wakeup: Arc<tokio::sync::Notify>,
+    layer_memo: scanning::LayerMemo,
 }
 
 impl Registry {
@@ -101,6 +102,7 @@ impl Registry {
             scanning_config: Default::default(),
             pull_policies: Default::default(),
             scan_wakeup: Default::default(),
+            layer_memo: Default::default(),
         }
     }
 

@@ -23,6 +23,7 @@ pub use findings::{Finding, evaluate, severity_counts};
 pub(crate) use policy::PolicyCache;
 pub use policy::PullPolicy;
 pub use worker::LEASE_SECS;
+pub(crate) use worker::LayerMemo;
 
 use crate::{Registry, RegistryError, Result};
 

@@ -15,6 +15,36 @@ use tokio::io::AsyncReadExt as _;
 use super::{advisory_entries, evaluate, is_scannable, package_entries};
 use crate::{Registry, RegistryError, Result};
 
+/// A decoded layer analysis and its layer.
+type Memo = (Digest, Arc<LayerAnalysis>);
+
+/// Layer analyses this node used last, decoded: base layers recur in scan after scan.
+#[derive(Clone, Default)]
+pub(crate) struct LayerMemo(Arc<std::sync::Mutex<Vec<Memo>>>);
+
+/// How many decoded analyses a node keeps (most recently used first).
+const LAYER_MEMO_ENTRIES: usize = 32;
+
+impl LayerMemo {
+    fn get(&self, digest: &Digest) -> Option<Arc<LayerAnalysis>> {
+        let mut entries = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let i = entries.iter().position(|(d, _)| d == digest)?;
+        let entry = entries.remove(i);
+        let analysis = entry.1.clone();
+        entries.insert(0, entry);
+        Some(analysis)
+    }
+
+    fn put(&self, digest: &Digest, analysis: LayerAnalysis) -> Arc<LayerAnalysis> {
+        let analysis = Arc::new(analysis);
+        let mut entries = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|(d, _)| d != digest);
+        entries.insert(0, (digest.clone(), analysis.clone()));
+        entries.truncate(LAYER_MEMO_ENTRIES);
+        analysis
+    }
+}
+
 /// A claim not renewed for this long belongs to a worker that is gone; another may take the job over.
 pub const LEASE_SECS: i64 = 90;
 const RENEW_EVERY: Duration = Duration::from_secs(20);
@@ -164,11 +194,14 @@ impl Registry {
         digest: &Digest,
         media_type: &str,
     ) -> std::result::Result<Arc<LayerAnalysis>, Failed> {
+        if let Some(hot) = self.layer_memo.get(digest) {
+            return Ok(hot);
+        }
         if let Some(json) = self.meta.layer_analysis(digest).await?
             && let Ok(cached) = serde_json::from_slice::<LayerAnalysis>(&json)
             && cached.is_current()
         {
-            return Ok(Arc::new(cached));
+            return Ok(self.layer_memo.put(digest, cached));
         }
         let blob = self.blobs.open(digest, None).await.map_err(|e| Failed(format!("layer {digest}: {e}")))?;
         let reader = tokio_util::io::SyncIoBridge::new(blob.reader);
@@ -181,7 +214,7 @@ impl Registry {
         .map_err(|e| Failed(format!("layer {digest}: {e}")))?;
         let json = serde_json::to_vec(&analysis).expect("serialises");
         self.meta.put_layer_analysis(digest, &json, self.now()).await?;
-        Ok(Arc::new(analysis))
+        Ok(self.layer_memo.put(digest, analysis))
     }
 
     /// `created` of an image config, if it has one.
