@@ -4,7 +4,7 @@
 # Runner side: e2e_pass / e2e_fail_case / e2e_xfail / e2e_summary (the counting).
 # Case side:   e2e_case_init, e2e_defer, e2e_fail, e2e_rand, e2e_repo, e2e_wait_port,
 #              e2e_expect_eq, e2e_expect_contains, e2e_step, e2e_skip,
-#              e2e_auth, e2e_docker_login, E2E_CREDS / E2E_SRC_CREDS / E2E_DEST_CREDS.
+#              e2e_auth, e2e_docker_login, e2e_aws_env, field, E2E_CREDS / E2E_SRC_CREDS / E2E_DEST_CREDS.
 #
 # A case runs with REGISTRY=HOST:PORT and E2E_TMP=<a temp dir of its own, removed by the
 # runner> in its environment. It exits 0 on success; on failure its last line of output is
@@ -214,3 +214,22 @@ e2e_busybox_round_trip() {
         "$pushed_digest" "repo digest of the image pulled back"
     e2e_expect_eq "$(docker run --rm --network none "$ref")" "$message" "docker run output"
 }
+
+# Points the AWS CLI at nothing but berth's administrator access key (BERTH_ACCESS_KEY_ID /
+# BERTH_SECRET_ACCESS_KEY from scripts/with-registry.sh): no profile or config of the machine leaks in.
+e2e_aws_env() {
+    export AWS_ACCESS_KEY_ID="$BERTH_ACCESS_KEY_ID"
+    export AWS_SECRET_ACCESS_KEY="$BERTH_SECRET_ACCESS_KEY"
+    export AWS_DEFAULT_REGION=us-east-1
+    export AWS_CONFIG_FILE="${E2E_TMP}/aws-config" AWS_SHARED_CREDENTIALS_FILE="${E2E_TMP}/aws-credentials"
+    export AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
+    : >"$AWS_CONFIG_FILE"
+    : >"$AWS_SHARED_CREDENTIALS_FILE"
+    unset AWS_PROFILE AWS_SESSION_TOKEN
+}
+
+# field PYTHON-EXPR <JSON: prints EXPR evaluated with the JSON document on stdin as `d`.
+field() {
+    python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
+}
+

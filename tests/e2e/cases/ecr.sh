@@ -16,23 +16,12 @@ e2e_case_init
 command -v aws >/dev/null || e2e_fail "the AWS CLI is missing (pip install awscli)"
 command -v docker >/dev/null || e2e_fail "docker CLI not found"
 
-# An isolated AWS configuration: nothing from the machine's profiles leaks in.
-export AWS_ACCESS_KEY_ID="$BERTH_ACCESS_KEY_ID"
-export AWS_SECRET_ACCESS_KEY="$BERTH_SECRET_ACCESS_KEY"
-export AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE="${E2E_TMP}/aws-config" AWS_SHARED_CREDENTIALS_FILE="${E2E_TMP}/aws-credentials"
-export AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
-: >"$AWS_CONFIG_FILE"
-: >"$AWS_SHARED_CREDENTIALS_FILE"
-unset AWS_PROFILE AWS_SESSION_TOKEN
+e2e_aws_env
 
 ecr() { # AWS-BINARY ARGS...: one `aws ecr` call against berth, JSON output
     local bin="$1"
     shift
     "$bin" ecr "$@" --endpoint-url "$BERTH_ENDPOINT" --output json
-}
-field() { # PYTHON-EXPR <JSON: evaluates EXPR with the document as `d`
-    python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
 }
 
 v1="$(command -v aws)"

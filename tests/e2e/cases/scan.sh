@@ -49,21 +49,10 @@ done
 fixture="${testdata}/fixtures/oci-scanner-fixture"
 [[ -f "${fixture}/index.json" ]] || e2e_fail "fixture layout not found at ${fixture}"
 
-# An isolated AWS configuration, signed with the administrator's access key (as in ecr.sh).
-export AWS_ACCESS_KEY_ID="$BERTH_ACCESS_KEY_ID"
-export AWS_SECRET_ACCESS_KEY="$BERTH_SECRET_ACCESS_KEY"
-export AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE="${E2E_TMP}/aws-config" AWS_SHARED_CREDENTIALS_FILE="${E2E_TMP}/aws-credentials"
-export AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
-: >"$AWS_CONFIG_FILE"
-: >"$AWS_SHARED_CREDENTIALS_FILE"
-unset AWS_PROFILE AWS_SESSION_TOKEN
+e2e_aws_env
 
 ecr() { # ARGS...: one `aws ecr` call against berth, JSON output
     aws ecr "$@" --endpoint-url "$BERTH_ENDPOINT" --output json
-}
-field() { # PYTHON-EXPR <JSON: evaluates EXPR with the document as `d`
-    python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
 }
 indent() { sed 's/^/  /'; }
 berth() { # the berth CLI as the administrator (BERTH_ENDPOINT / BERTH_ACCESS_KEY_ID / ...)

@@ -80,6 +80,15 @@ async fn record_of(conn: &mut SqliteConnection, name: &RepositoryName) -> Result
     row.map(|row| Ok((row.try_get("id")?, record(&row)?))).transpose()
 }
 
+/// The value the image listings' SQL compares `?2` with.
+fn status_to_sql(status: TagStatus) -> &'static str {
+    match status {
+        TagStatus::Tagged => "tagged",
+        TagStatus::Untagged => "untagged",
+        TagStatus::Any => "any",
+    }
+}
+
 /// Columns of an [`ImageDetail`] over `manifests m`. The size counts each referenced blob once (a blob is
 /// in `manifest_blobs` once per manifest); the config media type is read from the content, which is JSON
 /// for every manifest berth accepted.
@@ -250,11 +259,7 @@ impl RepositorySettingsStore for SqliteMeta {
         let Some((id, _)) = record_of(&mut tx, repo).await? else {
             return Ok(None);
         };
-        let status = match status {
-            TagStatus::Tagged => "tagged",
-            TagStatus::Untagged => "untagged",
-            TagStatus::Any => "any",
-        };
+        let status = status_to_sql(status);
         // An untagged manifest's entry sorts as tag '' (tags are never empty); digests are never empty, so
         // "after ('', '')" is "from the start".
         let (after_digest, after_tag) = match after {
@@ -299,11 +304,7 @@ impl RepositorySettingsStore for SqliteMeta {
         let Some((id, _)) = record_of(&mut tx, repo).await? else {
             return Ok(None);
         };
-        let status = match status {
-            TagStatus::Tagged => "tagged",
-            TagStatus::Untagged => "untagged",
-            TagStatus::Any => "any",
-        };
+        let status = status_to_sql(status);
         let sql = format!(
             "SELECT {DETAIL_COLUMNS} FROM manifests m \
              WHERE m.repository_id = ?1 AND m.digest > ?3 \
