@@ -1,113 +1,408 @@
-//! The admin API (`POST /admin/v1/<Operation>`, JSON, SigV4-signed): see `docs/admin-api.md`.
-//! Requests are authenticated here and each operation is authorised by the identity service.
+//! The admin API (`POST /admin/v1/<Operation>`, JSON, SigV4 only): see `docs/admin-api.md`.
+//!
+//! Every request: authenticate (SigV4 with service `berth`, see [`crate::aws`]; no Basic credentials and no
+//! registry bearer tokens), parse the body into a typed [`Operation`], declare what it needs
+//! ([`Operation::required`]), have that decided by [`crate::access::decide`], then run it with the proof.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use berth_identity::{Caller, IdentityError};
+use berth_identity::manage::policy_permission;
+use berth_identity::{Authorized, Caller, Identity, IdentityError, Required, Target};
 use berth_meta::identity::{PolicyTarget, Visibility};
+use berth_oci::RepositoryName;
+use berth_registry::scanning::{PullPolicy, Severity};
 use http_body_util::{BodyExt, Limited};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::authn::{audit, client_ip};
-use crate::sigv4::canonical_input;
+use crate::aws::errors::{AwsError, ErrorType};
+use crate::aws::{SigningRules, json_object};
 
 const MAX_BODY: usize = 1024 * 1024;
 
-/// An admin API error in the AWS JSON shape.
-struct AwsError {
-    status: StatusCode,
-    kind: &'static str,
-    message: String,
-}
-
-impl AwsError {
-    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
-        AwsError { status, kind, message: message.into() }
-    }
-
-    fn validation(message: impl Into<String>) -> Self {
-        AwsError::new(StatusCode::BAD_REQUEST, "ValidationException", message)
-    }
-
-    /// A fault of the server: details go to the log only.
-    fn server(e: &dyn std::fmt::Display) -> Self {
-        tracing::error!(error = %e, "admin API fault");
-        AwsError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServerException", "internal error")
-    }
-}
-
-impl From<IdentityError> for AwsError {
-    fn from(e: IdentityError) -> Self {
-        let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if status.is_server_error() {
-            return AwsError::server(&e);
-        }
-        AwsError::new(status, e.aws_type(), e.to_string())
-    }
-}
-
-impl IntoResponse for AwsError {
-    fn into_response(self) -> Response {
-        let body = json!({"__type": self.kind, "message": self.message}).to_string();
-        (self.status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-    }
-}
+/// What the admin API requires of a signature: service `berth`, the registry's region, the body's media
+/// type signed.
+const SIGNING: SigningRules = SigningRules { service: "berth", check_region: true, signed: &["content-type"] };
 
 type AdminResult = Result<Value, AwsError>;
 
-fn field<'a>(body: &'a Value, name: &str) -> Result<&'a str, AwsError> {
-    body.get(name).and_then(Value::as_str).ok_or_else(|| AwsError::validation(format!("{name} is required (a string)")))
+fn validation(message: impl Into<String>) -> AwsError {
+    AwsError::new(ErrorType::Validation, message)
 }
 
-fn opt_field<'a>(body: &'a Value, name: &str) -> Result<Option<&'a str>, AwsError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(AwsError::validation(format!("{name} must be a string"))),
+fn identity(e: IdentityError) -> AwsError {
+    AwsError::from_admin(e)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateUserInput {
+    user_name: String,
+    password: Option<String>,
+    #[serde(default)]
+    admin: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserInput {
+    user_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OptionalUserInput {
+    user_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessKeyInput {
+    access_key_id: String,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+enum KeyStatus {
+    Active,
+    Inactive,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateAccessKeyInput {
+    access_key_id: String,
+    status: KeyStatus,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupInput {
+    group_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MembershipInput {
+    group_name: String,
+    user_name: String,
+}
+
+/// `{"user"}` | `{"group"}` | `{"repository"}` | `{"registry": true}`.
+#[derive(Deserialize)]
+struct TargetInput {
+    user: Option<String>,
+    group: Option<String>,
+    repository: Option<String>,
+    registry: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PolicyInput {
+    target: TargetInput,
+    policy_text: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum VisibilityName {
+    Public,
+    Private,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VisibilityInput {
+    repository_name: String,
+    visibility: VisibilityName,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RobotTokenInput {
+    name: String,
+    repositories: Vec<String>,
+    actions: Vec<String>,
+    expires_in_seconds: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenIdInput {
+    token_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ScannedImagesInput {
+    vulnerability_id: Option<String>,
+    package: Option<String>,
+    limit: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RepositoryInput {
+    repository_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PullPolicyInput {
+    repository_name: String,
+    min_severity: Option<String>,
+    allow: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct AuditInput {
+    after: Option<i64>,
+    limit: Option<u64>,
+}
+
+/// An admin request, parsed and validated: what it acts on is known before anything runs.
+enum Operation {
+    CreateUser(CreateUserInput),
+    ListUsers,
+    DeleteUser(String),
+    CreateAccessKey(String),
+    ListAccessKeys(Option<String>),
+    UpdateAccessKey(UpdateAccessKeyInput),
+    DeleteAccessKey(String),
+    CreateGroup(String),
+    DeleteGroup(String),
+    ListGroups,
+    AddUserToGroup(MembershipInput),
+    RemoveUserFromGroup(MembershipInput),
+    PutPolicy(PolicyTarget, String),
+    GetPolicy(PolicyTarget),
+    DeletePolicy(PolicyTarget),
+    SetRepositoryVisibility(RepositoryName, Visibility),
+    GetLoginPassword,
+    CreateRobotToken(String, RobotTokenInput),
+    ListRobotTokens,
+    DeleteRobotToken(String),
+    ListScannedImages(ScannedImagesInput),
+    PutPullPolicy(RepositoryName, Option<PullPolicy>),
+    GetPullPolicy(RepositoryName),
+    ListAuditEvents(AuditInput),
+}
+
+/// What an operation needs before it runs.
+enum Declared {
+    All(Vec<Required>),
+    /// A listing whose items are each decided as they are listed.
+    Filtered,
+}
+
+fn input<T: DeserializeOwned>(body: &Value) -> Result<T, AwsError> {
+    serde_json::from_value(body.clone()).map_err(|e| validation(format!("invalid request: {e}")))
+}
+
+fn repository(name: &str, member: &str) -> Result<RepositoryName, AwsError> {
+    name.parse().map_err(|e| validation(format!("{member}: {e}")))
+}
+
+fn policy_target(t: TargetInput) -> Result<PolicyTarget, AwsError> {
+    match t {
+        TargetInput { user: Some(u), .. } => Ok(PolicyTarget::User(u)),
+        TargetInput { group: Some(g), .. } => Ok(PolicyTarget::Group(g)),
+        TargetInput { repository: Some(r), .. } => Ok(PolicyTarget::Repository(repository(&r, "repository")?)),
+        TargetInput { registry: Some(true), .. } => Ok(PolicyTarget::Registry),
+        _ => Err(validation("target must be {\"user\"}, {\"group\"}, {\"repository\"} or {\"registry\": true}")),
     }
 }
 
-fn repo_field(body: &Value, name: &str) -> Result<berth_oci::RepositoryName, AwsError> {
-    field(body, name)?.parse().map_err(|e| AwsError::validation(format!("{name}: {e}")))
+fn pull_policy(i: PullPolicyInput) -> Result<Option<PullPolicy>, AwsError> {
+    let Some(s) = i.min_severity else { return Ok(None) };
+    let min_severity = Severity::from_label(&s)
+        .filter(|s| *s != Severity::Undefined)
+        .ok_or_else(|| validation(format!("minSeverity {s:?} is not CRITICAL, HIGH, MEDIUM, LOW or INFORMATIONAL")))?;
+    Ok(Some(PullPolicy { min_severity, allow: i.allow.unwrap_or_default() }))
 }
 
-fn target(body: &Value) -> Result<PolicyTarget, AwsError> {
-    let t = body.get("target").ok_or_else(|| AwsError::validation("target is required"))?;
-    if let Some(u) = t.get("user").and_then(Value::as_str) {
-        Ok(PolicyTarget::User(u.to_string()))
-    } else if let Some(g) = t.get("group").and_then(Value::as_str) {
-        Ok(PolicyTarget::Group(g.to_string()))
-    } else if t.get("repository").is_some() {
-        Ok(PolicyTarget::Repository(repo_field(t, "repository")?))
-    } else if t.get("registry").and_then(Value::as_bool) == Some(true) {
-        Ok(PolicyTarget::Registry)
-    } else {
-        Err(AwsError::validation("target must be {\"user\"}, {\"group\"}, {\"repository\"} or {\"registry\": true}"))
+impl Operation {
+    fn parse(op: &str, b: &Value, id: &Identity, caller: &Caller) -> Result<Operation, AwsError> {
+        let caller_user = || id.caller_user(caller).map(str::to_string).map_err(identity);
+        Ok(match op {
+            "CreateUser" => Operation::CreateUser(input(b)?),
+            "ListUsers" => Operation::ListUsers,
+            "DeleteUser" => Operation::DeleteUser(input::<UserInput>(b)?.user_name),
+            "CreateAccessKey" => match input::<OptionalUserInput>(b)?.user_name {
+                Some(u) => Operation::CreateAccessKey(u),
+                None => Operation::CreateAccessKey(caller_user()?),
+            },
+            "ListAccessKeys" => Operation::ListAccessKeys(input::<OptionalUserInput>(b)?.user_name),
+            "UpdateAccessKey" => Operation::UpdateAccessKey(input(b)?),
+            "DeleteAccessKey" => Operation::DeleteAccessKey(input::<AccessKeyInput>(b)?.access_key_id),
+            "CreateGroup" => Operation::CreateGroup(input::<GroupInput>(b)?.group_name),
+            "DeleteGroup" => Operation::DeleteGroup(input::<GroupInput>(b)?.group_name),
+            "ListGroups" => Operation::ListGroups,
+            "AddUserToGroup" => Operation::AddUserToGroup(input(b)?),
+            "RemoveUserFromGroup" => Operation::RemoveUserFromGroup(input(b)?),
+            "PutPolicy" | "GetPolicy" | "DeletePolicy" => {
+                let i: PolicyInput = input(b)?;
+                let target = policy_target(i.target)?;
+                match op {
+                    "PutPolicy" => Operation::PutPolicy(
+                        target,
+                        i.policy_text.ok_or_else(|| validation("policyText is required (a string)"))?,
+                    ),
+                    "GetPolicy" => Operation::GetPolicy(target),
+                    _ => Operation::DeletePolicy(target),
+                }
+            }
+            "SetRepositoryVisibility" => {
+                let i: VisibilityInput = input(b)?;
+                let visibility = match i.visibility {
+                    VisibilityName::Public => Visibility::Public,
+                    VisibilityName::Private => Visibility::Private,
+                };
+                Operation::SetRepositoryVisibility(repository(&i.repository_name, "repositoryName")?, visibility)
+            }
+            "GetLoginPassword" => Operation::GetLoginPassword,
+            "CreateRobotToken" => Operation::CreateRobotToken(caller_user()?, input(b)?),
+            "ListRobotTokens" => Operation::ListRobotTokens,
+            "DeleteRobotToken" => Operation::DeleteRobotToken(input::<TokenIdInput>(b)?.token_id),
+            "ListScannedImages" => Operation::ListScannedImages(input(b)?),
+            "PutPullPolicy" => {
+                let i: PullPolicyInput = input(b)?;
+                let repo = repository(&i.repository_name, "repositoryName")?;
+                Operation::PutPullPolicy(repo, pull_policy(i)?)
+            }
+            "GetPullPolicy" => {
+                Operation::GetPullPolicy(repository(&input::<RepositoryInput>(b)?.repository_name, "repositoryName")?)
+            }
+            "ListAuditEvents" => Operation::ListAuditEvents(input(b)?),
+            other => {
+                return Err(AwsError::new(ErrorType::UnknownAdminOperation, format!("no operation {other:?}")));
+            }
+        })
+    }
+
+    /// The permissions the operation needs (`docs/admin-api.md` lists them). Keys and robot tokens are
+    /// decided on their owner; an unknown one on `*`, so that callers who may manage only some users' keys
+    /// get the same refusal for a key that does not exist as for someone else's.
+    async fn required(&self, id: &Identity) -> Result<Declared, AwsError> {
+        let on = |action: &str, target: Target| Ok(Declared::All(vec![Required::new(action, target)]));
+        let owner_or_any = |owner: Option<String>| owner.map_or(Target::Any, Target::User);
+        match self {
+            Operation::CreateUser(i) => on("berth:CreateUser", Target::User(i.user_name.clone())),
+            Operation::ListUsers => on("berth:ListUsers", Target::Any),
+            Operation::DeleteUser(u) => on("berth:DeleteUser", Target::User(u.clone())),
+            Operation::CreateAccessKey(u) => on("berth:CreateAccessKey", Target::User(u.clone())),
+            Operation::ListAccessKeys(u) => on("berth:ListAccessKeys", u.clone().map_or(Target::Any, Target::User)),
+            Operation::UpdateAccessKey(i) => on(
+                "berth:UpdateAccessKey",
+                owner_or_any(id.access_key_owner(&i.access_key_id).await.map_err(identity)?),
+            ),
+            Operation::DeleteAccessKey(k) => {
+                on("berth:DeleteAccessKey", owner_or_any(id.access_key_owner(k).await.map_err(identity)?))
+            }
+            Operation::CreateGroup(g) => on("berth:CreateGroup", Target::Group(g.clone())),
+            Operation::DeleteGroup(g) => on("berth:DeleteGroup", Target::Group(g.clone())),
+            Operation::ListGroups => on("berth:ListGroups", Target::Any),
+            Operation::AddUserToGroup(m) => on("berth:AddUserToGroup", Target::Group(m.group_name.clone())),
+            Operation::RemoveUserFromGroup(m) => on("berth:RemoveUserFromGroup", Target::Group(m.group_name.clone())),
+            Operation::PutPolicy(t, _) => Ok(Declared::All(vec![policy_permission(t, "Put")])),
+            Operation::GetPolicy(t) => Ok(Declared::All(vec![policy_permission(t, "Get")])),
+            Operation::DeletePolicy(t) => Ok(Declared::All(vec![policy_permission(t, "Delete")])),
+            Operation::SetRepositoryVisibility(r, _) => {
+                on("berth:SetRepositoryVisibility", Target::Repository(r.clone()))
+            }
+            Operation::GetLoginPassword => on("ecr:GetAuthorizationToken", Target::Any),
+            Operation::CreateRobotToken(owner, _) => on("berth:CreateRobotToken", Target::User(owner.clone())),
+            Operation::ListRobotTokens => on("berth:ListRobotTokens", Target::Any),
+            Operation::DeleteRobotToken(t) => {
+                on("berth:DeleteRobotToken", owner_or_any(id.robot_token_owner(t).await.map_err(identity)?))
+            }
+            Operation::ListScannedImages(_) => Ok(Declared::Filtered),
+            Operation::PutPullPolicy(r, _) => on("berth:PutPullPolicy", Target::Repository(r.clone())),
+            Operation::GetPullPolicy(r) => on("berth:GetPullPolicy", Target::Repository(r.clone())),
+            Operation::ListAuditEvents(_) => on("berth:ListAuditEvents", Target::Any),
+        }
+    }
+
+    /// Whether the operation only reads (reads are not audited unless refused).
+    fn reads(&self) -> bool {
+        matches!(
+            self,
+            Operation::ListUsers
+                | Operation::ListAccessKeys(_)
+                | Operation::ListGroups
+                | Operation::GetPolicy(_)
+                | Operation::GetLoginPassword
+                | Operation::ListRobotTokens
+                | Operation::ListScannedImages(_)
+                | Operation::GetPullPolicy(_)
+                | Operation::ListAuditEvents(_)
+        )
     }
 }
 
-/// Authenticates an admin request: SigV4 with an access key, or Basic credentials.
-async fn admin_caller(
-    app: &AppState,
-    req: &axum::http::request::Parts,
-    body: &[u8],
-    ip: Option<std::net::IpAddr>,
-) -> Result<Caller, AwsError> {
-    let auth = req.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if auth.starts_with("AWS4-HMAC-SHA256") {
-        let input = canonical_input(req, body);
-        let principal = app.identity.authenticate_sigv4(&input, auth, ip).await?;
-        return Ok(Caller { principal, source_ip: ip, secure: app.tls });
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserOutput {
+    user_name: String,
+    admin: bool,
+    created_at: i64,
+    groups: Vec<String>,
+    arn: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessKeyOutput {
+    access_key_id: String,
+    user_name: String,
+    status: &'static str,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RobotTokenOutput {
+    token_id: String,
+    name: String,
+    owner: String,
+    expires_at: i64,
+    created_at: i64,
+    scope: Value,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuditEventOutput {
+    id: i64,
+    at: i64,
+    principal: String,
+    action: String,
+    resource: String,
+    source_ip: String,
+    outcome: String,
+    status: u16,
+    detail: Option<String>,
+}
+
+fn to_json(v: impl Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn user_output(id: &Identity, u: &berth_meta::identity::User, groups: Vec<String>) -> UserOutput {
+    UserOutput {
+        user_name: u.name.clone(),
+        admin: u.is_admin,
+        created_at: u.created_at,
+        groups,
+        arn: id.account().user_arn(&u.name),
     }
-    let caller = crate::authn::caller_of(app, &req.headers, ip).await?;
-    if caller.principal.is_anonymous() {
-        return Err(AwsError::new(StatusCode::FORBIDDEN, "UnrecognizedClientException", "the request is not signed"));
-    }
-    Ok(caller)
 }
 
 pub async fn admin(State(app): State<Arc<AppState>>, Path(op): Path<String>, req: Request) -> Response {
@@ -115,168 +410,179 @@ pub async fn admin(State(app): State<Arc<AppState>>, Path(op): Path<String>, req
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return AwsError::validation("request body too large or unreadable").into_response(),
+        Err(_) => return respond(Err(validation("request body too large or unreadable"))),
     };
-    let caller = match admin_caller(&app, &parts, &body, ip).await {
+    let caller = match crate::aws::authenticate(&app, &parts, &body, ip, &SIGNING).await {
         Ok(c) => c,
-        Err(e) => return e.into_response(),
+        Err(e) => return respond(Err(e)),
     };
-    let input: Value = if body.is_empty() {
-        json!({})
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(v @ Value::Object(_)) => v,
-            _ => return AwsError::validation("the body must be a JSON object").into_response(),
+    let result = async {
+        let body = Value::Object(json_object(&body).map_err(|_| validation("the body must be a JSON object"))?);
+        let operation = Operation::parse(&op, &body, &app.identity, &caller)?;
+        let required = match operation.required(&app.identity).await? {
+            Declared::All(required) => required,
+            Declared::Filtered => Vec::new(),
+        };
+        let authorized = crate::access::decide(&app, &caller, ip, &required).await.map_err(identity)?;
+        let reads = operation.reads();
+        let result = run(&app, &caller, &authorized, operation).await;
+        if !reads {
+            let (outcome, status) = match &result {
+                Ok(_) => ("allowed", 200),
+                Err(e) => ("error", e.kind.status().as_u16()),
+            };
+            audit(&app, &caller, &format!("berth:{op}"), "*", ip, outcome, status).await;
         }
-    };
-    let result = run(&app, &caller, &op, &input).await;
-    let status = match &result {
-        Ok(_) => 200,
-        Err(e) => e.status.as_u16(),
-    };
-    let outcome = match &result {
-        Ok(_) => "allowed",
-        Err(e) if e.kind == "AccessDeniedException" => "denied",
-        Err(_) => "error",
-    };
-    if !op.starts_with("List") && !op.starts_with("Get") || outcome == "denied" {
-        audit(&app, &caller, &format!("berth:{op}"), "*", ip, outcome, status).await;
+        result
     }
-    match result {
-        Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
-        Err(e) => e.into_response(),
-    }
+    .await;
+    respond(result)
 }
 
-async fn run(app: &AppState, caller: &Caller, op: &str, b: &Value) -> AdminResult {
+/// Admin responses are `application/json`, errors included.
+fn respond(result: AdminResult) -> Response {
+    let mut resp = match result {
+        Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    };
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+async fn run(app: &AppState, caller: &Caller, ok: &Authorized, op: Operation) -> AdminResult {
     let id = &app.identity;
-    let user_json = |u: &berth_meta::identity::User, groups: &[String]| json!({"userName": u.name, "admin": u.is_admin, "createdAt": u.created_at, "groups": groups, "arn": id.account().user_arn(&u.name)});
     Ok(match op {
-        "CreateUser" => {
-            let admin = b.get("admin").and_then(Value::as_bool).unwrap_or(false);
-            let u = id.create_user(caller, field(b, "userName")?, opt_field(b, "password")?, admin).await?;
-            json!({"user": user_json(&u, &[])})
+        Operation::CreateUser(i) => {
+            let u = id.create_user(ok, caller, &i.user_name, i.password.as_deref(), i.admin).await.map_err(identity)?;
+            json!({"user": user_output(id, &u, Vec::new())})
         }
-        "ListUsers" => {
-            let users = id.list_users(caller).await?;
-            json!({"users": users.iter().map(|(u, g)| user_json(u, g)).collect::<Vec<_>>()})
+        Operation::ListUsers => {
+            let users = id.list_users(ok).await.map_err(identity)?;
+            let users: Vec<UserOutput> = users.into_iter().map(|(u, g)| user_output(id, &u, g)).collect();
+            json!({"users": users})
         }
-        "DeleteUser" => {
-            id.delete_user(caller, field(b, "userName")?).await?;
+        Operation::DeleteUser(name) => {
+            id.delete_user(ok, caller, &name).await.map_err(identity)?;
             json!({})
         }
-        "CreateAccessKey" => {
-            let (key, secret, user) = id.create_access_key(caller, opt_field(b, "userName")?).await?;
+        Operation::CreateAccessKey(user) => {
+            let (key, secret, user) = id.create_access_key(ok, &user).await.map_err(identity)?;
             json!({"accessKeyId": key, "secretAccessKey": secret.expose(), "userName": user})
         }
-        "ListAccessKeys" => {
-            let keys = id.list_access_keys(caller, opt_field(b, "userName")?).await?;
-            let keys: Vec<Value> = keys
-                .iter()
-                .map(|k| json!({"accessKeyId": k.id, "userName": k.user, "status": if k.active {"Active"} else {"Inactive"}, "createdAt": k.created_at, "lastUsedAt": k.last_used_at}))
+        Operation::ListAccessKeys(user) => {
+            let keys = id.list_access_keys(ok, user.as_deref()).await.map_err(identity)?;
+            let keys: Vec<AccessKeyOutput> = keys
+                .into_iter()
+                .map(|k| AccessKeyOutput {
+                    access_key_id: k.id,
+                    user_name: k.user,
+                    status: if k.active { "Active" } else { "Inactive" },
+                    created_at: k.created_at,
+                    last_used_at: k.last_used_at,
+                })
                 .collect();
             json!({"accessKeys": keys})
         }
-        "UpdateAccessKey" => {
-            let active = match field(b, "status")? {
-                "Active" => true,
-                "Inactive" => false,
-                other => return Err(AwsError::validation(format!("status must be Active or Inactive, not {other:?}"))),
-            };
-            id.set_access_key_active(caller, field(b, "accessKeyId")?, active).await?;
+        Operation::UpdateAccessKey(i) => {
+            let active = matches!(i.status, KeyStatus::Active);
+            id.set_access_key_active(ok, &i.access_key_id, active).await.map_err(identity)?;
             json!({})
         }
-        "DeleteAccessKey" => {
-            id.delete_access_key(caller, field(b, "accessKeyId")?).await?;
+        Operation::DeleteAccessKey(key) => {
+            id.delete_access_key(ok, &key).await.map_err(identity)?;
             json!({})
         }
-        "CreateGroup" => {
-            id.create_group(caller, field(b, "groupName")?).await?;
+        Operation::CreateGroup(g) => {
+            id.create_group(ok, &g).await.map_err(identity)?;
             json!({})
         }
-        "DeleteGroup" => {
-            id.delete_group(caller, field(b, "groupName")?).await?;
+        Operation::DeleteGroup(g) => {
+            id.delete_group(ok, &g).await.map_err(identity)?;
             json!({})
         }
-        "ListGroups" => {
-            let groups = id.list_groups(caller).await?;
+        Operation::ListGroups => {
+            let groups = id.list_groups(ok).await.map_err(identity)?;
             json!({"groups": groups.iter().map(|(g, m)| json!({"groupName": g, "members": m})).collect::<Vec<_>>()})
         }
-        "AddUserToGroup" => {
-            id.add_user_to_group(caller, field(b, "groupName")?, field(b, "userName")?).await?;
+        Operation::AddUserToGroup(m) => {
+            id.add_user_to_group(ok, &m.group_name, &m.user_name).await.map_err(identity)?;
             json!({})
         }
-        "RemoveUserFromGroup" => {
-            id.remove_user_from_group(caller, field(b, "groupName")?, field(b, "userName")?).await?;
+        Operation::RemoveUserFromGroup(m) => {
+            id.remove_user_from_group(ok, &m.group_name, &m.user_name).await.map_err(identity)?;
             json!({})
         }
-        "PutPolicy" => {
-            id.put_policy(caller, &target(b)?, field(b, "policyText")?).await?;
+        Operation::PutPolicy(target, text) => {
+            id.put_policy(ok, &target, &text).await.map_err(identity)?;
             json!({})
         }
-        "GetPolicy" => json!({"policyText": id.get_policy(caller, &target(b)?).await?}),
-        "DeletePolicy" => {
-            id.delete_policy(caller, &target(b)?).await?;
+        Operation::GetPolicy(target) => json!({"policyText": id.get_policy(ok, &target).await.map_err(identity)?}),
+        Operation::DeletePolicy(target) => {
+            id.delete_policy(ok, &target).await.map_err(identity)?;
             json!({})
         }
-        "SetRepositoryVisibility" => {
-            let visibility = match field(b, "visibility")? {
-                "public" => Visibility::Public,
-                "private" => Visibility::Private,
-                other => {
-                    return Err(AwsError::validation(format!("visibility must be public or private, not {other:?}")));
-                }
-            };
-            id.set_visibility(caller, &repo_field(b, "repositoryName")?, visibility).await?;
+        Operation::SetRepositoryVisibility(repo, visibility) => {
+            id.set_visibility(ok, &repo, visibility).await.map_err(identity)?;
             json!({})
         }
-        "GetLoginPassword" => {
-            let (password, expires_at) = id.login_password(caller).await?;
-            json!({"password": password.expose(), "expiresAt": expires_at, "userName": caller.principal.label().trim_start_matches("user/")})
+        Operation::GetLoginPassword => {
+            let (password, expires_at) = id.login_password(ok, caller).await.map_err(identity)?;
+            let user = caller.principal.label();
+            json!({"password": password.expose(), "expiresAt": expires_at, "userName": user.trim_start_matches("user/")})
         }
-        "CreateRobotToken" => {
-            let strings = |name: &str| -> Result<Vec<String>, AwsError> {
-                b.get(name)
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
-                    .ok_or_else(|| AwsError::validation(format!("{name} is required (an array of strings)")))
-            };
-            let ttl = b.get("expiresInSeconds").and_then(Value::as_i64).unwrap_or(24 * 3600);
-            let (token_id, token, expires_at) = id
-                .create_robot_token(caller, field(b, "name")?, &strings("repositories")?, &strings("actions")?, ttl)
-                .await?;
+        Operation::CreateRobotToken(owner, i) => {
+            let ttl = i.expires_in_seconds.unwrap_or(24 * 3600);
+            let (token_id, token, expires_at) =
+                id.create_robot_token(ok, &owner, &i.name, &i.repositories, &i.actions, ttl).await.map_err(identity)?;
             json!({"tokenId": token_id, "token": token.expose(), "expiresAt": expires_at})
         }
-        "ListRobotTokens" => {
-            let tokens = id.list_robot_tokens(caller).await?;
-            let tokens: Vec<Value> = tokens
-                .iter()
-                .map(|t| json!({"tokenId": t.id, "name": t.name, "owner": t.owner, "expiresAt": t.expires_at, "createdAt": t.created_at, "scope": serde_json::from_str::<Value>(&t.scope).unwrap_or(Value::Null)}))
+        Operation::ListRobotTokens => {
+            let tokens = id.list_robot_tokens(ok).await.map_err(identity)?;
+            let tokens: Vec<RobotTokenOutput> = tokens
+                .into_iter()
+                .map(|t| RobotTokenOutput {
+                    scope: serde_json::from_str(&t.scope).unwrap_or(Value::Null),
+                    token_id: t.id,
+                    name: t.name,
+                    owner: t.owner,
+                    expires_at: t.expires_at,
+                    created_at: t.created_at,
+                })
                 .collect();
             json!({"robotTokens": tokens})
         }
-        "DeleteRobotToken" => {
-            id.delete_robot_token(caller, field(b, "tokenId")?).await?;
+        Operation::DeleteRobotToken(t) => {
+            id.delete_robot_token(ok, &t).await.map_err(identity)?;
             json!({})
         }
-        "ListScannedImages" => list_scanned_images(app, caller, b).await?,
-        "PutPullPolicy" => put_pull_policy(app, caller, b).await?,
-        "GetPullPolicy" => {
-            let repo = repo_field(b, "repositoryName")?;
-            id.authorize(caller, "berth:GetPullPolicy", &berth_identity::Resource::Repository(&repo)).await?;
+        Operation::ListScannedImages(i) => list_scanned_images(app, caller, i).await?,
+        Operation::PutPullPolicy(repo, policy) => {
+            app.registry.set_pull_policy(&repo, policy.as_ref()).await.map_err(|e| registry_error(e, &repo))?;
+            json!({})
+        }
+        Operation::GetPullPolicy(repo) => {
             match app.registry.pull_policy(&repo).await.map_err(|e| registry_error(e, &repo))? {
                 Some(p) => json!({"minSeverity": p.min_severity.as_str(), "allow": p.allow}),
                 None => json!({}),
             }
         }
-        "ListAuditEvents" => {
-            let after = b.get("after").and_then(Value::as_i64);
-            let limit = b.get("limit").and_then(Value::as_u64).unwrap_or(100).min(1000) as u32;
-            let events = id.list_audit(caller, after, limit).await?;
+        Operation::ListAuditEvents(i) => {
+            let limit = i.limit.unwrap_or(100).min(1000) as u32;
+            let events = id.list_audit(ok, i.after, limit).await.map_err(identity)?;
             let next = (events.len() as u32 == limit).then(|| events.last().map(|e| e.id)).flatten();
-            let events: Vec<Value> = events
-                .iter()
-                .map(|e| json!({"id": e.id, "at": e.at, "principal": e.principal, "action": e.action, "resource": e.resource, "sourceIp": e.source_ip, "outcome": e.outcome, "status": e.status, "detail": e.detail}))
+            let events: Vec<AuditEventOutput> = events
+                .into_iter()
+                .map(|e| AuditEventOutput {
+                    id: e.id,
+                    at: e.at,
+                    principal: e.principal,
+                    action: e.action,
+                    resource: e.resource,
+                    source_ip: e.source_ip,
+                    outcome: e.outcome,
+                    status: e.status,
+                    detail: e.detail,
+                })
                 .collect();
             let mut out = json!({"events": events});
             if let Some(n) = next {
@@ -284,79 +590,36 @@ async fn run(app: &AppState, caller: &Caller, op: &str, b: &Value) -> AdminResul
             }
             out
         }
-        other => {
-            return Err(AwsError::new(
-                StatusCode::NOT_FOUND,
-                "UnknownOperationException",
-                format!("no operation {other:?}"),
-            ));
-        }
     })
 }
 
 /// `ListScannedImages`: images affected by an advisory (`vulnerabilityId`, an OSV id or an alias such as a
 /// CVE id) or containing a package (`package`, binary or source name), among the repositories whose scan
-/// findings the caller may read (`ecr:DescribeImageScanFindings`).
-async fn list_scanned_images(app: &AppState, caller: &Caller, b: &Value) -> AdminResult {
-    let limit = b.get("limit").and_then(Value::as_u64).unwrap_or(1000).clamp(1, 10_000) as u32;
+/// findings the caller may read (`ecr:DescribeImageScanFindings`, decided per repository as listed).
+async fn list_scanned_images(app: &AppState, caller: &Caller, i: ScannedImagesInput) -> AdminResult {
+    let limit = i.limit.unwrap_or(1000).clamp(1, 10_000) as u32;
     let registry = &app.registry;
-    let hits = match (opt_field(b, "vulnerabilityId")?, opt_field(b, "package")?) {
+    let hits = match (i.vulnerability_id.as_deref(), i.package.as_deref()) {
         (Some(id), None) => registry.images_affected_by(id, limit).await,
         (None, Some(name)) => registry.images_with_package(name, limit).await,
-        _ => return Err(AwsError::validation("give exactly one of vulnerabilityId and package")),
+        _ => return Err(validation("give exactly one of vulnerabilityId and package")),
     }
     .map_err(|e| AwsError::server(&e))?;
     let mut images = Vec::new();
     for hit in hits {
         let resource = berth_identity::Resource::Repository(&hit.repository);
-        if app.identity.is_allowed(caller, "ecr:DescribeImageScanFindings", &resource).await? {
+        if app.identity.is_allowed(caller, "ecr:DescribeImageScanFindings", &resource).await.map_err(identity)? {
             images.push(json!({"repositoryName": hit.repository.as_str(), "imageDigest": hit.digest.to_string(), "detail": hit.detail}));
         }
     }
-    Ok(json!({"images": images}))
+    Ok(to_json(json!({"images": images})))
 }
 
-/// `PutPullPolicy`: `minSeverity` (CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL) and `allow` (advisory ids or
-/// aliases) set the policy; no `minSeverity` removes it.
-async fn put_pull_policy(app: &AppState, caller: &Caller, b: &Value) -> AdminResult {
-    let repo = repo_field(b, "repositoryName")?;
-    let policy = match opt_field(b, "minSeverity")? {
-        None => None,
-        Some(s) => {
-            let min_severity = berth_registry::scanning::Severity::from_label(s)
-                .filter(|s| *s != berth_registry::scanning::Severity::Undefined)
-                .ok_or_else(|| {
-                    AwsError::validation(format!(
-                        "minSeverity {s:?} is not CRITICAL, HIGH, MEDIUM, LOW or INFORMATIONAL"
-                    ))
-                })?;
-            let allow = match b.get("allow") {
-                None | Some(Value::Null) => Vec::new(),
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .map(|v| {
-                        v.as_str()
-                            .map(str::to_string)
-                            .ok_or_else(|| AwsError::validation("allow must be a list of strings"))
-                    })
-                    .collect::<Result<_, _>>()?,
-                Some(_) => return Err(AwsError::validation("allow must be a list of strings")),
-            };
-            Some(berth_registry::scanning::PullPolicy { min_severity, allow })
-        }
-    };
-    app.identity.authorize(caller, "berth:PutPullPolicy", &berth_identity::Resource::Repository(&repo)).await?;
-    app.registry.set_pull_policy(&repo, policy.as_ref()).await.map_err(|e| registry_error(e, &repo))?;
-    Ok(json!({}))
-}
-
-fn registry_error(e: berth_registry::RegistryError, repo: &berth_oci::RepositoryName) -> AwsError {
+fn registry_error(e: berth_registry::RegistryError, repo: &RepositoryName) -> AwsError {
     match e {
-        berth_registry::RegistryError::NameUnknown => AwsError::new(
-            StatusCode::BAD_REQUEST,
-            "RepositoryNotFoundException",
-            format!("repository {repo} does not exist"),
-        ),
+        berth_registry::RegistryError::NameUnknown => {
+            AwsError::new(ErrorType::RepositoryNotFound, format!("repository {repo} does not exist"))
+        }
         other => AwsError::server(&other),
     }
 }

@@ -14,14 +14,14 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use berth_identity::{Caller, IdentityError, Principal, Resource};
+use berth_identity::{Authorized, Caller, IdentityError, Principal, Required, Resource, Target, scope};
 use berth_meta::identity::AuditEvent;
 use berth_oci::ErrorCode;
 
-use crate::AppState;
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::observe::Parsed;
+use crate::{AppState, access};
 
 /// Credentials as presented.
 pub(crate) enum Presented {
@@ -93,12 +93,18 @@ pub(crate) fn challenge(app: &AppState, host: &str, scope: Option<String>) -> St
     c
 }
 
+/// The scope a challenge names: the Docker action that stands for the ECR action the endpoint needs, so a
+/// client that follows the challenge asks `/token` for exactly what it must carry (an upload's status needs
+/// `push`, not `pull`).
 fn token_scope(endpoint: &Endpoint, method: &Method) -> Option<String> {
     let repo = endpoint.repository()?;
-    let actions = match *method {
-        Method::GET | Method::HEAD => "pull",
-        Method::DELETE => "delete",
-        _ => "pull,push",
+    let action = endpoint.action(method)?;
+    let actions = if scope::PULL_ACTIONS.contains(&action) {
+        scope::PULL
+    } else if scope::DELETE_ACTIONS.contains(&action) {
+        scope::DELETE
+    } else {
+        "pull,push"
     };
     Some(format!("repository:{repo}:{actions}"))
 }
@@ -124,7 +130,23 @@ fn identity_failure(app: &AppState, host: &str, scope: Option<String>, e: Identi
     }
 }
 
-/// The middleware: authenticate, authorise the endpoint's action, audit.
+/// What a `/v2` handler runs with: the caller, and the proof its access was decided.
+#[derive(Clone)]
+pub(crate) struct Decided {
+    pub caller: Caller,
+    pub _authorized: Arc<Authorized>,
+}
+
+/// The permissions an endpoint needs (none for `/v2/` itself and the catalog, which lists only what each
+/// caller may see, and for unsupported methods, which the handler answers 405).
+fn required(endpoint: &Endpoint, method: &Method) -> Vec<Required> {
+    match (endpoint.action(method), endpoint.repository()) {
+        (Some(action), Some(repo)) => vec![Required::new(action, Target::Repository(repo.clone()))],
+        _ => Vec::new(),
+    }
+}
+
+/// The middleware: authenticate, decide the endpoint's permissions, audit.
 pub async fn authorize_v2(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
     let Some(Parsed(Ok(endpoint))) = req.extensions().get::<Parsed>().cloned() else {
         return next.run(req).await;
@@ -139,51 +161,38 @@ pub async fn authorize_v2(State(app): State<Arc<AppState>>, mut req: Request, ne
         Ok(c) => c,
         Err(e) => return identity_failure(&app, &host(), scope(), e),
     };
-    let resource = match &endpoint {
-        Endpoint::Catalog => Resource::Registry,
-        e => match e.repository() {
-            Some(r) => Resource::Repository(r),
-            None => Resource::Any,
-        },
-    };
-    let action = endpoint.action(&method);
-    let allowed = match (&endpoint, action) {
-        // `/v2/` answers whether the caller is authenticated: clients (docker login) start auth from its 401.
-        (Endpoint::Base, _) => !caller.principal.is_anonymous(),
-        // The catalog is open to every caller; it lists only what each may see.
-        (Endpoint::Catalog, _) => true,
-        // Unsupported methods: the handler answers 405.
-        (_, None) => true,
-        (_, Some(action)) => match app.identity.is_allowed(&caller, action, &resource).await {
-            Ok(a) => a,
-            Err(e) => return identity_failure(&app, &host(), scope(), e),
-        },
-    };
-    if !allowed {
-        let action = action.unwrap_or("-");
-        audit(&app, &caller, action, &resource_label(&app, &resource), ip, "denied", 0).await;
-        return if caller.principal.is_anonymous() {
-            unauthorized(&app, &host(), scope(), "authentication required")
-        } else if matches!(caller.principal, Principal::Token { .. }) {
-            // The token lacks this scope: tell the client which one to ask the token endpoint for.
-            let c = format!("{},error=\"insufficient_scope\"", challenge(&app, &host(), scope()));
-            ApiError::new(ErrorCode::Denied, "requested access to the resource is denied")
-                .with_status(StatusCode::UNAUTHORIZED)
-                .with_header(header::WWW_AUTHENTICATE, c)
-                .into_response()
-        } else {
-            ApiError::new(ErrorCode::Denied, format!("{} may not {action}", caller.principal.label()))
-                .with_status(StatusCode::FORBIDDEN)
-                .into_response()
-        };
+    // `/v2/` answers whether the caller is authenticated: clients (docker login) start auth from its 401.
+    if endpoint == Endpoint::Base && caller.principal.is_anonymous() {
+        return unauthorized(&app, &host(), None, "authentication required");
     }
+    let required = required(&endpoint, &method);
+    let authorized = match access::decide(&app, &caller, ip, &required).await {
+        Ok(a) => a,
+        Err(IdentityError::Denied { action, .. }) => {
+            return if caller.principal.is_anonymous() {
+                unauthorized(&app, &host(), scope(), "authentication required")
+            } else if matches!(caller.principal, Principal::Token { .. }) {
+                // The token lacks this permission: tell the client which scope to ask the token endpoint for.
+                let c = format!("{},error=\"insufficient_scope\"", challenge(&app, &host(), scope()));
+                ApiError::new(ErrorCode::Denied, "requested access to the resource is denied")
+                    .with_status(StatusCode::UNAUTHORIZED)
+                    .with_header(header::WWW_AUTHENTICATE, c)
+                    .into_response()
+            } else {
+                ApiError::new(ErrorCode::Denied, format!("{} may not {action}", caller.principal.label()))
+                    .with_status(StatusCode::FORBIDDEN)
+                    .into_response()
+            };
+        }
+        Err(e) => return identity_failure(&app, &host(), scope(), e),
+    };
     let mutating = matches!(method, Method::POST | Method::PUT | Method::DELETE);
-    req.extensions_mut().insert(caller.clone());
+    req.extensions_mut().insert(Decided { caller: caller.clone(), _authorized: Arc::new(authorized) });
     let resp = next.run(req).await;
-    if mutating {
+    if mutating && let Some(r) = required.first() {
         let outcome = if resp.status().is_success() { "allowed" } else { "error" };
-        let action = action.unwrap_or("-");
-        audit(&app, &caller, action, &resource_label(&app, &resource), ip, outcome, resp.status().as_u16()).await;
+        let resource = resource_label(&app, &r.target.resource());
+        audit(&app, &caller, &r.action, &resource, ip, outcome, resp.status().as_u16()).await;
     }
     resp
 }

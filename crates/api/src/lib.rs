@@ -6,8 +6,10 @@
 //! Every `/v2/` path is parsed once, in the [`observe`] middleware, into an [`Endpoint`]; handlers receive it
 //! parsed. The same middleware writes the access log line and the request metrics.
 
+mod access;
 mod admin;
 mod authn;
+mod aws;
 mod ecr;
 pub mod endpoint;
 pub mod error;

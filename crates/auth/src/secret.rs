@@ -118,6 +118,11 @@ pub fn parse_robot_token(token: &str) -> Option<(&str, &str)> {
     (ok(id, 64) && ok(secret, 128)).then_some((id, secret))
 }
 
+/// A new identifier that is never reused (26 base32 characters, 130 random bits): not a secret, just unique.
+pub fn new_id() -> String {
+    random_from(BASE32_LOWER, 26)
+}
+
 /// A random password of `len` alphanumeric characters (e.g. the bootstrap administrator's, shown once).
 /// Use at least 16 characters (~95 bits).
 pub fn random_password(len: usize) -> Secret {

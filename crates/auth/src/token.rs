@@ -189,13 +189,18 @@ impl KeyRing {
 }
 
 /// One grant of a registry token, as in the Docker registry token spec's `access` claim:
-/// `{"type": "repository", "name": "team/app", "actions": ["pull", "push"]}`.
+/// `{"type": "repository", "name": "team/app", "actions": ["pull", "push"], "ecr": ["ecr:BatchGetImage", ...]}`.
+///
+/// `actions` is the Docker vocabulary clients asked for; `ecr` lists exactly the ECR actions the policies
+/// allowed when the token was issued, and only those are honoured (a token that lacks it grants nothing).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Access {
     #[serde(rename = "type")]
     pub kind: String,
     pub name: String,
     pub actions: Vec<String>,
+    #[serde(default, rename = "ecr", skip_serializing_if = "Vec::is_empty")]
+    pub ecr_actions: Vec<String>,
 }
 
 /// The claims of a registry bearer token (Docker token authentication).

@@ -115,11 +115,13 @@ impl Identity {
 
     async fn check_basic(&self, username: &str, pass: &str, now: i64) -> Result<Principal> {
         if username == "AWS" {
-            let user = {
+            let user_id = {
                 let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
                 token::verify_login_password(&keys, pass, now).map_err(|_| IdentityError::BadCredentials)?
             };
-            return self.user_principal(&user).await;
+            // By id: the password dies with its user and never passes for a new user of the same name.
+            let u = self.meta.get_user_by_id(&user_id).await?.ok_or(IdentityError::BadCredentials)?;
+            return Ok(Principal::User { id: u.id, name: u.name, is_admin: u.is_admin });
         }
         if let Some((id, secret_part)) = secret::parse_robot_token(pass) {
             let Some(t) = self.meta.get_robot_token(id).await? else {
@@ -151,7 +153,7 @@ impl Identity {
         match self.meta.get_user(username).await? {
             Some(u) => match u.password_hash {
                 Some(hash) if verify_slow(pass.to_string(), hash.clone()).await => {
-                    Ok(Principal::User { name: u.name, is_admin: u.is_admin })
+                    Ok(Principal::User { id: u.id, name: u.name, is_admin: u.is_admin })
                 }
                 _ => Err(IdentityError::BadCredentials),
             },
@@ -164,7 +166,7 @@ impl Identity {
 
     async fn user_principal(&self, name: &str) -> Result<Principal> {
         let u = self.meta.get_user(name).await?.ok_or(IdentityError::BadCredentials)?;
-        Ok(Principal::User { name: u.name, is_admin: u.is_admin })
+        Ok(Principal::User { id: u.id, name: u.name, is_admin: u.is_admin })
     }
 
     fn unseal_secret(&self, sealed: &[u8]) -> Result<String> {
@@ -204,8 +206,11 @@ impl Identity {
             self.clock_now(),
         )
         .map_err(|_| IdentityError::BadCredentials)?;
-        let grants =
-            claims.access.into_iter().map(|a| Grant { kind: a.kind, name: a.name, actions: a.actions }).collect();
+        let grants = claims
+            .access
+            .into_iter()
+            .map(|a| Grant { kind: a.kind, name: a.name, ecr_actions: a.ecr_actions })
+            .collect();
         Ok(Principal::Token { subject: claims.sub, grants: Arc::new(grants) })
     }
 

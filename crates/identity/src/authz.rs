@@ -1,12 +1,14 @@
-//! Authorisation: one decision function for every surface (OCI API, token endpoint, admin API).
+//! Authorisation: one decision function for every surface (OCI API, token endpoint, ECR API, admin API).
 //!
 //! Order of evaluation:
 //! 1. Administrators are always allowed (policies cannot lock the registry's root out).
-//! 2. A registry bearer token allows exactly what it was issued for.
-//! 3. A public repository allows pulls to everyone, anonymous callers included.
-//! 4. Otherwise the policy engine decides over the caller's identity policies (own and groups') and the
-//!    resource policies (repository and registry): explicit Deny wins, then any Allow, else deny. A robot
-//!    token must be allowed both as its owner and by its own scope.
+//! 2. A registry bearer token allows exactly the ECR actions it carries for each repository (decided by this
+//!    function when the token was issued) and nothing on the registry, users or groups.
+//! 3. Otherwise the policy engine decides over the caller's identity policies (own and groups') and the
+//!    resource policies (repository and registry): explicit Deny wins, then any Allow, else deny. A public
+//!    repository is one more resource policy: an Allow of the pull actions to everyone (`Principal: "*"`),
+//!    so an explicit Deny still wins over it. A robot token must be allowed both as its owner and by its
+//!    own scope; what everyone may do (public pulls) it may do too, unless its owner is denied.
 //!
 //! Parsed policies are cached for a few seconds so that a pull does not parse JSON or query the database on
 //! every request; writes through this node invalidate the cache at once, other nodes see them within the
@@ -16,12 +18,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use berth_auth::policy::{self, PolicyDocument, PolicyKind, RequestContext};
+use berth_auth::policy::{self, Decision, PolicyDocument, PolicyKind, RequestContext};
 use berth_meta::identity::{PolicyTarget, Visibility};
 use berth_oci::RepositoryName;
 
 use crate::principal::{Caller, Principal};
-use crate::scope::{PULL_ACTIONS, token_covers};
+use crate::scope::PULL_ACTIONS;
 use crate::{Identity, IdentityError, Result};
 
 const CACHE_TTL: Duration = Duration::from_secs(2);
@@ -37,6 +39,56 @@ pub enum Resource<'a> {
     /// Actions with no specific resource (listing users, reading the audit log).
     Any,
 }
+
+/// What an operation acts on, owned, so that an operation can declare it before anything runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Repository(RepositoryName),
+    Registry,
+    User(String),
+    Group(String),
+    Any,
+}
+
+impl Target {
+    pub fn resource(&self) -> Resource<'_> {
+        match self {
+            Target::Repository(r) => Resource::Repository(r),
+            Target::Registry => Resource::Registry,
+            Target::User(u) => Resource::User(u),
+            Target::Group(g) => Resource::Group(g),
+            Target::Any => Resource::Any,
+        }
+    }
+}
+
+/// One permission an operation needs: an action (`ecr:PutImage`, `berth:CreateUser`) on a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Required {
+    pub action: String,
+    pub target: Target,
+}
+
+impl Required {
+    pub fn new(action: impl Into<String>, target: Target) -> Required {
+        Required { action: action.into(), target }
+    }
+}
+
+/// Proof that the access a request needs was decided and allowed. Only [`Identity::decide`] makes one, and
+/// every use case that reveals or changes something takes one, so none runs without a decision.
+#[derive(Debug)]
+pub struct Authorized(());
+
+/// What making a repository public means, as the resource policy the engine evaluates with the others:
+/// everyone (anonymous callers included) may pull.
+static PUBLIC_REPOSITORY: std::sync::LazyLock<Arc<PolicyDocument>> = std::sync::LazyLock::new(|| {
+    let doc = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "PublicRepository", "Effect": "Allow", "Principal": "*", "Action": PULL_ACTIONS}],
+    });
+    Arc::new(PolicyDocument::parse(&doc.to_string(), PolicyKind::Resource).expect("the public policy is valid"))
+});
 
 /// Values remembered with the time they were read.
 type Cached<K, V> = Mutex<HashMap<K, (Instant, V)>>;
@@ -86,59 +138,64 @@ impl Identity {
             Principal::User { is_admin: true, .. } => return Ok(true),
             Principal::Token { grants, .. } => {
                 return Ok(match resource {
-                    Resource::Repository(r) => grants
-                        .iter()
-                        .any(|g| g.kind == "repository" && g.name == r.as_str() && token_covers(&g.actions, action)),
-                    Resource::Registry => grants.iter().any(|g| g.kind == "registry" && g.name == "catalog"),
+                    Resource::Repository(r) => grants.iter().any(|g| g.allows(r.as_str(), action)),
+                    // The catalog grant lists the catalog (an endpoint open to every caller) and nothing else.
                     _ => false,
                 });
             }
             _ => {}
         }
-        if let Resource::Repository(repo) = resource
-            && PULL_ACTIONS.contains(&action)
-            && self.visibility(repo).await? == Visibility::Public
-        {
-            return Ok(true);
-        }
         let arn = self.resource_arn(resource);
         let resources = self.resource_policies(resource).await?;
         let resource_refs: Vec<(&str, &PolicyDocument)> = resources.iter().map(|(l, d)| (*l, d.as_ref())).collect();
-        match &caller.principal {
-            Principal::Anonymous => Ok(self.decide(caller, None, action, &arn, &[], &resource_refs)),
+        let decision = match &caller.principal {
+            Principal::Anonymous => self.evaluate(caller, None, action, &arn, &[], &resource_refs),
             Principal::User { name, .. } => {
                 let identity = self.identity_policies(name).await?;
                 let refs: Vec<(&str, &PolicyDocument)> =
                     identity.iter().map(|(l, d)| (l.as_str(), d.as_ref())).collect();
-                Ok(self.decide(caller, Some(name), action, &arn, &refs, &resource_refs))
+                self.evaluate(caller, Some(name), action, &arn, &refs, &resource_refs)
             }
             Principal::Robot { owner, owner_is_admin, scope, .. } => {
-                let owner_allows = *owner_is_admin || {
+                let owner_decision = if *owner_is_admin {
+                    None
+                } else {
                     let identity = self.identity_policies(owner).await?;
                     let refs: Vec<(&str, &PolicyDocument)> =
                         identity.iter().map(|(l, d)| (l.as_str(), d.as_ref())).collect();
-                    self.decide(caller, Some(owner), action, &arn, &refs, &resource_refs)
+                    Some(self.evaluate(caller, Some(owner), action, &arn, &refs, &resource_refs))
                 };
-                Ok(owner_allows && self.decide(caller, Some(owner), action, &arn, &[("token scope", scope)], &[]))
+                if matches!(owner_decision, Some(Decision::ExplicitDeny { .. })) {
+                    return Ok(false);
+                }
+                let in_scope =
+                    self.evaluate(caller, Some(owner), action, &arn, &[("token scope", scope)], &[]).is_allowed();
+                let owner_allows = owner_decision.as_ref().is_none_or(Decision::is_allowed);
+                let everyone_may = self.evaluate(caller, None, action, &arn, &[], &resource_refs).is_allowed();
+                return Ok((owner_allows && in_scope) || everyone_may);
             }
-            Principal::Token { .. } => Ok(false),
-        }
+            Principal::Token { .. } => return Ok(false),
+        };
+        Ok(decision.is_allowed())
     }
 
-    /// Like [`Identity::is_allowed`], but a refusal is an error naming what was refused.
-    pub async fn authorize(&self, caller: &Caller, action: &str, resource: &Resource<'_>) -> Result<()> {
-        if self.is_allowed(caller, action, resource).await? {
-            Ok(())
-        } else {
-            Err(IdentityError::Denied {
-                principal: caller.principal.label(),
-                action: action.to_string(),
-                resource: self.resource_arn(resource),
-            })
+    /// Decides everything a request needs: all of `required` must be allowed. A refusal names the first
+    /// permission refused. The one entry point of every surface's dispatcher.
+    pub async fn decide(&self, caller: &Caller, required: &[Required]) -> Result<Authorized> {
+        for r in required {
+            let resource = r.target.resource();
+            if !self.is_allowed(caller, &r.action, &resource).await? {
+                return Err(IdentityError::Denied {
+                    principal: caller.principal.label(),
+                    action: r.action.clone(),
+                    resource: self.resource_arn(&resource),
+                });
+            }
         }
+        Ok(Authorized(()))
     }
 
-    fn decide(
+    fn evaluate(
         &self,
         caller: &Caller,
         user: Option<&str>,
@@ -146,7 +203,7 @@ impl Identity {
         resource_arn: &str,
         identity: &[(&str, &PolicyDocument)],
         resources: &[(&str, &PolicyDocument)],
-    ) -> bool {
+    ) -> Decision {
         let user_arn = user.map(|u| self.account.user_arn(u));
         let context = RequestContext {
             source_ip: caller.source_ip,
@@ -160,7 +217,7 @@ impl Identity {
         };
         let request = policy::Request { principal, action, resource: resource_arn, context: &context };
         let all: Vec<(&str, &PolicyDocument)> = identity.iter().chain(resources).copied().collect();
-        policy::evaluate(&request, &all).is_allowed()
+        policy::evaluate(&request, &all)
     }
 
     async fn policy(&self, target: PolicyTarget) -> Result<Option<Arc<PolicyDocument>>> {
@@ -211,10 +268,13 @@ impl Identity {
 
     async fn resource_policies(&self, resource: &Resource<'_>) -> Result<Vec<(&'static str, Arc<PolicyDocument>)>> {
         let mut out = Vec::new();
-        if let Resource::Repository(repo) = resource
-            && let Some(p) = self.policy(PolicyTarget::Repository((*repo).clone())).await?
-        {
-            out.push(("repository policy", p));
+        if let Resource::Repository(repo) = resource {
+            if let Some(p) = self.policy(PolicyTarget::Repository((*repo).clone())).await? {
+                out.push(("repository policy", p));
+            }
+            if self.visibility(repo).await? == Visibility::Public {
+                out.push(("public visibility", PUBLIC_REPOSITORY.clone()));
+            }
         }
         if matches!(resource, Resource::Repository(_) | Resource::Registry)
             && let Some(p) = self.policy(PolicyTarget::Registry).await?
@@ -243,7 +303,7 @@ impl Identity {
             Principal::Token { subject, .. } => {
                 let principal = match subject.strip_prefix("user/") {
                     Some(name) => match self.meta.get_user(name).await? {
-                        Some(u) => Principal::User { name: u.name, is_admin: u.is_admin },
+                        Some(u) => Principal::User { id: u.id, name: u.name, is_admin: u.is_admin },
                         None => Principal::Anonymous,
                     },
                     None => Principal::Anonymous,

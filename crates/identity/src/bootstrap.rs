@@ -27,8 +27,13 @@ impl Identity {
             };
             let hash =
                 berth_auth::password::hash_password(pass.expose()).map_err(|e| IdentityError::Crypto(e.to_string()))?;
-            let admin =
-                User { name: ADMIN.into(), password_hash: Some(hash), is_admin: true, created_at: self.clock_now() };
+            let admin = User {
+                id: berth_auth::secret::new_id(),
+                name: ADMIN.into(),
+                password_hash: Some(hash),
+                is_admin: true,
+                created_at: self.clock_now(),
+            };
             match self.meta.create_user(&admin).await {
                 // Another node bootstrapped first.
                 Ok(()) | Err(berth_meta::MetaError::AlreadyExists(_)) => {}

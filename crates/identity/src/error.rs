@@ -1,4 +1,5 @@
-//! Failures of identity operations, each with the AWS-style error type clients see.
+//! Failures of identity operations. The API layer maps them onto each surface's errors (`berth-api`'s
+//! `aws::errors` for the ECR and admin APIs, OCI codes on `/v2`).
 
 use berth_meta::MetaError;
 
@@ -36,35 +37,6 @@ impl From<MetaError> for IdentityError {
             MetaError::NotFound(what) => IdentityError::NotFound(what),
             MetaError::AlreadyExists(what) => IdentityError::AlreadyExists(what),
             other => IdentityError::Meta(other),
-        }
-    }
-}
-
-impl IdentityError {
-    /// The AWS error type (`__type`) for the admin and ECR APIs.
-    pub fn aws_type(&self) -> &'static str {
-        match self {
-            IdentityError::Denied { .. } => "AccessDeniedException",
-            IdentityError::BadCredentials => "UnrecognizedClientException",
-            IdentityError::RateLimited { .. } => "ThrottlingException",
-            IdentityError::Signature(_) => "InvalidSignatureException",
-            IdentityError::NotFound(_) => "NoSuchEntityException",
-            IdentityError::AlreadyExists(_) => "EntityAlreadyExistsException",
-            IdentityError::Invalid(_) => "ValidationException",
-            IdentityError::MalformedPolicy(_) => "MalformedPolicyDocumentException",
-            IdentityError::Crypto(_) | IdentityError::Meta(_) => "ServerException",
-        }
-    }
-
-    /// The HTTP status of `aws_type`.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            IdentityError::Denied { .. } | IdentityError::BadCredentials | IdentityError::Signature(_) => 403,
-            IdentityError::RateLimited { .. } => 429,
-            IdentityError::NotFound(_) => 404,
-            IdentityError::AlreadyExists(_) => 409,
-            IdentityError::Invalid(_) | IdentityError::MalformedPolicy(_) => 400,
-            IdentityError::Crypto(_) | IdentityError::Meta(_) => 500,
         }
     }
 }

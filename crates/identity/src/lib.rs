@@ -2,8 +2,9 @@
 //! login passwords ([`tokens`]), managing users, keys, groups, policies and robot tokens ([`manage`]), the
 //! first administrator ([`bootstrap`]) and the audit trail ([`audit`]).
 //!
-//! Every surface (OCI API, token endpoint, admin API) authorises through [`Identity::authorize`], which is
-//! the only caller of the policy engine. This crate knows no HTTP: the API layer turns headers into
+//! Every surface (OCI API, token endpoint, ECR API, admin API) declares what a request needs as
+//! [`Required`] permissions and has them decided by [`Identity::decide`] before anything runs; the use cases
+//! here take the [`Authorized`] proof it returns. `authz` is the only caller of the policy engine. This crate knows no HTTP: the API layer turns headers into
 //! credentials and [`IdentityError`]s into responses.
 
 pub mod audit;
@@ -25,7 +26,7 @@ use berth_auth::token::KeyRing;
 use berth_meta::identity::IdentityMeta;
 
 pub use audit::AuditSink;
-pub use authz::Resource;
+pub use authz::{Authorized, Required, Resource, Target};
 pub use error::IdentityError;
 pub use principal::{Caller, Grant, Principal};
 pub use resource::Account;

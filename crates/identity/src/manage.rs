@@ -1,5 +1,7 @@
 //! Managing identities and access: users, access keys, groups, policies, visibility, robot tokens, audit.
-//! Each operation is authorised first, with the action and resource `docs/admin-api.md` lists.
+//! Each operation takes the [`Authorized`] proof that the admin API's dispatcher decided the permission
+//! `docs/admin-api.md` lists for it ([`policy_action`] names those of policies); the rules that remain here
+//! are the operations' own (only an administrator creates administrators, nobody deletes themselves).
 
 use berth_auth::policy::{PolicyDocument, PolicyKind};
 use berth_auth::secret::{self, Secret};
@@ -9,7 +11,7 @@ use berth_meta::identity::{AccessKey, AuditEvent, PolicyTarget, RobotToken, User
 use berth_oci::RepositoryName;
 use serde_json::json;
 
-use crate::authz::Resource;
+use crate::authz::{Authorized, Required, Target};
 use crate::principal::{Caller, Principal};
 use crate::scope;
 use crate::{Identity, IdentityError, Result};
@@ -34,35 +36,42 @@ fn hash(pass: &str) -> Result<String> {
     password::hash_password(pass).map_err(|e| IdentityError::Crypto(e.to_string()))
 }
 
-/// Where a policy goes, and the actions that guard it.
-fn policy_guard(target: &PolicyTarget, verb: &str) -> (String, PolicyKind) {
-    match target {
-        PolicyTarget::User(_) => (format!("berth:{verb}UserPolicy"), PolicyKind::Identity),
-        PolicyTarget::Group(_) => (format!("berth:{verb}GroupPolicy"), PolicyKind::Identity),
-        PolicyTarget::Repository(_) => {
-            let v = match verb {
-                "Put" => "SetRepositoryPolicy".to_string(),
-                other => format!("{other}RepositoryPolicy"),
-            };
-            (format!("ecr:{v}"), PolicyKind::Resource)
-        }
-        PolicyTarget::Registry => (format!("ecr:{verb}RegistryPolicy"), PolicyKind::Resource),
-    }
+/// The permission that guards `verb` (`Put`, `Get`, `Delete`) on the policy of `target`: what the admin
+/// API's `PutPolicy`/`GetPolicy`/`DeletePolicy` need (the ECR names for repository and registry policies).
+pub fn policy_permission(target: &PolicyTarget, verb: &str) -> Required {
+    let action = match target {
+        PolicyTarget::User(_) => format!("berth:{verb}UserPolicy"),
+        PolicyTarget::Group(_) => format!("berth:{verb}GroupPolicy"),
+        PolicyTarget::Repository(_) if verb == "Put" => "ecr:SetRepositoryPolicy".to_string(),
+        PolicyTarget::Repository(_) => format!("ecr:{verb}RepositoryPolicy"),
+        PolicyTarget::Registry => format!("ecr:{verb}RegistryPolicy"),
+    };
+    let target = match target {
+        PolicyTarget::User(u) => Target::User(u.clone()),
+        PolicyTarget::Group(g) => Target::Group(g.clone()),
+        PolicyTarget::Repository(r) => Target::Repository(r.clone()),
+        PolicyTarget::Registry => Target::Registry,
+    };
+    Required::new(action, target)
 }
 
-fn target_resource(target: &PolicyTarget) -> Resource<'_> {
+fn policy_kind(target: &PolicyTarget) -> PolicyKind {
     match target {
-        PolicyTarget::User(u) => Resource::User(u),
-        PolicyTarget::Group(g) => Resource::Group(g),
-        PolicyTarget::Repository(r) => Resource::Repository(r),
-        PolicyTarget::Registry => Resource::Registry,
+        PolicyTarget::User(_) | PolicyTarget::Group(_) => PolicyKind::Identity,
+        PolicyTarget::Repository(_) | PolicyTarget::Registry => PolicyKind::Resource,
     }
 }
 
 impl Identity {
-    pub async fn create_user(&self, caller: &Caller, name: &str, pass: Option<&str>, admin: bool) -> Result<User> {
+    pub async fn create_user(
+        &self,
+        _: &Authorized,
+        caller: &Caller,
+        name: &str,
+        pass: Option<&str>,
+        admin: bool,
+    ) -> Result<User> {
         check_name("user", name)?;
-        self.authorize(caller, "berth:CreateUser", &Resource::User(name)).await?;
         if admin && !matches!(caller.principal, Principal::User { is_admin: true, .. }) {
             return Err(IdentityError::Denied {
                 principal: caller.principal.label(),
@@ -71,6 +80,7 @@ impl Identity {
             });
         }
         let user = User {
+            id: berth_auth::secret::new_id(),
             name: name.to_string(),
             password_hash: pass.map(hash).transpose()?,
             is_admin: admin,
@@ -81,8 +91,7 @@ impl Identity {
     }
 
     /// Users with their groups.
-    pub async fn list_users(&self, caller: &Caller) -> Result<Vec<(User, Vec<String>)>> {
-        self.authorize(caller, "berth:ListUsers", &Resource::Any).await?;
+    pub async fn list_users(&self, _: &Authorized) -> Result<Vec<(User, Vec<String>)>> {
         let mut out = Vec::new();
         for u in self.meta.list_users().await? {
             let groups = self.meta.groups_of(&u.name).await?;
@@ -91,8 +100,7 @@ impl Identity {
         Ok(out)
     }
 
-    pub async fn delete_user(&self, caller: &Caller, name: &str) -> Result<()> {
-        self.authorize(caller, "berth:DeleteUser", &Resource::User(name)).await?;
+    pub async fn delete_user(&self, _: &Authorized, caller: &Caller, name: &str) -> Result<()> {
         if let Principal::User { name: me, .. } = &caller.principal
             && me == name
         {
@@ -103,7 +111,8 @@ impl Identity {
         if existed { Ok(()) } else { Err(IdentityError::NotFound(format!("user {name}"))) }
     }
 
-    fn caller_user<'a>(&self, caller: &'a Caller) -> Result<&'a str> {
+    /// The calling user's name: whom `CreateAccessKey` and `CreateRobotToken` act for when no user is named.
+    pub fn caller_user<'a>(&self, caller: &'a Caller) -> Result<&'a str> {
         match &caller.principal {
             Principal::User { name, .. } => Ok(name),
             _ => Err(IdentityError::Invalid("userName is required when the caller is not a user".into())),
@@ -111,12 +120,8 @@ impl Identity {
     }
 
     /// Creates an access key for `user` (default: the caller). The secret is returned once and stored sealed.
-    pub async fn create_access_key(&self, caller: &Caller, user: Option<&str>) -> Result<(String, Secret, String)> {
-        let user = match user {
-            Some(u) => u.to_string(),
-            None => self.caller_user(caller)?.to_string(),
-        };
-        self.authorize(caller, "berth:CreateAccessKey", &Resource::User(&user)).await?;
+    pub async fn create_access_key(&self, _: &Authorized, user: &str) -> Result<(String, Secret, String)> {
+        let user = user.to_string();
         let (id, secret) = secret::new_access_key();
         self.store_access_key(&user, &id, &secret).await?;
         Ok((id, secret, user))
@@ -135,47 +140,50 @@ impl Identity {
         Ok(())
     }
 
-    pub async fn list_access_keys(&self, caller: &Caller, user: Option<&str>) -> Result<Vec<AccessKey>> {
-        let resource = user.map(Resource::User).unwrap_or(Resource::Any);
-        self.authorize(caller, "berth:ListAccessKeys", &resource).await?;
+    pub async fn list_access_keys(&self, _: &Authorized, user: Option<&str>) -> Result<Vec<AccessKey>> {
         Ok(self.meta.list_access_keys(user).await?)
     }
 
-    async fn key_owner(&self, id: &str) -> Result<String> {
-        Ok(self.meta.get_access_key(id).await?.ok_or_else(|| IdentityError::NotFound(format!("access key {id}")))?.user)
+    /// The user an access key belongs to (what managing the key is decided on); `None` for an unknown key.
+    pub async fn access_key_owner(&self, id: &str) -> Result<Option<String>> {
+        Ok(self.meta.get_access_key(id).await?.map(|k| k.user))
     }
 
-    pub async fn set_access_key_active(&self, caller: &Caller, id: &str, active: bool) -> Result<()> {
-        let owner = self.key_owner(id).await?;
-        self.authorize(caller, "berth:UpdateAccessKey", &Resource::User(&owner)).await?;
+    /// The user who owns a robot token; `None` for an unknown token.
+    pub async fn robot_token_owner(&self, id: &str) -> Result<Option<String>> {
+        Ok(self.meta.get_robot_token(id).await?.map(|t| t.owner))
+    }
+
+    fn no_such_key(id: &str) -> IdentityError {
+        IdentityError::NotFound(format!("access key {id}"))
+    }
+
+    pub async fn set_access_key_active(&self, _: &Authorized, id: &str, active: bool) -> Result<()> {
+        self.access_key_owner(id).await?.ok_or_else(|| Self::no_such_key(id))?;
         self.meta.set_access_key_active(id, active).await?;
         self.forget_credentials();
         Ok(())
     }
 
-    pub async fn delete_access_key(&self, caller: &Caller, id: &str) -> Result<()> {
-        let owner = self.key_owner(id).await?;
-        self.authorize(caller, "berth:DeleteAccessKey", &Resource::User(&owner)).await?;
+    pub async fn delete_access_key(&self, _: &Authorized, id: &str) -> Result<()> {
+        self.access_key_owner(id).await?.ok_or_else(|| Self::no_such_key(id))?;
         self.meta.delete_access_key(id).await?;
         self.forget_credentials();
         Ok(())
     }
 
-    pub async fn create_group(&self, caller: &Caller, name: &str) -> Result<()> {
+    pub async fn create_group(&self, _: &Authorized, name: &str) -> Result<()> {
         check_name("group", name)?;
-        self.authorize(caller, "berth:CreateGroup", &Resource::Group(name)).await?;
         Ok(self.meta.create_group(name, self.clock_now()).await?)
     }
 
-    pub async fn delete_group(&self, caller: &Caller, name: &str) -> Result<()> {
-        self.authorize(caller, "berth:DeleteGroup", &Resource::Group(name)).await?;
+    pub async fn delete_group(&self, _: &Authorized, name: &str) -> Result<()> {
         let existed = self.meta.delete_group(name).await?;
         self.cache.invalidate();
         if existed { Ok(()) } else { Err(IdentityError::NotFound(format!("group {name}"))) }
     }
 
-    pub async fn list_groups(&self, caller: &Caller) -> Result<Vec<(String, Vec<String>)>> {
-        self.authorize(caller, "berth:ListGroups", &Resource::Any).await?;
+    pub async fn list_groups(&self, _: &Authorized) -> Result<Vec<(String, Vec<String>)>> {
         let mut out = Vec::new();
         for g in self.meta.list_groups().await? {
             let members = self.meta.members_of(&g).await?;
@@ -184,46 +192,38 @@ impl Identity {
         Ok(out)
     }
 
-    pub async fn add_user_to_group(&self, caller: &Caller, group: &str, user: &str) -> Result<()> {
-        self.authorize(caller, "berth:AddUserToGroup", &Resource::Group(group)).await?;
+    pub async fn add_user_to_group(&self, _: &Authorized, group: &str, user: &str) -> Result<()> {
         self.meta.add_member(group, user).await?;
         self.cache.invalidate();
         Ok(())
     }
 
-    pub async fn remove_user_from_group(&self, caller: &Caller, group: &str, user: &str) -> Result<()> {
-        self.authorize(caller, "berth:RemoveUserFromGroup", &Resource::Group(group)).await?;
+    pub async fn remove_user_from_group(&self, _: &Authorized, group: &str, user: &str) -> Result<()> {
         let existed = self.meta.remove_member(group, user).await?;
         self.cache.invalidate();
         if existed { Ok(()) } else { Err(IdentityError::NotFound(format!("membership of {user} in {group}"))) }
     }
 
     /// Validates and attaches a policy document.
-    pub async fn put_policy(&self, caller: &Caller, target: &PolicyTarget, document: &str) -> Result<()> {
-        let (action, kind) = policy_guard(target, "Put");
-        self.authorize(caller, &action, &target_resource(target)).await?;
-        PolicyDocument::parse(document, kind).map_err(|e| IdentityError::MalformedPolicy(e.to_string()))?;
+    pub async fn put_policy(&self, _: &Authorized, target: &PolicyTarget, document: &str) -> Result<()> {
+        PolicyDocument::parse(document, policy_kind(target))
+            .map_err(|e| IdentityError::MalformedPolicy(e.to_string()))?;
         self.meta.put_policy(target, document, self.clock_now()).await?;
         self.cache.invalidate();
         Ok(())
     }
 
-    pub async fn get_policy(&self, caller: &Caller, target: &PolicyTarget) -> Result<String> {
-        let (action, _) = policy_guard(target, "Get");
-        self.authorize(caller, &action, &target_resource(target)).await?;
+    pub async fn get_policy(&self, _: &Authorized, target: &PolicyTarget) -> Result<String> {
         self.meta.get_policy(target).await?.ok_or_else(|| IdentityError::NotFound("policy".into()))
     }
 
-    pub async fn delete_policy(&self, caller: &Caller, target: &PolicyTarget) -> Result<()> {
-        let (action, _) = policy_guard(target, "Delete");
-        self.authorize(caller, &action, &target_resource(target)).await?;
+    pub async fn delete_policy(&self, _: &Authorized, target: &PolicyTarget) -> Result<()> {
         let existed = self.meta.delete_policy(target).await?;
         self.cache.invalidate();
         if existed { Ok(()) } else { Err(IdentityError::NotFound("policy".into())) }
     }
 
-    pub async fn set_visibility(&self, caller: &Caller, repo: &RepositoryName, visibility: Visibility) -> Result<()> {
-        self.authorize(caller, "berth:SetRepositoryVisibility", &Resource::Repository(repo)).await?;
+    pub async fn set_visibility(&self, _: &Authorized, repo: &RepositoryName, visibility: Visibility) -> Result<()> {
         self.meta.set_visibility(repo, visibility, self.clock_now()).await?;
         self.cache.invalidate();
         Ok(())
@@ -238,15 +238,14 @@ impl Identity {
     /// ending in `/*`), owned by the calling user, valid for `ttl` seconds.
     pub async fn create_robot_token(
         &self,
-        caller: &Caller,
+        _: &Authorized,
+        owner: &str,
         name: &str,
         repositories: &[String],
         actions: &[String],
         ttl: i64,
     ) -> Result<(String, Secret, i64)> {
         check_name("token", name)?;
-        let owner = self.caller_user(caller)?.to_string();
-        self.authorize(caller, "berth:CreateRobotToken", &Resource::User(&owner)).await?;
         if repositories.is_empty() || actions.is_empty() {
             return Err(IdentityError::Invalid("repositories and actions must not be empty".into()));
         }
@@ -286,7 +285,7 @@ impl Identity {
         let record = RobotToken {
             id: id.clone(),
             name: name.to_string(),
-            owner,
+            owner: owner.to_string(),
             secret_hash: password::hash_password(&secret_part).map_err(|e| IdentityError::Crypto(e.to_string()))?,
             scope,
             expires_at: now + ttl,
@@ -296,22 +295,18 @@ impl Identity {
         Ok((id, token, now + ttl))
     }
 
-    pub async fn list_robot_tokens(&self, caller: &Caller) -> Result<Vec<RobotToken>> {
-        self.authorize(caller, "berth:ListRobotTokens", &Resource::Any).await?;
+    pub async fn list_robot_tokens(&self, _: &Authorized) -> Result<Vec<RobotToken>> {
         Ok(self.meta.list_robot_tokens(None).await?)
     }
 
-    pub async fn delete_robot_token(&self, caller: &Caller, id: &str) -> Result<()> {
-        let token =
-            self.meta.get_robot_token(id).await?.ok_or_else(|| IdentityError::NotFound(format!("token {id}")))?;
-        self.authorize(caller, "berth:DeleteRobotToken", &Resource::User(&token.owner)).await?;
+    pub async fn delete_robot_token(&self, _: &Authorized, id: &str) -> Result<()> {
+        self.robot_token_owner(id).await?.ok_or_else(|| IdentityError::NotFound(format!("token {id}")))?;
         self.meta.delete_robot_token(id).await?;
         self.forget_credentials();
         Ok(())
     }
 
-    pub async fn list_audit(&self, caller: &Caller, after: Option<i64>, limit: u32) -> Result<Vec<AuditEvent>> {
-        self.authorize(caller, "berth:ListAuditEvents", &Resource::Any).await?;
+    pub async fn list_audit(&self, _: &Authorized, after: Option<i64>, limit: u32) -> Result<Vec<AuditEvent>> {
         self.audit.flush().await;
         Ok(self.meta.list_audit(after, limit.clamp(1, 1000)).await?)
     }

@@ -10,6 +10,8 @@ use berth_auth::policy::PolicyDocument;
 pub enum Principal {
     Anonymous,
     User {
+        /// The user's id, never reused ([`berth_meta::identity::User::id`]).
+        id: String,
         name: String,
         is_admin: bool,
     },
@@ -21,7 +23,8 @@ pub enum Principal {
         owner_is_admin: bool,
         scope: Arc<PolicyDocument>,
     },
-    /// A registry bearer token: what it may do was decided when it was issued.
+    /// A registry bearer token (`/v2` only): what it may do was decided when it was issued, as the exact ECR
+    /// actions the policies allowed for each repository then.
     Token {
         subject: String,
         grants: Arc<Vec<Grant>>,
@@ -34,7 +37,15 @@ pub struct Grant {
     /// `repository` or `registry`.
     pub kind: String,
     pub name: String,
-    pub actions: Vec<String>,
+    /// The ECR actions the policies allowed when the token was issued; nothing else is granted.
+    pub ecr_actions: Vec<String>,
+}
+
+impl Grant {
+    /// Whether this grant allows `action` on repository `repository`.
+    pub fn allows(&self, repository: &str, action: &str) -> bool {
+        self.kind == "repository" && self.name == repository && self.ecr_actions.iter().any(|a| a == action)
+    }
 }
 
 impl Principal {

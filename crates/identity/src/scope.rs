@@ -20,25 +20,15 @@ pub const PUSH_ACTIONS: &[&str] = &[
 ];
 pub const DELETE_ACTIONS: &[&str] = &["ecr:BatchDeleteImage"];
 
-/// The ECR action a token action must be allowed for before the token may carry it.
-pub fn gate_action(token_action: &str) -> Option<&'static str> {
+/// The ECR actions a Docker token action stands for (none for an unknown one). A token carries those of
+/// them the policies allow, each checked on its own.
+pub fn ecr_actions_of(token_action: &str) -> &'static [&'static str] {
     match token_action {
-        PULL => Some("ecr:BatchGetImage"),
-        PUSH => Some("ecr:PutImage"),
-        DELETE => Some("ecr:BatchDeleteImage"),
-        _ => None,
+        PULL => PULL_ACTIONS,
+        PUSH => PUSH_ACTIONS,
+        DELETE => DELETE_ACTIONS,
+        _ => &[],
     }
-}
-
-/// Whether a token granting `token_actions` on a repository covers `ecr_action`.
-pub fn token_covers(token_actions: &[String], ecr_action: &str) -> bool {
-    token_actions.iter().any(|a| match a.as_str() {
-        "*" => true,
-        PULL => PULL_ACTIONS.contains(&ecr_action),
-        PUSH => PUSH_ACTIONS.contains(&ecr_action),
-        DELETE => DELETE_ACTIONS.contains(&ecr_action),
-        _ => false,
-    })
 }
 
 /// One requested scope.
@@ -91,13 +81,12 @@ mod tests {
     }
 
     #[test]
-    fn token_actions_cover_ecr_actions() {
-        let pull = vec!["pull".to_string()];
-        assert!(token_covers(&pull, "ecr:BatchGetImage"));
-        assert!(!token_covers(&pull, "ecr:PutImage"));
-        let push = vec!["push".to_string()];
-        assert!(token_covers(&push, "ecr:UploadLayerPart"));
-        assert!(!token_covers(&push, "ecr:BatchDeleteImage"));
-        assert!(token_covers(&["*".to_string()], "ecr:BatchDeleteImage"));
+    fn token_actions_stand_for_ecr_actions() {
+        assert!(ecr_actions_of(PULL).contains(&"ecr:BatchGetImage"));
+        assert!(!ecr_actions_of(PULL).contains(&"ecr:PutImage"));
+        assert!(ecr_actions_of(PUSH).contains(&"ecr:UploadLayerPart"));
+        assert!(!ecr_actions_of(PUSH).contains(&"ecr:BatchDeleteImage"));
+        assert_eq!(ecr_actions_of(DELETE), ["ecr:BatchDeleteImage"]);
+        assert!(ecr_actions_of("*").is_empty(), "the caller expands `*` first");
     }
 }

@@ -9,9 +9,9 @@ use berth_auth::secret::Secret;
 use berth_auth::token::{self, Access, KeyRing, RegistryClaims, SigningKeyPair};
 use berth_meta::identity::{SigningKey, TokenStore};
 
-use crate::authz::Resource;
+use crate::authz::{Authorized, Resource};
 use crate::principal::{Caller, Principal};
-use crate::scope::{Scope, gate_action};
+use crate::scope::{DELETE, PULL, PUSH, Scope, ecr_actions_of};
 use crate::{Identity, IdentityError, Result};
 
 /// A token as the token endpoint returns it.
@@ -86,30 +86,52 @@ impl Identity {
 
     /// Issues a registry token granting, of the requested scopes, what `caller` is allowed. Asking for more
     /// than allowed is not an error: the token simply carries less (the Docker token spec's behaviour).
+    ///
+    /// Each Docker action stands for several ECR actions (`pull`: `ecr:BatchGetImage`,
+    /// `ecr:GetDownloadUrlForLayer`, ...); the token carries exactly those the policies allow, so a Deny on
+    /// one of them holds for token clients as it does for Basic ones. Only bearer tokens of the caller's own
+    /// kind are issued: a token cannot be traded for another (the endpoint refuses bearer credentials).
     pub async fn issue_registry_token(&self, caller: &Caller, scopes: &[Scope]) -> Result<IssuedToken> {
         let mut access = Vec::new();
         for scope in scopes {
             match scope {
                 Scope::Repository { name, actions } => {
-                    let mut granted = Vec::new();
+                    let (mut granted, mut ecr_actions) = (Vec::new(), Vec::new());
                     for a in actions {
-                        let wanted: Vec<&str> =
-                            if a == "*" { vec!["pull", "push", "delete"] } else { vec![a.as_str()] };
-                        for w in wanted {
-                            if let Some(action) = gate_action(w)
-                                && !granted.iter().any(|g| g == w)
-                                && self.is_allowed(caller, action, &Resource::Repository(name)).await?
-                            {
+                        let wanted: &[&str] = if a == "*" { &[PULL, PUSH, DELETE] } else { &[a.as_str()] };
+                        for &w in wanted {
+                            if granted.iter().any(|g| g == w) {
+                                continue;
+                            }
+                            let mut any = false;
+                            for &action in ecr_actions_of(w) {
+                                if self.is_allowed(caller, action, &Resource::Repository(name)).await? {
+                                    any = true;
+                                    if !ecr_actions.iter().any(|e| e == action) {
+                                        ecr_actions.push(action.to_string());
+                                    }
+                                }
+                            }
+                            if any {
                                 granted.push(w.to_string());
                             }
                         }
                     }
-                    access.push(Access { kind: "repository".into(), name: name.to_string(), actions: granted });
+                    access.push(Access {
+                        kind: "repository".into(),
+                        name: name.to_string(),
+                        actions: granted,
+                        ecr_actions,
+                    });
                 }
-                // Anyone signed in may list; the catalog shows each caller only what it may see.
-                Scope::Catalog if !caller.principal.is_anonymous() => {
-                    access.push(Access { kind: "registry".into(), name: "catalog".into(), actions: vec!["*".into()] })
-                }
+                // The catalog is open to every caller and lists only what each may see; the grant is recorded
+                // for clients that look for it, and allows nothing else.
+                Scope::Catalog if !caller.principal.is_anonymous() => access.push(Access {
+                    kind: "registry".into(),
+                    name: "catalog".into(),
+                    actions: vec!["*".into()],
+                    ecr_actions: Vec::new(),
+                }),
                 Scope::Catalog => {}
             }
         }
@@ -128,14 +150,13 @@ impl Identity {
     }
 
     /// A short-lived password for `docker login --username AWS` (like `aws ecr get-login-password`).
-    pub async fn login_password(&self, caller: &Caller) -> Result<(Secret, i64)> {
-        self.authorize(caller, "ecr:GetAuthorizationToken", &Resource::Any).await?;
-        let Principal::User { name, .. } = &caller.principal else {
+    pub async fn login_password(&self, _: &Authorized, caller: &Caller) -> Result<(Secret, i64)> {
+        let Principal::User { id, .. } = &caller.principal else {
             return Err(IdentityError::Invalid("login passwords are issued to users, not tokens".into()));
         };
         let now = self.clock_now();
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
-        let password = token::issue_login_password(&keys, name, now, self.config.login_password_ttl).map_err(crypto)?;
+        let password = token::issue_login_password(&keys, id, now, self.config.login_password_ttl).map_err(crypto)?;
         Ok((password, now + self.config.login_password_ttl))
     }
 
@@ -144,8 +165,12 @@ impl Identity {
     /// have been authorised for the download already.
     pub fn issue_download_token(&self, caller: &Caller, repo: &str, digest: &str) -> Result<IssuedToken> {
         let now = self.clock_now();
-        let access =
-            vec![Access { kind: "blob".into(), name: format!("{repo}@{digest}"), actions: vec!["pull".into()] }];
+        let access = vec![Access {
+            kind: "blob".into(),
+            name: format!("{repo}@{digest}"),
+            actions: vec!["pull".into()],
+            ecr_actions: vec!["ecr:GetDownloadUrlForLayer".into()],
+        }];
         let claims = RegistryClaims::new(
             &self.config.issuer,
             &caller.principal.label(),

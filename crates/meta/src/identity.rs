@@ -15,6 +15,9 @@ use crate::{Page, Result};
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct User {
+    /// Never reused, not even after the user is deleted (random, 128 bits): what stateless credentials
+    /// (login passwords, bearer tokens) name the user by.
+    pub id: String,
     pub name: String,
     /// argon2id PHC string; `None` for users who sign in only with access keys.
     pub password_hash: Option<String>,
@@ -26,6 +29,7 @@ pub struct User {
 impl fmt::Debug for User {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("User")
+            .field("id", &self.id)
             .field("name", &self.name)
             .field("has_password", &self.password_hash.is_some())
             .field("is_admin", &self.is_admin)
@@ -143,6 +147,7 @@ pub trait UserStore: Send + Sync {
     /// `AlreadyExists` if the name is taken.
     async fn create_user(&self, user: &User) -> Result<()>;
     async fn get_user(&self, name: &str) -> Result<Option<User>>;
+    async fn get_user_by_id(&self, id: &str) -> Result<Option<User>>;
     /// In lexical order of name.
     async fn list_users(&self) -> Result<Vec<User>>;
     /// `NotFound` for an unknown user.
@@ -261,7 +266,13 @@ mod tests {
         };
         let both = |value: &dyn fmt::Debug| vec![format!("{value:?}"), format!("{value:#?}")];
 
-        let user = User { name: "alice".into(), password_hash: Some(MARKER.into()), is_admin: false, created_at: 1 };
+        let user = User {
+            id: "u1".into(),
+            name: "alice".into(),
+            password_hash: Some(MARKER.into()),
+            is_admin: false,
+            created_at: 1,
+        };
         check("User", &both(&user));
         check("Option<User>", &both(&Some(user.clone())));
         let key = AccessKey {

@@ -7,7 +7,7 @@ use berth_registry::RegistryError;
 use serde_json::{Map, Value, json};
 
 use super::Ctx;
-use super::errors::{EcrError, ErrorType};
+use super::errors::{AwsError, ErrorType};
 use super::input::{Input, decode_token, encode_token};
 
 /// ListImages' page size when the client sends no `maxResults` (as ECR).
@@ -21,9 +21,9 @@ fn token_of(id: &ImageId) -> String {
     }
 }
 
-fn position_of(token: &str) -> Result<ImageId, EcrError> {
+fn position_of(token: &str) -> Result<ImageId, AwsError> {
     let text = decode_token(token)?;
-    let bad = || EcrError::invalid("Invalid parameter at 'nextToken': not a token this registry issued");
+    let bad = || AwsError::invalid("Invalid parameter at 'nextToken': not a token this registry issued");
     let (digest, tag) = match text.split_once('\n') {
         Some((d, t)) => (d, Some(t.parse().map_err(|_| bad())?)),
         None => (text.as_str(), None),
@@ -33,7 +33,7 @@ fn position_of(token: &str) -> Result<ImageId, EcrError> {
 
 /// `filter`: the tag status, and whether only archived (or activating) images are asked for — berth has
 /// none: every image it holds is active.
-fn filter_of(input: &Input<'_>) -> Result<(TagStatus, bool), EcrError> {
+fn filter_of(input: &Input<'_>) -> Result<(TagStatus, bool), AwsError> {
     Ok(match input.opt_object("filter")? {
         Some(f) => {
             let status = match f.opt_enum("tagStatus", &["TAGGED", "UNTAGGED", "ANY"])? {
@@ -106,19 +106,19 @@ impl ImageIdentifier<'_> {
 }
 
 /// `imageIds`: 1 to 100 `ImageIdentifier`s (`imageTag` 1 to 300 characters).
-pub fn image_ids<'a>(input: &Input<'a>) -> Result<Option<Vec<ImageIdentifier<'a>>>, EcrError> {
+pub fn image_ids<'a>(input: &Input<'a>) -> Result<Option<Vec<ImageIdentifier<'a>>>, AwsError> {
     let Some(list) = input.opt_list("imageIds")? else {
         return Ok(None);
     };
     if list.is_empty() || list.len() > 100 {
-        return Err(EcrError::invalid(
+        return Err(AwsError::invalid(
             "Invalid parameter at 'imageIds' failed to satisfy constraint: 'Member must have length between 1 and 100'",
         ));
     }
     let mut out = Vec::with_capacity(list.len());
     for v in list {
         let Value::Object(m) = v else {
-            return Err(EcrError::invalid("Invalid parameter at 'imageIds': each member must be a structure"));
+            return Err(AwsError::invalid("Invalid parameter at 'imageIds': each member must be a structure"));
         };
         let id = Input(m);
         let digest = id.opt_str("imageDigest")?;
@@ -126,7 +126,7 @@ pub fn image_ids<'a>(input: &Input<'a>) -> Result<Option<Vec<ImageIdentifier<'a>
         if let Some(t) = tag
             && (t.is_empty() || t.chars().count() > 300)
         {
-            return Err(EcrError::invalid(
+            return Err(AwsError::invalid(
                 "Invalid parameter at 'imageIds.member.imageTag' failed to satisfy constraint: 'Member must have length between 1 and 300'",
             ));
         }
@@ -135,19 +135,18 @@ pub fn image_ids<'a>(input: &Input<'a>) -> Result<Option<Vec<ImageIdentifier<'a>
     Ok(Some(out))
 }
 
-pub async fn list(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn list(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let name = input.repository_name("repositoryName")?;
     let want = input.max_results()?.unwrap_or(DEFAULT_PAGE);
     let after = input.opt_str("nextToken")?.map(position_of).transpose()?;
     let (status, archived_only) = filter_of(input)?;
-    ctx.authorize("ListImages", &Resource::Repository(&name)).await?;
     let page = ctx
         .app
         .registry
         .list_images(&name, status, after.as_ref(), want)
         .await
-        .map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()))?;
+        .map_err(|e| AwsError::from_registry(e, name.as_str(), ctx.registry_id()))?;
     if archived_only {
         return Ok(json!({"imageIds": []}));
     }
@@ -202,8 +201,8 @@ fn detail_json(ctx: &Ctx<'_>, name: &RepositoryName, d: &ImageDetail) -> Value {
     out
 }
 
-pub fn image_not_found(ctx: &Ctx<'_>, name: &RepositoryName, id: &ImageIdentifier<'_>) -> EcrError {
-    EcrError::new(
+pub fn image_not_found(ctx: &Ctx<'_>, name: &RepositoryName, id: &ImageIdentifier<'_>) -> AwsError {
+    AwsError::new(
         ErrorType::ImageNotFound,
         format!(
             "The image with imageId {} does not exist within the repository with name '{name}' in the registry \
@@ -214,13 +213,13 @@ pub fn image_not_found(ctx: &Ctx<'_>, name: &RepositoryName, id: &ImageIdentifie
     )
 }
 
-fn digest_position(token: &str) -> Result<Digest, EcrError> {
+fn digest_position(token: &str) -> Result<Digest, AwsError> {
     decode_token(token)?
         .parse()
-        .map_err(|_| EcrError::invalid("Invalid parameter at 'nextToken': not a token this registry issued"))
+        .map_err(|_| AwsError::invalid("Invalid parameter at 'nextToken': not a token this registry issued"))
 }
 
-pub async fn describe(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn describe(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let name = input.repository_name("repositoryName")?;
     let ids = image_ids(input)?;
@@ -228,16 +227,15 @@ pub async fn describe(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrErro
     let next_token = input.opt_str("nextToken")?;
     let (status, archived_only) = filter_of(input)?;
     if ids.is_some() && (max_results.is_some() || next_token.is_some()) {
-        return Err(EcrError::invalid("maxResults and nextToken cannot be used with imageIds"));
+        return Err(AwsError::invalid("maxResults and nextToken cannot be used with imageIds"));
     }
     let after = next_token.map(digest_position).transpose()?;
-    ctx.authorize("DescribeImages", &Resource::Repository(&name)).await?;
-    let registry_error = |e| EcrError::from_registry(e, name.as_str(), ctx.registry_id());
+    let registry_error = |e| AwsError::from_registry(e, name.as_str(), ctx.registry_id());
     if let Some(ids) = ids {
         // Each named image once, in the order asked; any unknown one fails the request (as ECR).
         let mut details: Vec<ImageDetail> = Vec::new();
         for id in &ids {
-            let reference = id.reference().map_err(|f| EcrError::invalid(f.reason))?;
+            let reference = id.reference().map_err(|f| AwsError::invalid(f.reason))?;
             let detail = match ctx.app.registry.image_detail(&name, &reference).await {
                 Ok(d) => d,
                 Err(RegistryError::ManifestUnknown(_)) => return Err(image_not_found(ctx, &name, id)),
@@ -273,9 +271,9 @@ pub async fn describe(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrErro
 }
 
 /// `imageIds`, required.
-fn required_image_ids<'a>(input: &Input<'a>) -> Result<Vec<ImageIdentifier<'a>>, EcrError> {
+fn required_image_ids<'a>(input: &Input<'a>) -> Result<Vec<ImageIdentifier<'a>>, AwsError> {
     image_ids(input)?.ok_or_else(|| {
-        EcrError::invalid("Invalid parameter at 'imageIds' failed to satisfy constraint: 'Member must not be null'")
+        AwsError::invalid("Invalid parameter at 'imageIds' failed to satisfy constraint: 'Member must not be null'")
     })
 }
 
@@ -286,7 +284,7 @@ async fn resolve(
     name: &RepositoryName,
     id: &ImageIdentifier<'_>,
     count_pull: bool,
-) -> Result<berth_meta::StoredManifest, Result<Failure, EcrError>> {
+) -> Result<berth_meta::StoredManifest, Result<Failure, AwsError>> {
     let reference = id.reference().map_err(Ok)?;
     let registry = &ctx.app.registry;
     let not_found = || Failure::new("ImageNotFound", "Requested image not found");
@@ -302,13 +300,13 @@ async fn resolve(
                 )));
             }
             Err(RegistryError::ManifestUnknown(_)) => return Err(Ok(not_found())),
-            Err(e) => return Err(Err(EcrError::from_registry(e, name.as_str(), ctx.registry_id()))),
+            Err(e) => return Err(Err(AwsError::from_registry(e, name.as_str(), ctx.registry_id()))),
         }
     }
     match registry.get_manifest(name, &reference, count_pull).await {
         Ok(m) => Ok(m),
         Err(RegistryError::ManifestUnknown(_)) => Err(Ok(not_found())),
-        Err(e) => Err(Err(EcrError::from_registry(e, name.as_str(), ctx.registry_id()))),
+        Err(e) => Err(Err(AwsError::from_registry(e, name.as_str(), ctx.registry_id()))),
     }
 }
 
@@ -320,7 +318,7 @@ fn result_id(digest: &Digest, id: &ImageIdentifier<'_>) -> Value {
     }
 }
 
-pub async fn batch_get(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn batch_get(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let name = input.repository_name("repositoryName")?;
     let ids = required_image_ids(input)?;
@@ -328,20 +326,19 @@ pub async fn batch_get(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrErr
         None => None,
         Some(list) => {
             if list.is_empty() || list.len() > 100 {
-                return Err(EcrError::invalid(
+                return Err(AwsError::invalid(
                     "Invalid parameter at 'acceptedMediaTypes' failed to satisfy constraint: 'Member must have length between 1 and 100'",
                 ));
             }
             Some(
                 list.iter()
                     .map(|v| {
-                        v.as_str().ok_or_else(|| EcrError::invalid("acceptedMediaTypes must be a list of strings"))
+                        v.as_str().ok_or_else(|| AwsError::invalid("acceptedMediaTypes must be a list of strings"))
                     })
                     .collect::<Result<_, _>>()?,
             )
         }
     };
-    ctx.authorize("BatchGetImage", &Resource::Repository(&name)).await?;
     ctx.existing_repository(&name).await?;
     let (mut images, mut failures): (Vec<Value>, Vec<Value>) = (Vec::new(), Vec::new());
     for id in &ids {
@@ -387,12 +384,11 @@ pub async fn batch_get(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrErr
     Ok(json!({"images": images, "failures": failures}))
 }
 
-pub async fn batch_delete(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn batch_delete(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let name = input.repository_name("repositoryName")?;
     let ids = required_image_ids(input)?;
     let resource = Resource::Repository(&name);
-    ctx.authorize("BatchDeleteImage", &resource).await?;
     ctx.existing_repository(&name).await?;
     let (mut deleted, mut failures): (Vec<Value>, Vec<Value>) = (Vec::new(), Vec::new());
     for id in &ids {
@@ -423,7 +419,7 @@ pub async fn batch_delete(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, Ecr
             Ok(ImageDeletion::NotFound) | Err(RegistryError::ManifestUnknown(_)) => {
                 failures.push(Failure::new("ImageNotFound", "Requested image not found").json(id))
             }
-            Err(e) => return Err(EcrError::from_registry(e, name.as_str(), ctx.registry_id())),
+            Err(e) => return Err(AwsError::from_registry(e, name.as_str(), ctx.registry_id())),
         }
     }
     let status = if deleted.is_empty() { 404 } else { 200 };
@@ -431,16 +427,16 @@ pub async fn batch_delete(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, Ecr
     Ok(json!({"imageIds": deleted, "failures": failures}))
 }
 
-pub async fn put(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn put(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let name = input.repository_name("repositoryName")?;
     let manifest = input.opt_str("imageManifest")?.ok_or_else(|| {
-        EcrError::invalid(
+        AwsError::invalid(
             "Invalid parameter at 'imageManifest' failed to satisfy constraint: 'Member must not be null'",
         )
     })?;
     if manifest.is_empty() || manifest.len() > 4 * 1024 * 1024 {
-        return Err(EcrError::invalid(
+        return Err(AwsError::invalid(
             "Invalid parameter at 'imageManifest' failed to satisfy constraint: 'Member must have length between 1 and 4194304'",
         ));
     }
@@ -448,29 +444,28 @@ pub async fn put(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
     let tag = match input.opt_str("imageTag")? {
         None => None,
         Some(t) if t.is_empty() || t.chars().count() > 300 => {
-            return Err(EcrError::invalid(
+            return Err(AwsError::invalid(
                 "Invalid parameter at 'imageTag' failed to satisfy constraint: 'Member must have length between 1 and 300'",
             ));
         }
         Some(t) => {
-            Some(t.parse::<Tag>().map_err(|e| EcrError::invalid(format!("Invalid parameter at 'imageTag': {e}")))?)
+            Some(t.parse::<Tag>().map_err(|e| AwsError::invalid(format!("Invalid parameter at 'imageTag': {e}")))?)
         }
     };
     let given_digest = input
         .opt_str("imageDigest")?
-        .map(|d| d.parse::<Digest>().map_err(|_| EcrError::invalid("Invalid parameter at 'imageDigest': not a digest")))
+        .map(|d| d.parse::<Digest>().map_err(|_| AwsError::invalid("Invalid parameter at 'imageDigest': not a digest")))
         .transpose()?;
     let resource = Resource::Repository(&name);
-    ctx.authorize("PutImage", &resource).await?;
     let registry = &ctx.app.registry;
-    let registry_error = |e| EcrError::from_registry(e, name.as_str(), ctx.registry_id());
+    let registry_error = |e| AwsError::from_registry(e, name.as_str(), ctx.registry_id());
     ctx.existing_repository(&name).await?;
     let body = manifest.as_bytes().to_vec();
     let digest = match &given_digest {
         Some(d) => {
             let actual = Digest::compute(d.algorithm(), &body);
             if &actual != d {
-                return Err(EcrError::new(
+                return Err(AwsError::new(
                     ErrorType::ImageDigestDoesNotMatch,
                     format!("The imageDigest {d} does not match the digest of the manifest, {actual}"),
                 ));
@@ -488,7 +483,7 @@ pub async fn put(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
     match registry.get_manifest(&name, &existing, false).await {
         Ok(m) if m.digest == digest => {
             let tag_part = tag.as_ref().map(|t| format!(" and tag '{t}'")).unwrap_or_default();
-            return Err(EcrError::new(
+            return Err(AwsError::new(
                 ErrorType::ImageAlreadyExists,
                 format!(
                     "Image with digest '{digest}'{tag_part} already exists in the repository with name '{name}' in \
@@ -508,24 +503,24 @@ pub async fn put(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
     let is_index = serde_json::from_slice::<Value>(&body).ok().is_some_and(|v| v.get("manifests").is_some());
     let result = registry.put_manifest(&name, &reference, &extra, media_type, body).await;
     let result = result.map_err(|e| match e {
-        RegistryError::TagImmutable { tag, .. } => EcrError::new(
+        RegistryError::TagImmutable { tag, .. } => AwsError::new(
             ErrorType::ImageTagAlreadyExists,
             format!(
                 "The image tag '{tag}' already exists in the '{name}' repository and cannot be overwritten because \
                  the repository is immutable."
             ),
         ),
-        RegistryError::ManifestBlobUnknown(d) if is_index => EcrError::new(
+        RegistryError::ManifestBlobUnknown(d) if is_index => AwsError::new(
             ErrorType::ReferencedImagesNotFound,
             format!("The manifest references image {d}, which is not in the repository '{name}'"),
         ),
-        RegistryError::ManifestBlobUnknown(d) => EcrError::new(
+        RegistryError::ManifestBlobUnknown(d) => AwsError::new(
             ErrorType::LayersNotFound,
             format!("Layers with digests ['{d}'] required for pushing image into repository with name '{name}' in the registry with id '{}' do not exist", ctx.registry_id()),
         ),
-        RegistryError::DigestInvalid(m) => EcrError::new(ErrorType::ImageDigestDoesNotMatch, m),
+        RegistryError::DigestInvalid(m) => AwsError::new(ErrorType::ImageDigestDoesNotMatch, m),
         e @ (RegistryError::ManifestInvalid(_) | RegistryError::ManifestTooLarge { .. }) => {
-            EcrError::invalid(format!("Invalid parameter at 'imageManifest': {e}"))
+            AwsError::invalid(format!("Invalid parameter at 'imageManifest': {e}"))
         }
         e => registry_error(e),
     });
@@ -552,33 +547,32 @@ pub async fn put(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
 
 /// `ListImageReferrers`: the artifacts (signatures, SBOMs, attestations) whose subject is an image, as the
 /// OCI referrers API lists them, ordered by digest.
-pub async fn list_referrers(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn list_referrers(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let name = input.repository_name("repositoryName")?;
     let subject = input.required("subjectId", input.opt_object("subjectId")?)?;
     let subject = subject.required("subjectId.imageDigest", subject.opt_str("imageDigest")?)?;
     let subject: Digest =
-        subject.parse().map_err(|_| EcrError::invalid("Invalid parameter at 'subjectId.imageDigest'"))?;
+        subject.parse().map_err(|_| AwsError::invalid("Invalid parameter at 'subjectId.imageDigest'"))?;
     let (mut types, mut status) = (Vec::new(), None);
     if let Some(filter) = input.opt_object("filter")? {
         for t in filter.opt_list("artifactTypes")?.map(Vec::as_slice).unwrap_or(&[]) {
-            types.push(t.as_str().ok_or_else(|| EcrError::invalid("filter.artifactTypes must be strings"))?);
+            types.push(t.as_str().ok_or_else(|| AwsError::invalid("filter.artifactTypes must be strings"))?);
         }
         if types.len() > 5 {
-            return Err(EcrError::invalid("filter.artifactTypes can have at most 5 entries"));
+            return Err(AwsError::invalid("filter.artifactTypes can have at most 5 entries"));
         }
         status = filter.opt_enum("artifactStatus", &["ACTIVE", "ARCHIVED", "ACTIVATING", "ANY"])?;
     }
     let max_results = input.max_results()?.unwrap_or(50) as usize;
     let after = input.opt_str("nextToken")?.map(decode_token).transpose()?;
-    ctx.authorize("ListImageReferrers", &Resource::Repository(&name)).await?;
     ctx.existing_repository(&name).await?;
     let mut referrers = ctx
         .app
         .registry
         .referrer_list(&name, &subject, None)
         .await
-        .map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()))?;
+        .map_err(|e| AwsError::from_registry(e, name.as_str(), ctx.registry_id()))?;
     // berth keeps every artifact active: ARCHIVED and ACTIVATING match nothing.
     let wanted_status = matches!(status, None | Some("ACTIVE" | "ANY"));
     referrers.retain(|r| {

@@ -4,13 +4,12 @@
 //! berth's own download endpoint, signed like a registry token).
 
 use base64::Engine as _;
-use berth_identity::Resource;
 use berth_oci::{Algorithm, Digest, RepositoryName};
 use berth_registry::RegistryError;
 use serde_json::{Value, json};
 
 use super::Ctx;
-use super::errors::{EcrError, ErrorType};
+use super::errors::{AwsError, ErrorType};
 use super::input::Input;
 
 /// The part size `InitiateLayerUpload` suggests (clients may send other sizes).
@@ -18,46 +17,45 @@ pub const PART_SIZE: u64 = 10 * 1024 * 1024;
 /// The path under which `GetDownloadUrlForLayer`'s URLs are served.
 pub const DOWNLOAD_PATH: &str = "/ecr-download";
 
-fn layer_digest(member: &str, value: &str) -> Result<Digest, EcrError> {
+fn layer_digest(member: &str, value: &str) -> Result<Digest, AwsError> {
     match value.parse::<Digest>() {
         Ok(d) if d.algorithm() == Algorithm::Sha256 => Ok(d),
-        _ => Err(EcrError::invalid(format!("Invalid parameter at '{member}': {value:?} is not a sha256 layer digest"))),
+        _ => Err(AwsError::invalid(format!("Invalid parameter at '{member}': {value:?} is not a sha256 layer digest"))),
     }
 }
 
 /// A registry failure of a layer operation on `repo`.
-fn layer_error(ctx: &Ctx<'_>, repo: &RepositoryName, e: RegistryError) -> EcrError {
+fn layer_error(ctx: &Ctx<'_>, repo: &RepositoryName, e: RegistryError) -> AwsError {
     match e {
         RegistryError::BlobUploadUnknown | RegistryError::Storage(berth_storage::StorageError::UploadNotFound(_)) => {
-            EcrError::new(
+            AwsError::new(
                 ErrorType::UploadNotFound,
                 "The upload could not be found, or it has expired or been completed",
             )
         }
-        RegistryError::UploadRangeInvalid { size, .. } => EcrError::new(
+        RegistryError::UploadRangeInvalid { size, .. } => AwsError::new(
             ErrorType::InvalidLayerPart,
             format!("The layer part must start at byte {size}, the bytes received so far"),
         ),
-        RegistryError::BlobUploadInvalid(m) => EcrError::new(ErrorType::InvalidLayerPart, m),
-        RegistryError::DigestInvalid(m) => EcrError::new(ErrorType::InvalidLayer, m),
-        RegistryError::BlobUnknown(d) => EcrError::new(
+        RegistryError::BlobUploadInvalid(m) => AwsError::new(ErrorType::InvalidLayerPart, m),
+        RegistryError::DigestInvalid(m) => AwsError::new(ErrorType::InvalidLayer, m),
+        RegistryError::BlobUnknown(d) => AwsError::new(
             ErrorType::LayersNotFound,
             format!("The layer with digest '{d}' does not exist in the repository '{repo}'"),
         ),
-        other => EcrError::from_registry(other, repo.as_str(), ctx.registry_id()),
+        other => AwsError::from_registry(other, repo.as_str(), ctx.registry_id()),
     }
 }
 
-pub async fn batch_check_layer_availability(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn batch_check_layer_availability(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let repo = input.repository_name("repositoryName")?;
     let digests = input.required("layerDigests", input.opt_list("layerDigests")?)?;
     if digests.is_empty() || digests.len() > 100 {
-        return Err(EcrError::invalid(
+        return Err(AwsError::invalid(
             "Invalid parameter at 'layerDigests' failed to satisfy constraint: 'Member must have length between 1 and 100'",
         ));
     }
-    ctx.authorize("BatchCheckLayerAvailability", &Resource::Repository(&repo)).await?;
     ctx.existing_repository(&repo).await?;
     let (mut layers, mut failures) = (Vec::new(), Vec::new());
     for d in digests {
@@ -78,22 +76,21 @@ pub async fn batch_check_layer_availability(ctx: &Ctx<'_>, input: &Input<'_>) ->
     Ok(json!({"layers": layers, "failures": failures}))
 }
 
-pub async fn initiate_layer_upload(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn initiate_layer_upload(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let repo = input.repository_name("repositoryName")?;
-    ctx.authorize("InitiateLayerUpload", &Resource::Repository(&repo)).await?;
     ctx.existing_repository(&repo).await?;
     let upload = ctx.app.registry.start_upload(&repo).await.map_err(|e| layer_error(ctx, &repo, e))?;
     Ok(json!({"uploadId": upload.id, "partSize": PART_SIZE}))
 }
 
-fn upload_id<'a>(input: &Input<'a>) -> Result<&'a str, EcrError> {
+fn upload_id<'a>(input: &Input<'a>) -> Result<&'a str, AwsError> {
     let id = input.required("uploadId", input.opt_str("uploadId")?)?;
-    uuid::Uuid::try_parse(id).map_err(|_| EcrError::invalid("Invalid parameter at 'uploadId': not an upload id"))?;
+    uuid::Uuid::try_parse(id).map_err(|_| AwsError::invalid("Invalid parameter at 'uploadId': not an upload id"))?;
     Ok(id)
 }
 
-pub async fn upload_layer_part(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn upload_layer_part(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let repo = input.repository_name("repositoryName")?;
     let id = upload_id(input)?;
@@ -102,14 +99,13 @@ pub async fn upload_layer_part(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value
     let blob = input.required("layerPartBlob", input.opt_str("layerPartBlob")?)?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(blob)
-        .map_err(|_| EcrError::invalid("Invalid parameter at 'layerPartBlob': not base64"))?;
+        .map_err(|_| AwsError::invalid("Invalid parameter at 'layerPartBlob': not base64"))?;
     if bytes.is_empty() || last < first || last - first + 1 != bytes.len() as u64 {
-        return Err(EcrError::new(
+        return Err(AwsError::new(
             ErrorType::InvalidLayerPart,
             format!("partFirstByte {first} and partLastByte {last} do not frame the {} bytes sent", bytes.len()),
         ));
     }
-    ctx.authorize("UploadLayerPart", &Resource::Repository(&repo)).await?;
     let body = berth_registry::byte_stream(futures_util::stream::once(async move {
         Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))
     }));
@@ -123,25 +119,24 @@ pub async fn upload_layer_part(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value
     }))
 }
 
-pub async fn complete_layer_upload(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn complete_layer_upload(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let repo = input.repository_name("repositoryName")?;
     let id = upload_id(input)?;
     let digests = input.required("layerDigests", input.opt_list("layerDigests")?)?;
     if digests.len() != 1 {
-        return Err(EcrError::invalid("layerDigests must hold exactly the digest of the uploaded layer"));
+        return Err(AwsError::invalid("layerDigests must hold exactly the digest of the uploaded layer"));
     }
     let digest = layer_digest("layerDigests", digests[0].as_str().unwrap_or_default())?;
-    ctx.authorize("CompleteLayerUpload", &Resource::Repository(&repo)).await?;
     let registry = &ctx.app.registry;
     let progress = registry.upload_status(&repo, id).await.map_err(|e| layer_error(ctx, &repo, e))?;
     if progress.size == 0 {
         registry.cancel_upload(&repo, id).await.map_err(|e| layer_error(ctx, &repo, e))?;
-        return Err(EcrError::new(ErrorType::EmptyUpload, "The upload holds no bytes; send layer parts first"));
+        return Err(AwsError::new(ErrorType::EmptyUpload, "The upload holds no bytes; send layer parts first"));
     }
     if registry.stat_blob(&repo, &digest).await.is_ok() {
         registry.cancel_upload(&repo, id).await.map_err(|e| layer_error(ctx, &repo, e))?;
-        return Err(EcrError::new(
+        return Err(AwsError::new(
             ErrorType::LayerAlreadyExists,
             format!("The layer with digest '{digest}' already exists in the repository '{repo}'"),
         ));
@@ -155,12 +150,11 @@ pub async fn complete_layer_upload(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<V
     }))
 }
 
-pub async fn get_download_url_for_layer(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn get_download_url_for_layer(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let repo = input.repository_name("repositoryName")?;
     let given = input.required("layerDigest", input.opt_str("layerDigest")?)?;
-    let digest = given.parse::<Digest>().map_err(|_| EcrError::invalid("Invalid parameter at 'layerDigest'"))?;
-    ctx.authorize("GetDownloadUrlForLayer", &Resource::Repository(&repo)).await?;
+    let digest = given.parse::<Digest>().map_err(|_| AwsError::invalid("Invalid parameter at 'layerDigest'"))?;
     ctx.existing_repository(&repo).await?;
     ctx.app.registry.stat_blob(&repo, &digest).await.map_err(|e| layer_error(ctx, &repo, e))?;
     let token = ctx.app.identity.issue_download_token(&ctx.caller, repo.as_str(), &digest.to_string())?;

@@ -2,16 +2,17 @@
 //! AWS JSON 1.1 bodies, SigV4 (service `ecr`) with a berth access key. `aws ecr ... --endpoint-url` and the
 //! SDKs (boto3) talk to it.
 //!
-//! Every request: authenticate (SigV4 only), find the operation, parse the JSON body, run the operation
-//! (which validates its members, then asks the identity service to authorise `ecr:<Operation>` on the
-//! repository or registry, then calls the registry), answer JSON with `x-amzn-RequestId`. Operations of
-//! ECR's model that berth does not implement yet answer 400 `UnsupportedOperationException`; names outside
-//! the model answer 400 `UnknownOperationException`. Creations, deletions and refusals are audited.
+//! Every request: authenticate (SigV4 only, see [`crate::aws`]), find the operation, parse the JSON body,
+//! declare what the operation needs ([`access`]: `ecr:<Operation>` on the repository, registry or `*` its
+//! input names), have that decided by [`crate::access::decide`], and only then run the operation (which
+//! validates the rest of its members and calls the registry); answer JSON with `x-amzn-RequestId`.
+//! Operations of ECR's model that berth does not implement yet answer 400 `UnsupportedOperationException`;
+//! names outside the model answer 400 `UnknownOperationException`. Creations, deletions and refusals are
+//! audited.
 
+mod access;
 mod authorization;
-mod errors;
 mod images;
-mod input;
 mod layers;
 mod operations;
 mod policies;
@@ -29,34 +30,39 @@ use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use berth_identity::{Caller, Resource};
+use berth_identity::{Authorized, Caller, Resource};
 use berth_oci::RepositoryName;
 use http_body_util::{BodyExt, Limited};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use self::errors::{EcrError, ErrorType};
+pub(crate) use crate::aws::{errors, input};
+
+use self::access::Declared;
+use self::errors::{AwsError, ErrorType};
 use self::input::Input;
 use crate::AppState;
 use crate::authn::{audit, client_ip};
-use crate::sigv4::canonical_input;
+use crate::aws::{CONTENT_TYPE, SigningRules};
 
-/// The media type of AWS JSON 1.1 requests and responses.
-pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// `X-Amz-Target` is this prefix, a dot, and the operation name.
 pub const TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921";
-/// The SigV4 service name of ECR.
-const SERVICE: &str = "ecr";
+/// What ECR requires of a signature: service `ecr`, the registry's region, the operation and the body's
+/// media type signed.
+const SIGNING: SigningRules =
+    SigningRules { service: "ecr", check_region: true, signed: &["x-amz-target", "content-type"] };
 const MAX_BODY: usize = 1024 * 1024;
 /// `UploadLayerPart` carries the part base64-encoded in its JSON body: room for a 16 MiB part.
 const MAX_PART_BODY: usize = 24 * 1024 * 1024;
 
-/// What an operation runs with.
+/// What an operation runs with. Only the dispatcher makes one, after the operation's access was decided.
 pub(crate) struct Ctx<'a> {
     pub app: &'a AppState,
     pub caller: Caller,
     /// The `Host` clients used: repository URIs and the proxy endpoint are built from it.
     pub host: String,
     pub ip: Option<IpAddr>,
+    /// The decision that let the operation run (for the identity use cases that take it).
+    pub authorized: Authorized,
 }
 
 impl Ctx<'_> {
@@ -64,32 +70,19 @@ impl Ctx<'_> {
         &self.app.identity.account().id
     }
 
-    /// Authorises `ecr:<operation>` on `resource`; refusals are audited.
-    pub async fn authorize(&self, operation: &str, resource: &Resource<'_>) -> Result<(), EcrError> {
-        let action = format!("ecr:{operation}");
-        match self.app.identity.authorize(&self.caller, &action, resource).await {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                if matches!(e, berth_identity::IdentityError::Denied { .. }) {
-                    self.audit(&action, resource, "denied", 403).await;
-                }
-                Err(e.into())
-            }
-        }
-    }
-
     /// Fails with `RepositoryNotFoundException` unless `repo` exists.
-    pub async fn existing_repository(&self, repo: &RepositoryName) -> Result<(), EcrError> {
+    pub async fn existing_repository(&self, repo: &RepositoryName) -> Result<(), AwsError> {
         self.app
             .registry
             .repository(repo)
             .await
             .map(|_| ())
-            .map_err(|e| EcrError::from_registry(e, repo.as_str(), self.registry_id()))
+            .map_err(|e| AwsError::from_registry(e, repo.as_str(), self.registry_id()))
     }
 
-    /// Whether the caller may perform `ecr:<operation>` on `repo` (for listings that filter).
-    pub async fn may(&self, operation: &str, repo: &RepositoryName) -> Result<bool, EcrError> {
+    /// Whether the caller may perform `ecr:<operation>` on `repo`: the per-item decision of a listing that
+    /// [`Declared::Filtered`] stands for.
+    pub async fn may(&self, operation: &str, repo: &RepositoryName) -> Result<bool, AwsError> {
         let action = format!("ecr:{operation}");
         Ok(self.app.identity.is_allowed(&self.caller, &action, &Resource::Repository(repo)).await?)
     }
@@ -119,7 +112,7 @@ pub async fn handle(State(app): State<Arc<AppState>>, req: Request) -> Response 
     let limit = if target.ends_with(".UploadLayerPart") { MAX_PART_BODY } else { MAX_BODY };
     let result = match Limited::new(body, limit).collect().await {
         Ok(body) => serve(&app, &parts, &body.to_bytes(), ip).await,
-        Err(_) => Err(EcrError::new(ErrorType::Serialization, "the request body is too large or unreadable")),
+        Err(_) => Err(AwsError::new(ErrorType::Serialization, "the request body is too large or unreadable")),
     };
     let mut resp = match result {
         Ok(v) => (StatusCode::OK, v.to_string()).into_response(),
@@ -133,32 +126,31 @@ pub async fn handle(State(app): State<Arc<AppState>>, req: Request) -> Response 
     resp
 }
 
-async fn serve(app: &AppState, parts: &Parts, body: &[u8], ip: Option<IpAddr>) -> Result<Value, EcrError> {
-    let caller = authenticate(app, parts, body, ip).await?;
+async fn serve(app: &AppState, parts: &Parts, body: &[u8], ip: Option<IpAddr>) -> Result<Value, AwsError> {
+    let caller = crate::aws::authenticate(app, parts, body, ip, &SIGNING).await?;
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
     let operation = operation_of(target)?;
-    let input: Map<String, Value> = if body.is_empty() {
-        Map::new()
-    } else {
-        match serde_json::from_slice(body) {
-            Ok(Value::Object(m)) => m,
-            _ => return Err(EcrError::new(ErrorType::Serialization, "the request body must be a JSON object")),
-        }
+    let input = crate::aws::json_object(body)?;
+    let input = Input(&input);
+    let Some(declared) = access::declared(operation, &input, app.identity.account())? else {
+        return Err(AwsError::new(
+            ErrorType::UnsupportedOperation,
+            format!("{operation} is not available: {} is not a berth feature yet", operations::feature_of(operation)),
+        ));
     };
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
-        .unwrap_or_else(|| "localhost".to_string());
-    let ctx = Ctx { app, caller, host, ip };
-    dispatch(&ctx, operation, &Input(&input)).await
+    let required = match declared {
+        Declared::All(required) => required,
+        Declared::Filtered => Vec::new(),
+    };
+    let authorized = crate::access::decide(app, &caller, ip, &required).await?;
+    let host = crate::authn::request_host(parts.headers.get(header::HOST), &parts.uri);
+    let ctx = Ctx { app, caller, host, ip, authorized };
+    dispatch(&ctx, operation, &input).await
 }
 
 /// The operation named by `X-Amz-Target`: one of ECR's, or `UnknownOperationException`.
-fn operation_of(target: &str) -> Result<&str, EcrError> {
-    let unknown = || EcrError::new(ErrorType::UnknownOperation, format!("unknown operation {target:?}"));
+fn operation_of(target: &str) -> Result<&str, AwsError> {
+    let unknown = || AwsError::new(ErrorType::UnknownOperation, format!("unknown operation {target:?}"));
     let (prefix, operation) = target.split_once('.').ok_or_else(unknown)?;
     if prefix != TARGET_PREFIX || !operations::ALL.contains(&operation) {
         return Err(unknown());
@@ -166,7 +158,7 @@ fn operation_of(target: &str) -> Result<&str, EcrError> {
     Ok(operation)
 }
 
-async fn dispatch(ctx: &Ctx<'_>, operation: &str, input: &Input<'_>) -> Result<Value, EcrError> {
+async fn dispatch(ctx: &Ctx<'_>, operation: &str, input: &Input<'_>) -> Result<Value, AwsError> {
     match operation {
         "GetAuthorizationToken" => authorization::get_authorization_token(ctx, input).await,
         "CreateRepository" => repositories::create(ctx, input).await,
@@ -204,43 +196,8 @@ async fn dispatch(ctx: &Ctx<'_>, operation: &str, input: &Input<'_>) -> Result<V
         "BatchGetRepositoryScanningConfiguration" => {
             registry::batch_get_repository_scanning_configuration(ctx, input).await
         }
-        other => Err(EcrError::new(
-            ErrorType::UnsupportedOperation,
-            format!("{other} is not available: {} is not a berth feature yet", operations::feature_of(other)),
-        )),
+        other => Err(AwsError::server(&format!("{other} declares its access but has no handler"))),
     }
-}
-
-/// SigV4 with service `ecr` and the registry's region, verified by the identity service.
-async fn authenticate(app: &AppState, parts: &Parts, body: &[u8], ip: Option<IpAddr>) -> Result<Caller, EcrError> {
-    let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if authorization.is_empty() {
-        return Err(EcrError::new(ErrorType::MissingAuthenticationToken, "Missing Authentication Token"));
-    }
-    if !authorization.starts_with(berth_auth::sigv4::ALGORITHM) {
-        return Err(EcrError::new(
-            ErrorType::InvalidSignature,
-            "requests must be signed with AWS Signature Version 4 (AWS4-HMAC-SHA256)",
-        ));
-    }
-    let parsed = berth_auth::sigv4::parse_authorization(authorization)
-        .map_err(|e| EcrError::new(ErrorType::InvalidSignature, e.to_string()))?;
-    if parsed.service != SERVICE {
-        return Err(EcrError::new(
-            ErrorType::InvalidSignature,
-            format!("Credential should be scoped to correct service: '{SERVICE}'."),
-        ));
-    }
-    let region = &app.identity.account().region;
-    if &parsed.region != region {
-        return Err(EcrError::new(
-            ErrorType::InvalidSignature,
-            format!("Credential should be scoped to a valid region: this registry's region is '{region}'."),
-        ));
-    }
-    let input = canonical_input(parts, body);
-    let principal = app.identity.authenticate_sigv4(&input, authorization, ip).await?;
-    Ok(Caller { principal, source_ip: ip, secure: app.tls })
 }
 
 #[cfg(test)]

@@ -6,48 +6,45 @@ use berth_registry::{AccountSetting, ScanFrequency, ScanRule, ScanType, Scanning
 use serde_json::{Value, json};
 
 use super::Ctx;
-use super::errors::{EcrError, ErrorType};
+use super::errors::{AwsError, ErrorType};
 use super::input::{Input, repository_name};
 
-fn registry_error(e: berth_registry::RegistryError) -> EcrError {
+fn registry_error(e: berth_registry::RegistryError) -> AwsError {
     match e {
-        berth_registry::RegistryError::InvalidSetting(m) => EcrError::new(ErrorType::Validation, m),
-        other => EcrError::from_registry(other, "", ""),
+        berth_registry::RegistryError::InvalidSetting(m) => AwsError::new(ErrorType::Validation, m),
+        other => AwsError::from_registry(other, "", ""),
     }
 }
 
-pub async fn describe_registry(ctx: &Ctx<'_>, _input: &Input<'_>) -> Result<Value, EcrError> {
-    ctx.authorize("DescribeRegistry", &Resource::Registry).await?;
+pub async fn describe_registry(ctx: &Ctx<'_>, _input: &Input<'_>) -> Result<Value, AwsError> {
     // Replication is not a berth feature yet: no rules is the truth.
     Ok(json!({"registryId": ctx.registry_id(), "replicationConfiguration": {"rules": []}}))
 }
 
-fn account_setting(input: &Input<'_>) -> Result<AccountSetting, EcrError> {
+fn account_setting(input: &Input<'_>) -> Result<AccountSetting, AwsError> {
     let name = input.opt_str("name")?.ok_or_else(|| {
-        EcrError::invalid("Invalid parameter at 'name' failed to satisfy constraint: 'Member must not be null'")
+        AwsError::invalid("Invalid parameter at 'name' failed to satisfy constraint: 'Member must not be null'")
     })?;
     AccountSetting::parse(name).ok_or_else(|| {
         let known: Vec<&str> = AccountSetting::ALL.iter().map(|s| s.name()).collect();
-        EcrError::new(
+        AwsError::new(
             ErrorType::Validation,
             format!("unknown account setting {name:?}; berth has {}", known.join(", ")),
         )
     })
 }
 
-pub async fn get_account_setting(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn get_account_setting(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     let setting = account_setting(input)?;
-    ctx.authorize("GetAccountSetting", &Resource::Registry).await?;
     let value = ctx.app.registry.account_setting(setting).await.map_err(registry_error)?;
     Ok(json!({"name": setting.name(), "value": value}))
 }
 
-pub async fn put_account_setting(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn put_account_setting(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     let setting = account_setting(input)?;
     let value = input.opt_str("value")?.ok_or_else(|| {
-        EcrError::invalid("Invalid parameter at 'value' failed to satisfy constraint: 'Member must not be null'")
+        AwsError::invalid("Invalid parameter at 'value' failed to satisfy constraint: 'Member must not be null'")
     })?;
-    ctx.authorize("PutAccountSetting", &Resource::Registry).await?;
     let result = ctx.app.registry.put_account_setting(setting, value).await.map_err(registry_error);
     let (outcome, status) = match &result {
         Ok(()) => ("allowed", 200),
@@ -95,14 +92,14 @@ fn valid_repository_filter(f: &str) -> bool {
         && bytes.iter().all(|&b| ok_char(b) || b"._-/".contains(&b))
 }
 
-fn scanning_configuration(input: &Input<'_>) -> Result<ScanningConfiguration, EcrError> {
+fn scanning_configuration(input: &Input<'_>) -> Result<ScanningConfiguration, AwsError> {
     let scan_type = match input.opt_enum("scanType", &["BASIC", "ENHANCED"])? {
         Some("ENHANCED") => ScanType::Enhanced,
         _ => ScanType::Basic,
     };
     let list = input.opt_list("rules")?.map(Vec::as_slice).unwrap_or(&[]);
     if list.len() > 2 {
-        return Err(EcrError::invalid(
+        return Err(AwsError::invalid(
             "Invalid parameter at 'rules' failed to satisfy constraint: 'Member must have length less than or equal to 2'",
         ));
     }
@@ -110,38 +107,38 @@ fn scanning_configuration(input: &Input<'_>) -> Result<ScanningConfiguration, Ec
     for rule in list {
         let rule = match rule {
             Value::Object(m) => Input(m),
-            _ => return Err(EcrError::invalid("each rule must be {\"scanFrequency\", \"repositoryFilters\"}")),
+            _ => return Err(AwsError::invalid("each rule must be {\"scanFrequency\", \"repositoryFilters\"}")),
         };
         let frequency = match rule.opt_enum("scanFrequency", &["SCAN_ON_PUSH", "CONTINUOUS_SCAN", "MANUAL"])? {
             Some("SCAN_ON_PUSH") => ScanFrequency::ScanOnPush,
             Some("CONTINUOUS_SCAN") => ScanFrequency::ContinuousScan,
             Some(_) => ScanFrequency::Manual,
-            None => return Err(EcrError::invalid("a rule's scanFrequency is required")),
+            None => return Err(AwsError::invalid("a rule's scanFrequency is required")),
         };
         if scan_type == ScanType::Basic && frequency == ScanFrequency::ContinuousScan {
-            return Err(EcrError::new(
+            return Err(AwsError::new(
                 ErrorType::Validation,
                 "CONTINUOUS_SCAN needs scanType ENHANCED (BASIC scans on push or manually)",
             ));
         }
         let filters = rule.opt_list("repositoryFilters")?.ok_or_else(|| {
-            EcrError::invalid("a rule's repositoryFilters are required (a list of {\"filter\", \"filterType\"})")
+            AwsError::invalid("a rule's repositoryFilters are required (a list of {\"filter\", \"filterType\"})")
         })?;
         if filters.len() > 100 {
-            return Err(EcrError::invalid("a rule can have at most 100 repositoryFilters"));
+            return Err(AwsError::invalid("a rule can have at most 100 repositoryFilters"));
         }
         let mut parsed = Vec::new();
         for f in filters {
             let f = match f {
                 Value::Object(m) => Input(m),
-                _ => return Err(EcrError::invalid("each repository filter must be {\"filter\", \"filterType\"}")),
+                _ => return Err(AwsError::invalid("each repository filter must be {\"filter\", \"filterType\"}")),
             };
             if f.opt_enum("filterType", &["WILDCARD"])?.is_none() {
-                return Err(EcrError::invalid("a repository filter's filterType (WILDCARD) is required"));
+                return Err(AwsError::invalid("a repository filter's filterType (WILDCARD) is required"));
             }
-            let filter = f.opt_str("filter")?.ok_or_else(|| EcrError::invalid("a repository filter is required"))?;
+            let filter = f.opt_str("filter")?.ok_or_else(|| AwsError::invalid("a repository filter is required"))?;
             if !valid_repository_filter(filter) {
-                return Err(EcrError::invalid(format!(
+                return Err(AwsError::invalid(format!(
                     "invalid repository filter {filter:?}: lower-case repository name characters and '*'"
                 )));
             }
@@ -152,9 +149,8 @@ fn scanning_configuration(input: &Input<'_>) -> Result<ScanningConfiguration, Ec
     Ok(ScanningConfiguration { scan_type, rules })
 }
 
-pub async fn put_registry_scanning_configuration(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn put_registry_scanning_configuration(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     let config = scanning_configuration(input)?;
-    ctx.authorize("PutRegistryScanningConfiguration", &Resource::Registry).await?;
     let result = ctx.app.registry.put_scanning_configuration(&config).await.map_err(registry_error);
     let (outcome, status) = match &result {
         Ok(()) => ("allowed", 200),
@@ -165,25 +161,23 @@ pub async fn put_registry_scanning_configuration(ctx: &Ctx<'_>, input: &Input<'_
     Ok(json!({"registryScanningConfiguration": configuration_json(&config)}))
 }
 
-pub async fn get_registry_scanning_configuration(ctx: &Ctx<'_>, _input: &Input<'_>) -> Result<Value, EcrError> {
-    ctx.authorize("GetRegistryScanningConfiguration", &Resource::Registry).await?;
+pub async fn get_registry_scanning_configuration(ctx: &Ctx<'_>, _input: &Input<'_>) -> Result<Value, AwsError> {
     let config = ctx.app.registry.scanning_configuration().await.map_err(registry_error)?;
     Ok(json!({"registryId": ctx.registry_id(), "scanningConfiguration": configuration_json(&config)}))
 }
 
-pub async fn batch_get_repository_scanning_configuration(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn batch_get_repository_scanning_configuration(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     let names = input.opt_list("repositoryNames")?.map(Vec::as_slice).unwrap_or(&[]);
     if names.is_empty() || names.len() > 25 {
-        return Err(EcrError::invalid(
+        return Err(AwsError::invalid(
             "Invalid parameter at 'repositoryNames' failed to satisfy constraint: 'Member must have length between 1 and 25'",
         ));
     }
     let config = ctx.app.registry.scanning_configuration().await.map_err(registry_error)?;
     let (mut found, mut failures) = (Vec::new(), Vec::new());
     for name in names {
-        let name = name.as_str().ok_or_else(|| EcrError::invalid("repositoryNames must be a list of strings"))?;
+        let name = name.as_str().ok_or_else(|| AwsError::invalid("repositoryNames must be a list of strings"))?;
         let name = repository_name("repositoryNames", name)?;
-        ctx.authorize("BatchGetRepositoryScanningConfiguration", &Resource::Repository(&name)).await?;
         match ctx.app.registry.repository(&name).await {
             Ok(record) => {
                 let s = config.for_repository(&name, record.scan_on_push);
@@ -200,7 +194,7 @@ pub async fn batch_get_repository_scanning_configuration(ctx: &Ctx<'_>, input: &
                 "failureCode": "REPOSITORY_NOT_FOUND",
                 "failureReason": "REPOSITORY_NOT_FOUND",
             })),
-            Err(e) => return Err(EcrError::from_registry(e, name.as_str(), ctx.registry_id())),
+            Err(e) => return Err(AwsError::from_registry(e, name.as_str(), ctx.registry_id())),
         }
     }
     Ok(json!({"scanningConfigurations": found, "failures": failures}))

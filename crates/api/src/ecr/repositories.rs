@@ -6,7 +6,7 @@ use berth_oci::RepositoryName;
 use serde_json::{Value, json};
 
 use super::Ctx;
-use super::errors::{EcrError, ErrorType};
+use super::errors::{AwsError, ErrorType};
 use super::input::{Input, decode_token, encode_token, repository_name};
 
 /// DescribeRepositories' page size when the client sends no `maxResults` (as ECR).
@@ -36,19 +36,19 @@ pub fn repository_json(ctx: &Ctx<'_>, r: &RepositoryRecord) -> Value {
 
 /// A `TagList`: at most 50 `{"Key", "Value"}`, keys of 1 to 128 characters not starting with `aws:`, values
 /// of at most 256.
-pub fn resource_tags(list: &[Value]) -> Result<Vec<(String, String)>, EcrError> {
+pub fn resource_tags(list: &[Value]) -> Result<Vec<(String, String)>, AwsError> {
     if list.len() > MAX_TAGS {
-        return Err(EcrError::new(ErrorType::TooManyTags, format!("a repository can have at most {MAX_TAGS} tags")));
+        return Err(AwsError::new(ErrorType::TooManyTags, format!("a repository can have at most {MAX_TAGS} tags")));
     }
     let mut tags = Vec::new();
     for tag in list {
         let tag = match tag {
             Value::Object(m) => Input(m),
             _ => {
-                return Err(EcrError::new(ErrorType::InvalidTagParameter, "each tag must be {\"Key\", \"Value\"}"));
+                return Err(AwsError::new(ErrorType::InvalidTagParameter, "each tag must be {\"Key\", \"Value\"}"));
             }
         };
-        let bad = |m: &str| EcrError::new(ErrorType::InvalidTagParameter, m.to_string());
+        let bad = |m: &str| AwsError::new(ErrorType::InvalidTagParameter, m.to_string());
         let key = tag.opt_str("Key").map_err(|e| bad(&e.message))?.ok_or_else(|| bad("a tag's Key is required"))?;
         let value =
             tag.opt_str("Value").map_err(|e| bad(&e.message))?.ok_or_else(|| bad("a tag's Value is required"))?;
@@ -62,8 +62,8 @@ pub fn resource_tags(list: &[Value]) -> Result<Vec<(String, String)>, EcrError> 
 }
 
 /// A resource tag key: 1 to 128 characters, not starting with `aws:`.
-pub fn check_tag_key(key: &str) -> Result<(), EcrError> {
-    let bad = |m: &str| EcrError::new(ErrorType::InvalidTagParameter, m.to_string());
+pub fn check_tag_key(key: &str) -> Result<(), AwsError> {
+    let bad = |m: &str| AwsError::new(ErrorType::InvalidTagParameter, m.to_string());
     if key.is_empty() || key.chars().count() > MAX_TAG_KEY {
         return Err(bad(&format!("tag keys must have 1 to {MAX_TAG_KEY} characters")));
     }
@@ -75,7 +75,7 @@ pub fn check_tag_key(key: &str) -> Result<(), EcrError> {
 
 /// `imageTagMutability` with `imageTagMutabilityExclusionFilters`: the `*_WITH_EXCLUSION` modes need 1 to 5
 /// `WILDCARD` filters, the plain modes none.
-fn tag_mutability(input: &Input<'_>) -> Result<(TagMutability, Vec<String>), EcrError> {
+fn tag_mutability(input: &Input<'_>) -> Result<(TagMutability, Vec<String>), AwsError> {
     let mode = input.opt_enum(
         "imageTagMutability",
         &["MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION"],
@@ -84,12 +84,12 @@ fn tag_mutability(input: &Input<'_>) -> Result<(TagMutability, Vec<String>), Ecr
     let with_exclusion = matches!(mode, Some("IMMUTABLE_WITH_EXCLUSION" | "MUTABLE_WITH_EXCLUSION"));
     let exclusions = match (with_exclusion, filters) {
         (true, None) => {
-            return Err(EcrError::invalid(
+            return Err(AwsError::invalid(
                 "imageTagMutabilityExclusionFilters are required with IMMUTABLE_WITH_EXCLUSION and MUTABLE_WITH_EXCLUSION",
             ));
         }
         (false, Some(_)) => {
-            return Err(EcrError::invalid(
+            return Err(AwsError::invalid(
                 "imageTagMutabilityExclusionFilters can only be given with IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION",
             ));
         }
@@ -103,9 +103,9 @@ fn tag_mutability(input: &Input<'_>) -> Result<(TagMutability, Vec<String>), Ecr
     Ok((mutability, exclusions))
 }
 
-fn exclusion_filters(list: &[Value]) -> Result<Vec<String>, EcrError> {
+fn exclusion_filters(list: &[Value]) -> Result<Vec<String>, AwsError> {
     if list.is_empty() || list.len() > MAX_MUTABILITY_EXCLUSIONS {
-        return Err(EcrError::invalid(format!(
+        return Err(AwsError::invalid(format!(
             "Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy constraint: \
              'Member must have length between 1 and {MAX_MUTABILITY_EXCLUSIONS}'"
         )));
@@ -114,17 +114,17 @@ fn exclusion_filters(list: &[Value]) -> Result<Vec<String>, EcrError> {
     for f in list {
         let f = match f {
             Value::Object(m) => Input(m),
-            _ => return Err(EcrError::invalid("each exclusion filter must be {\"filterType\", \"filter\"}")),
+            _ => return Err(AwsError::invalid("each exclusion filter must be {\"filterType\", \"filter\"}")),
         };
         if f.opt_enum("filterType", &["WILDCARD"])?.is_none() {
-            return Err(EcrError::invalid("an exclusion filter's filterType (WILDCARD) is required"));
+            return Err(AwsError::invalid("an exclusion filter's filterType (WILDCARD) is required"));
         }
         let filter =
-            f.opt_str("filter")?.ok_or_else(|| EcrError::invalid("an exclusion filter's filter is required"))?;
+            f.opt_str("filter")?.ok_or_else(|| AwsError::invalid("an exclusion filter's filter is required"))?;
         let valid = (1..=128).contains(&filter.len())
             && filter.bytes().all(|b| b.is_ascii_alphanumeric() || b"._*-".contains(&b));
         if !valid {
-            return Err(EcrError::invalid(format!(
+            return Err(AwsError::invalid(format!(
                 "Invalid exclusion filter {filter:?}: 1 to 128 of the characters [0-9a-zA-Z._*-]"
             )));
         }
@@ -147,7 +147,7 @@ fn exclusion_filters_json(exclusions: &[String]) -> Value {
     exclusions.iter().map(|f| json!({"filterType": "WILDCARD", "filter": f})).collect()
 }
 
-fn settings(input: &Input<'_>) -> Result<RepositorySettings, EcrError> {
+fn settings(input: &Input<'_>) -> Result<RepositorySettings, AwsError> {
     let (tag_mutability, tag_mutability_exclusions) = tag_mutability(input)?;
     let scan_on_push = match input.opt_object("imageScanningConfiguration")? {
         Some(c) => c.opt_bool("scanOnPush")?.unwrap_or(false),
@@ -156,15 +156,15 @@ fn settings(input: &Input<'_>) -> Result<RepositorySettings, EcrError> {
     if let Some(enc) = input.opt_object("encryptionConfiguration")? {
         match enc.opt_enum("encryptionType", &["AES256", "KMS", "KMS_DSSE"])? {
             None => {
-                return Err(EcrError::invalid(
+                return Err(AwsError::invalid(
                     "Invalid parameter at 'encryptionConfiguration.encryptionType' failed to satisfy constraint: 'Member must not be null'",
                 ));
             }
             // The default ECR clients send: accepted, berth's storage is the operator's disk.
             Some("AES256") if enc.opt_str("kmsKey")?.is_none() => {}
-            Some("AES256") => return Err(EcrError::invalid("kmsKey can only be given with encryptionType KMS")),
+            Some("AES256") => return Err(AwsError::invalid("kmsKey can only be given with encryptionType KMS")),
             Some(other) => {
-                return Err(EcrError::invalid(format!("encryptionType {other} is not supported by berth (no KMS)")));
+                return Err(AwsError::invalid(format!("encryptionType {other} is not supported by berth (no KMS)")));
             }
         }
     }
@@ -175,37 +175,30 @@ fn settings(input: &Input<'_>) -> Result<RepositorySettings, EcrError> {
     Ok(RepositorySettings { tag_mutability, tag_mutability_exclusions, scan_on_push, tags })
 }
 
-pub async fn create(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn create(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let name = input.repository_name("repositoryName")?;
     let settings = settings(input)?;
-    let resource = Resource::Repository(&name);
-    ctx.authorize("CreateRepository", &resource).await?;
-    // Tagging on creation also needs the tagging permission, as in ECR.
-    if !settings.tags.is_empty() {
-        ctx.authorize("TagResource", &resource).await?;
-    }
     let result = ctx.app.registry.create_repository(&name, &settings).await;
-    let result = result.map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()));
+    let result = result.map_err(|e| AwsError::from_registry(e, name.as_str(), ctx.registry_id()));
     audit_mutation(ctx, "ecr:CreateRepository", &name, result.as_ref().err()).await;
     let record = result?;
     Ok(json!({"repository": repository_json(ctx, &record)}))
 }
 
-pub async fn delete(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn delete(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let name = input.repository_name("repositoryName")?;
     let force = input.opt_bool("force")?.unwrap_or(false);
-    ctx.authorize("DeleteRepository", &Resource::Repository(&name)).await?;
     let result = ctx.app.registry.delete_repository(&name, force).await;
-    let result = result.map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()));
+    let result = result.map_err(|e| AwsError::from_registry(e, name.as_str(), ctx.registry_id()));
     audit_mutation(ctx, "ecr:DeleteRepository", &name, result.as_ref().err()).await;
     let record = result?;
     Ok(json!({"repository": repository_json(ctx, &record)}))
 }
 
-/// Creations and deletions are audited with their outcome (refusals are audited by `Ctx::authorize`).
-async fn audit_mutation(ctx: &Ctx<'_>, action: &str, name: &RepositoryName, error: Option<&EcrError>) {
+/// Creations and deletions are audited with their outcome (refusals are audited where access is decided).
+async fn audit_mutation(ctx: &Ctx<'_>, action: &str, name: &RepositoryName, error: Option<&AwsError>) {
     let (outcome, status) = match error {
         None => ("allowed", 200),
         Some(e) => ("error", e.kind.status().as_u16()),
@@ -213,13 +206,13 @@ async fn audit_mutation(ctx: &Ctx<'_>, action: &str, name: &RepositoryName, erro
     ctx.audit(action, &Resource::Repository(name), outcome, status).await;
 }
 
-pub async fn describe(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn describe(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let max_results = input.max_results()?;
     let next_token = input.opt_str("nextToken")?;
     if let Some(names) = input.opt_list("repositoryNames")? {
         if max_results.is_some() || next_token.is_some() {
-            return Err(EcrError::invalid("maxResults and nextToken cannot be used with repositoryNames"));
+            return Err(AwsError::invalid("maxResults and nextToken cannot be used with repositoryNames"));
         }
         return describe_named(ctx, names).await;
     }
@@ -227,7 +220,7 @@ pub async fn describe(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrErro
     let want = max_results.unwrap_or(DEFAULT_PAGE) as usize;
     let mut cursor = next_token.map(decode_token).transpose()?;
     if let Some(c) = &cursor {
-        repository_name("nextToken", c).map_err(|_| EcrError::invalid("Invalid parameter at 'nextToken'"))?;
+        repository_name("nextToken", c).map_err(|_| AwsError::invalid("Invalid parameter at 'nextToken'"))?;
     }
     let mut shown = Vec::new();
     let more = loop {
@@ -236,7 +229,7 @@ pub async fn describe(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrErro
             .registry
             .repositories(cursor.as_deref(), 500)
             .await
-            .map_err(|e| EcrError::from_registry(e, "", ctx.registry_id()))?;
+            .map_err(|e| AwsError::from_registry(e, "", ctx.registry_id()))?;
         for record in page.entries.iter() {
             if shown.len() > want {
                 break;
@@ -262,15 +255,15 @@ pub async fn describe(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrErro
 }
 
 /// `repositoryNames`: each must be allowed and exist, or the whole request fails (as ECR).
-async fn describe_named(ctx: &Ctx<'_>, names: &[Value]) -> Result<Value, EcrError> {
+async fn describe_named(ctx: &Ctx<'_>, names: &[Value]) -> Result<Value, AwsError> {
     if names.is_empty() || names.len() > 100 {
-        return Err(EcrError::invalid(
+        return Err(AwsError::invalid(
             "Invalid parameter at 'repositoryNames' failed to satisfy constraint: 'Member must have length between 1 and 100'",
         ));
     }
     let mut parsed: Vec<RepositoryName> = Vec::new();
     for n in names {
-        let n = n.as_str().ok_or_else(|| EcrError::invalid("repositoryNames must be a list of strings"))?;
+        let n = n.as_str().ok_or_else(|| AwsError::invalid("repositoryNames must be a list of strings"))?;
         let name = repository_name("repositoryNames", n)?;
         if !parsed.contains(&name) {
             parsed.push(name);
@@ -278,30 +271,28 @@ async fn describe_named(ctx: &Ctx<'_>, names: &[Value]) -> Result<Value, EcrErro
     }
     let mut out = Vec::new();
     for name in &parsed {
-        ctx.authorize("DescribeRepositories", &Resource::Repository(name)).await?;
         let record = ctx
             .app
             .registry
             .repository(name)
             .await
-            .map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()))?;
+            .map_err(|e| AwsError::from_registry(e, name.as_str(), ctx.registry_id()))?;
         out.push(repository_json(ctx, &record));
     }
     Ok(json!({"repositories": out}))
 }
 
-pub async fn put_image_tag_mutability(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn put_image_tag_mutability(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let name = input.repository_name("repositoryName")?;
     if input.opt_str("imageTagMutability")?.is_none() {
-        return Err(EcrError::invalid(
+        return Err(AwsError::invalid(
             "Invalid parameter at 'imageTagMutability' failed to satisfy constraint: 'Member must not be null'",
         ));
     }
     let (mutability, exclusions) = tag_mutability(input)?;
-    ctx.authorize("PutImageTagMutability", &Resource::Repository(&name)).await?;
     let result = ctx.app.registry.set_tag_mutability(&name, mutability, &exclusions).await;
-    let result = result.map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()));
+    let result = result.map_err(|e| AwsError::from_registry(e, name.as_str(), ctx.registry_id()));
     audit_mutation(ctx, "ecr:PutImageTagMutability", &name, result.as_ref().err()).await;
     let r = result?;
     let mut out = json!({
@@ -315,18 +306,17 @@ pub async fn put_image_tag_mutability(ctx: &Ctx<'_>, input: &Input<'_>) -> Resul
     Ok(out)
 }
 
-pub async fn put_image_scanning_configuration(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn put_image_scanning_configuration(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let name = input.repository_name("repositoryName")?;
     let config = input.opt_object("imageScanningConfiguration")?.ok_or_else(|| {
-        EcrError::invalid(
+        AwsError::invalid(
             "Invalid parameter at 'imageScanningConfiguration' failed to satisfy constraint: 'Member must not be null'",
         )
     })?;
     let scan_on_push = config.opt_bool("scanOnPush")?.unwrap_or(false);
-    ctx.authorize("PutImageScanningConfiguration", &Resource::Repository(&name)).await?;
     let result = ctx.app.registry.set_scan_on_push(&name, scan_on_push).await;
-    let result = result.map_err(|e| EcrError::from_registry(e, name.as_str(), ctx.registry_id()));
+    let result = result.map_err(|e| AwsError::from_registry(e, name.as_str(), ctx.registry_id()));
     audit_mutation(ctx, "ecr:PutImageScanningConfiguration", &name, result.as_ref().err()).await;
     let r = result?;
     Ok(json!({

@@ -1,35 +1,34 @@
 //! `StartImageScan`, `DescribeImageScanFindings`, and the scan fields of `DescribeImages`.
 
-use berth_identity::Resource;
 use berth_oci::{Digest, Reference, RepositoryName, Tag};
 use berth_registry::RegistryError;
 use berth_registry::scanning::{Finding, ScanReport, severity_counts};
 use serde_json::{Value, json};
 
 use super::Ctx;
-use super::errors::{EcrError, ErrorType};
+use super::errors::{AwsError, ErrorType};
 use super::input::{Input, decode_token, encode_token};
 
 /// `imageId` of the scan operations: the image's digest (by `imageDigest`, else `imageTag`), and the id
 /// echoed back.
-async fn image(ctx: &Ctx<'_>, name: &RepositoryName, input: &Input<'_>) -> Result<(Digest, Value), EcrError> {
+async fn image(ctx: &Ctx<'_>, name: &RepositoryName, input: &Input<'_>) -> Result<(Digest, Value), AwsError> {
     let id = input.required("imageId", input.opt_object("imageId")?)?;
     let (digest, tag) = (id.opt_str("imageDigest")?, id.opt_str("imageTag")?);
     let reference = match (digest, tag) {
         (Some(d), _) => {
-            Reference::Digest(d.parse().map_err(|_| EcrError::invalid("Invalid parameter at 'imageId.imageDigest'"))?)
+            Reference::Digest(d.parse().map_err(|_| AwsError::invalid("Invalid parameter at 'imageId.imageDigest'"))?)
         }
         (None, Some(t)) => {
-            Reference::Tag(t.parse::<Tag>().map_err(|_| EcrError::invalid("Invalid parameter at 'imageId.imageTag'"))?)
+            Reference::Tag(t.parse::<Tag>().map_err(|_| AwsError::invalid("Invalid parameter at 'imageId.imageTag'"))?)
         }
-        (None, None) => return Err(EcrError::invalid("imageId needs an imageDigest or an imageTag")),
+        (None, None) => return Err(AwsError::invalid("imageId needs an imageDigest or an imageTag")),
     };
     let detail = ctx.app.registry.image_detail(name, &reference).await.map_err(|e| match e {
-        RegistryError::ManifestUnknown(_) => EcrError::new(
+        RegistryError::ManifestUnknown(_) => AwsError::new(
             ErrorType::ImageNotFound,
             format!("The image {reference} does not exist within the repository with name '{name}'"),
         ),
-        other => EcrError::from_registry(other, name.as_str(), ctx.registry_id()),
+        other => AwsError::from_registry(other, name.as_str(), ctx.registry_id()),
     })?;
     let mut echoed = json!({"imageDigest": detail.digest.to_string()});
     if let Some(t) = tag {
@@ -74,17 +73,16 @@ pub async fn describe_fields(ctx: &Ctx<'_>, name: &RepositoryName, digest: &Dige
     }
 }
 
-pub async fn start_image_scan(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn start_image_scan(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let name = input.repository_name("repositoryName")?;
-    ctx.authorize("StartImageScan", &Resource::Repository(&name)).await?;
     ctx.existing_repository(&name).await?;
     let (digest, echoed) = image(ctx, &name, input).await?;
     ctx.app.registry.request_scan(&name, &digest, "manual").await.map_err(|e| match e {
-        RegistryError::NotScannable(m) => EcrError::new(ErrorType::UnsupportedImageType, m),
-        other => EcrError::from_registry(other, name.as_str(), ctx.registry_id()),
+        RegistryError::NotScannable(m) => AwsError::new(ErrorType::UnsupportedImageType, m),
+        other => AwsError::from_registry(other, name.as_str(), ctx.registry_id()),
     })?;
-    let report = ctx.app.registry.scan_report(&name, &digest).await.map_err(EcrError::fault)?;
+    let report = ctx.app.registry.scan_report(&name, &digest).await.map_err(AwsError::fault)?;
     let status = report.as_ref().map(status_json).unwrap_or_else(|| json!({"status": "IN_PROGRESS"}));
     Ok(json!({
         "registryId": ctx.registry_id(),
@@ -176,21 +174,20 @@ fn enhanced_json(ctx: &Ctx<'_>, name: &RepositoryName, digest: &Digest, f: &Find
     v
 }
 
-pub async fn describe_image_scan_findings(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, EcrError> {
+pub async fn describe_image_scan_findings(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     input.check_registry_id(ctx.registry_id())?;
     let name = input.repository_name("repositoryName")?;
     let max_results = input.max_results()?.unwrap_or(100) as usize;
     let start = match input.opt_str("nextToken")? {
         Some(t) => {
-            decode_token(t)?.parse::<usize>().map_err(|_| EcrError::invalid("Invalid parameter at 'nextToken'"))?
+            decode_token(t)?.parse::<usize>().map_err(|_| AwsError::invalid("Invalid parameter at 'nextToken'"))?
         }
         None => 0,
     };
-    ctx.authorize("DescribeImageScanFindings", &Resource::Repository(&name)).await?;
     ctx.existing_repository(&name).await?;
     let (digest, echoed) = image(ctx, &name, input).await?;
-    let report = ctx.app.registry.scan_report(&name, &digest).await.map_err(EcrError::fault)?.ok_or_else(|| {
-        EcrError::new(
+    let report = ctx.app.registry.scan_report(&name, &digest).await.map_err(AwsError::fault)?.ok_or_else(|| {
+        AwsError::new(
             ErrorType::ScanNotFound,
             format!("Image scan does not exist for the image with '{digest}' in the repository with name '{name}'"),
         )

@@ -16,6 +16,7 @@ use axum::{Extension, Json};
 use berth_identity::Caller;
 
 use crate::AppState;
+use crate::authn::Decided;
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::observe::Parsed;
@@ -36,7 +37,7 @@ pub(crate) struct Req {
 pub async fn dispatch(
     State(app): State<Arc<AppState>>,
     Extension(Parsed(parsed)): Extension<Parsed>,
-    caller: Option<Extension<Caller>>,
+    decided: Option<Extension<Decided>>,
     method: Method,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -46,8 +47,12 @@ pub async fn dispatch(
         Ok(e) => e,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let caller = caller.map(|Extension(c)| c).unwrap_or_else(|| Caller::anonymous(None, app.tls));
-    let req = Req { caller, method, headers, params: Params::parse(query.as_deref()) };
+    // No handler runs without a decision: the middleware adds one to every parsed request.
+    let Some(Extension(decided)) = decided else {
+        tracing::error!(route = endpoint.route(), "a /v2 request reached its handler without an access decision");
+        return ApiError::internal().into_response();
+    };
+    let req = Req { caller: decided.caller, method, headers, params: Params::parse(query.as_deref()) };
     route(&app, endpoint, req, body).await.unwrap_or_else(IntoResponse::into_response)
 }
 

@@ -19,6 +19,7 @@ fn claims(now: i64, ttl: i64) -> RegistryClaims {
             kind: "repository".into(),
             name: "team/app".into(),
             actions: vec!["pull".into(), "push".into()],
+            ecr_actions: vec!["ecr:BatchGetImage".into(), "ecr:PutImage".into()],
         }],
     )
 }
@@ -66,7 +67,8 @@ fn registry_token_wire_format_follows_docker_spec() {
     assert_eq!(c["jti"].as_str().unwrap().len(), 32);
     assert_eq!(
         c["access"],
-        serde_json::json!([{"type": "repository", "name": "team/app", "actions": ["pull", "push"]}])
+        serde_json::json!([{"type": "repository", "name": "team/app", "actions": ["pull", "push"],
+            "ecr": ["ecr:BatchGetImage", "ecr:PutImage"]}])
     );
 }
 

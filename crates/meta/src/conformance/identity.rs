@@ -8,6 +8,7 @@ use crate::identity::{AccessKey, AuditEvent, IdentityMeta, PolicyTarget, RobotTo
 
 fn user(name: &str, created_at: i64) -> User {
     User {
+        id: format!("id-of-{name}"),
         name: name.into(),
         password_hash: Some(format!("$argon2id$v=19$m=19456,t=2,p=1$salt-of-{name}$hash")),
         is_admin: false,
@@ -76,7 +77,10 @@ pub async fn users<S: IdentityMeta>(store: &S) {
     assert_eq!(store.get_user(&alice.name).await.unwrap(), Some(alice.clone()), "round trip");
     assert_eq!(store.get_user(&bob.name).await.unwrap(), Some(bob.clone()), "round trip without password, admin");
 
-    let again = User { is_admin: true, ..alice.clone() };
+    assert_eq!(store.get_user_by_id(&alice.id).await.unwrap(), Some(alice.clone()), "by id");
+    assert_eq!(store.get_user_by_id("id-of-nobody").await.unwrap(), None, "unknown id");
+
+    let again = User { is_admin: true, id: "id-of-another".into(), ..alice.clone() };
     assert!(is_already_exists(&store.create_user(&again).await), "a taken name is AlreadyExists");
     assert_eq!(store.get_user(&alice.name).await.unwrap(), Some(alice.clone()), "a refused create changes nothing");
 
@@ -97,7 +101,10 @@ pub async fn users<S: IdentityMeta>(store: &S) {
     assert!(!store.delete_user(&alice.name).await.unwrap(), "second delete finds nothing");
     assert!(!store.delete_user("conf-users-none").await.unwrap());
     assert_eq!(store.get_user(&alice.name).await.unwrap(), None);
+    assert_eq!(store.get_user_by_id(&alice.id).await.unwrap(), None, "deleted by id too");
     assert!(is_not_found(&store.set_password_hash(&alice.name, None).await), "deleted user");
+    let same_id = User { name: "conf-users-other".into(), ..bob.clone() };
+    assert!(is_already_exists(&store.create_user(&same_id).await), "an id is never given twice");
     store.create_user(&alice).await.expect("a deleted name can be taken again");
     assert_eq!(store.get_user(&alice.name).await.unwrap(), Some(alice.clone()));
     assert_eq!(store.get_user(&bob.name).await.unwrap(), Some(bob.clone()), "other users are untouched");

@@ -22,7 +22,16 @@ pub async fn policies<S: MetaStore + IdentityMeta>(store: &S) {
     );
     assert_eq!(store.get_policy(&user).await.unwrap(), None);
     assert_eq!(store.get_policy(&group).await.unwrap(), None);
-    store.create_user(&User { name: name.into(), password_hash: None, is_admin: false, created_at: 1 }).await.unwrap();
+    store
+        .create_user(&User {
+            id: format!("id-{name}"),
+            name: name.into(),
+            password_hash: None,
+            is_admin: false,
+            created_at: 1,
+        })
+        .await
+        .unwrap();
     store.create_group(name, 1).await.unwrap();
 
     // The registry policy is global: put back at the end whatever another check put there.

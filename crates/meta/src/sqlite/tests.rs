@@ -257,7 +257,13 @@ async fn the_wal_is_synced_where_sqlite_keeps_it() {
 }
 
 fn user(name: &str) -> User {
-    User { name: name.into(), password_hash: Some("hash".into()), is_admin: false, created_at: 1 }
+    User {
+        id: format!("id-{name}"),
+        name: name.into(),
+        password_hash: Some("hash".into()),
+        is_admin: false,
+        created_at: 1,
+    }
 }
 
 fn access_key(id: &str, user: &str) -> AccessKey {

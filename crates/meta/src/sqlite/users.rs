@@ -8,10 +8,11 @@ use super::SqliteMeta;
 use crate::identity::{User, UserStore};
 use crate::{MetaError, Result};
 
-const USER_COLUMNS: &str = "name, password_hash, is_admin, created_at";
+const USER_COLUMNS: &str = "id, name, password_hash, is_admin, created_at";
 
 fn user(row: &SqliteRow) -> Result<User> {
     Ok(User {
+        id: row.try_get("id")?,
         name: row.try_get("name")?,
         password_hash: row.try_get("password_hash")?,
         is_admin: row.try_get("is_admin")?,
@@ -22,14 +23,16 @@ fn user(row: &SqliteRow) -> Result<User> {
 #[async_trait]
 impl UserStore for SqliteMeta {
     async fn create_user(&self, user: &User) -> Result<()> {
-        let result =
-            sqlx::query("INSERT INTO users (name, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4)")
-                .bind(&user.name)
-                .bind(&user.password_hash)
-                .bind(user.is_admin)
-                .bind(user.created_at)
-                .execute(&self.writer)
-                .await;
+        let result = sqlx::query(
+            "INSERT INTO users (name, password_hash, is_admin, created_at, id) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.is_admin)
+        .bind(user.created_at)
+        .bind(&user.id)
+        .execute(&self.writer)
+        .await;
         match result {
             Ok(_) => self.durable().await,
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
@@ -42,6 +45,12 @@ impl UserStore for SqliteMeta {
     async fn get_user(&self, name: &str) -> Result<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1");
         let row = sqlx::query(&sql).bind(name).fetch_optional(&self.reader).await?;
+        row.as_ref().map(user).transpose()
+    }
+
+    async fn get_user_by_id(&self, id: &str) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1");
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.reader).await?;
         row.as_ref().map(user).transpose()
     }
 

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use berth_oci::RepositoryName;
 use serde_json::{Map, Value};
 
-use super::errors::{EcrError, ErrorType};
+use super::errors::{AwsError, ErrorType};
 
 /// ECR's limits on repository names (berth's own grammar is the same pattern, up to 255 characters).
 const NAME_MIN: usize = 2;
@@ -15,8 +15,8 @@ const NAME_MIN: usize = 2;
 /// A request body: a JSON object.
 pub struct Input<'a>(pub &'a Map<String, Value>);
 
-fn constraint(member: &str, what: &str) -> EcrError {
-    EcrError::invalid(format!("Invalid parameter at '{member}' failed to satisfy constraint: '{what}'"))
+fn constraint(member: &str, what: &str) -> AwsError {
+    AwsError::invalid(format!("Invalid parameter at '{member}' failed to satisfy constraint: '{what}'"))
 }
 
 impl<'a> Input<'a> {
@@ -24,7 +24,7 @@ impl<'a> Input<'a> {
         self.0.get(member).filter(|v| !v.is_null())
     }
 
-    pub fn opt_str(&self, member: &str) -> Result<Option<&'a str>, EcrError> {
+    pub fn opt_str(&self, member: &str) -> Result<Option<&'a str>, AwsError> {
         match self.get(member) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
@@ -32,7 +32,7 @@ impl<'a> Input<'a> {
         }
     }
 
-    pub fn opt_bool(&self, member: &str) -> Result<Option<bool>, EcrError> {
+    pub fn opt_bool(&self, member: &str) -> Result<Option<bool>, AwsError> {
         match self.get(member) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -40,7 +40,7 @@ impl<'a> Input<'a> {
         }
     }
 
-    pub fn opt_object(&self, member: &str) -> Result<Option<Input<'a>>, EcrError> {
+    pub fn opt_object(&self, member: &str) -> Result<Option<Input<'a>>, AwsError> {
         match self.get(member) {
             None => Ok(None),
             Some(Value::Object(m)) => Ok(Some(Input(m))),
@@ -48,7 +48,7 @@ impl<'a> Input<'a> {
         }
     }
 
-    pub fn opt_list(&self, member: &str) -> Result<Option<&'a Vec<Value>>, EcrError> {
+    pub fn opt_list(&self, member: &str) -> Result<Option<&'a Vec<Value>>, AwsError> {
         match self.get(member) {
             None => Ok(None),
             Some(Value::Array(a)) => Ok(Some(a)),
@@ -57,7 +57,7 @@ impl<'a> Input<'a> {
     }
 
     /// An optional string member restricted to `allowed`.
-    pub fn opt_enum(&self, member: &str, allowed: &[&str]) -> Result<Option<&'a str>, EcrError> {
+    pub fn opt_enum(&self, member: &str, allowed: &[&str]) -> Result<Option<&'a str>, AwsError> {
         match self.opt_str(member)? {
             Some(v) if !allowed.contains(&v) => {
                 Err(constraint(member, &format!("Member must satisfy enum value set: [{}]", allowed.join(", "))))
@@ -67,7 +67,7 @@ impl<'a> Input<'a> {
     }
 
     /// `maxResults`: an integer in 1..=1000.
-    pub fn opt_u64(&self, member: &str) -> Result<Option<u64>, EcrError> {
+    pub fn opt_u64(&self, member: &str) -> Result<Option<u64>, AwsError> {
         match self.get(member) {
             None => Ok(None),
             Some(v) => v.as_u64().map(Some).ok_or_else(|| constraint(member, "must be a non-negative integer")),
@@ -75,11 +75,11 @@ impl<'a> Input<'a> {
     }
 
     /// A required member (`Member must not be null` when absent).
-    pub fn required<T>(&self, member: &str, value: Option<T>) -> Result<T, EcrError> {
+    pub fn required<T>(&self, member: &str, value: Option<T>) -> Result<T, AwsError> {
         value.ok_or_else(|| constraint(member, "Member must not be null"))
     }
 
-    pub fn max_results(&self) -> Result<Option<u32>, EcrError> {
+    pub fn max_results(&self) -> Result<Option<u32>, AwsError> {
         match self.get("maxResults") {
             None => Ok(None),
             Some(v) => match v.as_u64() {
@@ -90,13 +90,13 @@ impl<'a> Input<'a> {
     }
 
     /// A required repository name (`repositoryName`).
-    pub fn repository_name(&self, member: &str) -> Result<RepositoryName, EcrError> {
+    pub fn repository_name(&self, member: &str) -> Result<RepositoryName, AwsError> {
         let name = self.opt_str(member)?.ok_or_else(|| constraint(member, "Member must not be null"))?;
         repository_name(member, name)
     }
 
     /// `registryId`, if given, must be this registry's account id.
-    pub fn check_registry_id(&self, account_id: &str) -> Result<(), EcrError> {
+    pub fn check_registry_id(&self, account_id: &str) -> Result<(), AwsError> {
         match self.opt_str("registryId")? {
             Some(id) => check_registry_id("registryId", id, account_id),
             None => Ok(()),
@@ -104,19 +104,19 @@ impl<'a> Input<'a> {
     }
 }
 
-pub fn repository_name(member: &str, name: &str) -> Result<RepositoryName, EcrError> {
+pub fn repository_name(member: &str, name: &str) -> Result<RepositoryName, AwsError> {
     if name.len() < NAME_MIN {
         return Err(constraint(member, "Member must have length greater than or equal to 2"));
     }
     name.parse().map_err(|e: berth_oci::NameError| constraint(member, &e.to_string()))
 }
 
-pub fn check_registry_id(member: &str, id: &str, account_id: &str) -> Result<(), EcrError> {
+pub fn check_registry_id(member: &str, id: &str, account_id: &str) -> Result<(), AwsError> {
     if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(constraint(member, "Member must satisfy regular expression pattern: [0-9]{12}"));
     }
     if id != account_id {
-        return Err(EcrError::invalid(format!(
+        return Err(AwsError::invalid(format!(
             "registry id '{id}' is not this registry's ('{account_id}'): berth serves one registry"
         )));
     }
@@ -128,10 +128,10 @@ pub fn encode_token(position: &str) -> String {
     URL_SAFE_NO_PAD.encode(position)
 }
 
-pub fn decode_token(token: &str) -> Result<String, EcrError> {
+pub fn decode_token(token: &str) -> Result<String, AwsError> {
     URL_SAFE_NO_PAD.decode(token).ok().and_then(|b| String::from_utf8(b).ok()).filter(|s| !s.is_empty()).ok_or_else(
         || {
-            EcrError::new(
+            AwsError::new(
                 ErrorType::InvalidParameter,
                 "Invalid parameter at 'nextToken': not a token this registry issued",
             )

@@ -1,5 +1,5 @@
-//! The AWS error types the ECR-compatible API answers with, each declared once with its HTTP status, and
-//! the mapping of identity and registry failures onto them.
+//! The AWS error types the ECR-compatible API and the admin API answer with, each declared once with its
+//! HTTP status, and the mapping of identity and registry failures onto them.
 //!
 //! Rules (what the AWS CLI and SDKs rely on): client errors are 4xx and never a type the SDKs retry
 //! (throttling types, `LimitExceededException`, 5xx); only a fault of the server or a dependency is 500
@@ -50,6 +50,11 @@ pub enum ErrorType {
     UnrecognizedClient,
     InvalidSignature,
     AccessDenied,
+    // The admin API's own (IAM's names for the same situations).
+    NoSuchEntity,
+    EntityAlreadyExists,
+    MalformedPolicyDocument,
+    UnknownAdminOperation,
 }
 
 impl ErrorType {
@@ -86,12 +91,18 @@ impl ErrorType {
             ErrorType::UnrecognizedClient => "UnrecognizedClientException",
             ErrorType::InvalidSignature => "InvalidSignatureException",
             ErrorType::AccessDenied => "AccessDeniedException",
+            ErrorType::NoSuchEntity => "NoSuchEntityException",
+            ErrorType::EntityAlreadyExists => "EntityAlreadyExistsException",
+            ErrorType::MalformedPolicyDocument => "MalformedPolicyDocumentException",
+            ErrorType::UnknownAdminOperation => "UnknownOperationException",
         }
     }
 
     pub fn status(self) -> StatusCode {
         match self {
             ErrorType::Server => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorType::NoSuchEntity | ErrorType::UnknownAdminOperation => StatusCode::NOT_FOUND,
+            ErrorType::EntityAlreadyExists => StatusCode::CONFLICT,
             ErrorType::MissingAuthenticationToken
             | ErrorType::UnrecognizedClient
             | ErrorType::InvalidSignature
@@ -118,6 +129,7 @@ impl ErrorType {
             | ErrorType::LayerAlreadyExists
             | ErrorType::EmptyUpload
             | ErrorType::Validation
+            | ErrorType::MalformedPolicyDocument
             | ErrorType::Serialization
             | ErrorType::UnknownOperation
             | ErrorType::UnsupportedOperation => StatusCode::BAD_REQUEST,
@@ -125,35 +137,36 @@ impl ErrorType {
     }
 }
 
-/// An error response: `{"__type", "message"}` with the type's status.
+/// An error response: `{"__type", "message"}` with the type's status (the one error type of both AWS JSON
+/// surfaces).
 #[derive(Debug)]
-pub struct EcrError {
+pub struct AwsError {
     pub kind: ErrorType,
     pub message: String,
 }
 
-impl EcrError {
+impl AwsError {
     pub fn new(kind: ErrorType, message: impl Into<String>) -> Self {
-        EcrError { kind, message: message.into() }
+        AwsError { kind, message: message.into() }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
-        EcrError::new(ErrorType::InvalidParameter, message)
+        AwsError::new(ErrorType::InvalidParameter, message)
     }
 
     /// A server fault: details go to the log, not to the client.
     pub fn server(what: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %what, "ECR API fault");
-        EcrError::new(ErrorType::Server, "internal error")
+        AwsError::new(ErrorType::Server, "internal error")
     }
 
     /// A registry failure that is not about the request.
     pub fn fault(e: RegistryError) -> Self {
-        EcrError::from_registry(e, "", "")
+        AwsError::from_registry(e, "", "")
     }
 
     pub fn repository_not_found(name: &str, registry_id: &str) -> Self {
-        EcrError::new(
+        AwsError::new(
             ErrorType::RepositoryNotFound,
             format!("The repository with name '{name}' does not exist in the registry with id '{registry_id}'"),
         )
@@ -162,25 +175,25 @@ impl EcrError {
     /// A registry failure about repository `name`.
     pub fn from_registry(e: RegistryError, name: &str, registry_id: &str) -> Self {
         match e {
-            RegistryError::NameUnknown => EcrError::repository_not_found(name, registry_id),
-            RegistryError::RepositoryAlreadyExists(_) => EcrError::new(
+            RegistryError::NameUnknown => AwsError::repository_not_found(name, registry_id),
+            RegistryError::RepositoryAlreadyExists(_) => AwsError::new(
                 ErrorType::RepositoryAlreadyExists,
                 format!("The repository with name '{name}' already exists in the registry with id '{registry_id}'"),
             ),
-            RegistryError::RepositoryNotEmpty(_) => EcrError::new(
+            RegistryError::RepositoryNotEmpty(_) => AwsError::new(
                 ErrorType::RepositoryNotEmpty,
                 format!(
                     "The repository with name '{name}' in registry with id '{registry_id}' cannot be deleted \
                      because it still contains images"
                 ),
             ),
-            e if e.code().is_none() => EcrError::server(&e),
-            e => EcrError::invalid(e.to_string()),
+            e if e.code().is_none() => AwsError::server(&e),
+            e => AwsError::invalid(e.to_string()),
         }
     }
 }
 
-impl From<IdentityError> for EcrError {
+impl From<IdentityError> for AwsError {
     fn from(e: IdentityError) -> Self {
         let kind = match &e {
             IdentityError::Denied { .. } => ErrorType::AccessDenied,
@@ -192,17 +205,31 @@ impl From<IdentityError> for EcrError {
             | IdentityError::AlreadyExists(_)
             | IdentityError::Invalid(_)
             | IdentityError::MalformedPolicy(_) => ErrorType::InvalidParameter,
-            IdentityError::Crypto(_) | IdentityError::Meta(_) => return EcrError::server(&e),
+            IdentityError::Crypto(_) | IdentityError::Meta(_) => return AwsError::server(&e),
         };
         let message = match &e {
             IdentityError::BadCredentials => "The security token included in the request is invalid.".to_string(),
             other => other.to_string(),
         };
-        EcrError::new(kind, message)
+        AwsError::new(kind, message)
     }
 }
 
-impl IntoResponse for EcrError {
+impl AwsError {
+    /// An identity failure as the admin API reports it: IAM's names for missing and existing entities.
+    pub fn from_admin(e: IdentityError) -> Self {
+        let kind = match &e {
+            IdentityError::NotFound(_) => ErrorType::NoSuchEntity,
+            IdentityError::AlreadyExists(_) => ErrorType::EntityAlreadyExists,
+            IdentityError::Invalid(_) => ErrorType::Validation,
+            IdentityError::MalformedPolicy(_) => ErrorType::MalformedPolicyDocument,
+            _ => return AwsError::from(e),
+        };
+        AwsError::new(kind, e.to_string())
+    }
+}
+
+impl IntoResponse for AwsError {
     fn into_response(self) -> Response {
         let body = json!({"__type": self.kind.name(), "message": self.message}).to_string();
         let mut resp = (self.kind.status(), body).into_response();
@@ -215,7 +242,11 @@ impl IntoResponse for EcrError {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorType; 30] = [
+    const ALL: [ErrorType; 34] = [
+        ErrorType::NoSuchEntity,
+        ErrorType::EntityAlreadyExists,
+        ErrorType::MalformedPolicyDocument,
+        ErrorType::UnknownAdminOperation,
         ErrorType::ScanNotFound,
         ErrorType::UnsupportedImageType,
         ErrorType::UploadNotFound,
@@ -291,7 +322,7 @@ mod tests {
             (IdentityError::Crypto("x".into()), "ServerException", 500),
         ];
         for (e, kind, status) in cases {
-            let e = EcrError::from(e);
+            let e = AwsError::from(e);
             assert_eq!((e.kind.name(), e.kind.status().as_u16()), (kind, status));
         }
     }
@@ -299,21 +330,21 @@ mod tests {
     #[test]
     fn registry_failures_name_the_repository() {
         let name: berth_oci::RepositoryName = "team/app".parse().unwrap();
-        let e = EcrError::from_registry(RegistryError::NameUnknown, "team/app", "123456789012");
+        let e = AwsError::from_registry(RegistryError::NameUnknown, "team/app", "123456789012");
         assert_eq!(e.kind, ErrorType::RepositoryNotFound);
         assert!(e.message.contains("'team/app'") && e.message.contains("'123456789012'"), "{}", e.message);
-        let e = EcrError::from_registry(RegistryError::RepositoryAlreadyExists(name.clone()), "team/app", "1");
+        let e = AwsError::from_registry(RegistryError::RepositoryAlreadyExists(name.clone()), "team/app", "1");
         assert_eq!(e.kind, ErrorType::RepositoryAlreadyExists);
-        let e = EcrError::from_registry(RegistryError::RepositoryNotEmpty(name), "team/app", "1");
+        let e = AwsError::from_registry(RegistryError::RepositoryNotEmpty(name), "team/app", "1");
         assert_eq!(e.kind, ErrorType::RepositoryNotEmpty);
         let fault = RegistryError::Meta(berth_meta::MetaError::Corrupt("x".into()));
-        let e = EcrError::from_registry(fault, "team/app", "1");
+        let e = AwsError::from_registry(fault, "team/app", "1");
         assert_eq!((e.kind, e.message.as_str()), (ErrorType::Server, "internal error"), "no detail leaks");
     }
 
     #[tokio::test]
     async fn responses_are_aws_json() {
-        let resp = EcrError::new(ErrorType::RepositoryNotFound, "gone").into_response();
+        let resp = AwsError::new(ErrorType::RepositoryNotFound, "gone").into_response();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
         assert_eq!(resp.headers()[header::CONTENT_TYPE], CONTENT_TYPE);
         let body = axum::body::to_bytes(resp.into_body(), 1024).await.unwrap();
