@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -32,6 +33,23 @@ pub struct FileConfig {
     pub tls: FileTls,
     #[serde(default)]
     pub identity: FileIdentity,
+    #[serde(default)]
+    pub connections: FileConnections,
+}
+
+/// Client connections (see `connections.rs`). Durations in seconds.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConnections {
+    /// A request head must arrive complete within this long of connecting or of its first byte.
+    pub header_timeout_seconds: Option<u64>,
+    /// Connections without a request in flight are closed after this long.
+    pub idle_timeout_seconds: Option<u64>,
+    /// A request body that sends nothing, or a response the client does not read, for this long ends the
+    /// request.
+    pub body_timeout_seconds: Option<u64>,
+    /// Open connections per client address (IPv4 address or IPv6 /64); 0 for no cap.
+    pub max_per_address: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,6 +115,7 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     pub account_id: String,
     pub region: String,
+    pub connections: crate::connections::Limits,
 }
 
 /// What flags and the environment set, each `None` where not given.
@@ -107,6 +126,10 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub header_timeout_seconds: Option<u64>,
+    pub idle_timeout_seconds: Option<u64>,
+    pub body_timeout_seconds: Option<u64>,
+    pub max_connections_per_address: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +155,23 @@ impl FileConfig {
             (None, None) => None,
             _ => return Err(IncompleteTls),
         };
+        let defaults = crate::connections::Limits::default();
+        let seconds = |flag: Option<u64>, file: Option<u64>, default: Duration| {
+            flag.or(file).map_or(default, |s| Duration::from_secs(s.max(1)))
+        };
+        let connections = crate::connections::Limits {
+            header_timeout: seconds(
+                o.header_timeout_seconds,
+                self.connections.header_timeout_seconds,
+                defaults.header_timeout,
+            ),
+            idle_timeout: seconds(o.idle_timeout_seconds, self.connections.idle_timeout_seconds, defaults.idle_timeout),
+            body_timeout: seconds(o.body_timeout_seconds, self.connections.body_timeout_seconds, defaults.body_timeout),
+            max_per_address: o
+                .max_connections_per_address
+                .or(self.connections.max_per_address)
+                .unwrap_or(defaults.max_per_address),
+        };
         Ok(Config {
             listen: o.listen.or(self.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 5000))),
             data_dir: o.data_dir.or(self.data_dir).unwrap_or_else(|| PathBuf::from("./berth-data")),
@@ -143,6 +183,7 @@ impl FileConfig {
             tls,
             account_id: self.identity.account_id.unwrap_or_else(|| "000000000000".to_string()),
             region: self.identity.region.unwrap_or_else(|| "us-east-1".to_string()),
+            connections,
         })
     }
 }
@@ -173,6 +214,25 @@ mod tests {
         assert!(FileConfig::default().resolve(half).is_err());
         let file = FileConfig::parse("[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"").unwrap();
         assert_eq!(file.resolve(Overrides::default()).unwrap().tls, Some(("c.pem".into(), "k.pem".into())));
+    }
+
+    #[test]
+    fn connection_limits() {
+        let d = FileConfig::default().resolve(Overrides::default()).unwrap();
+        assert_eq!(d.connections, crate::connections::Limits::default());
+        let file = FileConfig::parse("[connections]\nheader_timeout_seconds = 5\nmax_per_address = 10\n").unwrap();
+        let c = file
+            .resolve(Overrides {
+                max_connections_per_address: Some(20),
+                body_timeout_seconds: Some(7),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(c.connections.header_timeout, Duration::from_secs(5));
+        assert_eq!(c.connections.body_timeout, Duration::from_secs(7));
+        assert_eq!(c.connections.idle_timeout, d.connections.idle_timeout);
+        assert_eq!(c.connections.max_per_address, 20, "the environment/flag wins over the file");
+        assert!(FileConfig::parse("[connections]\nheader_timeout = 5").is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod connections;
 mod serve;
 mod stores;
 mod tls;
@@ -58,6 +59,19 @@ struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "BERTH_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// Seconds a client has to send a complete request head after connecting [default: 10].
+    #[arg(long, env = "BERTH_HEADER_TIMEOUT_SECONDS")]
+    header_timeout_seconds: Option<u64>,
+    /// Seconds after which a connection without a request in flight is closed [default: 120].
+    #[arg(long, env = "BERTH_IDLE_TIMEOUT_SECONDS")]
+    idle_timeout_seconds: Option<u64>,
+    /// Seconds a request body may send nothing (or a client read nothing) before the request fails
+    /// [default: 60].
+    #[arg(long, env = "BERTH_BODY_TIMEOUT_SECONDS")]
+    body_timeout_seconds: Option<u64>,
+    /// Open connections per client address (IPv4 address or IPv6 /64); 0 for no cap [default: 256].
+    #[arg(long, env = "BERTH_MAX_CONNECTIONS_PER_ADDRESS")]
+    max_connections_per_address: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -116,6 +130,10 @@ fn main() -> ExitCode {
                     log_format: a.log_format,
                     tls_cert: a.tls_cert,
                     tls_key: a.tls_key,
+                    header_timeout_seconds: a.header_timeout_seconds,
+                    idle_timeout_seconds: a.idle_timeout_seconds,
+                    body_timeout_seconds: a.body_timeout_seconds,
+                    max_connections_per_address: a.max_connections_per_address,
                 };
                 serve::run(file.resolve(overrides)?).await.map(|_| ExitCode::SUCCESS)
             }

@@ -1,9 +1,8 @@
-//! `berth serve`: logging, metrics, the listener, background upkeep and graceful shutdown.
+//! `berth serve`: logging, metrics, the listener (connections are served by `connections.rs`), background
+//! upkeep and graceful shutdown.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use berth_api::{AppState, router};
 use std::sync::Arc;
 
@@ -24,6 +23,22 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| format!("installing the metrics recorder: {e}"))?;
+    match crate::connections::raise_open_file_limit() {
+        Ok((before, after)) => {
+            if after > before {
+                tracing::info!(before, after, "raised the open file limit");
+            }
+            let cap = config.connections.max_per_address as u64;
+            if cap == 0 || after < cap.saturating_mul(4) {
+                tracing::warn!(
+                    open_file_limit = after,
+                    max_connections_per_address = cap,
+                    "a few clients can use up every file descriptor: raise the open file limit or lower the per-address connection cap"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not raise the open file limit"),
+    }
     let stores = open_stores(&config).await?;
     let registry = stores.registry;
     let identity = open_identity(&config, stores.meta).await?;
@@ -34,6 +49,10 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(tokio_rustls::TlsAcceptor::from(crate::tls::load_config(cert, key)?)),
+        None => None,
+    };
     let listener =
         TcpListener::bind(config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
@@ -49,26 +68,14 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         identity: identity.clone(),
         tls: config.tls.is_some(),
         metrics: Some(metrics),
-    })
-    .into_make_service_with_connect_info::<SocketAddr>();
+    });
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     };
-    let server = async {
-        match &config.tls {
-            Some((cert, key)) => {
-                let tls = crate::tls::load_config(cert, key)?;
-                // `tap_io` only to get axum's `ConnectInfo<SocketAddr>` for a custom listener.
-                let listener = crate::tls::TlsListener::new(listener, tls).map_err(|e| e.to_string())?.tap_io(|_| {});
-                axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string())
-            }
-            None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string()),
-        }
-    };
     tokio::select! {
-        result = server => result?,
+        _ = crate::connections::serve(listener, tls, app, config.connections, shutdown) => {}
         _ = async {
             let _ = stop_rx.wait_for(|s| *s).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;

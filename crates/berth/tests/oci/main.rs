@@ -10,4 +10,5 @@ mod ecr;
 mod listing;
 mod manifests;
 mod scanning;
+mod slowloris;
 mod uploads;
