@@ -77,43 +77,72 @@ const MAX_CONCURRENT_HASHES: usize = 2;
 
 static HASH_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT_HASHES);
 
-async fn verify_slow(secret: String, hash: String) -> bool {
+/// One hash at a time per client address: a burst from one address queues behind itself, so another
+/// client waits for at most the hashes already running (the global queue is FIFO and holds at most one
+/// waiter per address).
+static PER_ADDRESS: std::sync::LazyLock<Mutex<HashMap<Option<IpAddr>, Arc<tokio::sync::Semaphore>>>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn address_gate(ip: Option<IpAddr>) -> Arc<tokio::sync::Semaphore> {
+    let mut m = PER_ADDRESS.lock().unwrap_or_else(|p| p.into_inner());
+    // Gates nobody holds or waits on any more are dropped as the map grows.
+    if m.len() > 1_000 {
+        m.retain(|_, g| Arc::strong_count(g) > 1);
+    }
+    m.entry(ip).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(1))).clone()
+}
+
+async fn verify_slow(secret: String, hash: String, ip: Option<IpAddr>) -> bool {
+    let gate = address_gate(ip);
+    let Ok(_mine) = gate.acquire().await else { return false };
     let Ok(_slot) = HASH_SLOTS.acquire().await else { return false };
     tokio::task::spawn_blocking(move || password::verify_password(&secret, &hash)).await.unwrap_or(false)
 }
 
 impl Identity {
-    /// Checks Basic credentials. Failures are rate limited per address and audited.
+    /// Checks Basic credentials. Attempts are rate limited per (user, address) and per user ([`crate::limiter`]):
+    /// each is reserved before its check, so concurrent guesses cannot outrun the limit. Failures are audited.
     pub async fn authenticate_basic(&self, username: &str, pass: &str, ip: Option<IpAddr>) -> Result<Principal> {
         let now = self.clock_now();
-        if let Some(ip) = ip
-            && let Some(retry_after) = self.limiter.retry_after(username, ip, now)
-        {
-            return Err(IdentityError::RateLimited { retry_after });
-        }
         let key = CredentialCache::key(username, pass);
         if let Some(p) = self.credentials.get(&key) {
             return Ok(p);
         }
+        let attempt = match ip.map(|ip| self.limiter.reserve(username, ip, now)).transpose() {
+            Ok(attempt) => attempt,
+            Err(retry_after) => return Err(IdentityError::RateLimited { retry_after }),
+        };
         let flight = self.credentials.flight(&key);
         let _one_at_a_time = flight.lock().await;
         if let Some(p) = self.credentials.get(&key) {
+            if let Some(a) = attempt {
+                a.succeeded();
+            }
             return Ok(p);
         }
-        match self.check_basic(username, pass, now).await {
+        match self.check_basic(username, pass, ip, now).await {
             Ok(p) => {
+                if let Some(a) = attempt {
+                    a.succeeded();
+                }
                 self.credentials.put(key, p.clone());
                 Ok(p)
             }
             Err(IdentityError::BadCredentials) => {
-                self.login_failed(username, ip, "wrong credentials").await;
+                // Already counted by the reservation.
+                self.audit_login_failure(username, ip, "wrong credentials").await;
                 Err(IdentityError::BadCredentials)
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                if let Some(a) = attempt {
+                    a.succeeded();
+                }
+                Err(e)
+            }
         }
     }
 
-    async fn check_basic(&self, username: &str, pass: &str, now: i64) -> Result<Principal> {
+    async fn check_basic(&self, username: &str, pass: &str, ip: Option<IpAddr>, now: i64) -> Result<Principal> {
         if username == "AWS" {
             let user_id = {
                 let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
@@ -125,10 +154,10 @@ impl Identity {
         }
         if let Some((id, secret_part)) = secret::parse_robot_token(pass) {
             let Some(t) = self.meta.get_robot_token(id).await? else {
-                verify_slow(secret_part.to_string(), DUMMY_HASH.to_string()).await;
+                verify_slow(secret_part.to_string(), DUMMY_HASH.to_string(), ip).await;
                 return Err(IdentityError::BadCredentials);
             };
-            if !verify_slow(secret_part.to_string(), t.secret_hash.clone()).await || t.expires_at <= now {
+            if !verify_slow(secret_part.to_string(), t.secret_hash.clone(), ip).await || t.expires_at <= now {
                 return Err(IdentityError::BadCredentials);
             }
             let scope = PolicyDocument::parse(&t.scope, PolicyKind::Identity)
@@ -152,13 +181,13 @@ impl Identity {
         }
         match self.meta.get_user(username).await? {
             Some(u) => match u.password_hash {
-                Some(hash) if verify_slow(pass.to_string(), hash.clone()).await => {
+                Some(hash) if verify_slow(pass.to_string(), hash.clone(), ip).await => {
                     Ok(Principal::User { id: u.id, name: u.name, is_admin: u.is_admin })
                 }
                 _ => Err(IdentityError::BadCredentials),
             },
             None => {
-                verify_slow(pass.to_string(), DUMMY_HASH.to_string()).await;
+                verify_slow(pass.to_string(), DUMMY_HASH.to_string(), ip).await;
                 Err(IdentityError::BadCredentials)
             }
         }
@@ -174,11 +203,16 @@ impl Identity {
         String::from_utf8(bytes).map_err(|_| IdentityError::Crypto("sealed secret is not UTF-8".into()))
     }
 
+    /// A failed login that was not reserved (a SigV4 failure): counted, logged and audited.
     async fn login_failed(&self, claimed: &str, ip: Option<IpAddr>, why: &str) {
-        let now = self.clock_now();
         if let Some(ip) = ip {
-            self.limiter.record_failure(claimed, ip, now);
+            self.limiter.record_failure(claimed, ip, self.clock_now());
         }
+        self.audit_login_failure(claimed, ip, why).await;
+    }
+
+    async fn audit_login_failure(&self, claimed: &str, ip: Option<IpAddr>, why: &str) {
+        let now = self.clock_now();
         tracing::warn!(user = claimed, ip = ?ip, "authentication failed");
         self.audit
             .record(AuditEvent {
