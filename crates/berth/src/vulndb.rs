@@ -65,7 +65,7 @@ async fn fetch_artifact(registry: &Registry, reference: &str, dir: &Path) -> Res
         }
     };
     let repo: RepositoryName = repo.parse()?;
-    let manifest = registry.get_manifest(&repo, &reference, false).await?;
+    let manifest = registry.get_manifest(&repo, &reference, berth_registry::ManifestRead::Inspect).await?;
     let parsed = ParsedManifest::parse(&manifest.content, Some(&manifest.media_type))?;
     if parsed.layers.is_empty() {
         return Err(format!("oci://{repo}:{reference}: the artifact has no layers").into());

@@ -118,6 +118,9 @@ pub struct UploadSession {
     pub hash_state: Vec<u8>,
     /// Storage backend state (`berth_storage::UploadState`).
     pub backend_state: Vec<u8>,
+    /// Who started the session: a principal label such as `user/alice`, `robot/ci` or `anonymous`; empty for
+    /// sessions started before owners were recorded.
+    pub owner: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -128,8 +131,19 @@ impl std::fmt::Debug for UploadSession {
             .field("id", &self.id)
             .field("repository", &self.repository)
             .field("size", &self.size)
+            .field("owner", &self.owner)
             .finish_non_exhaustive()
     }
+}
+
+/// How many upload sessions may already be open when one more is created (`None`: no cap). The store checks
+/// them in the same transaction as the insert, so concurrent creations cannot overshoot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UploadCaps {
+    /// Open sessions in the new session's repository.
+    pub per_repository: Option<u64>,
+    /// Open sessions of the new session's owner, in every repository.
+    pub per_owner: Option<u64>,
 }
 
 /// Bytes moved for one repository.
@@ -198,12 +212,16 @@ pub trait ManifestStore: Send + Sync {
     async fn record_pull(&self, repo: &RepositoryName, digest: &Digest, now: i64) -> Result<()>;
     /// Every (repository, blob) reference of every manifest, for `fsck`.
     async fn all_manifest_blob_refs(&self) -> Result<Vec<(RepositoryName, Digest, Digest)>>;
+    /// The manifests of `repo` that reference the blob `blob` (as config or layer), at most `limit`, in
+    /// digest order.
+    async fn manifests_with_blob(&self, repo: &RepositoryName, blob: &Digest, limit: u32) -> Result<Vec<Digest>>;
 }
 
 #[async_trait]
 pub trait UploadStore: Send + Sync {
-    /// Fails with `Conflict` if a session with the same id exists.
-    async fn create_upload(&self, session: &UploadSession) -> Result<()>;
+    /// Fails with `Conflict` if a session with the same id exists, and with `LimitExceeded` (nothing created)
+    /// if its repository or its owner already has as many open sessions as `caps` allow.
+    async fn create_upload(&self, session: &UploadSession, caps: UploadCaps) -> Result<()>;
     async fn get_upload(&self, id: &str) -> Result<Option<UploadSession>>;
     /// Compare-and-set: updates size and states only if the stored size is still `expected_size`,
     /// else `Conflict` (also when the session no longer exists).

@@ -50,14 +50,23 @@ impl Registry {
         self.meta.linked_blob_size(repo, digest).await?.ok_or_else(|| RegistryError::BlobUnknown(digest.clone()))
     }
 
-    /// Opens a blob of `repo` for reading, optionally a range of it, and counts the bytes as served.
+    /// Size of a blob of `repo` that a client is about to download (`HEAD`, a download URL): the
+    /// repository's pull policy applies, as it does to [`Registry::open_blob`].
+    pub async fn stat_blob_for_pull(&self, repo: &RepositoryName, digest: &Digest) -> Result<u64> {
+        let size = self.stat_blob(repo, digest).await?;
+        self.check_blob_pull_policy(repo, digest).await?;
+        Ok(size)
+    }
+
+    /// Opens a blob of `repo` for a client to read, optionally a range of it, and counts the bytes as
+    /// served. The repository's pull policy applies.
     pub async fn open_blob(
         &self,
         repo: &RepositoryName,
         digest: &Digest,
         range: Option<ByteRange>,
     ) -> Result<BlobContent> {
-        let size = self.stat_blob(repo, digest).await?;
+        let size = self.stat_blob_for_pull(repo, digest).await?;
         let range = match range {
             Some(r) => Some(r.resolve(size).ok_or(RegistryError::BlobRangeInvalid { size })?),
             None => None,

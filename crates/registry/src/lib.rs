@@ -29,7 +29,7 @@ pub use blobs::{BlobContent, ByteRange};
 pub use clock::{Clock, SystemClock};
 pub use error::RegistryError;
 pub use fsck::{FsckOptions, FsckReport};
-pub use manifests::{PushedManifest, TagPage};
+pub use manifests::{ManifestRead, PushedManifest, TagPage};
 pub use pulls::PullRecorder;
 pub use repositories::Paged;
 pub use settings::{AccountSetting, RepositoryScanning, ScanFrequency, ScanRule, ScanType, ScanningConfiguration};
@@ -63,11 +63,21 @@ pub struct Limits {
     pub chunk_min_length: u64,
     /// Page size of `_catalog` when the client does not ask for one.
     pub default_catalog_page: u32,
+    /// Upload sessions open at once in one repository (`None`: no cap); a new one beyond is refused.
+    pub max_open_uploads_per_repository: Option<u64>,
+    /// Upload sessions open at once by one principal, in every repository (`None`: no cap).
+    pub max_open_uploads_per_principal: Option<u64>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_manifest_bytes: 4 * 1024 * 1024, chunk_min_length: 0, default_catalog_page: 1000 }
+        Limits {
+            max_manifest_bytes: 4 * 1024 * 1024,
+            chunk_min_length: 0,
+            default_catalog_page: 1000,
+            max_open_uploads_per_repository: Some(1000),
+            max_open_uploads_per_principal: Some(200),
+        }
     }
 }
 

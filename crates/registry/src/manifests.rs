@@ -22,6 +22,17 @@ pub struct TagPage {
     pub more: bool,
 }
 
+/// Why a manifest is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManifestRead {
+    /// A client takes the manifest (`GET`, `BatchGetImage`): pull policy applies, the pull is recorded.
+    Pull,
+    /// A client asks whether it exists (`HEAD`): pull policy applies, nothing is recorded.
+    Head,
+    /// berth looks at it on the way to something else (describing, deleting, checking a put).
+    Inspect,
+}
+
 impl Registry {
     /// Stores a manifest pushed to `reference`, also pointing `extra_tags` (from `?tag=`) at it.
     pub async fn put_manifest(
@@ -78,20 +89,23 @@ impl Registry {
         Ok(PushedManifest { digest, subject: record.subject })
     }
 
-    /// A manifest by tag or digest. `count_pull` records the pull (GET, not HEAD).
+    /// A manifest by tag or digest, read for `purpose`: a client's pull or `HEAD` is subject to the
+    /// repository's pull policy (whatever the surface: `/v2`, `BatchGetImage`), and a pull is recorded.
     pub async fn get_manifest(
         &self,
         repo: &RepositoryName,
         reference: &Reference,
-        count_pull: bool,
+        purpose: ManifestRead,
     ) -> Result<StoredManifest> {
         let m = self
             .meta
             .get_manifest(repo, reference)
             .await?
             .ok_or_else(|| RegistryError::ManifestUnknown(reference.to_string()))?;
-        if count_pull {
+        if purpose != ManifestRead::Inspect {
             self.check_pull_policy(repo, &m.digest).await?;
+        }
+        if purpose == ManifestRead::Pull {
             self.pulls.record_pull(repo, &m.digest, self.now(), m.content.len() as u64);
         }
         Ok(m)

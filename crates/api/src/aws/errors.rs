@@ -187,6 +187,8 @@ impl AwsError {
                      because it still contains images"
                 ),
             ),
+            // A repository's pull policy refuses the image (or a layer only refused images use).
+            RegistryError::PullBlocked(why) => AwsError::new(ErrorType::AccessDenied, why),
             e if e.code().is_none() => AwsError::server(&e),
             e => AwsError::invalid(e.to_string()),
         }

@@ -3,7 +3,7 @@
 use berth_identity::Resource;
 use berth_meta::settings::{ImageDeletion, ImageDetail, ImageId, TagStatus};
 use berth_oci::{Digest, Reference, RepositoryName, Tag};
-use berth_registry::RegistryError;
+use berth_registry::{ManifestRead, RegistryError};
 use serde_json::{Map, Value, json};
 
 use super::Ctx;
@@ -283,7 +283,6 @@ async fn resolve(
     ctx: &Ctx<'_>,
     name: &RepositoryName,
     id: &ImageIdentifier<'_>,
-    count_pull: bool,
 ) -> Result<berth_meta::StoredManifest, Result<Failure, AwsError>> {
     let reference = id.reference().map_err(Ok)?;
     let registry = &ctx.app.registry;
@@ -291,7 +290,7 @@ async fn resolve(
     if let (Reference::Digest(d), Some(tag)) = (&reference, id.tag) {
         let tag: Reference =
             Reference::Tag(tag.parse().map_err(|_| Ok(Failure::new("InvalidImageTag", "Invalid image tag")))?);
-        match registry.get_manifest(name, &tag, false).await {
+        match registry.get_manifest(name, &tag, ManifestRead::Inspect).await {
             Ok(m) if &m.digest == d => {}
             Ok(_) => {
                 return Err(Ok(Failure::new(
@@ -303,7 +302,7 @@ async fn resolve(
             Err(e) => return Err(Err(AwsError::from_registry(e, name.as_str(), ctx.registry_id()))),
         }
     }
-    match registry.get_manifest(name, &reference, count_pull).await {
+    match registry.get_manifest(name, &reference, ManifestRead::Inspect).await {
         Ok(m) => Ok(m),
         Err(RegistryError::ManifestUnknown(_)) => Err(Ok(not_found())),
         Err(e) => Err(Err(AwsError::from_registry(e, name.as_str(), ctx.registry_id()))),
@@ -343,7 +342,7 @@ pub async fn batch_get(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsErr
     let (mut images, mut failures): (Vec<Value>, Vec<Value>) = (Vec::new(), Vec::new());
     for id in &ids {
         // A manifest berth would have to convert is not served (berth does not convert manifests).
-        let m = match resolve(ctx, &name, id, false).await {
+        let m = match resolve(ctx, &name, id).await {
             Ok(m) => m,
             Err(Ok(f)) => {
                 failures.push(f.json(id));
@@ -365,9 +364,15 @@ pub async fn batch_get(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsErr
         if images.iter().any(|i| i["imageId"] == image_id) {
             continue;
         }
-        // Fetching a manifest through the ECR API is a pull, as through /v2.
-        if let Err(e) = ctx.app.registry.get_manifest(&name, &Reference::Digest(m.digest.clone()), true).await {
-            tracing::debug!(error = %e, "recording a BatchGetImage pull");
+        // Fetching a manifest through the ECR API is a pull, as through /v2: recorded, and refused when
+        // the repository's pull policy refuses the image.
+        match ctx.app.registry.get_manifest(&name, &Reference::Digest(m.digest.clone()), ManifestRead::Pull).await {
+            Ok(_) => {}
+            Err(RegistryError::PullBlocked(why)) => {
+                failures.push(Failure::new("ImageInaccessible", why).json(id));
+                continue;
+            }
+            Err(e) => return Err(AwsError::from_registry(e, name.as_str(), ctx.registry_id())),
         }
         let Ok(manifest) = String::from_utf8(m.content) else {
             failures.push(Failure::new("ImageNotFound", "the manifest is not UTF-8 text").json(id));
@@ -392,7 +397,7 @@ pub async fn batch_delete(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, Aws
     ctx.existing_repository(&name).await?;
     let (mut deleted, mut failures): (Vec<Value>, Vec<Value>) = (Vec::new(), Vec::new());
     for id in &ids {
-        let m = match resolve(ctx, &name, id, false).await {
+        let m = match resolve(ctx, &name, id).await {
             Ok(m) => m,
             Err(Ok(f)) => {
                 failures.push(f.json(id));
@@ -480,7 +485,7 @@ pub async fn put(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
         Some(t) => Reference::Tag(t.clone()),
         None => Reference::Digest(digest.clone()),
     };
-    match registry.get_manifest(&name, &existing, false).await {
+    match registry.get_manifest(&name, &existing, ManifestRead::Inspect).await {
         Ok(m) if m.digest == digest => {
             let tag_part = tag.as_ref().map(|t| format!(" and tag '{t}'")).unwrap_or_default();
             return Err(AwsError::new(
@@ -531,7 +536,7 @@ pub async fn put(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     ctx.audit("ecr:PutImage", &resource, outcome, status).await;
     let pushed = result?;
     let stored =
-        registry.get_manifest(&name, &Reference::Digest(pushed.digest.clone()), false).await.map_err(registry_error)?;
+        registry.get_manifest(&name, &Reference::Digest(pushed.digest.clone()), ManifestRead::Inspect).await.map_err(registry_error)?;
     let mut image_id = json!({"imageDigest": pushed.digest.to_string()});
     if let Some(t) = &tag {
         image_id["imageTag"] = json!(t.as_str());

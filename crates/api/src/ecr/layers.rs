@@ -80,7 +80,8 @@ pub async fn initiate_layer_upload(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<V
     input.check_registry_id(ctx.registry_id())?;
     let repo = input.repository_name("repositoryName")?;
     ctx.existing_repository(&repo).await?;
-    let upload = ctx.app.registry.start_upload(&repo).await.map_err(|e| layer_error(ctx, &repo, e))?;
+    let owner = ctx.caller.principal.label();
+    let upload = ctx.app.registry.start_upload(&repo, &owner).await.map_err(|e| layer_error(ctx, &repo, e))?;
     Ok(json!({"uploadId": upload.id, "partSize": PART_SIZE}))
 }
 
@@ -156,7 +157,8 @@ pub async fn get_download_url_for_layer(ctx: &Ctx<'_>, input: &Input<'_>) -> Res
     let given = input.required("layerDigest", input.opt_str("layerDigest")?)?;
     let digest = given.parse::<Digest>().map_err(|_| AwsError::invalid("Invalid parameter at 'layerDigest'"))?;
     ctx.existing_repository(&repo).await?;
-    ctx.app.registry.stat_blob(&repo, &digest).await.map_err(|e| layer_error(ctx, &repo, e))?;
+    // The pull policy applies: a layer only refused images use is not handed out.
+    ctx.app.registry.stat_blob_for_pull(&repo, &digest).await.map_err(|e| layer_error(ctx, &repo, e))?;
     let token = ctx.app.identity.issue_download_token(&ctx.caller, repo.as_str(), &digest.to_string())?;
     let scheme = if ctx.app.tls { "https" } else { "http" };
     let url = format!("{scheme}://{}{DOWNLOAD_PATH}/{repo}/blobs/{digest}?token={}", ctx.host, token.token.expose());

@@ -19,7 +19,7 @@ pub async fn get(r: &Registry, name: &RepositoryName, digest: &Digest, req: &Req
     let range =
         headers::range(&req.headers).map_err(|_| ApiError::new(ErrorCode::RangeInvalid, "malformed Range header"))?;
     if req.method == Method::HEAD {
-        let size = r.stat_blob(name, digest).await?;
+        let size = r.stat_blob_for_pull(name, digest).await?;
         return Response::builder()
             .header(header::CONTENT_LENGTH, size)
             .header(header::CONTENT_TYPE, "application/octet-stream")

@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
 use berth_oci::{ErrorCode, Reference, RepositoryName, Tag};
-use berth_registry::{Registry, RegistryError};
+use berth_registry::{ManifestRead, Registry, RegistryError};
 use http_body_util::{BodyExt, Limited};
 
 use super::{HandlerResult, Req, empty, internal};
@@ -12,7 +12,8 @@ use crate::error::ApiError;
 use crate::headers;
 
 pub async fn get(r: &Registry, name: &RepositoryName, reference: &Reference, req: &Req) -> HandlerResult {
-    let m = r.get_manifest(name, reference, req.method == Method::GET).await?;
+    let purpose = if req.method == Method::GET { ManifestRead::Pull } else { ManifestRead::Head };
+    let m = r.get_manifest(name, reference, purpose).await?;
     if !headers::accepts(&req.headers, &m.media_type) {
         return Err(ApiError::new(
             ErrorCode::ManifestUnknown,

@@ -12,7 +12,7 @@ use berth_oci::Digest;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::ecr::{ADMIN_KEY, aws, require, start};
+use crate::ecr::{aws, require, start};
 use crate::support::*;
 
 fn testdata(rel: &str) -> PathBuf {
@@ -94,6 +94,31 @@ fn ids(v: &Value) -> Vec<String> {
         .iter()
         .map(|f| f["packageVulnerabilityDetails"]["vulnerabilityId"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// The pull policy's refusal holds wherever an image or its layers are handed out: `/v2` HEAD, blob GETs
+/// and HEADs of layers only refused images use, `BatchGetImage` (an `ImageInaccessible` failure),
+/// `GetDownloadUrlForLayer` and download URLs issued earlier.
+async fn refused_on_every_surface(s: &Server, dir: &Path, digest: &Digest, layers: &[String], download_url: &str) {
+    assert_eq!(s.head("/v2/scan/fixture/manifests/1").await.status(), StatusCode::FORBIDDEN, "HEAD");
+    for layer in layers {
+        let path = format!("/v2/scan/fixture/blobs/{layer}");
+        assert_eq!(s.get(&path).await.status(), StatusCode::FORBIDDEN, "GET {layer}");
+        assert_eq!(s.head(&path).await.status(), StatusCode::FORBIDDEN, "HEAD {layer}");
+    }
+    let args = ["batch-get-image", "--repository-name", "scan/fixture", "--image-ids", "imageTag=1"];
+    let v = aws(s, dir, ADMIN_KEY, &args).json();
+    assert_eq!(v["images"], serde_json::json!([]), "{v}");
+    assert_eq!(v["failures"][0]["failureCode"], "ImageInaccessible", "{v}");
+    assert!(v["failures"][0]["failureReason"].as_str().unwrap().contains("pull policy"), "{v}");
+    let by_digest = format!("imageDigest={digest}");
+    let v =
+        aws(s, dir, ADMIN_KEY, &["batch-get-image", "--repository-name", "scan/fixture", "--image-ids", &by_digest])
+            .json();
+    assert_eq!(v["failures"][0]["failureCode"], "ImageInaccessible", "{v}");
+    let args = ["get-download-url-for-layer", "--repository-name", "scan/fixture", "--layer-digest", &layers[0]];
+    aws(s, dir, ADMIN_KEY, &args).error("AccessDeniedException");
+    assert_eq!(anonymous_client().get(download_url).send().await.unwrap().status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -189,6 +214,19 @@ async fn images_are_scanned_on_push_and_reevaluated_after_an_import() {
     let (_, none, _) = berth(&s, &["images", "--package", "no-such-package", "--json"]);
     assert_eq!(serde_json::from_str::<Value>(&none).unwrap()["images"], serde_json::json!([]));
 
+    // A download URL handed out before the policy exists stops working once it refuses the image.
+    let download_url = aws(
+        &s,
+        tmp.path(),
+        ADMIN_KEY,
+        &["get-download-url-for-layer", "--repository-name", "scan/fixture", "--layer-digest", &layers[0]],
+    )
+    .json()["downloadUrl"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(anonymous_client().get(&download_url).send().await.unwrap().status(), StatusCode::OK);
+
     // A pull policy refuses the image while it has HIGH or CRITICAL findings that are not allowed.
     let (code, _, _) = berth(&s, &["repo", "set-pull-policy", "scan/fixture", "--min-severity", "high"]);
     assert_eq!(code, 0);
@@ -197,6 +235,7 @@ async fn images_are_scanned_on_push_and_reevaluated_after_an_import() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], "DENIED", "{body}");
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("pull policy"), "{body}");
+    refused_on_every_surface(&s, tmp.path(), &digest, &layers, &download_url).await;
     let serious: Vec<String> = v["imageScanFindings"]["enhancedFindings"]
         .as_array()
         .unwrap()

@@ -272,10 +272,19 @@ pub async fn fsck_listings<S: MetaStore>(store: &S) {
         .filter(|(r, _, _)| r.as_str().starts_with("conf-fsck/"))
         .collect();
     got.sort();
-    let mut expected =
-        vec![(one.clone(), m1.digest.clone(), a.clone()), (one, m1.digest, b.clone()), (two, m2.digest, b.clone())];
+    let mut expected = vec![
+        (one.clone(), m1.digest.clone(), a.clone()),
+        (one.clone(), m1.digest.clone(), b.clone()),
+        (two.clone(), m2.digest.clone(), b.clone()),
+    ];
     expected.sort();
     assert_eq!(got, expected);
+
+    // Which manifests of one repository use a blob (a pull policy judges a layer by them).
+    assert_eq!(store.manifests_with_blob(&one, &b, 10).await.unwrap(), std::slice::from_ref(&m1.digest));
+    assert_eq!(store.manifests_with_blob(&two, &b, 10).await.unwrap(), std::slice::from_ref(&m2.digest));
+    assert_eq!(store.manifests_with_blob(&two, &a, 10).await.unwrap(), [], "a is linked to two but unused there");
+    assert_eq!(store.manifests_with_blob(&one, &b, 0).await.unwrap(), [], "the limit holds");
 
     let blobs = store.all_blobs().await.unwrap();
     assert!(blobs.contains(&(a, 5)) && blobs.contains(&(b, 6)), "all_blobs lists every linked blob with its size");

@@ -291,6 +291,21 @@ impl ManifestStore for SqliteMeta {
         Ok(())
     }
 
+    async fn manifests_with_blob(&self, repo: &RepositoryName, blob: &Digest, limit: u32) -> Result<Vec<Digest>> {
+        let rows = sqlx::query(
+            "SELECT m.digest FROM manifest_blobs mb \
+             JOIN manifests m ON m.id = mb.manifest_id \
+             JOIN repositories r ON r.id = m.repository_id \
+             WHERE mb.digest = ?1 AND r.name = ?2 ORDER BY m.digest LIMIT ?3",
+        )
+        .bind(blob.to_string())
+        .bind(repo.as_str())
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(|row| parse("manifests.digest", row.try_get("digest")?)).collect()
+    }
+
     async fn all_manifest_blob_refs(&self) -> Result<Vec<(RepositoryName, Digest, Digest)>> {
         let rows = sqlx::query(
             "SELECT r.name AS repository, m.digest AS manifest, mb.digest AS blob FROM manifest_blobs mb \

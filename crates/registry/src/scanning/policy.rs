@@ -38,6 +38,10 @@ type Cached = (Instant, Option<Arc<PullPolicy>>);
 #[derive(Clone, Default)]
 pub(crate) struct PolicyCache(Arc<Mutex<HashMap<RepositoryName, Cached>>>);
 
+/// How many images using a blob are asked before a blob download is decided (past that many, a blob whose
+/// first images are all refused is refused too).
+const BLOB_USERS_CHECKED: u32 = 64;
+
 /// Entries kept before the cache is emptied (it only saves a read per pull).
 const CACHE_ENTRIES: usize = 10_000;
 
@@ -76,6 +80,24 @@ impl Registry {
         }
         cache.insert(name.clone(), (Instant::now(), policy.clone()));
         Ok(policy)
+    }
+
+    /// Refuses handing out the blob `digest` when the repository's pull policy refuses every image that uses
+    /// it: the layers of a refused image must not be downloadable one by one. A blob that an allowed image
+    /// also uses, or that no image uses yet (a push in progress), is served.
+    pub(crate) async fn check_blob_pull_policy(&self, repo: &RepositoryName, digest: &Digest) -> Result<()> {
+        if self.cached_pull_policy(repo).await?.is_none() {
+            return Ok(());
+        }
+        let mut refusal = None;
+        for image in self.meta.manifests_with_blob(repo, digest, BLOB_USERS_CHECKED).await? {
+            match self.check_pull_policy(repo, &image).await {
+                Ok(()) => return Ok(()),
+                Err(e @ RegistryError::PullBlocked(_)) => refusal = refusal.or(Some(e)),
+                Err(e) => return Err(e),
+            }
+        }
+        refusal.map_or(Ok(()), Err)
     }
 
     /// Refuses the pull of `digest` when the repository's pull policy blocks its findings.
