@@ -56,7 +56,9 @@ pub async fn token(State(app): State<Arc<AppState>>, RawQuery(query): RawQuery, 
     if parts.method == Method::POST {
         // OAuth2 "password" grant: credentials and scopes in a form body.
         let Ok(collected) = http_body_util::Limited::new(body, MAX_FORM).collect().await else {
-            return ApiError::new(ErrorCode::Unsupported, "form body too large").into_response();
+            return ApiError::new(ErrorCode::SizeInvalid, format!("the form body is over {MAX_FORM} bytes"))
+                .with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
+                .into_response();
         };
         let form = Params::parse(std::str::from_utf8(&collected.to_bytes()).ok());
         if let (Some(u), Some(p)) = (form.get("username"), form.get("password")) {

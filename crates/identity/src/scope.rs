@@ -20,6 +20,17 @@ pub const PUSH_ACTIONS: &[&str] = &[
 ];
 pub const DELETE_ACTIONS: &[&str] = &["ecr:BatchDeleteImage"];
 
+/// The ECR action whose permission a token's Docker action name reports (`pull` is listed when the token
+/// carries `ecr:BatchGetImage`, ...): informational, only the ECR actions themselves are honoured.
+pub fn defining_action(token_action: &str) -> Option<&'static str> {
+    match token_action {
+        PULL => Some("ecr:BatchGetImage"),
+        PUSH => Some("ecr:PutImage"),
+        DELETE => Some("ecr:BatchDeleteImage"),
+        _ => None,
+    }
+}
+
 /// The ECR actions a Docker token action stands for (none for an unknown one). A token carries those of
 /// them the policies allow, each checked on its own.
 pub fn ecr_actions_of(token_action: &str) -> &'static [&'static str] {

@@ -11,7 +11,7 @@ use berth_meta::identity::{SigningKey, TokenStore};
 
 use crate::authz::{Authorized, Resource};
 use crate::principal::{Caller, Principal};
-use crate::scope::{DELETE, PULL, PUSH, Scope, ecr_actions_of};
+use crate::scope::{DELETE, PULL, PUSH, Scope, defining_action, ecr_actions_of};
 use crate::{Identity, IdentityError, Result};
 
 /// A token as the token endpoint returns it.
@@ -103,16 +103,14 @@ impl Identity {
                             if granted.iter().any(|g| g == w) {
                                 continue;
                             }
-                            let mut any = false;
                             for &action in ecr_actions_of(w) {
-                                if self.is_allowed(caller, action, &Resource::Repository(name)).await? {
-                                    any = true;
-                                    if !ecr_actions.iter().any(|e| e == action) {
-                                        ecr_actions.push(action.to_string());
-                                    }
+                                if !ecr_actions.iter().any(|e| e == action)
+                                    && self.is_allowed(caller, action, &Resource::Repository(name)).await?
+                                {
+                                    ecr_actions.push(action.to_string());
                                 }
                             }
-                            if any {
+                            if defining_action(w).is_some_and(|d| ecr_actions.iter().any(|e| e == d)) {
                                 granted.push(w.to_string());
                             }
                         }

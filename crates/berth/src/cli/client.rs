@@ -229,8 +229,8 @@ impl Client {
         self.post(&path, "ecr", &headers, operation, body).await
     }
 
-    /// A signed POST of `body` to `path` under the endpoint. `headers` are sent, not signed: the contract
-    /// asks for host;x-amz-date;x-amz-content-sha256.
+    /// A signed POST of `body` to `path` under the endpoint. `headers` are sent and signed with `host`,
+    /// `x-amz-date` and `x-amz-content-sha256` (the server requires `content-type` and `x-amz-target` to be).
     async fn post(
         &self,
         path: &str,
@@ -246,12 +246,9 @@ impl Client {
         url.set_path(path);
 
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-        let signed = signed_headers(&self.settings, service, &url, &payload, now)?;
+        let signed = signed_headers(&self.settings, service, &url, headers, &payload, now)?;
         let mut request = self.http.post(url).body(payload);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        for (name, value) in signed {
+        for (name, value) in signed.into_iter().filter(|(name, _)| name != "host") {
             request = request.header(name, value);
         }
         let response = request
@@ -267,15 +264,18 @@ impl Client {
     }
 }
 
-/// The `host`, `x-amz-date`, `x-amz-content-sha256` and `authorization` headers of a POST to `url`.
+/// `extra` with the `host`, `x-amz-date`, `x-amz-content-sha256` and `authorization` headers of a POST to
+/// `url`, all signed.
 fn signed_headers(
     settings: &Settings,
     service: &str,
     url: &Url,
+    extra: &[(&str, &str)],
     payload: &[u8],
     now_unix: i64,
 ) -> Result<Vec<(String, String)>, CliError> {
     let mut headers: Vec<(String, String)> = vec![("host".to_string(), host_header(url))];
+    headers.extend(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())));
     let params = SigningParams {
         access_key_id: &settings.credentials.access_key_id,
         secret: &settings.credentials.secret_access_key,
@@ -441,7 +441,7 @@ mod tests {
         let mut url = settings.endpoint.clone();
         url.set_path(&operation_path(&settings.endpoint, "ListUsers"));
         let now = 1_700_000_000;
-        let headers = signed_headers(&settings, SERVICE, &url, b"{}", now).unwrap();
+        let headers = signed_headers(&settings, SERVICE, &url, &[], b"{}", now).unwrap();
         let get = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
         assert_eq!(get("host").as_deref(), Some("127.0.0.1:5000"));
         let auth = sigv4::parse_authorization(&get("authorization").unwrap()).unwrap();
@@ -462,7 +462,7 @@ mod tests {
 
         let bad = GlobalArgs { region: Some("eu west".into()), ..global };
         let settings = resolve(&bad, &[("BERTH_ACCESS_KEY_ID", "K"), ("BERTH_SECRET_ACCESS_KEY", "S")], None).unwrap();
-        assert_eq!(signed_headers(&settings, SERVICE, &url, b"{}", now).unwrap_err().exit_code(), 2);
+        assert_eq!(signed_headers(&settings, SERVICE, &url, &[], b"{}", now).unwrap_err().exit_code(), 2);
         assert!(!format!("{settings:?}").contains("\"S\""), "Debug hides the secret");
     }
 

@@ -8,16 +8,18 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-async fn admin_api(s: &Server, client: &Client, op: &str, body: Value) -> (StatusCode, Value) {
-    let r = client.post(s.url(&format!("/admin/v1/{op}"))).json(&body).send().await.unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
+async fn admin_api(s: &Server, key: Option<(&str, &str)>, op: &str, body: Value) -> (StatusCode, Value) {
+    s.admin_as(key, op, &body).await
 }
 
 async fn ok(s: &Server, op: &str, body: Value) -> Value {
-    let (status, v) = admin_api(s, &s.http, op, body).await;
-    assert_eq!(status, StatusCode::OK, "{op}: {v}");
-    v
+    s.admin(op, body).await
+}
+
+/// A new access key of `user`, made by the administrator.
+async fn key_of(s: &Server, user: &str) -> (String, String) {
+    let k = ok(s, "CreateAccessKey", json!({"userName": user})).await;
+    (k["accessKeyId"].as_str().unwrap().to_string(), k["secretAccessKey"].as_str().unwrap().to_string())
 }
 
 fn allow(actions: &[&str], resources: &[&str]) -> String {
@@ -110,10 +112,11 @@ async fn permission_matrix() {
         json!({"name": "puller", "repositories": ["team/private"], "actions": ["pull"], "expiresInSeconds": 3600}),
     )
     .await;
-    let alice = client_as("alice", "alice-password");
+    let alice_key = key_of(&s, "alice").await;
+    let alice_key = Some((alice_key.0.as_str(), alice_key.1.as_str()));
     let (status, v) = admin_api(
         &s,
-        &alice,
+        alice_key,
         "CreateRobotToken",
         json!({"name": "ci", "repositories": ["team/private"], "actions": ["pull"], "expiresInSeconds": 3600}),
     )
@@ -194,10 +197,10 @@ async fn permission_matrix() {
     assert_eq!(catalog(anonymous_client()).await, json!(["pub/app"]));
 
     // Admin actions: only the administrator (or a user a policy allows) may manage users.
-    let (status, v) = admin_api(&s, &alice, "CreateUser", json!({"userName": "mallory"})).await;
+    let (status, v) = admin_api(&s, alice_key, "CreateUser", json!({"userName": "mallory"})).await;
     assert_eq!((status, v["__type"].as_str()), (StatusCode::FORBIDDEN, Some("AccessDeniedException")));
-    let (status, v) = admin_api(&s, &anonymous_client(), "CreateUser", json!({"userName": "mallory"})).await;
-    assert_eq!((status, v["__type"].as_str()), (StatusCode::FORBIDDEN, Some("UnrecognizedClientException")));
+    let (status, v) = admin_api(&s, None, "CreateUser", json!({"userName": "mallory"})).await;
+    assert_eq!((status, v["__type"].as_str()), (StatusCode::FORBIDDEN, Some("MissingAuthenticationTokenException")));
     ok(&s, "CreateUser", json!({"userName": "erin"})).await;
 }
 
@@ -241,7 +244,7 @@ async fn malformed_policies_are_rejected_with_the_problem_named() {
     ];
     for (doc, names) in cases {
         let (status, v) =
-            admin_api(&s, &s.http, "PutPolicy", json!({"target": {"user": "alice"}, "policyText": doc})).await;
+            admin_api(&s, Some(ADMIN_KEY), "PutPolicy", json!({"target": {"user": "alice"}, "policyText": doc})).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
         assert_eq!(v["__type"], json!("MalformedPolicyDocumentException"));
         assert!(v["message"].as_str().unwrap().contains(names), "{doc}: {v}");
@@ -249,7 +252,7 @@ async fn malformed_policies_are_rejected_with_the_problem_named() {
     // A repository policy needs a Principal.
     let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:*"}]}"#;
     let (status, _) =
-        admin_api(&s, &s.http, "PutPolicy", json!({"target": {"repository": "x"}, "policyText": doc})).await;
+        admin_api(&s, Some(ADMIN_KEY), "PutPolicy", json!({"target": {"repository": "x"}, "policyText": doc})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
@@ -332,12 +335,13 @@ async fn login_passwords_and_access_keys() {
     let bob_key = client_as(id, secret);
     assert_eq!(perform(&s, &bob_key, Op::Pull, "team/private", &[]).await, StatusCode::OK);
     // Login passwords need ecr:GetAuthorizationToken.
-    let (status, _) = admin_api(&s, &bob_key, "GetLoginPassword", json!({})).await;
+    let signed = Some((id, secret));
+    let (status, _) = admin_api(&s, signed, "GetLoginPassword", json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let doc = allow(&["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], &["*"]);
     ok(&s, "PutPolicy", json!({"target": {"user": "bob"}, "policyText": doc})).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let (status, v) = admin_api(&s, &bob_key, "GetLoginPassword", json!({})).await;
+    let (status, v) = admin_api(&s, signed, "GetLoginPassword", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let password = v["password"].as_str().unwrap();
     assert!(!password.contains(':'));

@@ -12,14 +12,9 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-pub const ADMIN_KEY: (&str, &str) = ("BKIATESTADMIN0000001", "test-admin-secret-0123456789abcdefghijklmn");
-
 pub fn start() -> (tempfile::TempDir, Server) {
     let tmp = tempfile::tempdir().unwrap();
-    let s = Server::start_with(
-        &tmp.path().join("data"),
-        &[("BERTH_ADMIN_ACCESS_KEY_ID", ADMIN_KEY.0), ("BERTH_ADMIN_SECRET_ACCESS_KEY", ADMIN_KEY.1)],
-    );
+    let s = Server::start_in(&tmp.path().join("data"));
     (tmp, s)
 }
 
@@ -79,11 +74,7 @@ pub fn aws(s: &Server, dir: &Path, key: (&str, &str), args: &[&str]) -> Aws {
 }
 
 async fn admin_api(s: &Server, op: &str, body: Value) -> Value {
-    let r = s.http.post(s.url(&format!("/admin/v1/{op}"))).json(&body).send().await.unwrap();
-    let status = r.status();
-    let v: Value = r.json().await.unwrap_or(Value::Null);
-    assert_eq!(status, StatusCode::OK, "{op}: {v}");
-    v
+    s.admin(op, body).await
 }
 
 /// A user whose only permission is `ecr:DescribeRepositories`; returns its access key.

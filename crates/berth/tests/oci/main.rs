@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod attacks;
 mod blobs;
 mod crash;
 mod ecr;

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 
 /// The bootstrap administrator every test server starts with.
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+/// The administrator's access key (the admin API accepts SigV4 only).
+pub const ADMIN_KEY: (&str, &str) = ("BKIATESTADMIN0000001", "test-admin-secret-0123456789abcdefghijklmn");
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -53,6 +55,8 @@ impl Server {
             .args(args)
             .env("BERTH_LOG", "warn")
             .env("BERTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("BERTH_ADMIN_ACCESS_KEY_ID", ADMIN_KEY.0)
+            .env("BERTH_ADMIN_SECRET_ACCESS_KEY", ADMIN_KEY.1)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in env {
@@ -92,6 +96,56 @@ impl Server {
         let mut c = self.child.take().expect("running");
         Command::new("kill").arg("-TERM").arg(c.id().to_string()).status().unwrap();
         c.wait().unwrap()
+    }
+
+    /// Calls the admin API as the administrator; the call must succeed.
+    pub async fn admin(&self, op: &str, body: Value) -> Value {
+        let (status, v) = self.admin_as(Some(ADMIN_KEY), op, &body).await;
+        assert_eq!(status, StatusCode::OK, "{op}: {v}");
+        v
+    }
+
+    /// Calls the admin API signed with `key` (SigV4, service `berth`), or unsigned.
+    pub async fn admin_as(&self, key: Option<(&str, &str)>, op: &str, body: &Value) -> (StatusCode, Value) {
+        let r = self.signed_post(key, "berth", &format!("/admin/v1/{op}"), &[], body).await;
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A POST of `body` as JSON to `path`, signed with `key` for `service` (unsigned when `None`), with
+    /// `extra` headers (signed too).
+    pub async fn signed_post(
+        &self,
+        key: Option<(&str, &str)>,
+        service: &str,
+        path: &str,
+        extra: &[(&str, &str)],
+        body: &Value,
+    ) -> Response {
+        let payload = serde_json::to_vec(body).unwrap();
+        let content_type = if service == "ecr" { "application/x-amz-json-1.1" } else { "application/json" };
+        let mut headers: Vec<(String, String)> = vec![
+            ("host".into(), self.base.trim_start_matches("http://").to_string()),
+            ("content-type".into(), content_type.into()),
+        ];
+        headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        if let Some((id, secret)) = key {
+            let secret = berth_auth::secret::Secret::new(secret);
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+            let params = berth_auth::sigv4::SigningParams {
+                access_key_id: id,
+                secret: &secret,
+                region: "us-east-1",
+                service,
+                now_unix: now,
+            };
+            berth_auth::sigv4::sign("POST", path, "", &mut headers, &payload, &params).unwrap();
+        }
+        let mut request = anonymous_client().post(self.url(path)).body(payload);
+        for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
+            request = request.header(k, v);
+        }
+        request.send().await.unwrap()
     }
 
     pub async fn get(&self, path: &str) -> Response {
