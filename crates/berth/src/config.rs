@@ -91,6 +91,10 @@ pub struct FileLog {
 pub struct FileUploads {
     /// Upload sessions idle for longer are discarded.
     pub expire_after_hours: Option<u64>,
+    /// Upload sessions open at once in one repository; 0 for no cap.
+    pub max_open_per_repository: Option<u64>,
+    /// Upload sessions open at once by one user, robot or token subject; 0 for no cap.
+    pub max_open_per_principal: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -111,6 +115,9 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: String,
     pub upload_expiry_hours: u64,
+    /// Caps on open upload sessions (`None`: no cap).
+    pub max_open_uploads_per_repository: Option<u64>,
+    pub max_open_uploads_per_principal: Option<u64>,
     /// Certificate and key files: serve HTTPS (HTTP/2 and HTTP/1.1) instead of plain HTTP.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub account_id: String,
@@ -155,6 +162,7 @@ impl FileConfig {
             (None, None) => None,
             _ => return Err(IncompleteTls),
         };
+        let cap = |set: Option<u64>, default: u64| Some(set.unwrap_or(default)).filter(|&n| n > 0);
         let defaults = crate::connections::Limits::default();
         let seconds = |flag: Option<u64>, file: Option<u64>, default: Duration| {
             flag.or(file).map_or(default, |s| Duration::from_secs(s.max(1)))
@@ -179,7 +187,9 @@ impl FileConfig {
             default_catalog_page: self.limits.default_catalog_page.unwrap_or(1000),
             log_format: o.log_format.or(self.log.format).unwrap_or_default(),
             log_level: self.log.level.unwrap_or_else(|| "info".to_string()),
-            upload_expiry_hours: self.uploads.expire_after_hours.unwrap_or(7 * 24),
+            upload_expiry_hours: self.uploads.expire_after_hours.unwrap_or(4).max(1),
+            max_open_uploads_per_repository: cap(self.uploads.max_open_per_repository, 1000),
+            max_open_uploads_per_principal: cap(self.uploads.max_open_per_principal, 200),
             tls,
             account_id: self.identity.account_id.unwrap_or_else(|| "000000000000".to_string()),
             region: self.identity.region.unwrap_or_else(|| "us-east-1".to_string()),
@@ -233,6 +243,16 @@ mod tests {
         assert_eq!(c.connections.idle_timeout, d.connections.idle_timeout);
         assert_eq!(c.connections.max_per_address, 20, "the environment/flag wins over the file");
         assert!(FileConfig::parse("[connections]\nheader_timeout = 5").is_err());
+    }
+
+    #[test]
+    fn upload_session_limits() {
+        let d = FileConfig::default().resolve(Overrides::default()).unwrap();
+        assert_eq!(d.upload_expiry_hours, 4);
+        assert_eq!((d.max_open_uploads_per_repository, d.max_open_uploads_per_principal), (Some(1000), Some(200)));
+        let file = FileConfig::parse("[uploads]\nmax_open_per_repository = 0\nmax_open_per_principal = 7\n").unwrap();
+        let c = file.resolve(Overrides::default()).unwrap();
+        assert_eq!((c.max_open_uploads_per_repository, c.max_open_uploads_per_principal), (None, Some(7)), "0: no cap");
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Periodic work: write batched pull statistics every second, re-read signing keys every minute (another
-/// node may have rotated them), expire idle upload sessions hourly.
+/// node may have rotated them), expire idle upload sessions every ten minutes.
 async fn upkeep(registry: Registry, identity: Arc<Identity>, expiry_hours: u64) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut last_expiry = None::<tokio::time::Instant>;
@@ -108,7 +108,7 @@ async fn upkeep(registry: Registry, identity: Arc<Identity>, expiry_hours: u64) 
                 tracing::warn!(error = %e, "refreshing token signing keys failed");
             }
         }
-        if last_expiry.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+        if last_expiry.is_none_or(|t| t.elapsed() >= Duration::from_secs(600)) {
             last_expiry = Some(tokio::time::Instant::now());
             let before = SystemClock.now() - (expiry_hours as i64) * 3600;
             match registry.expire_uploads(before).await {

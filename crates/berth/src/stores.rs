@@ -29,6 +29,8 @@ pub async fn open_stores(config: &Config) -> Result<Stores, BoxError> {
     let limits = Limits {
         max_manifest_bytes: config.max_manifest_bytes,
         default_catalog_page: config.default_catalog_page,
+        max_open_uploads_per_repository: config.max_open_uploads_per_repository,
+        max_open_uploads_per_principal: config.max_open_uploads_per_principal,
         ..Limits::default()
     };
     let registry = Registry::new(Arc::new(meta.clone()), Arc::new(blobs), Arc::new(SystemClock), limits);

@@ -49,6 +49,9 @@ pub enum RegistryError {
     /// A resource would have more of something than allowed (never raised on /v2).
     #[error("{0}")]
     TooMany(String),
+    /// Starting an upload session would exceed a cap on open sessions (per repository or per principal).
+    #[error("{0}")]
+    TooManyUploads(String),
     /// A scan asked of something that is not a container image (never raised on /v2).
     #[error("{0}")]
     NotScannable(String),
@@ -84,6 +87,7 @@ impl RegistryError {
             RegistryError::RepositoryNotEmpty(_) => ErrorCode::Denied,
             RegistryError::InvalidSetting(_) | RegistryError::NotScannable(_) => ErrorCode::Unsupported,
             RegistryError::TooMany(_) | RegistryError::PullBlocked(_) => ErrorCode::Denied,
+            RegistryError::TooManyUploads(_) => ErrorCode::TooManyRequests,
             RegistryError::Storage(StorageError::BlobNotFound(d)) => {
                 return RegistryError::BlobUnknown(d.clone()).code();
             }

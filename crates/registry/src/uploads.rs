@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use berth_meta::UploadSession;
+use berth_meta::{MetaError, UploadCaps, UploadSession};
 use berth_oci::{Algorithm, Digest, DigestHasher, RepositoryName};
 use berth_storage::ByteStream;
 use futures_util::StreamExt;
@@ -56,7 +56,10 @@ fn check_id(id: &str) -> Result<()> {
 }
 
 impl Registry {
-    pub async fn start_upload(&self, repo: &RepositoryName) -> Result<UploadProgress> {
+    /// Starts a session in `repo` for `owner` (the principal's label, e.g. `user/alice`). Refused with
+    /// `TooManyUploads` when the repository or the owner already has as many open sessions as the limits
+    /// allow: sessions end when completed or cancelled, or when idle long enough to expire.
+    pub async fn start_upload(&self, repo: &RepositoryName, owner: &str) -> Result<UploadProgress> {
         let id = uuid::Uuid::new_v4().to_string();
         let backend_state = self.blobs.create_upload(&id).await?;
         let now = self.now();
@@ -66,12 +69,22 @@ impl Registry {
             size: 0,
             hash_state: DigestHasher::new(Algorithm::Sha256).save(),
             backend_state,
+            owner: owner.to_string(),
             created_at: now,
             updated_at: now,
         };
-        if let Err(e) = self.meta.create_upload(&session).await {
+        let caps = UploadCaps {
+            per_repository: self.limits.max_open_uploads_per_repository,
+            per_owner: self.limits.max_open_uploads_per_principal,
+        };
+        if let Err(e) = self.meta.create_upload(&session, caps).await {
             let _ = self.blobs.cancel_upload(&id, &session.backend_state).await;
-            return Err(e.into());
+            return Err(match e {
+                MetaError::LimitExceeded(why) => RegistryError::TooManyUploads(format!(
+                    "{why}, the most allowed: complete or cancel upload sessions, or wait for idle ones to expire"
+                )),
+                other => other.into(),
+            });
         }
         Ok(UploadProgress { id, size: 0 })
     }
@@ -210,12 +223,15 @@ impl Registry {
         Ok(size)
     }
 
-    /// Discards sessions idle since before `before` (Unix seconds). Returns how many.
+    /// Discards sessions idle since before `before` (Unix seconds). Returns how many. A session with a request
+    /// in flight on this node is left alone: a long streamed `PATCH` records progress only when it ends.
     pub async fn expire_uploads(&self, before: i64) -> Result<usize> {
         let stale = self.meta.stale_uploads(before).await?;
-        let n = stale.len();
+        let mut n = 0;
         for s in stale {
+            let Ok(_busy) = self.busy_uploads.claim(&s.id) else { continue };
             self.discard_upload(&s).await?;
+            n += 1;
         }
         Ok(n)
     }

@@ -81,7 +81,7 @@ pub async fn start(app: &AppState, name: &RepositoryName, req: &Req, body: Body)
         r.push_blob(name, &digest, body).await?;
         return blob_created(name, &digest);
     }
-    let session = r.start_upload(name).await?;
+    let session = r.start_upload(name, &req.caller.principal.label()).await?;
     let min = r.limits().chunk_min_length.to_string();
     session_response(StatusCode::ACCEPTED, name, &session.id, 0, &[("oci-chunk-min-length", min)])
 }

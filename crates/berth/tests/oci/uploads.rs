@@ -230,3 +230,43 @@ async fn bytes_of_a_failed_chunk_never_reach_the_blob() {
     assert_eq!(got.len(), first.len());
     assert_eq!(Digest::sha256_of(&got), d);
 }
+
+#[tokio::test]
+async fn open_sessions_are_capped_per_repository_and_per_principal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("berth.toml");
+    std::fs::write(&config, "[uploads]\nmax_open_per_repository = 3\nmax_open_per_principal = 5\n").unwrap();
+    let s = Server::start_with(&tmp.path().join("data"), &[("BERTH_CONFIG", config.to_str().unwrap())]);
+    let post = async |repo: &str| s.http.post(s.url(&format!("/v2/{repo}/blobs/uploads/"))).send().await.unwrap();
+    let refused = async |r: reqwest::Response, naming: &str| {
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["errors"][0]["code"], "TOOMANYREQUESTS");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(naming) && message.contains("upload sessions"), "{message}");
+    };
+
+    // A monolithic push needs no session; three sessions fill the repository.
+    s.push_blob("caps/one", b"makes the repository exist").await;
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        sessions.push(start_session(&s, "caps/one").await);
+    }
+    refused(post("caps/one").await, "caps/one").await;
+    s.push_blob("caps/one", b"monolithic pushes are not capped").await;
+
+    // The ECR API shares the caps and refuses with an error SDKs do not retry.
+    crate::ecr::require("aws", &["--version"], "the AWS CLI (`pip install awscli`)");
+    let r = crate::ecr::aws(&s, tmp.path(), ADMIN_KEY, &["initiate-layer-upload", "--repository-name", "caps/one"]);
+    assert!(r.error("InvalidParameterException").contains("upload sessions"), "{}", r.stderr);
+
+    // Cancelling a session makes room.
+    let r = s.http.delete(s.url(&sessions.pop().unwrap())).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    start_session(&s, "caps/one").await;
+
+    // The principal has three; two more elsewhere reach its cap of five, in any repository.
+    start_session(&s, "caps/two").await;
+    start_session(&s, "caps/two").await;
+    refused(post("caps/three").await, "user/admin").await;
+}

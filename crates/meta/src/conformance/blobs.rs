@@ -3,7 +3,7 @@
 use berth_oci::{Algorithm, Digest};
 
 use super::{ALL, blob, image, page, repo};
-use crate::{MetaStore, UploadSession};
+use crate::{MetaStore, UploadCaps, UploadSession};
 
 /// `link_blob` is idempotent and per repository; `unlink_blob` removes only the link.
 pub async fn blob_links<S: MetaStore>(store: &S) {
@@ -46,10 +46,11 @@ pub async fn repository_existence<S: MetaStore>(store: &S) {
         size: 0,
         hash_state: vec![1],
         backend_state: vec![2],
+        owner: "user/conf".into(),
         created_at: 1,
         updated_at: 1,
     };
-    store.create_upload(&session).await.expect("create_upload");
+    store.create_upload(&session, UploadCaps::default()).await.expect("create_upload");
     assert!(!store.repository_exists(&r).await.unwrap(), "an upload session does not create the repository");
     assert_eq!(store.list_tags(&r, ALL).await.unwrap(), None);
 

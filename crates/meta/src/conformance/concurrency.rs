@@ -3,7 +3,7 @@
 use futures_util::future::join_all;
 
 use super::{blob, image, repo, tag, tags};
-use crate::{MetaError, MetaStore, UploadSession};
+use crate::{MetaError, MetaStore, UploadCaps, UploadSession};
 use berth_oci::Reference;
 
 /// 50 concurrent pushes move one tag among 10 manifests: all succeed, the tag ends on one of them.
@@ -40,10 +40,11 @@ pub async fn concurrent_upload_updates<S: MetaStore>(store: &S) {
         size: 0,
         hash_state: Vec::new(),
         backend_state: Vec::new(),
+        owner: "user/conf".into(),
         created_at: 1,
         updated_at: 1,
     };
-    store.create_upload(&session).await.unwrap();
+    store.create_upload(&session, UploadCaps::default()).await.unwrap();
     let updates = (1..=20u64).map(|i| store.update_upload(&session.id, 0, i, b"h", b"b", 2));
     let results = join_all(updates).await;
     let winners: Vec<u64> = (1..=20).zip(&results).filter(|(_, r)| r.is_ok()).map(|(i, _)| i).collect();

@@ -44,7 +44,7 @@ pub use settings::{
     mutability_exclusions_and_setters, pull_policies, repository_deletion, resource_tags,
 };
 pub use tags::tag_listing;
-pub use uploads::{upload_sessions, usage_counters};
+pub use uploads::{upload_session_caps, upload_sessions, usage_counters};
 
 /// Runs every check against `store`, which should be freshly created (empty).
 pub async fn run_all<S: MetaStore>(store: &S) {
@@ -59,6 +59,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     record_pull(store).await;
     fsck_listings(store).await;
     upload_sessions(store).await;
+    upload_session_caps(store).await;
     usage_counters(store).await;
     concurrent_tag_moves(store).await;
     concurrent_upload_updates(store).await;

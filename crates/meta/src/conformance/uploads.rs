@@ -1,7 +1,9 @@
 //! Upload sessions and usage counters.
 
+use futures_util::future::join_all;
+
 use super::{blob, repo};
-use crate::{MetaError, MetaStore, UploadSession, Usage};
+use crate::{MetaError, MetaStore, UploadCaps, UploadSession, Usage};
 
 fn session(id: &str, updated_at: i64) -> UploadSession {
     UploadSession {
@@ -11,6 +13,7 @@ fn session(id: &str, updated_at: i64) -> UploadSession {
         // Binary state with zero bytes and every byte value.
         hash_state: (0..=255u8).collect(),
         backend_state: vec![0, 0, 7, 0],
+        owner: "user/conf-uploads".into(),
         created_at: 100,
         updated_at,
     }
@@ -19,11 +22,11 @@ fn session(id: &str, updated_at: i64) -> UploadSession {
 pub async fn upload_sessions<S: MetaStore>(store: &S) {
     let (mut u1, u2) = (session("conf-uploads-1", 100), session("conf-uploads-2", 300));
     assert_eq!(store.get_upload(&u1.id).await.unwrap(), None, "unknown session");
-    store.create_upload(&u1).await.expect("create_upload");
-    store.create_upload(&u2).await.expect("create_upload");
+    store.create_upload(&u1, UploadCaps::default()).await.expect("create_upload");
+    store.create_upload(&u2, UploadCaps::default()).await.expect("create_upload");
     assert_eq!(store.get_upload(&u1.id).await.unwrap(), Some(u1.clone()), "round trip");
     assert!(
-        matches!(store.create_upload(&u1).await, Err(MetaError::Conflict)),
+        matches!(store.create_upload(&u1, UploadCaps::default()).await, Err(MetaError::Conflict)),
         "creating a session id twice is a Conflict"
     );
 
@@ -73,6 +76,53 @@ pub async fn upload_sessions<S: MetaStore>(store: &S) {
     assert!(!store.all_upload_ids().await.unwrap().contains(&u1.id));
     assert!(matches!(store.update_upload(&u1.id, 10, 20, b"", b"", 200).await, Err(MetaError::Conflict)), "deleted");
     store.delete_upload(&u2.id).await.unwrap();
+}
+
+/// Caps on open sessions per repository and per owner are checked with the insert: nothing is created beyond
+/// them, whoever asks, and concurrent creations never overshoot.
+pub async fn upload_session_caps<S: MetaStore>(store: &S) {
+    let caps = UploadCaps { per_repository: Some(3), per_owner: Some(4) };
+    let new = |id: &str, repository: &str, owner: &str| UploadSession {
+        repository: repo(repository),
+        owner: owner.into(),
+        ..session(id, 100)
+    };
+    let refused = |r: crate::Result<()>, naming: &str| {
+        assert!(matches!(&r, Err(MetaError::LimitExceeded(m)) if m.contains(naming)), "refused naming {naming}: {r:?}");
+    };
+    // Three sessions in one repository, by two owners: a fourth is refused, whoever asks.
+    for (id, owner) in [("conf-caps-1", "user/a"), ("conf-caps-2", "user/b"), ("conf-caps-3", "user/a")] {
+        store.create_upload(&new(id, "conf-caps/one", owner), caps).await.expect("below the caps");
+    }
+    assert_eq!(store.get_upload("conf-caps-2").await.unwrap().unwrap().owner, "user/b", "the owner round-trips");
+    refused(store.create_upload(&new("conf-caps-4", "conf-caps/one", "user/c"), caps).await, "conf-caps/one");
+    assert_eq!(store.get_upload("conf-caps-4").await.unwrap(), None, "nothing created");
+
+    // user/a has two; two more elsewhere reach its cap of four, in any repository.
+    store.create_upload(&new("conf-caps-5", "conf-caps/two", "user/a"), caps).await.unwrap();
+    store.create_upload(&new("conf-caps-6", "conf-caps/three", "user/a"), caps).await.unwrap();
+    refused(store.create_upload(&new("conf-caps-7", "conf-caps/four", "user/a"), caps).await, "user/a");
+    store
+        .create_upload(&new("conf-caps-8", "conf-caps/four", "user/b"), caps)
+        .await
+        .expect("other owners are not held");
+
+    // A session that ends frees its place; without caps nothing is refused.
+    store.delete_upload("conf-caps-5").await.unwrap();
+    store.create_upload(&new("conf-caps-9", "conf-caps/five", "user/a"), caps).await.expect("a place was freed");
+    store.create_upload(&new("conf-caps-10", "conf-caps/one", "user/a"), UploadCaps::default()).await.expect("no caps");
+
+    // 20 concurrent creations against a cap of 5: exactly 5 succeed.
+    let caps = UploadCaps { per_repository: Some(5), per_owner: None };
+    let sessions: Vec<_> = (0..20).map(|i| new(&format!("conf-caps-c{i}"), "conf-caps/race", "user/r")).collect();
+    let results = join_all(sessions.iter().map(|s| store.create_upload(s, caps))).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 5, "{results:?}");
+    assert!(results.iter().all(|r| matches!(r, Ok(()) | Err(MetaError::LimitExceeded(_)))), "{results:?}");
+
+    let ids = store.all_upload_ids().await.unwrap();
+    for id in ids.iter().filter(|id| id.starts_with("conf-caps-")) {
+        store.delete_upload(id).await.unwrap();
+    }
 }
 
 /// Counters add up per repository; unknown repositories are ignored and read as zeros.

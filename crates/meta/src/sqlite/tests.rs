@@ -15,7 +15,8 @@ use crate::identity::{
     TokenStore, User, UserStore, Visibility,
 };
 use crate::{
-    BlobIndex, ManifestStore, MetaError, NewManifest, RepositoryStore, UploadSession, UploadStore, UsageStore,
+    BlobIndex, ManifestStore, MetaError, NewManifest, RepositoryStore, UploadCaps, UploadSession, UploadStore,
+    UsageStore,
 };
 
 async fn open() -> (TempDir, SqliteMeta) {
@@ -197,6 +198,7 @@ async fn mutations_wait_for_the_barrier_and_statistics_do_not() {
         size: 0,
         hash_state: vec![],
         backend_state: vec![],
+        owner: "user/u".into(),
         created_at: 1,
         updated_at: 1,
     };
@@ -210,7 +212,7 @@ async fn mutations_wait_for_the_barrier_and_statistics_do_not() {
     synced("link_blob").await;
     store.put_manifest(&m, std::slice::from_ref(&tag)).await.unwrap();
     synced("put_manifest").await;
-    store.create_upload(&session).await.unwrap();
+    store.create_upload(&session, UploadCaps::default()).await.unwrap();
     synced("create_upload").await;
     store.update_upload("u", 0, 5, b"h", b"b", 2).await.unwrap();
     synced("update_upload").await;

@@ -6,9 +6,9 @@ use sqlx::sqlite::SqliteRow;
 
 use super::SqliteMeta;
 use super::codec::{from_db, parse, to_db};
-use crate::{MetaError, Result, UploadSession, UploadStore};
+use crate::{MetaError, Result, UploadCaps, UploadSession, UploadStore};
 
-const UPLOAD_COLUMNS: &str = "id, repository, size, hash_state, backend_state, created_at, updated_at";
+const UPLOAD_COLUMNS: &str = "id, repository, size, hash_state, backend_state, owner, created_at, updated_at";
 
 fn upload_session(row: &SqliteRow) -> Result<UploadSession> {
     Ok(UploadSession {
@@ -17,6 +17,7 @@ fn upload_session(row: &SqliteRow) -> Result<UploadSession> {
         size: from_db("uploads.size", row.try_get("size")?)?,
         hash_state: row.try_get("hash_state")?,
         backend_state: row.try_get("backend_state")?,
+        owner: row.try_get("owner")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -24,23 +25,46 @@ fn upload_session(row: &SqliteRow) -> Result<UploadSession> {
 
 #[async_trait]
 impl UploadStore for SqliteMeta {
-    /// Fails with `Conflict` if a session with this id already exists.
-    async fn create_upload(&self, session: &UploadSession) -> Result<()> {
+    /// Fails with `Conflict` if a session with this id already exists, `LimitExceeded` if a cap is reached.
+    /// The counts and the insert are one `IMMEDIATE` transaction: no other write comes between them.
+    async fn create_upload(&self, session: &UploadSession, caps: UploadCaps) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let checks = [
+            (caps.per_repository, "repository", session.repository.as_str(), "repository "),
+            (caps.per_owner, "owner", session.owner.as_str(), ""),
+        ];
+        for (cap, column, value, what) in checks {
+            let Some(cap) = cap else { continue };
+            // Counts at most `cap` rows: the answer is only "below the cap or not".
+            let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM uploads WHERE {column} = ?1 LIMIT ?2)");
+            let open: i64 =
+                sqlx::query_scalar(&sql).bind(value).bind(to_db("upload cap", cap)?).fetch_one(&mut *tx).await?;
+            if from_db("open uploads", open)? >= cap {
+                drop(tx);
+                // What was counted may have been committed by writes not yet durable.
+                self.durable().await?;
+                return Err(MetaError::LimitExceeded(format!("{what}{value} has {cap} upload sessions open")));
+            }
+        }
         let result = sqlx::query(
-            "INSERT INTO uploads (id, repository, size, hash_state, backend_state, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO uploads (id, repository, size, hash_state, backend_state, owner, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .bind(&session.id)
         .bind(session.repository.as_str())
         .bind(to_db("upload size", session.size)?)
         .bind(&session.hash_state)
         .bind(&session.backend_state)
+        .bind(&session.owner)
         .bind(session.created_at)
         .bind(session.updated_at)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await;
         match result {
-            Ok(_) => self.durable().await,
+            Ok(_) => {
+                tx.commit().await?;
+                self.durable().await
+            }
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(MetaError::Conflict),
             Err(e) => Err(e.into()),
         }
