@@ -10,6 +10,7 @@ mod crash;
 mod ecr;
 mod listing;
 mod manifests;
+mod matrix;
 mod scanning;
 mod slowloris;
 mod uploads;

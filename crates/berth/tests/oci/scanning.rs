@@ -23,7 +23,7 @@ fn testdata(rel: &str) -> PathBuf {
 
 /// Pushes the fixture's image (blobs, then the manifest) to `repo:tag`; returns the manifest digest and the
 /// layer digests, bottom first.
-async fn push_fixture(s: &Server, repo: &str, tag: &str) -> (Digest, Vec<String>) {
+pub async fn push_fixture(s: &Server, repo: &str, tag: &str) -> (Digest, Vec<String>) {
     let layout = testdata("fixtures/oci-scanner-fixture");
     let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     let digest = index["manifests"][0]["digest"].as_str().unwrap();
@@ -43,7 +43,7 @@ async fn push_fixture(s: &Server, repo: &str, tag: &str) -> (Digest, Vec<String>
 }
 
 /// `berth ARGS` against the server's data directory or API, as the administrator.
-fn berth(s: &Server, args: &[&str]) -> (i32, String, String) {
+pub fn berth(s: &Server, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(args)
         .env("BERTH_DATA_DIR", &s.data_dir)
@@ -59,7 +59,7 @@ fn berth(s: &Server, args: &[&str]) -> (i32, String, String) {
     (out.status.code().unwrap_or(-1), stdout, stderr)
 }
 
-fn import(s: &Server, ecosystems: &[&str]) {
+pub fn import(s: &Server, ecosystems: &[&str]) {
     let zips: Vec<String> =
         ecosystems.iter().map(|e| testdata(&format!("osv/{e}/all.zip")).display().to_string()).collect();
     let mut args = vec!["vulndb", "import"];
@@ -70,7 +70,7 @@ fn import(s: &Server, ecosystems: &[&str]) {
 }
 
 /// Runs `berth findings IMAGE --json` until the scan is complete and evaluated against a database.
-fn findings_when_evaluated(s: &Server, image: &str, want: impl Fn(&Value) -> bool) -> Value {
+pub fn findings_when_evaluated(s: &Server, image: &str, want: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let (code, stdout, _) = berth(s, &["findings", image, "--json"]);
