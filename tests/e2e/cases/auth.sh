@@ -46,83 +46,40 @@ json_field() { # FIELD <JSON: prints one top-level string field
     python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
 }
 
-# The admin API with Basic admin credentials (fallback for commands the CLI lacks).
-admin_api() { # OPERATION JSON-BODY
-    curl -sS --fail-with-body --max-time 30 -u "${REGISTRY_USER}:${REGISTRY_PASSWORD}" \
-        -H 'content-type: application/json' -d "$2" "${BERTH_ENDPOINT}/admin/v1/$1"
-}
-# The berth CLI as the administrator (BERTH_ENDPOINT / BERTH_ACCESS_KEY_ID / ..._SECRET_...).
+# The berth CLI as the administrator (BERTH_ENDPOINT / BERTH_ACCESS_KEY_ID / ..._SECRET_...): the admin API
+# accepts SigV4 only, which the CLI signs.
 berth() {
     "$BERTH_BIN" "$@"
-}
-cli_has() { # SUBCOMMAND...: true when the CLI has it
-    "$BERTH_BIN" "$@" --help >/dev/null 2>&1
 }
 
 create_user() { # NAME [PASSWORD]
     e2e_defer "delete_user '$1'"
-    if cli_has user create; then
-        if [[ -n "${2:-}" ]]; then
-            printf '%s\n' "$2" | berth user create "$1" --password-stdin
-        else
-            berth user create "$1"
-        fi
+    if [[ -n "${2:-}" ]]; then
+        printf '%s\n' "$2" | berth user create "$1" --password-stdin
     else
-        echo "(berth CLI has no 'user create': admin API CreateUser with curl)"
-        if [[ -n "${2:-}" ]]; then
-            admin_api CreateUser "$(json '{"userName": a[0], "password": a[1]}' "$1" "$2")"
-        else
-            admin_api CreateUser "$(json '{"userName": a[0]}' "$1")"
-        fi
-        echo
+        berth user create "$1"
     fi
 }
 delete_user() { # NAME
-    if cli_has user delete; then
-        berth user delete "$1"
-    else
-        admin_api DeleteUser "$(json '{"userName": a[0]}' "$1")"
-    fi
+    berth user delete "$1"
 }
 put_user_policy() { # USER POLICY-FILE
-    if cli_has policy put; then
-        berth policy put --user "$1" "$2"
-    else
-        echo "(berth CLI has no 'policy put': admin API PutPolicy with curl)"
-        admin_api PutPolicy "$(json '{"target": {"user": a[0]}, "policyText": open(a[1]).read()}' "$1" "$2")"
-        echo
-    fi
+    berth policy put --user "$1" "$2"
 }
 create_access_key() { # USER → sets KEY_ID, KEY_SECRET
     local out
-    if cli_has key create; then
-        out="$(berth key create --user "$1" --json)"
-    else
-        echo "(berth CLI has no 'key create': admin API CreateAccessKey with curl)"
-        out="$(admin_api CreateAccessKey "$(json '{"userName": a[0]}' "$1")")"
-    fi
+    out="$(berth key create --user "$1" --json)"
     KEY_ID="$(json_field accessKeyId <<<"$out")"
     KEY_SECRET="$(json_field secretAccessKey <<<"$out")"
     [[ -n "$KEY_ID" && -n "$KEY_SECRET" ]] || e2e_fail "no access key in: $out"
     echo "access key ${KEY_ID} for $1"
 }
 set_visibility() { # REPOSITORY public|private
-    if cli_has repo set-visibility; then
-        berth repo set-visibility "$1" "$2"
-    else
-        echo "(berth CLI has no 'repo set-visibility': admin API SetRepositoryVisibility with curl)"
-        admin_api SetRepositoryVisibility "$(json '{"repositoryName": a[0], "visibility": a[1]}' "$1" "$2")"
-        echo
-    fi
+    berth repo set-visibility "$1" "$2"
 }
 create_robot_token() { # NAME REPOSITORY ACTIONS(comma-separated) → sets TOKEN
     local out id
-    if cli_has token create; then
-        out="$(berth token create --name "$1" --repository "$2" --actions "$3" --expires-in 1h --json)"
-    else
-        echo "(berth CLI has no 'token create': admin API CreateRobotToken with curl)"
-        out="$(admin_api CreateRobotToken "$(json '{"name": a[0], "repositories": [a[1]], "actions": a[2].split(","), "expiresInSeconds": 3600}' "$1" "$2" "$3")")"
-    fi
+    out="$(berth token create --name "$1" --repository "$2" --actions "$3" --expires-in 1h --json)"
     TOKEN="$(json_field token <<<"$out")"
     id="$(json_field tokenId <<<"$out")"
     [[ "$TOKEN" == berth_rt_* ]] || e2e_fail "robot token does not look like berth_rt_...: $out"
@@ -130,11 +87,7 @@ create_robot_token() { # NAME REPOSITORY ACTIONS(comma-separated) → sets TOKEN
     echo "robot token ${id} ($1): $3 on $2"
 }
 delete_robot_token() { # ID
-    if cli_has token delete; then
-        berth token delete "$1"
-    else
-        admin_api DeleteRobotToken "$(json '{"tokenId": a[0]}' "$1")"
-    fi
+    berth token delete "$1"
 }
 
 docker_login_as() { # USER PASSWORD
