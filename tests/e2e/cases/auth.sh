@@ -115,7 +115,9 @@ digest_of() {
         python3 -c 'import json, sys; print(json.load(sys.stdin)["Digest"])'
 }
 
-pull_actions='"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"'
+# What AWS's AmazonEC2ContainerRegistryReadOnly grants for pulls: `skopeo inspect` lists tags, so it needs
+# ecr:ListImages (a token carries exactly the actions allowed, each checked on its own).
+pull_actions='"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability", "ecr:ListImages"'
 push_actions='"ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"'
 auth_repos='"arn:aws:ecr:*:*:repository/e2e/auth-*"'
 
