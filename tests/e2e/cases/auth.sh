@@ -190,26 +190,22 @@ e2e_expect_contains "$out" "manifest unknown" "the administrator's view of the r
 # ------------------------------------------------------------------ login-password
 e2e_step "berth login-password | docker login --username AWS --password-stdin (${ci}'s access key): docker pull works"
 docker logout "$REGISTRY"
-if cli_has login-password; then
-    # The CLI signs GetLoginPassword with ci's key, not the administrator's.
-    BERTH_ACCESS_KEY_ID="$ci_key_id" BERTH_SECRET_ACCESS_KEY="$ci_key_secret" \
-        "$BERTH_BIN" login-password >"${E2E_TMP}/login-password"
-    [[ "$(wc -l <"${E2E_TMP}/login-password")" == 1 && -s "${E2E_TMP}/login-password" ]] ||
-        e2e_fail "berth login-password did not print exactly one line"
-    BERTH_ACCESS_KEY_ID="$ci_key_id" BERTH_SECRET_ACCESS_KEY="$ci_key_secret" \
-        "$BERTH_BIN" login-password | docker login --username AWS --password-stdin "$REGISTRY"
-    rm -f "${E2E_TMP}/login-password"
-    docker rmi "$img"
-    docker pull "$img"
-    e2e_expect_contains "$(docker image inspect --format '{{join .RepoDigests " "}}' "$img")" \
-        "$pushed_digest" "repo digest of the image pulled with a login password"
-    e2e_step "the login password grants only ${ci}'s pull: docker push is denied"
-    refused "docker push with ${ci}'s login password" docker push "$img"
-    e2e_expect_contains "$out" "denied: requested access to the resource is denied" \
+# The CLI signs GetLoginPassword with ci's key, not the administrator's.
+BERTH_ACCESS_KEY_ID="$ci_key_id" BERTH_SECRET_ACCESS_KEY="$ci_key_secret" \
+    "$BERTH_BIN" login-password >"${E2E_TMP}/login-password"
+[[ "$(wc -l <"${E2E_TMP}/login-password")" == 1 && -s "${E2E_TMP}/login-password" ]] ||
+    e2e_fail "berth login-password did not print exactly one line"
+BERTH_ACCESS_KEY_ID="$ci_key_id" BERTH_SECRET_ACCESS_KEY="$ci_key_secret" \
+    "$BERTH_BIN" login-password | docker login --username AWS --password-stdin "$REGISTRY"
+rm -f "${E2E_TMP}/login-password"
+docker rmi "$img"
+docker pull "$img"
+e2e_expect_contains "$(docker image inspect --format '{{join .RepoDigests " "}}' "$img")" \
+    "$pushed_digest" "repo digest of the image pulled with a login password"
+e2e_step "the login password grants only ${ci}'s pull: docker push is denied"
+refused "docker push with ${ci}'s login password" docker push "$img"
+e2e_expect_contains "$out" "denied: requested access to the resource is denied" \
     "docker push with a pull-only login password"
-else
-    e2e_skip "login-password flow: '${BERTH_BIN} login-password' does not exist (the CLI has no such command yet)"
-fi
 
 # ------------------------------------------------------------------ anonymous pulls
 e2e_step "set-visibility ${pub_repo} public; after docker logout an anonymous docker pull works"
