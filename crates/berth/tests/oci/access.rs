@@ -402,11 +402,6 @@ async fn oversized_headers_are_refused_cleanly() {
     assert_eq!(s.get("/v2/").await.status(), StatusCode::OK, "the server is still up");
 }
 
-fn base64_basic(user: &str, password: &str) -> String {
-    use base64::Engine as _;
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
-}
-
 /// Runs the `berth` CLI against `s` with the given access key; returns (success, stdout, stderr).
 fn cli(s: &Server, key: (&str, &str), args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     use std::io::Write as _;

@@ -117,11 +117,6 @@ async fn a_catalog_token_is_not_an_administrator() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
-fn base64_basic(user: &str, password: &str) -> String {
-    use base64::Engine as _;
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
-}
-
 #[tokio::test]
 async fn a_deny_of_one_pull_action_holds_for_token_clients() {
     let s = Server::start();
@@ -151,12 +146,6 @@ async fn a_deny_of_one_pull_action_holds_for_token_clients() {
     let claims = jwt_claims(&t);
     assert_eq!(claims["access"][0]["actions"], json!(["pull"]), "{claims}");
     assert_eq!(claims["access"][0]["ecr"], json!(["ecr:BatchGetImage", "ecr:BatchCheckLayerAvailability"]));
-}
-
-fn jwt_claims(token: &str) -> Value {
-    use base64::Engine as _;
-    let part = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
 #[tokio::test]

@@ -508,9 +508,3 @@ async fn every_route_of_every_surface_for_every_caller() {
     assert!(wrong.is_empty(), "{} of {cells} cells are wrong:\n{}", wrong.len(), wrong.join("\n"));
     eprintln!("permission matrix: {cells} cells");
 }
-
-fn jwt_claims(token: &str) -> Value {
-    use base64::Engine as _;
-    let part = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}

@@ -204,6 +204,19 @@ pub fn client_as(user: &str, password: &str) -> Client {
     Client::builder().redirect(reqwest::redirect::Policy::none()).default_headers(headers).build().unwrap()
 }
 
+/// An `Authorization: Basic ...` header value.
+pub fn base64_basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+/// The claims of a JWT (not verified).
+pub fn jwt_claims(token: &str) -> Value {
+    use base64::Engine as _;
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
 /// An HTTP client without credentials.
 pub fn anonymous_client() -> Client {
     Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
