@@ -106,6 +106,19 @@ pub struct Referrer {
     pub annotations: Option<String>,
 }
 
+/// What [`ManifestStore::untag_image`] did, and to which manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Untagging {
+    /// No such tag.
+    NotFound,
+    /// The tag is gone; the manifest stays (it has other tags, or deleting it was not asked for).
+    Untagged(Digest),
+    /// The tag was the manifest's last: both are gone.
+    Deleted(Digest),
+    /// The tag was the manifest's last, and an index of the repository lists the manifest: nothing changed.
+    ReferencedByIndex(Digest),
+}
+
 /// An upload session as the metadata store keeps it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct UploadSession {
@@ -198,6 +211,10 @@ pub trait ManifestStore: Send + Sync {
     async fn delete_manifest(&self, repo: &RepositoryName, digest: &Digest) -> Result<bool>;
     /// Deletes one tag; returns whether it existed.
     async fn delete_tag(&self, repo: &RepositoryName, tag: &Tag) -> Result<bool>;
+    /// Removes `tag`, in one transaction. With `delete_if_last`, removing the manifest's last tag deletes the
+    /// manifest too (ECR's `BatchDeleteImage` by tag), unless an index of the repository lists it: then
+    /// nothing changes and the answer is [`Untagging::ReferencedByIndex`].
+    async fn untag_image(&self, repo: &RepositoryName, tag: &Tag, delete_if_last: bool) -> Result<Untagging>;
     /// Tags in lexical order, or `None` when the repository does not exist.
     async fn list_tags(&self, repo: &RepositoryName, page: Page<'_>) -> Result<Option<Vec<String>>>;
     /// Manifests of `repo` whose `subject` is `subject`, optionally only those of `artifact_type`.
@@ -234,6 +251,9 @@ pub trait UploadStore: Send + Sync {
         backend_state: &[u8],
         now: i64,
     ) -> Result<()>;
+    /// How many bytes the last successful `update_upload` of session `id` added (0 before the first one),
+    /// `None` for an unknown session. ECR's layer parts must be at least 5 MiB except the last.
+    async fn upload_last_part(&self, id: &str) -> Result<Option<u64>>;
     /// Idempotent.
     async fn delete_upload(&self, id: &str) -> Result<()>;
     /// Sessions not updated since `before`, i.e. with `updated_at < before` (for expiry).

@@ -3,7 +3,7 @@
 use berth_oci::{Algorithm, Digest, Reference, RepositoryName};
 
 use super::{ALL, blob, image, index, repo, tag, tags};
-use crate::{MetaError, MetaStore, NewManifest, Referrer, StoredManifest};
+use crate::{MetaError, MetaStore, NewManifest, Referrer, StoredManifest, Untagging};
 
 async fn by_tag<S: MetaStore>(store: &S, r: &RepositoryName, name: &str) -> Option<Digest> {
     let got = store.get_manifest(r, &Reference::Tag(tag(name))).await.expect("get_manifest by tag");
@@ -187,6 +187,56 @@ pub async fn delete_cascades<S: MetaStore>(store: &S) {
     store.put_manifest(&NewManifest { pushed_at: 30, ..m1.clone() }, &tags(&["a"])).await.expect("re-push");
     assert_eq!(by_digest(store, &r, &m1.digest).await.unwrap().pushed_at, 30, "a deleted manifest is new again");
     assert_eq!(refs_of(m1.digest.clone()).await, 1);
+}
+
+/// `untag_image`: removing a tag; with `delete_if_last`, the manifest goes with its last tag unless an index
+/// lists it (then nothing changes). Two concurrent removals of a manifest's last two tags delete it once.
+pub async fn untagging<S: MetaStore>(store: &S) {
+    let r = repo("conf-untag/app");
+    let m1 = image(&r, "conf-untag m1", vec![], 10);
+    let m2 = image(&r, "conf-untag m2", vec![], 10);
+    store.put_manifest(&m1, &tags(&["a", "b"])).await.unwrap();
+    store.put_manifest(&m2, &tags(&["c"])).await.unwrap();
+
+    assert_eq!(store.untag_image(&r, &tag("none"), true).await.unwrap(), Untagging::NotFound);
+    assert_eq!(store.untag_image(&repo("conf-untag/none"), &tag("a"), true).await.unwrap(), Untagging::NotFound);
+    // Not the last tag: only the tag goes.
+    assert_eq!(store.untag_image(&r, &tag("a"), true).await.unwrap(), Untagging::Untagged(m1.digest.clone()));
+    assert!(by_digest(store, &r, &m1.digest).await.is_some(), "m1 keeps its other tag");
+    // The last tag without delete_if_last (the /v2 semantics): the manifest stays, untagged.
+    assert_eq!(store.untag_image(&r, &tag("c"), false).await.unwrap(), Untagging::Untagged(m2.digest.clone()));
+    assert!(by_digest(store, &r, &m2.digest).await.is_some(), "m2 stays untagged");
+    // The last tag with delete_if_last: both go.
+    assert_eq!(store.untag_image(&r, &tag("b"), true).await.unwrap(), Untagging::Deleted(m1.digest.clone()));
+    assert_eq!(by_digest(store, &r, &m1.digest).await, None, "m1 is deleted");
+    assert_eq!(store.untag_image(&r, &tag("b"), true).await.unwrap(), Untagging::NotFound);
+
+    // A manifest an index lists keeps its last tag and stays.
+    store.put_manifest(&m2, &tags(&["child"])).await.unwrap();
+    let idx = index(&r, "conf-untag index", vec![m2.digest.clone()], 20);
+    store.put_manifest(&idx, &tags(&["multi"])).await.unwrap();
+    let got = store.untag_image(&r, &tag("child"), true).await.unwrap();
+    assert_eq!(got, Untagging::ReferencedByIndex(m2.digest.clone()));
+    assert_eq!(by_tag(store, &r, "child").await, Some(m2.digest.clone()), "the tag stays");
+    assert_eq!(store.untag_image(&r, &tag("multi"), true).await.unwrap(), Untagging::Deleted(idx.digest.clone()));
+    assert_eq!(store.untag_image(&r, &tag("child"), true).await.unwrap(), Untagging::Deleted(m2.digest.clone()));
+
+    // Racing removals of the last two tags: one untags, the other deletes; never both "untagged".
+    for round in 0..10 {
+        let m = image(&r, &format!("conf-untag race {round}"), vec![], 30);
+        store.put_manifest(&m, &tags(&["x", "y"])).await.unwrap();
+        let (tx, ty) = (tag("x"), tag("y"));
+        let (x, y) = futures_util::join!(store.untag_image(&r, &tx, true), store.untag_image(&r, &ty, true));
+        let mut outcomes = [x.unwrap(), y.unwrap()];
+        outcomes.sort_by_key(|o| matches!(o, Untagging::Deleted(_)));
+        assert_eq!(
+            outcomes,
+            [Untagging::Untagged(m.digest.clone()), Untagging::Deleted(m.digest.clone())],
+            "round {round}"
+        );
+        assert_eq!(by_digest(store, &r, &m.digest).await, None, "round {round}: deleted");
+    }
+    assert_eq!(store.list_tags(&r, ALL).await.unwrap(), None, "nothing is left");
 }
 
 /// `list_referrers` finds manifests by subject in one repository, optionally by artifact type.

@@ -36,7 +36,9 @@ pub use identity::{
     access_keys, audit_log, concurrent_identity_writes, groups, robot_tokens, signing_keys, user_deletion_cascades,
     users,
 };
-pub use manifests::{delete_cascades, fsck_listings, manifest_round_trip, missing_references, record_pull, referrers};
+pub use manifests::{
+    delete_cascades, fsck_listings, manifest_round_trip, missing_references, record_pull, referrers, untagging,
+};
 pub use policies::{policies, repository_policies, visibility};
 pub use scans::scan_queue;
 pub use settings::{
@@ -54,6 +56,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     manifest_round_trip(store).await;
     missing_references(store).await;
     delete_cascades(store).await;
+    untagging(store).await;
     tag_listing(store).await;
     referrers(store).await;
     record_pull(store).await;

@@ -30,7 +30,10 @@ pub async fn upload_sessions<S: MetaStore>(store: &S) {
         "creating a session id twice is a Conflict"
     );
 
+    assert_eq!(store.upload_last_part(&u1.id).await.unwrap(), Some(0), "no part yet");
+    assert_eq!(store.upload_last_part("conf-uploads-none").await.unwrap(), None, "unknown session");
     store.update_upload(&u1.id, 0, 10, b"hash", b"backend", 150).await.expect("update_upload");
+    assert_eq!(store.upload_last_part(&u1.id).await.unwrap(), Some(10), "the last update added 10 bytes");
     u1 = UploadSession {
         size: 10,
         hash_state: b"hash".to_vec(),
@@ -50,12 +53,14 @@ pub async fn upload_sessions<S: MetaStore>(store: &S) {
         "wrong size"
     );
     assert_eq!(store.get_upload(&u1.id).await.unwrap(), Some(u1.clone()), "a lost CAS changes nothing");
+    assert_eq!(store.upload_last_part(&u1.id).await.unwrap(), Some(10), "a lost CAS records no part");
     assert!(
         matches!(store.update_upload("conf-uploads-none", 0, 1, b"", b"", 160).await, Err(MetaError::Conflict)),
         "unknown session"
     );
     store.update_upload(&u1.id, 10, 10, b"same", b"same", 170).await.expect("a zero-length update");
     u1 = UploadSession { hash_state: b"same".to_vec(), backend_state: b"same".to_vec(), updated_at: 170, ..u1 };
+    assert_eq!(store.upload_last_part(&u1.id).await.unwrap(), Some(0), "the last update added nothing");
 
     let stale = async |before: i64| {
         let all = store.stale_uploads(before).await.expect("stale_uploads");

@@ -89,8 +89,8 @@ impl UploadStore for SqliteMeta {
     ) -> Result<()> {
         // The compare and the set are one statement, hence atomic.
         let done = sqlx::query(
-            "UPDATE uploads SET size = ?3, hash_state = ?4, backend_state = ?5, updated_at = ?6 \
-             WHERE id = ?1 AND size = ?2",
+            "UPDATE uploads SET size = ?3, hash_state = ?4, backend_state = ?5, updated_at = ?6, \
+             last_part = ?3 - ?2 WHERE id = ?1 AND size = ?2",
         )
         .bind(id)
         .bind(to_db("expected upload size", expected_size)?)
@@ -103,6 +103,14 @@ impl UploadStore for SqliteMeta {
         // Also before reporting a conflict: the commit that won may not be durable yet.
         self.durable().await?;
         if done.rows_affected() == 0 { Err(MetaError::Conflict) } else { Ok(()) }
+    }
+
+    async fn upload_last_part(&self, id: &str) -> Result<Option<u64>> {
+        let part: Option<i64> = sqlx::query_scalar("SELECT last_part FROM uploads WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        part.map(|p| from_db("uploads.last_part", p)).transpose()
     }
 
     /// Idempotent: deleting an unknown session is not an error.
