@@ -42,6 +42,15 @@ pub enum StorageError {
     Io(#[from] std::io::Error),
 }
 
+impl StorageError {
+    /// Whether the backend refused to store bytes because its disk (or the owner's quota) is full. Not a bug,
+    /// and over once space is freed.
+    pub fn is_out_of_space(&self) -> bool {
+        use std::io::ErrorKind::{QuotaExceeded, StorageFull};
+        matches!(self, StorageError::Io(e) if matches!(e.kind(), StorageFull | QuotaExceeded))
+    }
+}
+
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 /// A stream of body chunks coming from a client.

@@ -61,7 +61,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqliteConnection, Transaction};
+use sqlx::{Connection as _, Sqlite, SqliteConnection, Transaction};
 
 use self::barrier::Barrier;
 use crate::{MetaError, Result};
@@ -107,6 +107,8 @@ impl SqliteMeta {
             // The one connection is kept forever: reopening it would only cost time.
             .idle_timeout(None)
             .max_lifetime(None)
+            // ... unless a failure left it inside a transaction (see `fit_for_reuse`).
+            .after_release(|conn, _| Box::pin(fit_for_reuse(conn)))
             .connect_with(writer_options)
             .await?;
         sqlx::migrate!("./migrations").run(&writer).await?;
@@ -143,6 +145,26 @@ impl SqliteMeta {
     }
 }
 
+/// Whether the writer connection, just released, can serve the next write; `false` closes it and the pool opens
+/// a fresh one.
+///
+/// A write that fails on an I/O error (`SQLITE_FULL` on a full disk, `SQLITE_IOERR`) can make SQLite roll the
+/// transaction back on its own. sqlx does not notice: its count of open transactions stays at one, the
+/// `ROLLBACK` it sends when the `Transaction` is dropped fails ("no transaction is active") and leaves the
+/// count as it was, and every later `BEGIN` on the connection is refused ("attempted to call begin_with at
+/// non-zero transaction depth"), for good. A connection in that state (or one whose rollback failed for
+/// any other reason) is replaced instead; closing it rolls back whatever SQLite still holds open.
+async fn fit_for_reuse(conn: &mut SqliteConnection) -> std::result::Result<bool, sqlx::Error> {
+    // Commands run in order on the connection's worker thread: the ping completes after the rollback that
+    // dropping a transaction queued, so the count below is the one that rollback left.
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("a failed write left the metadata writer connection inside a transaction; reopening it");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// The path SQLite resolved for the main database file (symbolic links followed), whose WAL is `<path>-wal`.
 /// Checks that the WAL is there: the writer has the database open in WAL mode, so it must be, and syncing a
 /// wrong path would silently give up durability.
@@ -177,4 +199,25 @@ const REPOSITORY_EXISTS: &str = "(EXISTS (SELECT 1 FROM repository_blobs b WHERE
      OR EXISTS (SELECT 1 FROM repository_settings s WHERE s.repository_id = r.id))";
 
 #[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
 mod tests;
+
+impl MetaError {
+    /// Whether the store refused a write because its disk (or quota) is full: `SQLITE_FULL`, or an I/O error
+    /// `ENOSPC`/`EDQUOT`. Not a bug, and over once space is freed.
+    pub fn is_out_of_space(&self) -> bool {
+        match self {
+            MetaError::Database(sqlx::Error::Database(e)) => {
+                // SQLITE_FULL (13) is what SQLite answers when a write() fails with ENOSPC.
+                e.code().is_some_and(|c| c == "13") || e.message().contains("database or disk is full")
+            }
+            MetaError::Database(sqlx::Error::Io(e)) => io_out_of_space(e),
+            _ => false,
+        }
+    }
+}
+
+fn io_out_of_space(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
+}
