@@ -151,6 +151,8 @@ fn main() -> ExitCode {
             Command::Admin(c) => Ok(cli::run(cli.client, c).await),
         }
     });
+    // Blocking tasks still running (a write stuck on a failing disk) must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     result.unwrap_or_else(|e: Box<dyn std::error::Error>| {
         eprintln!("berth: {e}");
         ExitCode::FAILURE

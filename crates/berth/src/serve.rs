@@ -17,6 +17,13 @@ use crate::stores::{open_identity, open_stores};
 /// How long in-flight requests may run after a shutdown signal before the process exits anyway. Cutting
 /// an upload short is safe: nothing becomes visible before it is complete.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How long each last write at shutdown (pull statistics, queued audit records, the metadata store's final
+/// checkpoint) may take. A store that cannot be written (a full or failing disk) must not keep the process
+/// alive: what is lost is statistics and audit records the log already reports as failing.
+const SHUTDOWN_STEP: Duration = Duration::from_secs(5);
+/// Longest pause between attempts of a background writer (pull statistics, the scan worker) whose writes
+/// fail; the pause doubles from one second up to this.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let _log_guard = init_logging(&config);
@@ -41,6 +48,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     let stores = open_stores(&config).await?;
     let registry = stores.registry;
+    let meta = stores.meta.clone();
     let identity = open_identity(&config, stores.meta).await?;
     if config.tls.is_none() && !config.listen.ip().is_loopback() {
         tracing::warn!(
@@ -83,24 +91,58 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     upkeep.abort();
     scanner.abort();
-    if let Err(e) = registry.pull_recorder().flush().await {
-        tracing::warn!(error = %e, "could not write pull statistics at shutdown");
+    match tokio::time::timeout(SHUTDOWN_STEP, registry.pull_recorder().flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "could not write pull statistics at shutdown"),
+        Err(_) => tracing::warn!("writing pull statistics at shutdown timed out"),
     }
-    identity.audit().flush().await;
+    if tokio::time::timeout(SHUTDOWN_STEP, identity.audit().flush()).await.is_err() {
+        tracing::error!("queued audit records could not be written at shutdown (the audit log is failing)");
+    }
+    // Closing checkpoints the WAL into the database file, so the data directory is whole without it.
+    if tokio::time::timeout(SHUTDOWN_STEP, meta.close()).await.is_err() {
+        tracing::warn!("closing the metadata store timed out; it recovers from its WAL at the next start");
+    }
     tracing::info!("berth stopped");
     Ok(())
 }
 
+/// The pause before the next attempt of a background writer: doubles with each consecutive failure, from one
+/// second up to [`MAX_BACKOFF`]; none after a success.
+fn backoff(failures: u32) -> Duration {
+    if failures == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs(1u64 << (failures - 1).min(5)).min(MAX_BACKOFF)
+}
+
 /// Periodic work: write batched pull statistics every second, re-read signing keys every minute (another
-/// node may have rotated them), expire idle upload sessions every ten minutes.
+/// node may have rotated them), expire idle upload sessions every ten minutes. While the metadata store
+/// refuses writes (a full disk), statistics are written less and less often (see [`backoff`]).
 async fn upkeep(registry: Registry, identity: Arc<Identity>, expiry_hours: u64) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut last_expiry = None::<tokio::time::Instant>;
     let mut last_keys = tokio::time::Instant::now();
+    let mut flush_failures = 0u32;
+    let mut next_flush = tokio::time::Instant::now();
     loop {
         tick.tick().await;
-        if let Err(e) = registry.pull_recorder().flush().await {
-            tracing::warn!(error = %e, "writing pull statistics failed");
+        if tokio::time::Instant::now() >= next_flush {
+            match registry.pull_recorder().flush().await {
+                Ok(()) => {
+                    if flush_failures > 0 {
+                        tracing::info!("writing pull statistics works again");
+                    }
+                    flush_failures = 0;
+                }
+                Err(e) => {
+                    flush_failures = flush_failures.saturating_add(1);
+                    if flush_failures.is_power_of_two() {
+                        tracing::warn!(error = %e, failures = flush_failures, "writing pull statistics failed");
+                    }
+                }
+            }
+            next_flush = tokio::time::Instant::now() + backoff(flush_failures);
         }
         if last_keys.elapsed() >= Duration::from_secs(60) {
             last_keys = tokio::time::Instant::now();
@@ -126,6 +168,7 @@ async fn upkeep(registry: Registry, identity: Arc<Identity>, expiry_hours: u64) 
 async fn scan_worker(registry: Registry) {
     let worker = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4());
     let mut last_refresh = None::<tokio::time::Instant>;
+    let mut failures = 0u32;
     loop {
         if last_refresh.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
             last_refresh = Some(tokio::time::Instant::now());
@@ -144,11 +187,16 @@ async fn scan_worker(registry: Registry) {
             }
         }
         match registry.scan_next(&worker).await {
-            Ok(true) => continue,
-            Ok(false) => registry.wait_for_scan_work(Duration::from_secs(2)).await,
+            Ok(true) => failures = 0,
+            Ok(false) => {
+                failures = 0;
+                registry.wait_for_scan_work(Duration::from_secs(2)).await;
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "running a scan failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                // A store that refuses writes (a full disk) fails every attempt: wait longer each time.
+                failures = failures.saturating_add(1);
+                tracing::warn!(error = %e, failures, "running a scan failed");
+                tokio::time::sleep(backoff(failures)).await;
             }
         }
     }
@@ -180,4 +228,16 @@ fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard 
         LogFormat::Human => builder.init(),
     }
     guard
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn background_writers_back_off_up_to_a_cap() {
+        let pauses: Vec<u64> = (0..9).map(|n| super::backoff(n).as_secs()).collect();
+        assert_eq!(pauses, [0, 1, 2, 4, 8, 16, 30, 30, 30]);
+        assert_eq!(super::backoff(u32::MAX), Duration::from_secs(30));
+    }
 }
