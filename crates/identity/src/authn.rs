@@ -108,18 +108,17 @@ impl Identity {
         if let Some(p) = self.credentials.get(&key) {
             return Ok(p);
         }
+        // Requests with the same credentials (a client opening many connections at once) wait for the
+        // first check instead of each reserving an attempt of their own.
+        let flight = self.credentials.flight(&key);
+        let _one_at_a_time = flight.lock().await;
+        if let Some(p) = self.credentials.get(&key) {
+            return Ok(p);
+        }
         let attempt = match ip.map(|ip| self.limiter.reserve(username, ip, now)).transpose() {
             Ok(attempt) => attempt,
             Err(retry_after) => return Err(IdentityError::RateLimited { retry_after }),
         };
-        let flight = self.credentials.flight(&key);
-        let _one_at_a_time = flight.lock().await;
-        if let Some(p) = self.credentials.get(&key) {
-            if let Some(a) = attempt {
-                a.succeeded();
-            }
-            return Ok(p);
-        }
         match self.check_basic(username, pass, ip, now).await {
             Ok(p) => {
                 if let Some(a) = attempt {

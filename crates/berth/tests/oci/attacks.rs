@@ -349,3 +349,17 @@ async fn an_oversized_token_request_is_413() {
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(error_code(r).await, "SIZE_INVALID");
 }
+
+#[tokio::test]
+async fn a_client_opening_many_connections_at_once_is_not_a_guesser() {
+    let s = Server::start();
+    s.admin("CreateUser", json!({"userName": "judy", "password": "judy-password"})).await;
+    // 64 requests with the same (valid, not yet verified) credentials at once: one check, no lockout.
+    let c = client_as("judy", "judy-password");
+    let all = (0..64).map(|_| {
+        let (c, url) = (c.clone(), s.url("/v2/"));
+        async move { c.get(url).send().await.unwrap().status() }
+    });
+    let statuses = futures_util::future::join_all(all).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+}
