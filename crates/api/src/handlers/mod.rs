@@ -14,10 +14,11 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
 use berth_identity::Caller;
+use berth_oci::ErrorCode;
 
 use crate::AppState;
 use crate::authn::Decided;
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, RouteError};
 use crate::error::ApiError;
 use crate::observe::Parsed;
 use crate::params::Params;
@@ -45,6 +46,12 @@ pub async fn dispatch(
 ) -> Response {
     let endpoint = match parsed {
         Ok(e) => e,
+        // A manifest reference that is neither a tag nor a digest: nothing can exist under it, so a read
+        // finds nothing (as Distribution answers); a push to it stays a 400 naming what is wrong.
+        Err(RouteError::Reference(e)) if method == Method::GET || method == Method::HEAD => {
+            let message = format!("manifest unknown: the reference is neither a tag nor a digest ({e})");
+            return ApiError::new(ErrorCode::ManifestUnknown, message).into_response();
+        }
         Err(e) => return ApiError::from(e).into_response(),
     };
     // No handler runs without a decision: the middleware adds one to every parsed request.

@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod attacks;
 mod blobs;
+mod challenges;
 mod crash;
 mod ecr;
 mod listing;

@@ -92,6 +92,35 @@ async fn invalid_manifests_are_manifest_invalid() {
     assert_eq!(error_code(r).await, "TAG_INVALID");
 }
 
+/// A reference that is neither a tag nor a digest names nothing: GET and HEAD find no manifest (404
+/// `MANIFEST_UNKNOWN`, as Distribution answers), whoever asks; a push to it is still a 400 saying why.
+#[tokio::test]
+async fn reading_an_invalid_reference_finds_no_manifest() {
+    let s = Server::start();
+    let (body, _) = s.push_image("refs", "v1", b"refs layer").await;
+    let long = "t".repeat(129);
+    for (reference, put_code) in [
+        ("-dash", "TAG_INVALID"),
+        (".hidden", "TAG_INVALID"),
+        (long.as_str(), "TAG_INVALID"),
+        ("sha256:zz", "DIGEST_INVALID"),
+        ("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b785", "DIGEST_INVALID"),
+    ] {
+        let path = format!("/v2/refs/manifests/{reference}");
+        for client in [&s.http, &anonymous_client()] {
+            let r = client.get(s.url(&path)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "GET {reference}");
+            assert_eq!(error_code(r).await, "MANIFEST_UNKNOWN", "GET {reference}");
+            let r = client.head(s.url(&path)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "HEAD {reference}");
+        }
+        let r = s.put_manifest("refs", reference, OCI_MANIFEST, &body).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "PUT {reference}");
+        assert_eq!(error_code(r).await, put_code, "PUT {reference}");
+    }
+    assert_eq!(s.get("/v2/refs/manifests/v1").await.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 async fn huge_manifests_are_refused_with_413() {
     let s = Server::start();
