@@ -28,6 +28,7 @@ use berth_identity::Identity;
 use berth_registry::Registry;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+pub use ecr::{NEWER_THAN_BOTOCORE as ECR_OPERATIONS_NEWER_THAN_BOTOCORE, OPERATIONS as ECR_OPERATIONS};
 pub use endpoint::Endpoint;
 
 /// What every handler can reach.

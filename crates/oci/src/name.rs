@@ -11,8 +11,10 @@ use regex::Regex;
 
 use crate::digest::{Digest, DigestError};
 
-/// Total length limit CNCF Distribution applies; the spec recommends clients stay below it.
-pub const MAX_NAME_LEN: usize = 255;
+/// Length limit of a repository name: ECR's model allows 256 characters (CNCF Distribution 255), and a
+/// repository the ECR API may create must be reachable over `/v2` too. Clients keep host + `/` + name within
+/// 255 characters by convention, so names this long only work with clients that do not check.
+pub const MAX_NAME_LEN: usize = 256;
 
 static NAME_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$").unwrap());
@@ -132,7 +134,8 @@ mod tests {
         for bad in ["", "A", "a/", "/a", "a//b", "a/../b", "..", "a/./b", "a_", "a___b", "-a", "a b", "a%2fb", "a:b"] {
             assert!(bad.parse::<RepositoryName>().is_err(), "{bad}");
         }
-        assert_eq!("a".repeat(256).parse::<RepositoryName>(), Err(NameError::TooLong));
+        assert_eq!("a".repeat(257).parse::<RepositoryName>(), Err(NameError::TooLong));
+        assert!("a".repeat(256).parse::<RepositoryName>().is_ok(), "ECR allows 256 characters");
     }
 
     #[test]

@@ -55,6 +55,10 @@ pub enum RegistryError {
     /// A scan asked of something that is not a container image (never raised on /v2).
     #[error("{0}")]
     NotScannable(String),
+    /// An ECR layer part after one smaller than the minimum part size (only the last part may be smaller;
+    /// never raised on /v2).
+    #[error("{0}")]
+    LayerPartTooSmall(String),
     /// A registry setting given a value berth does not honour (never raised on /v2).
     #[error("{0}")]
     InvalidSetting(String),
@@ -88,6 +92,7 @@ impl RegistryError {
             RegistryError::InvalidSetting(_) | RegistryError::NotScannable(_) => ErrorCode::Unsupported,
             RegistryError::TooMany(_) | RegistryError::PullBlocked(_) => ErrorCode::Denied,
             RegistryError::TooManyUploads(_) => ErrorCode::TooManyRequests,
+            RegistryError::LayerPartTooSmall(_) => ErrorCode::BlobUploadInvalid,
             RegistryError::Storage(StorageError::BlobNotFound(d)) => {
                 return RegistryError::BlobUnknown(d.clone()).code();
             }

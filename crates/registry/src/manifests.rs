@@ -1,6 +1,6 @@
 //! Pushing, pulling and deleting manifests; tags, the catalog and the referrers API.
 
-use berth_meta::{NewManifest, Page, StoredManifest};
+use berth_meta::{NewManifest, Page, StoredManifest, Untagging};
 use berth_oci::media_type::OCI_INDEX;
 use berth_oci::{Digest, ParsedManifest, Reference, RepositoryName, Tag};
 use serde_json::{Value, json};
@@ -118,6 +118,30 @@ impl Registry {
             Reference::Tag(t) => self.meta.delete_tag(repo, t).await?,
         };
         if existed { Ok(()) } else { Err(RegistryError::ManifestUnknown(reference.to_string())) }
+    }
+
+    /// Removes `tag` from `repo`. With `delete_if_last` (ECR's `BatchDeleteImage` by tag), removing the last
+    /// tag of a manifest deletes the manifest too, in the same transaction, unless an index of the repository
+    /// lists it (then nothing changes). `/v2` deletes by tag only untag ([`Registry::delete_manifest`]).
+    pub async fn untag_image(&self, repo: &RepositoryName, tag: &Tag, delete_if_last: bool) -> Result<Untagging> {
+        Ok(self.meta.untag_image(repo, tag, delete_if_last).await?)
+    }
+
+    /// The media type the manifests of `repo` that reference the blob `digest` give it (a layer's or a
+    /// config's); `None` when no manifest references it yet (a layer uploaded before its manifest).
+    pub async fn blob_media_type(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<String>> {
+        for manifest in self.meta.manifests_with_blob(repo, digest, 4).await? {
+            let Some(stored) = self.meta.get_manifest(repo, &Reference::Digest(manifest)).await? else {
+                continue;
+            };
+            let Ok(parsed) = ParsedManifest::parse(&stored.content, Some(&stored.media_type)) else {
+                continue;
+            };
+            if let Some(d) = parsed.referenced_blobs().find(|d| &d.digest == digest) {
+                return Ok(Some(d.media_type.clone()));
+            }
+        }
+        Ok(None)
     }
 
     /// Tags of `repo`, `n` at most (all when `None`), after `last`.

@@ -123,12 +123,49 @@ impl Registry {
         start: Option<u64>,
         body: ByteStream,
     ) -> Result<UploadProgress> {
+        self.append(repo, id, start, None, body).await
+    }
+
+    /// Appends an ECR layer part starting at byte `start`. Every part but the last must have at least
+    /// `min_part` bytes: a part that follows a smaller one is refused with `LayerPartTooSmall` (that one
+    /// was not the last), and nothing is written.
+    pub async fn append_layer_part(
+        &self,
+        repo: &RepositoryName,
+        id: &str,
+        start: u64,
+        min_part: u64,
+        body: ByteStream,
+    ) -> Result<UploadProgress> {
+        self.append(repo, id, Some(start), Some(min_part), body).await
+    }
+
+    async fn append(
+        &self,
+        repo: &RepositoryName,
+        id: &str,
+        start: Option<u64>,
+        min_part: Option<u64>,
+        body: ByteStream,
+    ) -> Result<UploadProgress> {
         let _busy = self.busy_uploads.claim(id)?;
         let s = self.load_upload(repo, id).await?;
         if let Some(start) = start
             && start != s.size
         {
             return Err(RegistryError::UploadRangeInvalid { range: format!("{start}-"), size: s.size });
+        }
+        // Read after the session: a part recorded since makes the compare-and-set below fail anyway.
+        if let Some(min) = min_part
+            && s.size > 0
+            && let Some(previous) = self.meta.upload_last_part(id).await?
+            && previous > 0
+            && previous < min
+        {
+            return Err(RegistryError::LayerPartTooSmall(format!(
+                "Layer parts must be at least {min} bytes, except the last: the part ending at byte {} had {previous} bytes",
+                s.size - 1
+            )));
         }
         let before = s.size;
         let (s, hasher) = self.write_chunk(s, body).await?;
@@ -137,13 +174,32 @@ impl Registry {
     }
 
     /// Finishes a session: appends the optional last chunk, verifies `digest`, commits the blob and links it
-    /// into the repository. On a digest mismatch the session is discarded and nothing is stored.
+    /// into the repository. On a digest mismatch the session is discarded and nothing is stored (as
+    /// Distribution does on `/v2`).
     pub async fn finish_upload(
         &self,
         repo: &RepositoryName,
         id: &str,
         digest: &Digest,
         last_chunk: Option<ByteStream>,
+    ) -> Result<u64> {
+        self.finish(repo, id, digest, last_chunk, true).await
+    }
+
+    /// ECR's `CompleteLayerUpload`: finishes a session with the bytes it holds. On a digest mismatch the
+    /// session stays as it was (nothing was appended), so the client can complete it again with the right
+    /// digest, or send more parts.
+    pub async fn complete_upload(&self, repo: &RepositoryName, id: &str, digest: &Digest) -> Result<u64> {
+        self.finish(repo, id, digest, None, false).await
+    }
+
+    async fn finish(
+        &self,
+        repo: &RepositoryName,
+        id: &str,
+        digest: &Digest,
+        last_chunk: Option<ByteStream>,
+        discard_on_mismatch: bool,
     ) -> Result<u64> {
         let _busy = self.busy_uploads.claim(id)?;
         let s = self.load_upload(repo, id).await?;
@@ -160,7 +216,10 @@ impl Registry {
             other => self.rehash_upload(&s, other).await?,
         };
         if &actual != digest {
-            self.discard_upload(&s).await?;
+            // Kept only when nothing was appended (`complete_upload`): the recorded session is intact.
+            if discard_on_mismatch {
+                self.discard_upload(&s).await?;
+            }
             return Err(RegistryError::DigestInvalid(format!("uploaded content has digest {actual}, not {digest}")));
         }
         // Order matters for crashes: forget the session first, then commit the bytes, then link them. A crash

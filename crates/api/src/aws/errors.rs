@@ -36,6 +36,8 @@ pub enum ErrorType {
     UnsupportedImageType,
     UploadNotFound,
     InvalidLayerPart,
+    /// A layer part after one smaller than ECR's minimum part size (5 MiB; only the last may be smaller).
+    LayerPartTooSmall,
     InvalidLayer,
     LayerAlreadyExists,
     EmptyUpload,
@@ -76,6 +78,7 @@ impl ErrorType {
             ErrorType::UnsupportedImageType => "UnsupportedImageTypeException",
             ErrorType::UploadNotFound => "UploadNotFoundException",
             ErrorType::InvalidLayerPart => "InvalidLayerPartException",
+            ErrorType::LayerPartTooSmall => "LayerPartTooSmallException",
             ErrorType::InvalidLayer => "InvalidLayerException",
             ErrorType::LayerAlreadyExists => "LayerAlreadyExistsException",
             ErrorType::EmptyUpload => "EmptyUploadException",
@@ -125,6 +128,7 @@ impl ErrorType {
             | ErrorType::UnsupportedImageType
             | ErrorType::UploadNotFound
             | ErrorType::InvalidLayerPart
+            | ErrorType::LayerPartTooSmall
             | ErrorType::InvalidLayer
             | ErrorType::LayerAlreadyExists
             | ErrorType::EmptyUpload
@@ -244,7 +248,7 @@ impl IntoResponse for AwsError {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorType; 34] = [
+    const ALL: [ErrorType; 35] = [
         ErrorType::NoSuchEntity,
         ErrorType::EntityAlreadyExists,
         ErrorType::MalformedPolicyDocument,
@@ -253,6 +257,7 @@ mod tests {
         ErrorType::UnsupportedImageType,
         ErrorType::UploadNotFound,
         ErrorType::InvalidLayerPart,
+        ErrorType::LayerPartTooSmall,
         ErrorType::InvalidLayer,
         ErrorType::LayerAlreadyExists,
         ErrorType::EmptyUpload,

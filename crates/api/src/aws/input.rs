@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::errors::{AwsError, ErrorType};
 
-/// ECR's limits on repository names (berth's own grammar is the same pattern, up to 255 characters).
+/// ECR's limits on repository names: 2 to 256 characters (berth's own grammar is the same pattern, up to 256).
 const NAME_MIN: usize = 2;
 
 /// A request body: a JSON object.
@@ -187,7 +187,8 @@ mod tests {
     #[test]
     fn repository_names_and_registry_ids() {
         assert!(repository_name("repositoryName", "team/app").is_ok());
-        for bad in ["a", "Team/app", "team//app", "-x", &"a".repeat(256)] {
+        assert!(repository_name("repositoryName", &"a".repeat(256)).is_ok(), "ECR's maximum");
+        for bad in ["a", "Team/app", "team//app", "-x", &"a".repeat(257)] {
             let e = repository_name("repositoryName", bad).unwrap_err();
             assert_eq!(e.kind, ErrorType::InvalidParameter, "{bad}");
             assert!(e.message.contains("'repositoryName'"), "{}", e.message);

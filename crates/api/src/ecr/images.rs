@@ -1,6 +1,7 @@
 //! `ListImages`, `DescribeImages`, `BatchGetImage`, `BatchDeleteImage`, `PutImage`.
 
 use berth_identity::Resource;
+use berth_meta::Untagging;
 use berth_meta::settings::{ImageDeletion, ImageDetail, ImageId, TagStatus};
 use berth_oci::{Digest, Reference, RepositoryName, Tag};
 use berth_registry::{ManifestRead, RegistryError};
@@ -396,7 +397,11 @@ pub async fn batch_delete(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, Aws
     let resource = Resource::Repository(&name);
     ctx.existing_repository(&name).await?;
     let (mut deleted, mut failures): (Vec<Value>, Vec<Value>) = (Vec::new(), Vec::new());
+    let referenced =
+        || Failure::new("ImageReferencedByManifestList", "Requested image is referenced by an image index");
+    let not_found = || Failure::new("ImageNotFound", "Requested image not found");
     for id in &ids {
+        // Also checks that the digest and tag agree when both are given.
         let m = match resolve(ctx, &name, id).await {
             Ok(m) => m,
             Err(Ok(f)) => {
@@ -405,25 +410,28 @@ pub async fn batch_delete(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, Aws
             }
             Err(Err(e)) => return Err(e),
         };
-        // By tag (also with a matching digest): the tag goes. By digest alone: the manifest and its tags.
+        // By tag (also with a matching digest): the tag goes, and with the image's last tag the image too,
+        // as ECR does (in one transaction). By digest alone: the manifest and its tags. Either way a manifest
+        // an index lists stays (as in ECR): deleting it would break the index.
         let tag: Option<Tag> = id.tag.and_then(|t| t.parse().ok());
-        let result = match tag {
-            Some(t) => {
-                ctx.app.registry.delete_manifest(&name, &Reference::Tag(t)).await.map(|()| ImageDeletion::Deleted)
-            }
-            // A manifest an index lists stays (as in ECR): deleting it would break the index.
-            None => ctx.app.registry.delete_image(&name, &m.digest).await,
+        let registry = &ctx.app.registry;
+        let outcome = match tag {
+            Some(t) => registry.untag_image(&name, &t, true).await.map(|u| match u {
+                Untagging::Untagged(d) | Untagging::Deleted(d) => Ok(d),
+                Untagging::ReferencedByIndex(_) => Err(referenced()),
+                // Removed meanwhile (or asked twice).
+                Untagging::NotFound => Err(not_found()),
+            }),
+            None => registry.delete_image(&name, &m.digest).await.map(|d| match d {
+                ImageDeletion::Deleted => Ok(m.digest.clone()),
+                ImageDeletion::ReferencedByIndex => Err(referenced()),
+                ImageDeletion::NotFound => Err(not_found()),
+            }),
         };
-        match result {
-            Ok(ImageDeletion::Deleted) => deleted.push(result_id(&m.digest, id)),
-            Ok(ImageDeletion::ReferencedByIndex) => failures.push(
-                Failure::new("ImageReferencedByManifestList", "Requested image is referenced by an image index")
-                    .json(id),
-            ),
-            // Deleted meanwhile (or asked twice): not there any more.
-            Ok(ImageDeletion::NotFound) | Err(RegistryError::ManifestUnknown(_)) => {
-                failures.push(Failure::new("ImageNotFound", "Requested image not found").json(id))
-            }
+        match outcome {
+            Ok(Ok(digest)) => deleted.push(result_id(&digest, id)),
+            Ok(Err(f)) => failures.push(f.json(id)),
+            Err(RegistryError::ManifestUnknown(_)) => failures.push(not_found().json(id)),
             Err(e) => return Err(AwsError::from_registry(e, name.as_str(), ctx.registry_id())),
         }
     }
@@ -446,6 +454,17 @@ pub async fn put(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
         ));
     }
     let media_type = input.opt_str("imageManifestMediaType")?;
+    // As ECR: the media type comes from the manifest's `mediaType` or from `imageManifestMediaType`; berth
+    // does not guess it from the manifest's shape here.
+    let declared = serde_json::from_str::<Value>(manifest)
+        .ok()
+        .is_some_and(|v| v.get("mediaType").and_then(Value::as_str).is_some_and(|t| !t.is_empty()));
+    if media_type.is_none() && !declared {
+        return Err(AwsError::invalid(
+            "Invalid parameter at 'imageManifest': the manifest has no mediaType and no imageManifestMediaType was \
+             given; set one of them",
+        ));
+    }
     let tag = match input.opt_str("imageTag")? {
         None => None,
         Some(t) if t.is_empty() || t.chars().count() > 300 => {
@@ -535,8 +554,10 @@ pub async fn put(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     };
     ctx.audit("ecr:PutImage", &resource, outcome, status).await;
     let pushed = result?;
-    let stored =
-        registry.get_manifest(&name, &Reference::Digest(pushed.digest.clone()), ManifestRead::Inspect).await.map_err(registry_error)?;
+    let stored = registry
+        .get_manifest(&name, &Reference::Digest(pushed.digest.clone()), ManifestRead::Inspect)
+        .await
+        .map_err(registry_error)?;
     let mut image_id = json!({"imageDigest": pushed.digest.to_string()});
     if let Some(t) = &tag {
         image_id["imageTag"] = json!(t.as_str());

@@ -14,6 +14,8 @@ use super::input::Input;
 
 /// The part size `InitiateLayerUpload` suggests (clients may send other sizes).
 pub const PART_SIZE: u64 = 10 * 1024 * 1024;
+/// ECR's minimum layer part size: every part but the last must have at least this many bytes.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// The path under which `GetDownloadUrlForLayer`'s URLs are served.
 pub const DOWNLOAD_PATH: &str = "/ecr-download";
 
@@ -38,7 +40,14 @@ fn layer_error(ctx: &Ctx<'_>, repo: &RepositoryName, e: RegistryError) -> AwsErr
             format!("The layer part must start at byte {size}, the bytes received so far"),
         ),
         RegistryError::BlobUploadInvalid(m) => AwsError::new(ErrorType::InvalidLayerPart, m),
-        RegistryError::DigestInvalid(m) => AwsError::new(ErrorType::InvalidLayer, m),
+        RegistryError::LayerPartTooSmall(m) => AwsError::new(
+            ErrorType::LayerPartTooSmall,
+            format!("Layer parts must be at least 5 MiB in size: {m}; start a new upload with larger parts"),
+        ),
+        RegistryError::DigestInvalid(m) => AwsError::new(
+            ErrorType::InvalidLayer,
+            format!("{m}; the upload is kept: complete it again with the right digest (unused uploads expire)"),
+        ),
         RegistryError::BlobUnknown(d) => AwsError::new(
             ErrorType::LayersNotFound,
             format!("The layer with digest '{d}' does not exist in the repository '{repo}'"),
@@ -66,8 +75,17 @@ pub async fn batch_check_layer_availability(ctx: &Ctx<'_>, input: &Input<'_>) ->
             continue;
         };
         match ctx.app.registry.stat_blob(&repo, &digest).await {
-            Ok(size) => layers.push(json!({"layerDigest": given, "layerAvailability": "AVAILABLE",
-                "layerSize": size, "mediaType": "application/octet-stream"})),
+            Ok(size) => {
+                let mut layer = json!({"layerDigest": given, "layerAvailability": "AVAILABLE", "layerSize": size});
+                // The media type the repository's manifests give the layer. A layer no manifest references
+                // yet (uploaded before its manifest) has none berth could know: `mediaType` is left out.
+                let media_type =
+                    ctx.app.registry.blob_media_type(&repo, &digest).await.map_err(|e| layer_error(ctx, &repo, e))?;
+                if let Some(t) = media_type {
+                    layer["mediaType"] = json!(t);
+                }
+                layers.push(layer);
+            }
             Err(RegistryError::BlobUnknown(_)) => failures.push(json!({"layerDigest": given,
                 "failureCode": "MissingLayerDigest", "failureReason": "Layer not found"})),
             Err(e) => return Err(layer_error(ctx, &repo, e)),
@@ -110,8 +128,12 @@ pub async fn upload_layer_part(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value
     let body = berth_registry::byte_stream(futures_util::stream::once(async move {
         Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))
     }));
-    let progress =
-        ctx.app.registry.append_upload(&repo, id, Some(first), body).await.map_err(|e| layer_error(ctx, &repo, e))?;
+    let progress = ctx
+        .app
+        .registry
+        .append_layer_part(&repo, id, first, MIN_PART_SIZE, body)
+        .await
+        .map_err(|e| layer_error(ctx, &repo, e))?;
     Ok(json!({
         "registryId": ctx.registry_id(),
         "repositoryName": repo.as_str(),
@@ -142,7 +164,8 @@ pub async fn complete_layer_upload(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<V
             format!("The layer with digest '{digest}' already exists in the repository '{repo}'"),
         ));
     }
-    registry.finish_upload(&repo, id, &digest, None).await.map_err(|e| layer_error(ctx, &repo, e))?;
+    // A digest that does not match leaves the upload as it was, for another try.
+    registry.complete_upload(&repo, id, &digest).await.map_err(|e| layer_error(ctx, &repo, e))?;
     Ok(json!({
         "registryId": ctx.registry_id(),
         "repositoryName": repo.as_str(),

@@ -22,6 +22,9 @@ mod scans;
 mod tags;
 
 pub use layers::DOWNLOAD_PATH;
+/// Every operation of ECR's model berth knows (implemented or answering `UnsupportedOperationException`), and
+/// those of them newer than the botocore release the tests run with.
+pub use operations::{ALL as OPERATIONS, NEWER_THAN_BOTOCORE};
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -133,6 +133,7 @@ async fn the_aws_cli_drives_the_ecr_api() {
     assert_eq!(repo["registryId"], "000000000000");
     assert_eq!(repo["imageTagMutability"], "MUTABLE");
     assert_eq!(repo["imageScanningConfiguration"]["scanOnPush"], true);
+    assert_eq!(repo["encryptionConfiguration"], json!({"encryptionType": "AES256"}), "ECR's default");
     assert!(repo["createdAt"].is_number(), "{repo}");
     aws(&s, dir, admin, &["create-repository", "--repository-name", "team/app"])
         .error("RepositoryAlreadyExistsException");
@@ -542,11 +543,12 @@ async fn the_aws_cli_uploads_layers_and_manages_registry_settings() {
     let (tmp, s) = start();
     let dir = tmp.path();
     aws(&s, dir, ADMIN_KEY, &["create-repository", "--repository-name", "cli/layers"]).json();
-    let layer = b"a layer uploaded by the aws cli, in two parts".repeat(100);
+    // Two parts: the first of ECR's minimum part size (5 MiB), the last smaller.
+    let layer = bytes(7, 5 * 1024 * 1024 + 4321);
     let digest = Digest::sha256_of(&layer);
     let upload = aws(&s, dir, ADMIN_KEY, &["initiate-layer-upload", "--repository-name", "cli/layers"]).json();
     let id = upload["uploadId"].as_str().unwrap();
-    let half = layer.len() / 2;
+    let half = 5 * 1024 * 1024;
     for (first, part) in [(0, &layer[..half]), (half, &layer[half..])] {
         let file = dir.join(format!("part-{first}"));
         std::fs::write(&file, part).unwrap();
@@ -695,4 +697,142 @@ async fn boto3_responses_match_the_service_model() {
     eprintln!("{stdout}{stderr}");
     assert!(out.status.success(), "ecr_boto3.py failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("matched the ecr service model"), "{stdout}");
+}
+
+/// `BatchDeleteImage` by tag, as ECR documents it: removing an image's last tag deletes the image, in one
+/// step; a tag among others only goes. A manifest an index lists keeps its last tag (nothing changes, as
+/// for a delete by digest). `/v2` `DELETE` by tag keeps only untagging.
+#[tokio::test]
+async fn the_aws_cli_deletes_an_image_with_its_last_tag() {
+    require("aws", &["--version"], "the AWS CLI (`pip install awscli`)");
+    let (tmp, s) = start();
+    let dir = tmp.path();
+    let repo = "cli/untag";
+    let (body, digest) = s.push_image(repo, "a", b"untag layer").await;
+    assert_eq!(s.put_manifest(repo, "b", OCI_MANIFEST, &body).await.status(), StatusCode::CREATED);
+    let delete = |tag: &str| {
+        let id = format!("imageTag={tag}");
+        aws(&s, dir, ADMIN_KEY, &["batch-delete-image", "--repository-name", repo, "--image-ids", &id]).json()
+    };
+    let by_digest = format!("/v2/{repo}/manifests/{digest}");
+
+    let v = delete("a");
+    assert_eq!(v["imageIds"], json!([{"imageDigest": digest.to_string(), "imageTag": "a"}]), "{v}");
+    assert_eq!(s.get(&by_digest).await.status(), StatusCode::OK, "tag b remains: the image stays");
+    let v = delete("b");
+    assert_eq!(v["imageIds"], json!([{"imageDigest": digest.to_string(), "imageTag": "b"}]), "{v}");
+    assert_eq!(s.get(&by_digest).await.status(), StatusCode::NOT_FOUND, "its last tag gone, the image is deleted");
+    let listed = aws(&s, dir, ADMIN_KEY, &["list-images", "--repository-name", repo]).json();
+    assert_eq!(listed["imageIds"], json!([]), "no untagged image is left behind: {listed}");
+    assert_eq!(delete("b")["failures"][0]["failureCode"], "ImageNotFound");
+
+    // /v2 keeps Distribution's semantics: DELETE by tag only untags.
+    let (_, kept) = s.push_image(repo, "v2only", b"untag layer 2").await;
+    let r = s.http.delete(s.url(&format!("/v2/{repo}/manifests/v2only"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(s.get(&format!("/v2/{repo}/manifests/{kept}")).await.status(), StatusCode::OK, "untagged, kept");
+
+    // A manifest an index lists: its last tag cannot take it away.
+    let (_, child) = s.push_image(repo, "child", b"untag child").await;
+    let child_body = s.get(&format!("/v2/{repo}/manifests/{child}")).await.bytes().await.unwrap();
+    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        descriptor(OCI_MANIFEST, &child, child_body.len())]});
+    let r = s.put_manifest(repo, "multi", OCI_INDEX, &serde_json::to_vec(&index).unwrap()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v = delete("child");
+    assert_eq!(
+        (v["imageIds"].clone(), &v["failures"][0]["failureCode"]),
+        (json!([]), &json!("ImageReferencedByManifestList"))
+    );
+    assert_eq!(s.get(&format!("/v2/{repo}/manifests/child")).await.status(), StatusCode::OK, "nothing changed");
+    assert_eq!(delete("multi")["imageIds"].as_array().unwrap().len(), 1);
+    assert_eq!(delete("child")["imageIds"].as_array().unwrap().len(), 1, "the index is gone: deletable");
+    assert_eq!(s.get(&format!("/v2/{repo}/manifests/{child}")).await.status(), StatusCode::NOT_FOUND);
+}
+
+/// Repository names of up to 256 characters are valid in ECR's model: created with the AWS CLI, pushed to
+/// over `/v2`, described; 257 characters are refused.
+#[tokio::test]
+async fn repository_names_of_256_characters() {
+    require("aws", &["--version"], "the AWS CLI (`pip install awscli`)");
+    let (tmp, s) = start();
+    let dir = tmp.path();
+    let name = format!("long/{}", "n".repeat(251));
+    assert_eq!(name.len(), 256);
+    let created = aws(&s, dir, ADMIN_KEY, &["create-repository", "--repository-name", &name]).json();
+    assert_eq!(created["repository"]["repositoryName"], name.as_str());
+    s.push_image(&name, "v1", b"a layer of a long-named repository").await;
+    assert_eq!(s.get(&format!("/v2/{name}/manifests/v1")).await.status(), StatusCode::OK);
+    let described = aws(&s, dir, ADMIN_KEY, &["describe-repositories", "--repository-names", &name]).json();
+    assert_eq!(described["repositories"][0]["repositoryName"], name.as_str());
+    let images = aws(&s, dir, ADMIN_KEY, &["list-images", "--repository-name", &name]).json();
+    assert_eq!(images["imageIds"][0]["imageTag"], "v1");
+
+    let too_long = format!("{name}x");
+    let target = ("x-amz-target", "AmazonEC2ContainerRegistry_V20150921.CreateRepository");
+    let r = s.signed_post(Some(ADMIN_KEY), "ecr", "/", &[target], &json!({"repositoryName": too_long})).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.json::<Value>().await.unwrap()["__type"], "InvalidParameterException");
+    let r = s.put_manifest(&too_long, "v1", OCI_MANIFEST, b"{}").await;
+    assert_eq!(error_code(r).await, "NAME_INVALID");
+}
+
+/// berth's operation list is botocore's: every operation of the installed botocore's ECR model is known to
+/// berth (implemented, or `UnsupportedOperationException` naming its feature; never
+/// `UnknownOperationException`), and berth knows no operation botocore lacks except those ECR added since
+/// that botocore release (replication backfills), which answer `UnsupportedOperationException` too.
+#[tokio::test]
+async fn ecr_operations_match_botocore() {
+    require("python3", &["-c", "import boto3, botocore"], "boto3 (`pip install boto3`) for python3");
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import json, botocore.session as s; \
+             print(json.dumps(sorted(s.get_session().get_service_model('ecr').operation_names)))",
+        ])
+        .output()
+        .expect("run python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let modelled: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+    let known: Vec<&str> = berth_api::ECR_OPERATIONS.to_vec();
+    let newer = berth_api::ECR_OPERATIONS_NEWER_THAN_BOTOCORE;
+    let missing: Vec<&String> = modelled.iter().filter(|op| !known.contains(&op.as_str())).collect();
+    assert!(missing.is_empty(), "operations of botocore's ECR model berth does not list: {missing:?}");
+    let extra: Vec<&&str> = known.iter().filter(|op| !modelled.iter().any(|m| m == *op)).collect();
+    let unexplained: Vec<&&&str> = extra.iter().filter(|op| !newer.contains(op)).collect();
+    assert!(unexplained.is_empty(), "operations berth lists that botocore's model does not: {unexplained:?}");
+    let stale: Vec<&&str> = newer.iter().filter(|op| modelled.iter().any(|m| m == *op)).collect();
+    assert!(stale.is_empty(), "botocore models these now: take them out of NEWER_THAN_BOTOCORE: {stale:?}");
+
+    // Every known operation is answered as one of ECR's, whatever its input.
+    let s = Server::start();
+    let mut unsupported = Vec::new();
+    for op in &known {
+        let target = format!("AmazonEC2ContainerRegistry_V20150921.{op}");
+        let r = s.signed_post(Some(ADMIN_KEY), "ecr", "/", &[("x-amz-target", &target)], &json!({})).await;
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        let kind = body["__type"].as_str().unwrap_or("");
+        assert_ne!(kind, "UnknownOperationException", "{op}: {body}");
+        assert!(!status.is_server_error(), "{op}: {status} {body}");
+        if kind == "UnsupportedOperationException" {
+            let message = body["message"].as_str().unwrap();
+            assert!(
+                message.contains("is not a berth feature yet") && !message.contains("this operation"),
+                "{op}: {message}"
+            );
+            unsupported.push(*op);
+        }
+    }
+    for op in newer {
+        assert!(unsupported.contains(op), "{op} answers UnsupportedOperationException");
+    }
+    let target = "AmazonEC2ContainerRegistry_V20150921.StartReplicationBackfill";
+    let body = json!({"destination": {"region": "eu-west-1", "registryId": "000000000000"}});
+    let r = s.signed_post(Some(ADMIN_KEY), "ecr", "/", &[("x-amz-target", target)], &body).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["__type"], "UnsupportedOperationException");
+    assert!(body["message"].as_str().unwrap().contains("replication is not a berth feature yet"), "{body}");
+    eprintln!("{} operations, {} of them unsupported: {unsupported:?}", known.len(), unsupported.len());
 }

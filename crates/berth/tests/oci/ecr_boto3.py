@@ -50,6 +50,7 @@ assert created["repositoryUri"] == f"{HOST}/boto/app", created
 assert created["repositoryArn"] == "arn:aws:ecr:us-east-1:000000000000:repository/boto/app", created
 assert created["registryId"] == "000000000000"
 assert created["imageTagMutability"] == "IMMUTABLE" and created["imageScanningConfiguration"] == {"scanOnPush": True}
+assert created["encryptionConfiguration"] == {"encryptionType": "AES256"}, created
 for name in ["boto/b", "boto/c", "boto/d"]:
     admin.create_repository(repositoryName=name)
 expect_error(lambda: admin.create_repository(repositoryName="boto/app"), "RepositoryAlreadyExistsException", "boto/app")
@@ -82,6 +83,7 @@ for size in (1, 2):
     assert all("nextToken" in p for p in pages[:-1]) and "nextToken" not in pages[-1], size
 one = admin.describe_repositories(repositoryNames=["boto/b", PUSHED])["repositories"]
 assert [r["repositoryName"] for r in one] == ["boto/b", PUSHED], one
+assert all(r["encryptionConfiguration"] == {"encryptionType": "AES256"} for r in one), one
 expect_error(lambda: admin.describe_repositories(repositoryNames=["boto/none"]), "RepositoryNotFoundException", "boto/none")
 expect_error(lambda: admin.describe_repositories(nextToken="not a token"), "InvalidParameterException")
 # A user allowed only DescribeRepositories sees everything, and may do nothing else.
@@ -159,6 +161,16 @@ image = admin.put_image(repositoryName=PUSHED, imageManifest=text, imageTag="v7"
 assert image["imageId"] == {"imageDigest": untagged_digest, "imageTag": "v7"} and image["imageManifest"] == text, image
 expect_error(lambda: admin.put_image(repositoryName=PUSHED, imageManifest=text, imageTag="v7"), "ImageAlreadyExistsException")
 expect_error(lambda: admin.put_image(repositoryName=PUSHED, imageManifest="{}"), "InvalidParameterException")
+# A manifest without mediaType needs imageManifestMediaType (ECR does not guess it either).
+bare = json.loads(text)
+del bare["mediaType"]
+bare = json.dumps(bare)
+expect_error(lambda: admin.put_image(repositoryName=PUSHED, imageManifest=bare, imageTag="bare"),
+             "InvalidParameterException", "mediaType")
+put_bare = admin.put_image(repositoryName=PUSHED, imageManifest=bare, imageTag="bare",
+                           imageManifestMediaType="application/vnd.oci.image.manifest.v1+json")["image"]
+assert put_bare["imageManifestMediaType"] == "application/vnd.oci.image.manifest.v1+json", put_bare
+admin.batch_delete_image(repositoryName=PUSHED, imageIds=[{"imageTag": "bare"}])
 expect_error(lambda: admin.put_image(repositoryName="boto/none", imageManifest=text), "RepositoryNotFoundException")
 expect_error(lambda: reader.put_image(repositoryName=PUSHED, imageManifest=text), "AccessDeniedException")
 admin.batch_delete_image(repositoryName=PUSHED, imageIds=[{"imageTag": "v7"}])
@@ -226,15 +238,19 @@ config = b'{"architecture":"amd64","os":"linux"}'
 layer_digest = "sha256:" + hashlib.sha256(layer).hexdigest()
 config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
 missing = "sha256:" + "0" * 64
-for blob, digest in [(layer, layer_digest), (config, config_digest)]:
+MIB = 1024 * 1024
+# A layer in parts: every part but the last has at least 5 MiB (ECR's minimum), the last is smaller.
+big = (b"boto big layer " * (7 * MIB // 15 + 1))[: 7 * MIB]
+big_digest = "sha256:" + hashlib.sha256(big).hexdigest()
+for blob, digest, parts in [
+    (layer, layer_digest, [(0, layer)]),
+    (config, config_digest, [(0, config)]),
+    (big, big_digest, [(0, big[: 5 * MIB]), (5 * MIB, big[5 * MIB:])]),
+]:
     upload = admin.initiate_layer_upload(repositoryName="boto/b")
-    assert upload["partSize"] > 0, upload
+    assert upload["partSize"] >= 5 * MIB, upload
     uid = upload["uploadId"]
-    half = len(blob) // 2 or 1
-    parts = [(0, blob[:half]), (half, blob[half:])] if len(blob) > 1 else [(0, blob)]
     for first, part in parts:
-        if not part:
-            continue
         r = admin.upload_layer_part(repositoryName="boto/b", uploadId=uid, partFirstByte=first,
                                     partLastByte=first + len(part) - 1, layerPartBlob=part)
         assert r["lastByteReceived"] == first + len(part) - 1, r
@@ -244,10 +260,16 @@ for blob, digest in [(layer, layer_digest), (config, config_digest)]:
     assert done["layerDigest"] == digest, done
     expect_error(lambda: admin.complete_layer_upload(repositoryName="boto/b", uploadId=uid, layerDigests=[digest]),
                  "UploadNotFoundException")
+# A part after one smaller than 5 MiB: that one was not the last. Refused, once (a 400 no SDK retries).
 uid = admin.initiate_layer_upload(repositoryName="boto/b")["uploadId"]
 admin.upload_layer_part(repositoryName="boto/b", uploadId=uid, partFirstByte=0, partLastByte=2, layerPartBlob=b"abc")
+expect_error(lambda: admin.upload_layer_part(repositoryName="boto/b", uploadId=uid, partFirstByte=3, partLastByte=5,
+                                             layerPartBlob=b"def"), "LayerPartTooSmallException", "5 MiB")
+# A digest that does not match leaves the upload usable: completed again with the right digest, it is stored.
 expect_error(lambda: admin.complete_layer_upload(repositoryName="boto/b", uploadId=uid, layerDigests=[missing]),
              "InvalidLayerException")
+abc_digest = "sha256:" + hashlib.sha256(b"abc").hexdigest()
+assert admin.complete_layer_upload(repositoryName="boto/b", uploadId=uid, layerDigests=[abc_digest])["layerDigest"] == abc_digest
 uid = admin.initiate_layer_upload(repositoryName="boto/b")["uploadId"]
 expect_error(lambda: admin.complete_layer_upload(repositoryName="boto/b", uploadId=uid, layerDigests=[layer_digest]),
              "EmptyUploadException")
@@ -258,9 +280,9 @@ expect_error(lambda: admin.complete_layer_upload(repositoryName="boto/b", upload
              "LayerAlreadyExistsException")
 expect_error(lambda: admin.initiate_layer_upload(repositoryName="boto/none"), "RepositoryNotFoundException")
 expect_error(lambda: reader.initiate_layer_upload(repositoryName="boto/b"), "AccessDeniedException")
+# No manifest references the layer yet: berth cannot know its media type and leaves it out.
 check = admin.batch_check_layer_availability(repositoryName="boto/b", layerDigests=[layer_digest, missing, "nope"])
-assert check["layers"] == [{"layerDigest": layer_digest, "layerAvailability": "AVAILABLE", "layerSize": len(layer),
-                            "mediaType": "application/octet-stream"}], check
+assert check["layers"] == [{"layerDigest": layer_digest, "layerAvailability": "AVAILABLE", "layerSize": len(layer)}], check
 assert [f["failureCode"] for f in check["failures"]] == ["MissingLayerDigest", "InvalidLayerDigest"], check
 url = admin.get_download_url_for_layer(repositoryName="boto/b", layerDigest=layer_digest)
 assert url["layerDigest"] == layer_digest and url["downloadUrl"].startswith(ENDPOINT + "/"), url
@@ -280,6 +302,11 @@ manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.ima
     "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": len(config)},
     "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": len(layer)}]})
 pushed = admin.put_image(repositoryName="boto/b", imageManifest=manifest, imageTag="parts")["image"]
+# Now a manifest gives each its media type.
+check = admin.batch_check_layer_availability(repositoryName="boto/b", layerDigests=[layer_digest, config_digest])
+assert [(l["layerDigest"], l["mediaType"]) for l in check["layers"]] == [
+    (layer_digest, "application/vnd.oci.image.layer.v1.tar"),
+    (config_digest, "application/vnd.oci.image.config.v1+json")], check
 with urllib.request.urlopen(urllib.request.Request(f"{ENDPOINT}/v2/boto/b/blobs/{layer_digest}",
         headers={"Authorization": "Basic " + base64.b64encode(f"AWS:{password}".encode()).decode()})) as r:
     assert r.read() == layer
@@ -315,6 +342,9 @@ index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.
 admin.put_image(repositoryName="boto/b", imageManifest=index, imageTag="multi")
 kept = admin.batch_delete_image(repositoryName="boto/b", imageIds=[{"imageDigest": subject_digest}])
 assert kept["imageIds"] == [] and kept["failures"][0]["failureCode"] == "ImageReferencedByManifestList", kept
+kept = admin.batch_delete_image(repositoryName="boto/b", imageIds=[{"imageTag": "parts"}])
+assert kept["imageIds"] == [] and kept["failures"][0]["failureCode"] == "ImageReferencedByManifestList", kept
+assert admin.batch_get_image(repositoryName="boto/b", imageIds=[{"imageTag": "parts"}])["images"], "its last tag stays"
 print("boto3: BatchDeleteImage keeps manifests of an index ok")
 
 # Tag mutability with exclusions, enforced on PutImage (and /v2).
