@@ -323,3 +323,68 @@ async fn a_corrupt_layer_fails_its_scan_with_a_clear_status() {
     )
     .error("ScanNotFoundException");
 }
+
+/// A scan that ran before any vulnerability database was imported says so; once an import re-evaluates it,
+/// its status describes the new result (which database, how many findings) and `vulnerabilitySourceUpdatedAt`
+/// appears, in `DescribeImageScanFindings` and `DescribeImages` alike (read with the AWS CLI).
+#[tokio::test]
+async fn a_scan_from_before_the_first_import_describes_its_reevaluation() {
+    require("aws", &["--version"], "the AWS CLI (`pip install awscli`)");
+    let (tmp, s) = start();
+    let dir = tmp.path();
+    let args =
+        ["create-repository", "--repository-name", "scan/early", "--image-scanning-configuration", "scanOnPush=true"];
+    aws(&s, dir, ADMIN_KEY, &args).json();
+    push_fixture(&s, "scan/early", "1").await;
+    let findings = || {
+        let args = ["describe-image-scan-findings", "--repository-name", "scan/early", "--image-id", "imageTag=1"];
+        aws(&s, dir, ADMIN_KEY, &args).json()
+    };
+    let wait = |done: &dyn Fn(&Value) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let v = findings();
+            if done(&v) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "not in time: {v}");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
+
+    let before = wait(&|v| v["imageScanStatus"]["status"] == "COMPLETE");
+    let description = before["imageScanStatus"]["description"].as_str().unwrap();
+    assert!(description.contains("no vulnerability database imported"), "{description}");
+    assert!(before["imageScanFindings"].get("vulnerabilitySourceUpdatedAt").is_none(), "{before}");
+
+    import(&s, &["PyPI"]);
+    let after = wait(&|v| v["imageScanFindings"]["vulnerabilitySourceUpdatedAt"].is_number());
+    let description = after["imageScanStatus"]["description"].as_str().unwrap();
+    assert!(!description.contains("no vulnerability database"), "{description}");
+    let count: u64 = after["imageScanFindings"]["findingSeverityCounts"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert!(count > 0, "the fixture has PyPI findings: {after}");
+    assert!(
+        description.starts_with(&format!(
+            "The scan was completed successfully: {count} findings in the vulnerability database imported "
+        )),
+        "{description}"
+    );
+    let details = aws(&s, dir, ADMIN_KEY, &["describe-images", "--repository-name", "scan/early"]).json();
+    let image = details["imageDetails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["imageTags"] == serde_json::json!(["1"]))
+        .unwrap_or_else(|| panic!("{details}"))
+        .clone();
+    assert_eq!(image["imageScanStatus"]["description"].as_str(), Some(description), "{image}");
+    assert_eq!(
+        image["imageScanFindingsSummary"]["vulnerabilitySourceUpdatedAt"],
+        after["imageScanFindings"]["vulnerabilitySourceUpdatedAt"]
+    );
+}

@@ -125,7 +125,8 @@ impl Registry {
         let Some(scan) = self.meta.image_scan(repo, digest).await? else {
             return Ok(None);
         };
-        Ok(Some(report(scan)?))
+        let current = self.vulndb.current().map(|(imported, _)| imported);
+        Ok(Some(report(scan, current.as_ref())?))
     }
 }
 
@@ -163,14 +164,49 @@ pub(crate) fn advisory_entries(findings: &[Finding]) -> Vec<IndexEntry> {
     out
 }
 
-fn report(scan: ImageScan) -> Result<ScanReport> {
-    let findings = match &scan.findings {
+/// What a complete scan evaluated against no vulnerability database says. Earlier versions stored it as the
+/// scan's description (without the analysis notes), so a stored description equal to it is no note.
+const NO_DATABASE: &str = "no vulnerability database imported: inventory and SBOM only";
+
+/// The status description of a complete scan: its current result (the database its findings come from and
+/// how many there are, or that there was none), then the analysis notes.
+fn complete_description(
+    notes: Option<&str>,
+    vulndb: Option<&str>,
+    findings: usize,
+    current: Option<&ImportedDb>,
+) -> String {
+    let result = match vulndb {
+        None => NO_DATABASE.to_string(),
+        Some(blob) => {
+            let db = match current {
+                Some(c) if c.blob == blob => format!("the vulnerability database imported {}", c.imported_at),
+                _ => format!("vulnerability database {blob}"),
+            };
+            let plural = if findings == 1 { "" } else { "s" };
+            format!("The scan was completed successfully: {findings} finding{plural} in {db}")
+        }
+    };
+    match notes.filter(|n| *n != NO_DATABASE) {
+        Some(n) => format!("{result}; {n}"),
+        None => result,
+    }
+}
+
+fn report(scan: ImageScan, current: Option<&ImportedDb>) -> Result<ScanReport> {
+    let findings: Vec<Finding> = match &scan.findings {
         Some(json) => serde_json::from_slice(json).map_err(|e| corrupt(format!("scan findings: {e}")))?,
         None => Vec::new(),
     };
+    let description = match scan.status {
+        ScanStatus::Complete => {
+            Some(complete_description(scan.description.as_deref(), scan.vulndb.as_deref(), findings.len(), current))
+        }
+        _ => scan.description,
+    };
     Ok(ScanReport {
         status: scan.status,
-        description: scan.description,
+        description,
         started_at: scan.started_at,
         completed_at: scan.completed_at,
         findings,
@@ -182,4 +218,30 @@ fn report(scan: ImageScan) -> Result<ScanReport> {
 
 fn corrupt(message: String) -> RegistryError {
     RegistryError::Meta(berth_meta::MetaError::Corrupt(message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_complete_scan_describes_its_current_result() {
+        let db = ImportedDb {
+            blob: "sha256:ab".into(),
+            source: "osv".into(),
+            imported_at: "2026-01-02T03:04:05Z".into(),
+            records: 1,
+        };
+        assert_eq!(complete_description(None, None, 0, Some(&db)), NO_DATABASE);
+        assert_eq!(complete_description(Some("a note"), None, 0, None), format!("{NO_DATABASE}; a note"));
+        // Stored by earlier versions before any import, then re-evaluated: the old note is not repeated.
+        assert_eq!(
+            complete_description(Some(NO_DATABASE), Some("sha256:ab"), 3, Some(&db)),
+            "The scan was completed successfully: 3 findings in the vulnerability database imported 2026-01-02T03:04:05Z"
+        );
+        assert_eq!(
+            complete_description(Some("a note"), Some("sha256:cd"), 1, Some(&db)),
+            "The scan was completed successfully: 1 finding in vulnerability database sha256:cd; a note"
+        );
+    }
 }

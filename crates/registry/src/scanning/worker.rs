@@ -165,11 +165,9 @@ impl Registry {
             None => (Vec::new(), None),
         };
         let now = self.now();
-        let description = match (&vulndb, notes.is_empty()) {
-            (None, _) => Some("no vulnerability database imported: inventory and SBOM only".to_string()),
-            (Some(_), true) => None,
-            (Some(_), false) => Some(notes.join("; ")),
-        };
+        // Only the analysis notes: what the result is (which database, how many findings) is said when the
+        // scan is read, so that a re-evaluation after an import describes itself too.
+        let description = (!notes.is_empty()).then(|| notes.join("; "));
         let index = ScanIndex { packages: package_entries(&inventory), advisories: advisory_entries(&findings) };
         let scan = ImageScan {
             repository: job.repository.clone(),
