@@ -61,6 +61,9 @@ impl ApiError {
     }
 }
 
+/// Seconds a client is told to wait (`Retry-After`) before retrying a write refused on a full disk.
+const INSUFFICIENT_STORAGE_RETRY: u32 = 30;
+
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
         let Some(code) = e.code() else {
@@ -80,6 +83,10 @@ impl From<RegistryError> for ApiError {
             }
             RegistryError::ManifestBlobUnknown(d) | RegistryError::BlobUnknown(d) => {
                 ApiError::new(code, message).with_detail(json!({ "digest": d }))
+            }
+            // 503 UNAVAILABLE: the same request succeeds once an operator has freed space.
+            RegistryError::InsufficientStorage(_) => {
+                ApiError::new(code, message).with_header(header::RETRY_AFTER, INSUFFICIENT_STORAGE_RETRY.to_string())
             }
             _ => ApiError::new(code, message),
         }

@@ -62,6 +62,10 @@ pub enum RegistryError {
     /// A registry setting given a value berth does not honour (never raised on /v2).
     #[error("{0}")]
     InvalidSetting(String),
+    /// The blob store or the metadata store is out of space (a full disk or quota): nothing was stored, and the
+    /// same request succeeds once space has been freed. A fault of the server's environment, not of the request.
+    #[error("no space left on device: {0}")]
+    InsufficientStorage(String),
     #[error(transparent)]
     Storage(StorageError),
     #[error(transparent)]
@@ -92,6 +96,7 @@ impl RegistryError {
             RegistryError::InvalidSetting(_) | RegistryError::NotScannable(_) => ErrorCode::Unsupported,
             RegistryError::TooMany(_) | RegistryError::PullBlocked(_) => ErrorCode::Denied,
             RegistryError::TooManyUploads(_) => ErrorCode::TooManyRequests,
+            RegistryError::InsufficientStorage(_) => ErrorCode::Unavailable,
             RegistryError::LayerPartTooSmall(_) => ErrorCode::BlobUploadInvalid,
             RegistryError::Storage(StorageError::BlobNotFound(d)) => {
                 return RegistryError::BlobUnknown(d.clone()).code();
@@ -107,6 +112,12 @@ impl RegistryError {
 
 impl From<StorageError> for RegistryError {
     fn from(e: StorageError) -> Self {
+        if e.is_out_of_space() {
+            tracing::warn!(error = %e, "the blob store is out of space; refusing the write");
+            return RegistryError::InsufficientStorage(
+                "the registry's blob storage is full; nothing was stored, retry once space has been freed".into(),
+            );
+        }
         RegistryError::Storage(e)
     }
 }
@@ -118,6 +129,13 @@ impl From<MetaError> for RegistryError {
             MetaError::TagImmutable { repository, tag } => RegistryError::TagImmutable { repository, tag },
             MetaError::Conflict => {
                 RegistryError::BlobUploadInvalid("the upload session was changed by a concurrent request".into())
+            }
+            other if other.is_out_of_space() => {
+                tracing::warn!(error = %other, "the metadata store is out of space; refusing the write");
+                RegistryError::InsufficientStorage(
+                    "the registry's metadata storage is full; nothing was changed, retry once space has been freed"
+                        .into(),
+                )
             }
             other => RegistryError::Meta(other),
         }

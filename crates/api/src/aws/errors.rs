@@ -193,6 +193,9 @@ impl AwsError {
             ),
             // A repository's pull policy refuses the image (or a layer only refused images use).
             RegistryError::PullBlocked(why) => AwsError::new(ErrorType::AccessDenied, why),
+            // A full disk is a fault of the server's environment, not of the request: ServerException (500,
+            // retried by the SDKs), saying what is wrong.
+            e @ RegistryError::InsufficientStorage(_) => AwsError::new(ErrorType::Server, e.to_string()),
             e if e.code().is_none() => AwsError::server(&e),
             e => AwsError::invalid(e.to_string()),
         }
@@ -347,6 +350,10 @@ mod tests {
         let fault = RegistryError::Meta(berth_meta::MetaError::Corrupt("x".into()));
         let e = AwsError::from_registry(fault, "team/app", "1");
         assert_eq!((e.kind, e.message.as_str()), (ErrorType::Server, "internal error"), "no detail leaks");
+        let full = RegistryError::InsufficientStorage("the registry's blob storage is full".into());
+        let e = AwsError::from_registry(full, "team/app", "1");
+        assert_eq!(e.kind, ErrorType::Server, "a full disk is a fault");
+        assert!(e.message.starts_with("no space left on device"), "{}", e.message);
     }
 
     #[tokio::test]
