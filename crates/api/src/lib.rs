@@ -15,6 +15,7 @@ pub mod endpoint;
 pub mod error;
 mod handlers;
 mod headers;
+mod login;
 mod observe;
 mod params;
 mod sigv4;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v2)
         .route("/token", get(token::token).post(token::token))
         .route("/admin/v1/{op}", post(admin::admin))
+        .route("/auth/v1/Login", post(login::login))
         // The ECR-compatible API: AWS JSON 1.1, the operation in `X-Amz-Target`.
         .route("/", post(ecr::handle))
         .route(&format!("{}/{{*rest}}", ecr::DOWNLOAD_PATH), get(handlers::download))

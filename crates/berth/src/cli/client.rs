@@ -123,6 +123,22 @@ impl Settings {
             },
         };
 
+        let Location { endpoint, region, ca_cert } = Location::resolve(global, section)?;
+        Ok(Settings { endpoint, region, credentials, ca_cert })
+    }
+}
+
+/// Where the registry is, from flags, the environment (through clap) and the profile's section.
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub endpoint: Url,
+    pub region: String,
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl Location {
+    pub fn resolve(global: &GlobalArgs, section: Option<&Profile>) -> Result<Location, CliError> {
+        let from_section = |key: &str| section.and_then(|s| s.get(key)).map(str::to_string);
         let endpoint_text = global
             .endpoint
             .clone()
@@ -136,8 +152,66 @@ impl Settings {
             .or_else(|| from_section("region"))
             .unwrap_or_else(|| DEFAULT_REGION.to_string());
         let ca_cert = global.ca_cert.clone().or_else(|| from_section("ca_cert").map(PathBuf::from));
-        Ok(Settings { endpoint, region, credentials, ca_cert })
+        Ok(Location { endpoint, region, ca_cert })
     }
+}
+
+/// The credentials file's path (when there is a home) and its parsed contents (when it exists).
+pub fn load_profiles() -> Result<(Option<PathBuf>, Option<Profiles>), CliError> {
+    let path = profile::default_path();
+    let profiles = match &path {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(text) => Some(Profiles::parse(&text).map_err(|e| CliError::Usage(format!("{}: {e}", p.display())))?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(CliError::Usage(format!("cannot read {}: {e}", p.display()))),
+        },
+        None => None,
+    };
+    Ok((path, profiles))
+}
+
+/// The HTTP client of every command: timeouts, no redirects, and the extra CA certificates if any.
+pub fn http_client(ca_cert: Option<&Path>) -> Result<reqwest::Client, CliError> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(120))
+        // A redirect would turn the signed POST into something else; report it instead.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("berth-cli/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = ca_cert {
+        let pem = std::fs::read(path)
+            .map_err(|e| CliError::Usage(format!("cannot read CA certificate {}: {e}", path.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| CliError::Usage(format!("{} is not a PEM certificate bundle: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(CliError::Usage(format!("{} holds no PEM certificate", path.display())));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().map_err(|e| CliError::Failed(format!("cannot set up the HTTP client: {}", chain(&e))))
+}
+
+/// `POST {endpoint}/auth/v1/Login` with a user's password: an access key of that user.
+pub async fn login(location: &Location, username: &str, password: &str) -> Result<Value, CliError> {
+    let http = http_client(location.ca_cert.as_deref())?;
+    let mut url = location.endpoint.clone();
+    url.set_path(&format!("{}/auth/v1/Login", location.endpoint.path().trim_end_matches('/')));
+    let response = http
+        .post(url)
+        .basic_auth(username, Some(password))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .map_err(|e| CliError::Failed(format!("cannot reach the registry at {}: {}", location.endpoint, chain(&e))))?;
+    let status = response.status();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| CliError::Failed(format!("Login: reading the response failed: {}", chain(&e))))?;
+    interpret("Login", status, &bytes)
 }
 
 fn parse_endpoint(text: &str) -> Result<Url, CliError> {
@@ -178,41 +252,19 @@ pub struct Client {
 impl Client {
     /// Resolves settings from flags, the environment and the credentials file, and builds the HTTP client.
     pub fn from_args(global: &GlobalArgs) -> Result<Client, CliError> {
-        let path = profile::default_path();
-        let profiles = match &path {
-            Some(p) => match std::fs::read_to_string(p) {
-                Ok(text) => Some(Profiles::parse(&text).map_err(|e| CliError::Usage(format!("{}: {e}", p.display())))?),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => return Err(CliError::Usage(format!("cannot read {}: {e}", p.display()))),
-            },
-            None => None,
-        };
+        let (path, profiles) = load_profiles()?;
         let settings = Settings::resolve(global, |k| std::env::var(k).ok(), path.as_deref(), profiles.as_ref())?;
         Client::new(settings)
     }
 
     pub fn new(settings: Settings) -> Result<Client, CliError> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            // A redirect would turn the signed POST into something else; report it instead.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("berth-cli/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &settings.ca_cert {
-            let pem = std::fs::read(path)
-                .map_err(|e| CliError::Usage(format!("cannot read CA certificate {}: {e}", path.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| CliError::Usage(format!("{} is not a PEM certificate bundle: {e}", path.display())))?;
-            if certs.is_empty() {
-                return Err(CliError::Usage(format!("{} holds no PEM certificate", path.display())));
-            }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        let http =
-            builder.build().map_err(|e| CliError::Failed(format!("cannot set up the HTTP client: {}", chain(&e))))?;
+        let http = http_client(settings.ca_cert.as_deref())?;
         Ok(Client { http, settings })
+    }
+
+    /// The access key that signs this client's requests.
+    pub fn access_key_id(&self) -> &str {
+        &self.settings.credentials.access_key_id
     }
 
     /// Calls `operation` with `body`; returns the JSON response (an empty object for an empty body).

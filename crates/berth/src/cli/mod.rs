@@ -22,17 +22,17 @@ pub use client::CliError;
 #[derive(Args, Debug, Clone, Default)]
 pub struct GlobalArgs {
     /// Registry URL for admin commands [default: the profile's `endpoint`, else http://127.0.0.1:5000].
-    #[arg(long, env = "BERTH_ENDPOINT", value_name = "URL")]
+    #[arg(long, global = true, env = "BERTH_ENDPOINT", value_name = "URL")]
     pub endpoint: Option<String>,
     /// Section of the credentials file to use [default: default].
-    #[arg(long, env = "BERTH_PROFILE", value_name = "NAME")]
+    #[arg(long, global = true, env = "BERTH_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
     /// SigV4 region [default: the profile's `region`, else us-east-1].
-    #[arg(long, env = "BERTH_REGION", value_name = "R")]
+    #[arg(long, global = true, env = "BERTH_REGION", value_name = "R")]
     pub region: Option<String>,
     /// PEM CA certificate(s) to trust for an https endpoint, besides the public roots (e.g. a self-signed
     /// registry) [default: the profile's `ca_cert`].
-    #[arg(long, env = "BERTH_CA_CERT", value_name = "FILE")]
+    #[arg(long, global = true, env = "BERTH_CA_CERT", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
 }
 
@@ -54,6 +54,18 @@ pub enum AdminCommand {
     /// Manage repository settings.
     #[command(subcommand)]
     Repo(RepoCommand),
+    /// Sign in with a user's password: saves a new access key of that user, the endpoint and the region as
+    /// the profile in the credentials file (like `aws configure` and `docker login` together).
+    Login {
+        /// The user to sign in as.
+        #[arg(long, default_value = "admin")]
+        username: String,
+        /// Read the password from the first line of stdin instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Delete the profile's access key on the registry (when allowed) and remove the profile.
+    Logout,
     /// Print a temporary password for `docker login`, and nothing else.
     ///
     /// `berth login-password | docker login --username AWS --password-stdin HOST`
@@ -337,6 +349,14 @@ pub async fn run(global: GlobalArgs, command: AdminCommand) -> ExitCode {
 }
 
 async fn dispatch(global: GlobalArgs, command: AdminCommand) -> Result<(), CliError> {
+    // Signing in and out work without (valid) credentials.
+    match &command {
+        AdminCommand::Login { username, password_stdin } => {
+            return commands::session::login(&global, username, *password_stdin).await;
+        }
+        AdminCommand::Logout => return commands::session::logout(&global).await,
+        _ => {}
+    }
     let client = client::Client::from_args(&global)?;
     match command {
         AdminCommand::User(c) => commands::users::run(&client, c).await,
@@ -345,6 +365,7 @@ async fn dispatch(global: GlobalArgs, command: AdminCommand) -> Result<(), CliEr
         AdminCommand::Policy(c) => commands::policies::run(&client, c).await,
         AdminCommand::Repo(c) => commands::repos::run(&client, c).await,
         AdminCommand::LoginPassword => commands::login::run(&client).await,
+        AdminCommand::Login { .. } | AdminCommand::Logout => unreachable!("handled above"),
         AdminCommand::Token(c) => commands::tokens::run(&client, c).await,
         AdminCommand::Audit(c) => commands::audit::run(&client, c).await,
         AdminCommand::Scan(a) => commands::scans::scan(&client, a).await,
@@ -470,6 +491,12 @@ mod tests {
         assert_eq!(cli.global.endpoint.as_deref(), Some("https://r.example"));
         assert_eq!(cli.global.profile.as_deref(), Some("prod"));
         assert_eq!(cli.global.region.as_deref(), Some("eu-west-1"));
+        // Global options are accepted after the subcommand too, as the aws CLI accepts --endpoint-url.
+        let cli = parse(&["user", "create", "alice", "--endpoint", "http://127.0.0.1:9", "--profile", "p"]).unwrap();
+        assert_eq!(cli.global.endpoint.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(cli.global.profile.as_deref(), Some("p"));
+        let cli = parse(&["key", "list", "--region", "eu-north-1", "--json"]).unwrap();
+        assert_eq!(cli.global.region.as_deref(), Some("eu-north-1"));
         match parse(&["user", "create", "bob", "--admin", "--password-stdin"]).unwrap().command {
             AdminCommand::User(UserCommand::Create { name, admin, password_stdin }) => {
                 assert_eq!(name, "bob");

@@ -104,9 +104,80 @@ impl Profiles {
     }
 }
 
+/// `text` (a credentials file) with section `name` holding exactly `values`: the section's old lines are
+/// replaced where it stood (every occurrence, since repeated sections merge), or it is appended. Other
+/// sections and comments are kept as they are.
+pub fn with_section(text: &str, name: &str, values: &[(&str, &str)]) -> String {
+    let mut out = without_section(text, name);
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    if !out.is_empty() && !out.ends_with("\n\n") {
+        out.push('\n');
+    }
+    out.push_str(&format!("[{name}]\n"));
+    for (k, v) in values {
+        out.push_str(&format!("{k} = {v}\n"));
+    }
+    out
+}
+
+/// `text` without section `name` (`[name]` or `[profile name]`) and its lines.
+pub fn without_section(text: &str, name: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(header) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            let header = header.trim();
+            let header = header.strip_prefix("profile ").map(str::trim).unwrap_or(header);
+            skipping = header == name;
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+/// Writes the credentials file readable by its owner only (it holds secrets), creating its directory.
+pub fn write(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sections_are_replaced_appended_and_removed_keeping_the_rest() {
+        let text =
+            "# mine\n[default]\naccess_key_id = OLD\nregion = eu-west-1\n\n[profile prod]\nendpoint = https://p\n";
+        let new = with_section(text, "default", &[("access_key_id", "NEW"), ("secret_access_key", "S")]);
+        let parsed = Profiles::parse(&new).unwrap();
+        assert_eq!(parsed.get("default").unwrap().get("access_key_id"), Some("NEW"));
+        assert_eq!(parsed.get("default").unwrap().get("region"), None, "the section is replaced whole");
+        assert_eq!(parsed.get("prod").unwrap().get("endpoint"), Some("https://p"));
+        assert!(new.starts_with("# mine\n"), "{new}");
+        let added = with_section("", "ci", &[("endpoint", "http://x")]);
+        assert_eq!(added, "[ci]\nendpoint = http://x\n");
+        let removed = without_section(&new, "prod");
+        assert!(Profiles::parse(&removed).unwrap().get("prod").is_none());
+        assert!(Profiles::parse(&removed).unwrap().get("default").is_some());
+    }
 
     #[test]
     fn parses_sections_keys_and_comments() {

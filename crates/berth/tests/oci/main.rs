@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod attacks;
 mod blobs;
+mod cli_login;
 mod challenges;
 mod crash;
 mod ecr;

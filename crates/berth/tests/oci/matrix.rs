@@ -1,5 +1,6 @@
 //! The permission matrix: every route of every surface (`/v2`, `/token`, the ECR API, the admin API) ×
-//! every kind of caller × a private, a public and a pull-policy-gated repository, each cell asserted
+//! every kind of caller × a private, a public and a pull-policy-gated repository (and `berth login`'s
+//! `/auth/v1/Login`), each cell asserted
 //! against one model of who may do what ([`expected`]).
 //!
 //! **A new route gets its row here** ([`v2_routes`], [`ECR_OPERATIONS`], [`ADMIN_OPERATIONS`]), with the
@@ -446,6 +447,18 @@ async fn every_route_of_every_surface_for_every_caller() {
         tally.check("v2", who, "GET /v2/".into(), base, want_base);
         let catalog = v2_outcome(send("GET", "/v2/_catalog").send().await.unwrap()).await;
         tally.check("v2", who, "GET /v2/_catalog".into(), catalog, Outcome::Through);
+        // `berth login`: a user's password for a key of that user (berth:CreateAccessKey on themselves);
+        // robot and bearer tokens never sign in.
+        let login = aws_outcome(send("POST", "/auth/v1/Login").send().await.unwrap()).await;
+        let may_login =
+            !matches!(who, Who::Robot | Who::Bearer) && expected(who, "berth:CreateAccessKey", On::Registry);
+        tally.check(
+            "login",
+            who,
+            "POST /auth/v1/Login".into(),
+            login,
+            if may_login { Outcome::Through } else { Outcome::Refused },
+        );
 
         for kind in [Kind::Private, Kind::Public, Kind::Gated] {
             let repo = kind.repo();

@@ -7,6 +7,7 @@ pub mod login;
 pub mod policies;
 pub mod repos;
 pub mod scans;
+pub mod session;
 pub mod tokens;
 pub mod users;
 
