@@ -56,6 +56,8 @@ pub async fn open_identity(config: &Config, meta: SqliteMeta) -> Result<Arc<Iden
     if let Some(generated) = identity.bootstrap_admin(password.as_ref(), key).await? {
         // Shown once, on the terminal that started berth; never logged.
         eprintln!("berth: created user 'admin' with password {} (shown only now)", generated.expose());
+        eprintln!("berth: next, on a client: `docker login HOST:PORT --username admin` (that password), and");
+        eprintln!("berth:   `berth login --endpoint http://HOST:PORT` for the berth CLI and an aws CLI access key");
     }
     Ok(Arc::new(identity))
 }
