@@ -5,7 +5,10 @@
 #   3. the real-client e2e suite (tests/e2e/run.sh) against a fresh berth, via
 #      scripts/with-registry.sh
 #
-#   scripts/test.sh [--registry berth|distribution|both] [--e2e-only] [--no-e2e] [CASE...]
+#   scripts/test.sh [--registry berth|distribution|both] [--e2e-only] [--no-e2e] [--no-install] [CASE...]
+#
+# First it installs what the tests use (scripts/install-deps.sh: the clients, Distribution, PostgreSQL,
+# oras/boto3/awscli; quick when present) unless --no-install or BERTH_TEST_NO_INSTALL=1.
 #
 # --registry (default $E2E_REGISTRY, else berth): which server(s) the e2e suite runs against.
 #     `distribution` (CNCF Distribution from Debian's docker-registry) validates the suite
@@ -25,6 +28,8 @@ cd "$root"
 registry="${E2E_REGISTRY:-berth}"
 run_cargo=1
 run_e2e=1
+install="${BERTH_TEST_NO_INSTALL:+0}"
+install="${install:-1}"
 cases=()
 while (($# > 0)); do
     case "$1" in
@@ -32,7 +37,8 @@ while (($# > 0)); do
         --registry=*) registry="${1#--registry=}"; shift ;;
         --e2e-only) run_cargo=0; shift ;;
         --no-e2e) run_e2e=0; shift ;;
-        -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+        --no-install) install=0; shift ;;
+        -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
         -*) echo "test.sh: unknown option $1" >&2; exit 2 ;;
         *) cases+=("$1"); shift ;;
     esac
@@ -43,6 +49,10 @@ case "$registry" in
     both) kinds=(berth distribution) ;;
     *) echo "test.sh: --registry must be berth, distribution or both" >&2; exit 2 ;;
 esac
+
+if ((install)); then
+    "${root}/scripts/install-deps.sh"
+fi
 
 target_dir="${CARGO_TARGET_DIR:-${root}/target}"
 [[ "$target_dir" == /* ]] || target_dir="${root}/${target_dir}"

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs what berth's tests use, if missing: the real clients (docker's CLI is assumed), CNCF Distribution
+# to compare with, PostgreSQL for the metadata backend tests, and the Python packages (oras, boto3, the aws
+# CLI). Idempotent and quick when everything is present. Needs root (or sudo) for apt-get when something is
+# missing. Called by scripts/test.sh (the README's test command) and so by .ci/run.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+export PIP_ROOT_USER_ACTION=ignore
+
+log() { printf '[install-deps] %s\n' "$*"; }
+
+# Debian packages the tests use (the clients incl. AWS CLI v2, Distribution to validate against,
+# busybox-static for FROM-scratch images, PostgreSQL for the metadata backend).
+apt_packages=(skopeo podman buildah busybox-static docker-registry umoci curl ca-certificates awscli debootstrap
+    postgresql)
+# PyPI packages: the oras SDK (e2e), boto3 and awscli (ECR-compatible API tests).
+pip_packages=(oras boto3 awscli)
+
+install_apt() {
+    local missing=() p
+    for p in "${apt_packages[@]}"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+            missing+=("$p")
+    done
+    if ((${#missing[@]} == 0)); then
+        log "apt: all ${#apt_packages[@]} packages present"
+        return 0
+    fi
+    log "apt: installing ${missing[*]}"
+    # Keep package scripts from starting services (docker-registry ships one).
+    local own_policy=0
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        own_policy=1
+    fi
+    local rc=0
+    {
+        ${SUDO} apt-get update -qq &&
+            ${SUDO} apt-get install -y -qq -o Dpkg::Options::=--force-confdef \
+                -o Dpkg::Options::=--force-confold "${missing[@]}"
+    } >/tmp/berth-ci-apt.log 2>&1 || rc=$?
+    ((own_policy)) && rm -f /usr/sbin/policy-rc.d
+    if ((rc != 0)); then
+        tail -n 30 /tmp/berth-ci-apt.log
+        log "apt-get failed (exit $rc)"
+        return "$rc"
+    fi
+}
+
+install_pip() {
+    if python3 -c 'import oras.client, boto3' 2>/dev/null && command -v aws >/dev/null; then
+        log "pip: ${pip_packages[*]} present"
+        return 0
+    fi
+    log "pip: installing ${pip_packages[*]}"
+    python3 -m pip install -q "${pip_packages[@]}"
+}
+
+check_docker() {
+    if ! docker info >/dev/null 2>&1; then
+        log "warning: the Docker daemon does not answer; the docker e2e cases will fail"
+    fi
+}
+
+SUDO=""
+if [[ "$(id -u)" != 0 ]] && command -v sudo >/dev/null; then SUDO="sudo"; fi
+
+install_apt
+install_pip
+check_docker
