@@ -192,6 +192,7 @@ enum Operation {
     PutPullPolicy(RepositoryName, Option<PullPolicy>),
     GetPullPolicy(RepositoryName),
     ListAuditEvents(AuditInput),
+    GetVulnerabilityDatabase,
 }
 
 /// What an operation needs before it runs.
@@ -280,6 +281,7 @@ impl Operation {
                 Operation::GetPullPolicy(repository(&input::<RepositoryInput>(b)?.repository_name, "repositoryName")?)
             }
             "ListAuditEvents" => Operation::ListAuditEvents(input(b)?),
+            "GetVulnerabilityDatabase" => Operation::GetVulnerabilityDatabase,
             other => {
                 return Err(AwsError::new(ErrorType::UnknownAdminOperation, format!("no operation {other:?}")));
             }
@@ -326,6 +328,7 @@ impl Operation {
             Operation::PutPullPolicy(r, _) => on("berth:PutPullPolicy", Target::Repository(r.clone())),
             Operation::GetPullPolicy(r) => on("berth:GetPullPolicy", Target::Repository(r.clone())),
             Operation::ListAuditEvents(_) => on("berth:ListAuditEvents", Target::Any),
+            Operation::GetVulnerabilityDatabase => on("berth:GetVulnerabilityDatabase", Target::Any),
         }
     }
 
@@ -342,6 +345,7 @@ impl Operation {
                 | Operation::ListScannedImages(_)
                 | Operation::GetPullPolicy(_)
                 | Operation::ListAuditEvents(_)
+                | Operation::GetVulnerabilityDatabase
         )
     }
 }
@@ -565,6 +569,15 @@ async fn run(app: &AppState, caller: &Caller, ok: &Authorized, op: Operation) ->
                 Some(p) => json!({"minSeverity": p.min_severity.as_str(), "allow": p.allow}),
                 None => json!({}),
             }
+        }
+        Operation::GetVulnerabilityDatabase => {
+            // The database imported (the registry's, shared by every node) and the one this node has loaded.
+            let imported = app.registry.imported_vulndb().await.map_err(|e| AwsError::server(&e))?;
+            let loaded = app.registry.vulndb().map(|(db, _)| db);
+            let shown = |db: Option<berth_registry::scanning::ImportedDb>| {
+                db.map(|d| json!({"digest": d.blob, "source": d.source, "importedAt": d.imported_at, "advisories": d.records}))
+            };
+            json!({"imported": shown(imported), "loadedByThisNode": shown(loaded)})
         }
         Operation::ListAuditEvents(i) => {
             let limit = i.limit.unwrap_or(100).min(1000) as u32;

@@ -116,6 +116,16 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
+        /// Then wait (up to 2 minutes) until the server at the endpoint has loaded it, asking over the admin
+        /// API with the CLI's credentials (a load balancer answers for one node per request).
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Show the registry's imported vulnerability database and the one the answering server has loaded.
+    Status {
+        /// Print the admin API's JSON answer.
+        #[arg(long)]
+        json: bool,
             eprintln!("berth: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
@@ -142,11 +152,17 @@ fn main() -> ExitCode {
                 let config = file.resolve(config::Overrides { data_dir: a.data_dir.clone(), ..Default::default() })?;
                 fsck(config, a).await
             }
-            Command::Vulndb(VulndbCommand::Import { sources, label, data_dir, config }) => {
+            Command::Vulndb(VulndbCommand::Import { sources, label, data_dir, config, wait }) => {
                 let file = config::FileConfig::load(config.as_deref())?;
                 let config = file.resolve(config::Overrides { data_dir, ..Default::default() })?;
                 let registry = stores::open_stores(&config).await?.registry;
-                vulndb::import(&registry, &sources, label).await.map(|_| ExitCode::SUCCESS)
+                let imported = vulndb::import(&registry, &sources, label).await?;
+                if wait {
+                    vulndb::wait_until_loaded(&cli.client, &imported).await?;
+                } else {
+                    println!("running servers load it within about 5 seconds (`berth vulndb status`, or --wait)");
+                }
+                Ok(ExitCode::SUCCESS)
             }
             Command::Admin(c) => Ok(cli::run(cli.client, c).await),
         }
@@ -158,6 +174,7 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     })
 }
+            Command::Vulndb(VulndbCommand::Status { json }) => vulndb::status(&cli.client, json).await,
 
 /// glibc gives every thread that allocates its own malloc arena and keeps freed memory in them: after a burst
 /// (many connections at once, a re-evaluation of every scan) the process stays at several times its working

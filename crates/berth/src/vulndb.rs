@@ -14,7 +14,7 @@ use tokio::io::AsyncReadExt as _;
 
 type BoxError = Box<dyn std::error::Error>;
 
-pub async fn import(registry: &Registry, sources: &[String], label: Option<String>) -> Result<(), BoxError> {
+pub async fn import(registry: &Registry, sources: &[String], label: Option<String>) -> Result<String, BoxError> {
     let mut builder = VulnDb::builder();
     let scratch = std::env::temp_dir().join(format!("berth-vulndb-{}", uuid::Uuid::new_v4()));
     let result = async {
@@ -44,7 +44,53 @@ pub async fn import(registry: &Registry, sources: &[String], label: Option<Strin
     for (ecosystem, n) in &info.ecosystems {
         println!("  {ecosystem:<24} {n}");
     }
-    Ok(())
+    Ok(imported.blob)
+}
+
+/// The admin API's answer about the vulnerability database (`GetVulnerabilityDatabase`).
+async fn database_status(global: &crate::cli::GlobalArgs) -> Result<serde_json::Value, BoxError> {
+    let client = crate::cli::Client::from_args(global).map_err(|e| e.to_string())?;
+    Ok(client.call("GetVulnerabilityDatabase", serde_json::json!({})).await.map_err(|e| e.to_string())?)
+}
+
+/// Waits until the server at the endpoint has loaded the database `digest`.
+pub async fn wait_until_loaded(global: &crate::cli::GlobalArgs, digest: &str) -> Result<(), BoxError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let status = database_status(global).await?;
+        if status["loadedByThisNode"]["digest"] == digest {
+            println!("the server has loaded {digest} and is re-evaluating stored scans");
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(
+                format!("the server has not loaded {digest} after 2 minutes (is it running the same data?)").into()
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// `berth vulndb status`: what is imported and what the answering server has loaded.
+pub async fn status(global: &crate::cli::GlobalArgs, json: bool) -> Result<std::process::ExitCode, BoxError> {
+    let status = database_status(global).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    let line = |what: &str, v: &serde_json::Value| match v.as_object() {
+        Some(_) => println!(
+            "{what}: {} ({} advisories, source {}, imported {})",
+            v["digest"].as_str().unwrap_or("?"),
+            v["advisories"],
+            v["source"].as_str().unwrap_or("?"),
+            v["importedAt"].as_str().unwrap_or("?")
+        ),
+        None => println!("{what}: none"),
+    };
+    line("imported", &status["imported"]);
+    line("loaded by this server", &status["loadedByThisNode"]);
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 fn report(source: &str, stats: ImportStats) {

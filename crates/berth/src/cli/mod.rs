@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 
-pub use client::CliError;
+pub use client::{CliError, Client};
 
 /// Where the admin API is and whose credentials sign the requests. Each falls back to the environment, then
 /// to the profile file (`${BERTH_CONFIG_DIR:-$HOME/.berth}/credentials`), then to a default.

@@ -379,6 +379,7 @@ fn admin_operations(repo: &str, kind: Kind, n: usize) -> Vec<(&'static str, Valu
         ("PutPullPolicy", json!({"repositoryName": SCRATCH}), "berth:PutPullPolicy", scratch),
         ("GetPullPolicy", json!({"repositoryName": repo}), "berth:GetPullPolicy", r),
         ("ListAuditEvents", json!({"limit": 1}), "berth:ListAuditEvents", On::Registry),
+        ("GetVulnerabilityDatabase", json!({}), "berth:GetVulnerabilityDatabase", On::Registry),
     ]
 }
 

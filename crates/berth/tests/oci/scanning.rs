@@ -62,11 +62,17 @@ pub fn berth(s: &Server, args: &[&str]) -> (i32, String, String) {
 pub fn import(s: &Server, ecosystems: &[&str]) {
     let zips: Vec<String> =
         ecosystems.iter().map(|e| testdata(&format!("osv/{e}/all.zip")).display().to_string()).collect();
-    let mut args = vec!["vulndb", "import"];
+    let mut args = vec!["vulndb", "import", "--wait"];
     args.extend(zips.iter().map(String::as_str));
     let (code, stdout, _) = berth(s, &args);
     assert_eq!(code, 0, "vulndb import failed");
-    assert!(stdout.contains("imported"), "{stdout}");
+    assert!(stdout.contains("imported") && stdout.contains("the server has loaded"), "{stdout}");
+    // The running server reports the database it loaded: the one just imported.
+    let (code, status, _) = berth(s, &["vulndb", "status", "--json"]);
+    assert_eq!(code, 0);
+    let status: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["imported"]["digest"], status["loadedByThisNode"]["digest"], "{status}");
+    assert!(status["imported"]["advisories"].as_u64().unwrap() > 0, "{status}");
 }
 
 /// Runs `berth findings IMAGE --json` until the scan is complete and evaluated against a database.
