@@ -170,9 +170,11 @@ impl Identity {
                 }
                 let in_scope =
                     self.evaluate(caller, Some(owner), action, &arn, &[("token scope", scope)], &[]).is_allowed();
-                let owner_allows = owner_decision.as_ref().is_none_or(Decision::is_allowed);
-                let everyone_may = self.evaluate(caller, None, action, &arn, &[], &resource_refs).is_allowed();
-                return Ok((owner_allows && in_scope) || everyone_may);
+                if in_scope && owner_decision.as_ref().is_none_or(Decision::is_allowed) {
+                    return Ok(true);
+                }
+                // What everyone may do (pull a public repository), a robot may do too.
+                return Ok(self.evaluate(caller, None, action, &arn, &[], &resource_refs).is_allowed());
             }
             Principal::Token { .. } => return Ok(false),
         };
