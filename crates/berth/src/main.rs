@@ -72,6 +72,10 @@ struct ServeArgs {
     /// Open connections per client address (IPv4 address or IPv6 /64); 0 for no cap [default: 256].
     #[arg(long, env = "BERTH_MAX_CONNECTIONS_PER_ADDRESS")]
     max_connections_per_address: Option<usize>,
+    /// Start even though the metadata database is new or empty while the data directory holds blobs (berth
+    /// refuses by default: the metadata was probably lost; see `berth fsck --rebuild-metadata`).
+    #[arg(long, env = "BERTH_ALLOW_EMPTY_METADATA")]
+    allow_empty_metadata: bool,
 }
 
 #[derive(clap::Args)]
@@ -80,12 +84,17 @@ struct FsckArgs {
     data_dir: Option<PathBuf>,
     #[arg(long, env = "BERTH_CONFIG")]
     config: Option<PathBuf>,
-    /// Re-hash every blob (reads all stored bytes).
-    #[arg(long)]
+    /// Re-hash every blob (reads all stored bytes); damaged blobs are problems.
+    #[arg(long, alias = "verify")]
     verify_digests: bool,
-    /// Remove leftovers of interrupted uploads and broken upload sessions.
+    /// Remove leftovers of interrupted uploads and broken upload sessions; move damaged blobs to quarantine/
+    /// and unlink them, so clients get BLOB_UNKNOWN (and push them again) instead of bad bytes.
     #[arg(long)]
     repair: bool,
+    /// Rebuild repositories, manifests, tags and blob links from the repository journal and the blobs on disk
+    /// (after lost or damaged metadata; run with the server stopped), then check.
+    #[arg(long)]
+    rebuild_metadata: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -107,15 +116,6 @@ enum VulndbCommand {
         data_dir: Option<PathBuf>,
         #[arg(long, env = "BERTH_CONFIG")]
         config: Option<PathBuf>,
-    },
-}
-
-fn main() -> ExitCode {
-    limit_malloc_arenas();
-    let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
         /// Then wait (up to 2 minutes) until the server at the endpoint has loaded it, asking over the admin
         /// API with the CLI's credentials (a load balancer answers for one node per request).
         #[arg(long)]
@@ -126,6 +126,15 @@ fn main() -> ExitCode {
         /// Print the admin API's JSON answer.
         #[arg(long)]
         json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    limit_malloc_arenas();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
             eprintln!("berth: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
@@ -145,7 +154,8 @@ fn main() -> ExitCode {
                     body_timeout_seconds: a.body_timeout_seconds,
                     max_connections_per_address: a.max_connections_per_address,
                 };
-                serve::run(file.resolve(overrides)?).await.map(|_| ExitCode::SUCCESS)
+                let options = serve::ServeOptions { allow_empty_metadata: a.allow_empty_metadata };
+                serve::run(file.resolve(overrides)?, options).await.map(|_| ExitCode::SUCCESS)
             }
             Command::Fsck(a) => {
                 let file = config::FileConfig::load(a.config.as_deref())?;
@@ -164,6 +174,7 @@ fn main() -> ExitCode {
                 }
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Vulndb(VulndbCommand::Status { json }) => vulndb::status(&cli.client, json).await,
             Command::Admin(c) => Ok(cli::run(cli.client, c).await),
         }
     });
@@ -174,7 +185,6 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     })
 }
-            Command::Vulndb(VulndbCommand::Status { json }) => vulndb::status(&cli.client, json).await,
 
 /// glibc gives every thread that allocates its own malloc arena and keeps freed memory in them: after a burst
 /// (many connections at once, a re-evaluation of every scan) the process stays at several times its working
@@ -188,15 +198,33 @@ fn limit_malloc_arenas() {
 }
 
 async fn fsck(config: config::Config, args: FsckArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let registry = stores::open_stores(&config).await?.registry;
+    let stores = stores::open_stores(&config).await?;
+    let registry = stores.registry;
+    let rebuilt = if args.rebuild_metadata { Some(registry.rebuild_metadata().await?) } else { None };
     let options = berth_registry::FsckOptions { verify_digests: args.verify_digests, repair: args.repair };
-    let report = registry.fsck(options).await?;
+    let mut report = registry.fsck(options).await?;
+    stores.meta.close().await;
+    if let Some(r) = &rebuilt
+        && !args.json
+    {
+        println!(
+            "rebuilt {} repositories from the journal: {} manifests and {} tags restored, {} blob links",
+            r.repositories, r.manifests_restored, r.tags_restored, r.blobs_linked
+        );
+        for f in &r.failures {
+            println!("NOT RESTORED {f}");
+        }
+    }
+    report.rebuild = rebuilt;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "checked {} blobs, {} manifest references, {} upload sessions",
-            report.blobs_checked, report.manifest_references_checked, report.upload_sessions_checked
+            "checked {} blobs ({} re-hashed), {} manifest references, {} upload sessions",
+            report.blobs_checked,
+            report.blobs_verified,
+            report.manifest_references_checked,
+            report.upload_sessions_checked
         );
         for p in &report.problems {
             println!("PROBLEM  {p}");

@@ -25,7 +25,15 @@ const SHUTDOWN_STEP: Duration = Duration::from_secs(5);
 /// fail; the pause doubles from one second up to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+/// How `berth serve` was asked to treat the data directory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServeOptions {
+    /// Serve even when the metadata is new or empty while the blob store holds blobs (see
+    /// [`Registry::metadata_lost`]).
+    pub allow_empty_metadata: bool,
+}
+
+pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
     let _log_guard = init_logging(&config);
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
@@ -48,6 +56,20 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     let stores = open_stores(&config).await?;
     let registry = stores.registry;
+    if let Some(blobs) = registry.metadata_lost().await? {
+        let dir = config.data_dir.display();
+        if !options.allow_empty_metadata {
+            return Err(format!(
+                "refusing to start: {dir} holds {blobs} blobs (and the repository journal) but its metadata \
+                 database is new or empty, so berth would serve an empty registry; was meta.db deleted, truncated \
+                 or its WAL (meta.db-wal) removed? Restore meta.db from a backup, or rebuild repositories, manifests \
+                 and tags from what is on disk with `berth fsck --rebuild-metadata --data-dir {dir}` (server \
+                 stopped), or start with --allow-empty-metadata to serve an empty registry anyway"
+            )
+            .into());
+        }
+        tracing::warn!(data_dir = %dir, blobs, "serving an empty metadata store over a blob store that holds blobs (--allow-empty-metadata)");
+    }
     let meta = stores.meta.clone();
     let identity = open_identity(&config, stores.meta).await?;
     if config.tls.is_none() && !config.listen.ip().is_loopback() {
@@ -70,6 +92,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(%addr, scheme, data_dir = %config.data_dir.display(), "berth started");
 
     let upkeep = tokio::spawn(upkeep(registry.clone(), identity.clone(), config.upload_expiry_hours));
+    let journal = tokio::spawn(journal_exporter(registry.clone()));
     let scanner = tokio::spawn(scan_worker(registry.clone()));
     let app = router(AppState {
         registry: registry.clone(),
@@ -91,6 +114,12 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     upkeep.abort();
     scanner.abort();
+    journal.abort();
+    match tokio::time::timeout(SHUTDOWN_STEP, registry.export_journal()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "could not bring the repository journal up to date at shutdown"),
+        Err(_) => tracing::warn!("bringing the repository journal up to date at shutdown timed out"),
+    }
     match tokio::time::timeout(SHUTDOWN_STEP, registry.pull_recorder().flush()).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::warn!(error = %e, "could not write pull statistics at shutdown"),
@@ -157,6 +186,31 @@ async fn upkeep(registry: Registry, identity: Arc<Identity>, expiry_hours: u64) 
                 Ok(0) => {}
                 Ok(n) => tracing::info!(sessions = n, "expired idle upload sessions"),
                 Err(e) => tracing::warn!(error = %e, "expiring upload sessions failed"),
+            }
+        }
+    }
+}
+
+/// Keeps the repository journal (manifests and tags beside the blobs, what `berth fsck --rebuild-metadata`
+/// needs) up to date with the metadata store: every second, and at once again while there is more to write.
+/// Backs off while writing fails (a full disk); the changes wait in the metadata store meanwhile.
+async fn journal_exporter(registry: Registry) {
+    let mut failures = 0u32;
+    loop {
+        match registry.export_journal().await {
+            Ok(_) => {
+                if failures > 0 {
+                    tracing::info!("the repository journal is written again");
+                }
+                failures = 0;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                if failures.is_power_of_two() {
+                    tracing::warn!(error = %e, failures, "writing the repository journal failed");
+                }
+                tokio::time::sleep(backoff(failures)).await;
             }
         }
     }

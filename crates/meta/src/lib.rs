@@ -18,6 +18,7 @@
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod identity;
+pub mod recovery;
 pub mod scans;
 pub mod settings;
 mod sqlite;
@@ -278,6 +279,7 @@ pub trait MetaStore:
     + UsageStore
     + settings::RepositorySettingsStore
     + scans::ScanStore
+    + recovery::RecoveryStore
 {
 }
 impl<T> MetaStore for T where
@@ -288,5 +290,6 @@ impl<T> MetaStore for T where
         + UsageStore
         + settings::RepositorySettingsStore
         + scans::ScanStore
+        + recovery::RecoveryStore
 {
 }

@@ -4,7 +4,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use berth_oci::{Digest, RepositoryName};
-use berth_storage::BlobReader;
+use berth_storage::{BlobReader, StorageError};
 
 use crate::{Registry, RegistryError, Result};
 
@@ -71,7 +71,13 @@ impl Registry {
             Some(r) => Some(r.resolve(size).ok_or(RegistryError::BlobRangeInvalid { size })?),
             None => None,
         };
-        let reader = self.blobs.open(digest, range.clone()).await?;
+        let reader = match self.blobs.open(digest, range.clone()).await {
+            Ok(reader) if reader.stored_size == size => reader,
+            Ok(reader) => return Err(damaged(repo, digest, size, reader.stored_size)),
+            // The range fits the recorded size, so the stored file is shorter than recorded.
+            Err(StorageError::RangeNotSatisfiable { size: stored }) => return Err(damaged(repo, digest, size, stored)),
+            Err(e) => return Err(e.into()),
+        };
         self.pulls.add_bytes_out(repo, reader.len);
         Ok(BlobContent { size, range, reader, local_path: self.blobs.local_path(digest) })
     }
@@ -103,6 +109,23 @@ impl Registry {
         self.meta.link_blob(repo, digest, size, self.now()).await?;
         Ok(Some(size))
     }
+}
+
+/// The failure of a read that found the stored copy of a blob with another size than recorded: a fault, logged
+/// loudly, rather than a response whose body would be shorter (or longer) than the blob.
+fn damaged(repo: &RepositoryName, digest: &Digest, recorded: u64, stored: u64) -> RegistryError {
+    tracing::error!(
+        %repo,
+        %digest,
+        recorded_bytes = recorded,
+        stored_bytes = stored,
+        "the stored copy of a blob is damaged: not serving it (`berth fsck --verify-digests --repair` quarantines \
+         it; a push of the blob restores it)"
+    );
+    RegistryError::Storage(StorageError::Io(std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("blob {digest} is recorded with {recorded} bytes but its stored copy holds {stored}"),
+    )))
 }
 
 #[cfg(test)]

@@ -7,7 +7,11 @@
 //!   new session file and the `uploads/` directory, so an acknowledged session survives a crash.
 //! - `commit_upload` flushes the upload file, creates the blob's fan-out directory durably (flushing each
 //!   new directory's parent), renames the file into place and flushes the destination directory. The blob is
-//!   visible only under its final name, and only with all of its bytes on disk.
+//!   visible only under its final name, and only with all of its bytes on disk. When the blob exists already,
+//!   the existing file is verified (size, then a re-hash): kept if sound, replaced by that same rename if not.
+//! - `quarantine` renames a blob into `quarantine/` and flushes both directories.
+//! - The repository journal (see [`journal`]) writes each entry to a temporary file, flushes it and renames
+//!   it into place, so an entry is whole or absent.
 //! - Removals (`delete`, `cancel_upload`, the source side of a commit's rename) are not flushed: if a crash
 //!   undoes one, what reappears is a complete blob nobody references (reclaimed by garbage collection) or an
 //!   upload file no session owns (found by `list_uploads`), never a partial blob.
@@ -18,6 +22,7 @@
 mod append;
 mod durable;
 mod fence;
+mod journal;
 mod layout;
 #[cfg(test)]
 mod tests;
@@ -29,13 +34,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use berth_oci::Digest;
+use berth_oci::{Digest, DigestHasher, RepositoryName};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, BufReader};
 
 use self::durable::{blocking, create_dir_durable, optional, sync_dir};
 use self::fence::{Fence, Fences, Session};
 use self::layout::{Layout, is_valid_upload_id, parse_blob_name};
-use crate::{BlobReader, BlobStore, ByteStream, Result, StorageError, UploadState};
+use crate::{BlobReader, BlobStore, ByteStream, JournalUpdate, JournaledRepository, Result, StorageError, UploadState};
 
 /// Largest read buffer put in front of a blob file. `tokio::fs::File` reads at most as much as the caller
 /// asks for per blocking-pool round trip, and callers often read in small pieces (a few KiB); the buffer
@@ -99,17 +104,29 @@ fn open_existing(path: &Path, missing: impl FnOnce() -> StorageError) -> Result<
 
 /// Makes the upload file at `path` the blob at `dest` (see the module docs for the durability steps), without
 /// any unacknowledged bytes. Returns the blob's size.
-fn commit(path: &Path, id: &str, dest: &Path, size: u64, session: &mut Session) -> Result<u64> {
+fn commit(path: &Path, id: &str, digest: &Digest, dest: &Path, size: u64, session: &mut Session) -> Result<u64> {
     let file = match File::options().write(true).open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StorageError::UploadNotFound(id.to_string())),
         Err(e) => return Err(e.into()),
     };
     if let Some(existing) = optional(fs::metadata(dest))? {
-        // Content-addressed: the existing blob has these very bytes. Keep it, drop the session.
-        fs::remove_file(path)?;
-        session.unacked_from = None;
-        return Ok(existing.len());
+        // Content-addressed: a sound copy has these very bytes. Keep it, drop the session (whatever the session
+        // holds: a sound copy is never replaced). A damaged copy (a disk error, someone editing the file) is
+        // replaced below by the caller's verified bytes. The re-hash reads the stored copy once; a re-push
+        // of an existing blob has just streamed and hashed as many bytes, so it costs that push about as much
+        // again, and only pushes of blobs that already exist pay it (clients check with HEAD first).
+        if holds_digest(dest, digest)? {
+            fs::remove_file(path)?;
+            session.unacked_from = None;
+            return Ok(existing.len());
+        }
+        tracing::warn!(
+            %digest,
+            stored_bytes = existing.len(),
+            expected_bytes = size,
+            "the stored copy of a blob is damaged; replacing it with the bytes just pushed"
+        );
     }
     let len = file.metadata()?.len();
     let acknowledged = session.acknowledged(len);
@@ -126,21 +143,38 @@ fn commit(path: &Path, id: &str, dest: &Path, size: u64, session: &mut Session) 
     let dir = dest.parent().ok_or_else(|| io::Error::other("blob path has no parent directory"))?;
     create_dir_durable(dir)?;
     // Two sessions committing one digest at once may both get here; the second rename then replaces the first
-    // file with identical bytes, which readers cannot tell apart (open files keep the inode they opened).
+    // file with identical bytes, which readers cannot tell apart (open files keep the inode they opened). The
+    // same holds for replacing a damaged copy: a reader that opened it goes on reading the damaged bytes.
     fs::rename(path, dest)?;
     sync_dir(dir)?;
     Ok(size)
 }
 
-/// A buffered reader over `file` yielding the `len` bytes from `start`.
-async fn reader_over(file: File, start: u64, len: u64) -> Result<BlobReader> {
+/// Whether the file at `path` holds bytes whose digest is `digest` (read in full; for a blob committed
+/// before, whose verification a re-push asks for).
+fn holds_digest(path: &Path, digest: &Digest) -> io::Result<bool> {
+    use std::io::Read as _;
+    let mut file = File::open(path)?;
+    let mut hasher = DigestHasher::new(digest.algorithm());
+    let mut buf = vec![0u8; READ_BUF];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(&hasher.finish() == digest);
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
+/// A buffered reader over `file` (of `stored_size` bytes) yielding the `len` bytes from `start`.
+async fn reader_over(file: File, stored_size: u64, start: u64, len: u64) -> Result<BlobReader> {
     let mut file = tokio::fs::File::from_std(file);
     if start > 0 {
         file.seek(SeekFrom::Start(start)).await?;
     }
     let capacity = usize::try_from(len).unwrap_or(usize::MAX).clamp(MIN_READ_BUF, READ_BUF);
     let reader = BufReader::with_capacity(capacity, file.take(len));
-    Ok(BlobReader { len, reader: Box::pin(reader) })
+    Ok(BlobReader { len, stored_size, reader: Box::pin(reader) })
 }
 
 #[async_trait]
@@ -163,7 +197,7 @@ impl BlobStore for FsBlobStore {
         if range.start > range.end || range.end > size {
             return Err(StorageError::RangeNotSatisfiable { size });
         }
-        reader_over(file, range.start, range.end - range.start).await
+        reader_over(file, size, range.start, range.end - range.start).await
     }
 
     async fn delete(&self, digest: &Digest) -> Result<()> {
@@ -217,8 +251,8 @@ impl BlobStore for FsBlobStore {
     async fn commit_upload(&self, id: &str, _state: &UploadState, digest: &Digest, size: u64) -> Result<u64> {
         let (path, fence) = self.session(id)?;
         let dest = self.layout.blob(digest);
-        let id = id.to_string();
-        blocking(move || fence.supersede(|session| commit(&path, &id, &dest, size, session)).1).await
+        let (id, digest) = (id.to_string(), digest.clone());
+        blocking(move || fence.supersede(|session| commit(&path, &id, &digest, &dest, size, session)).1).await
     }
 
     async fn read_upload(&self, id: &str, _state: &UploadState) -> Result<BlobReader> {
@@ -232,7 +266,7 @@ impl BlobStore for FsBlobStore {
             })
         })
         .await?;
-        reader_over(file, 0, size).await
+        reader_over(file, size, 0, size).await
     }
 
     async fn cancel_upload(&self, id: &str, _state: &UploadState) -> Result<()> {
@@ -272,6 +306,45 @@ impl BlobStore for FsBlobStore {
             Ok(found)
         })
         .await
+    }
+
+    async fn quarantine(&self, digest: &Digest) -> Result<bool> {
+        let from = self.layout.blob(digest);
+        let to = self.layout.quarantined(digest);
+        blocking(move || {
+            if optional(fs::metadata(&from))?.is_none() {
+                return Ok(false);
+            }
+            let dir = to.parent().ok_or_else(|| io::Error::other("quarantine path has no parent directory"))?;
+            create_dir_durable(dir)?;
+            match fs::rename(&from, &to) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(e.into()),
+            }
+            sync_dir(dir)?;
+            if let Some(parent) = from.parent() {
+                sync_dir(parent)?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn journal_apply(&self, updates: Vec<JournalUpdate>) -> Result<()> {
+        let layout = self.layout.clone();
+        blocking(move || Ok(journal::apply(&layout, &updates)?)).await
+    }
+
+    async fn journal_repositories(&self) -> Result<Vec<RepositoryName>> {
+        let layout = self.layout.clone();
+        blocking(move || Ok(journal::repositories(&layout)?)).await
+    }
+
+    async fn journal_read(&self, repo: &RepositoryName) -> Result<JournaledRepository> {
+        let layout = self.layout.clone();
+        let repo = repo.clone();
+        blocking(move || Ok(journal::read(&layout, &repo)?)).await
     }
 
     async fn list_uploads(&self) -> Result<Vec<String>> {

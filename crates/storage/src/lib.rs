@@ -8,6 +8,15 @@
 //!
 //! Invariant: a blob becomes visible (to `stat`/`open`) only after its bytes are durable under its final
 //! digest; a crash at any moment leaves either the whole blob or nothing.
+//!
+//! # The repository journal
+//!
+//! Beside the blobs, a store keeps each repository's manifests (media type and bytes) and tags, written by
+//! [`BlobStore::journal_apply`] after the metadata store has recorded them. It is what rebuilding lost
+//! metadata starts from (`berth fsck --rebuild-metadata`): blobs alone do not say which repository they
+//! belong to, and manifests and tags live only in the metadata store otherwise. Everything else the
+//! metadata store holds (users, keys, policies, settings, scan results, statistics, blob links no manifest
+//! explains, upload sessions) is not journaled.
 
 mod fs;
 #[cfg(any(test, feature = "testsuite"))]
@@ -17,12 +26,47 @@ use std::ops::Range;
 use std::pin::Pin;
 
 use async_trait::async_trait;
-use berth_oci::Digest;
+use berth_oci::{Digest, RepositoryName, Tag};
 use bytes::Bytes;
 use futures_util::Stream;
 use tokio::io::AsyncRead;
 
 pub use fs::FsBlobStore;
+
+/// A change of the repository journal: a manifest or tag as it now is (`None`: removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalUpdate {
+    Manifest {
+        repository: RepositoryName,
+        digest: Digest,
+        /// Media type and bytes, or `None` when the manifest was deleted.
+        current: Option<(String, Vec<u8>)>,
+    },
+    Tag {
+        repository: RepositoryName,
+        tag: Tag,
+        /// The manifest the tag points at, or `None` when the tag was deleted.
+        target: Option<Digest>,
+    },
+}
+
+/// What the journal holds for one repository.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JournaledRepository {
+    pub manifests: Vec<JournaledManifest>,
+    /// Tags and the digest each points at, in lexical order of the tag.
+    pub tags: Vec<(Tag, Digest)>,
+    /// Entries that could not be used, each with the reason.
+    pub unreadable: Vec<String>,
+}
+
+/// A manifest as journaled; its bytes match its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournaledManifest {
+    pub digest: Digest,
+    pub media_type: String,
+    pub content: Vec<u8>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -60,6 +104,9 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>
 pub struct BlobReader {
     /// Number of bytes `reader` will yield.
     pub len: u64,
+    /// Size of the whole blob as stored when it was opened (`len` is less for a range). A caller that recorded
+    /// the blob's size compares the two: a difference means the stored copy is damaged.
+    pub stored_size: u64,
     pub reader: Pin<Box<dyn AsyncRead + Send>>,
 }
 
@@ -116,8 +163,11 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Makes the first `size` bytes of the session the blob `digest` (the caller recorded and verified exactly
     /// those) and ends the session. Bytes beyond `size`, left by an append that failed after writing, are
     /// discarded: they were never hashed, and committing them would store bytes that do not match the digest.
-    /// A session holding fewer than `size` bytes is `UploadOffsetMismatch`. If the blob already exists, the
-    /// session is discarded and the existing blob kept.
+    /// A session holding fewer than `size` bytes is `UploadOffsetMismatch`.
+    ///
+    /// If the blob already exists, the stored copy is verified first (its size, then its digest): a sound copy
+    /// is kept and the session discarded; a damaged one (truncated, flipped bits) is replaced by the session's
+    /// bytes, atomically (readers see the old file or the new one), so pushing a blob again repairs it.
     async fn commit_upload(&self, id: &str, state: &UploadState, digest: &Digest, size: u64) -> Result<u64>;
 
     /// Reads the session's bytes from the start (used to verify a digest of an algorithm not hashed while
@@ -135,6 +185,22 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Every committed blob's digest (for `fsck` and garbage collection).
     async fn list_blobs(&self) -> Result<Vec<Digest>>;
+
+    /// Moves a committed blob out of the store (it is no longer `stat`-able, `open`-able or listed) to where an
+    /// operator can inspect it. Returns whether there was such a blob. Used for damaged blobs, so that clients
+    /// get "unknown" instead of bad bytes and a new push stores the blob again.
+    async fn quarantine(&self, digest: &Digest) -> Result<bool>;
+
+    /// Brings the repository journal (see the crate docs) up to date with `updates`, applied in order. The
+    /// journal's files are durable when this returns.
+    async fn journal_apply(&self, updates: Vec<JournalUpdate>) -> Result<()>;
+
+    /// Repositories with at least one journal entry, in lexical order.
+    async fn journal_repositories(&self) -> Result<Vec<RepositoryName>>;
+
+    /// The journal of `repo`. Entries that cannot be read or do not match their name (a manifest whose bytes
+    /// have another digest, a tag file that holds no digest) are reported in `unreadable`, not returned.
+    async fn journal_read(&self, repo: &RepositoryName) -> Result<JournaledRepository>;
 
     /// Ids of upload sessions that have bytes in the store (for cleaning up sessions the metadata forgot).
     async fn list_uploads(&self) -> Result<Vec<String>>;

@@ -20,7 +20,7 @@ use std::io;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use berth_oci::{Algorithm, Digest, DigestHasher};
+use berth_oci::{Algorithm, Digest, DigestHasher, RepositoryName, Tag};
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 
@@ -41,6 +41,8 @@ pub async fn run_all(store: &dyn BlobStore) {
     body_error_then_retry(store).await;
     commit_takes_exactly_the_recorded_size(store).await;
     listing(store).await;
+    quarantine(store).await;
+    journal(store).await;
     leaves_no_uploads(store).await;
 }
 
@@ -74,6 +76,7 @@ pub async fn round_trip(store: &dyn BlobStore) {
     assert_eq!(store.stat(&digest).await.expect("stat"), Some(size));
     let reader = store.open(&digest, None).await.expect("open");
     assert_eq!(reader.len, size, "BlobReader::len of a whole blob");
+    assert_eq!(reader.stored_size, size, "BlobReader::stored_size of a whole blob");
     assert_eq!(read_all(reader).await, data, "committed content");
     if let Some(path) = store.local_path(&digest) {
         assert_eq!(std::fs::read(&path).expect("read local_path"), data, "local_path holds the blob");
@@ -138,7 +141,7 @@ pub async fn offset_mismatch_and_truncating_retry(store: &dyn BlobStore) {
     store.delete(&digest).await.expect("delete");
 }
 
-/// Committing a digest that already exists discards the session and keeps the existing blob, once.
+/// Committing a digest that already exists discards the session and keeps the existing (sound) blob, once.
 pub async fn commit_of_existing_digest_keeps_one_copy(store: &dyn BlobStore) {
     let data = content("duplicate_commit", 5_000);
     let digest = Digest::sha256_of(&data);
@@ -398,6 +401,80 @@ fn nonce() -> u64 {
             .unwrap_or_default();
         splitmix(nanos ^ (u64::from(std::process::id()) << 32))
     })
+}
+
+/// A quarantined blob is gone from the store (and can be stored again); quarantining a missing one is a no-op.
+pub async fn quarantine(store: &dyn BlobStore) {
+    let data = content("quarantine", 3_000);
+    let digest = upload(store, &data).await;
+    assert!(store.quarantine(&digest).await.expect("quarantine"), "a stored blob is quarantined");
+    assert_eq!(store.stat(&digest).await.expect("stat"), None, "a quarantined blob is not stat-able");
+    assert!(matches!(store.open(&digest, None).await, Err(StorageError::BlobNotFound(_))), "nor open-able");
+    assert!(!store.list_blobs().await.expect("list_blobs").contains(&digest), "nor listed");
+    assert!(!store.quarantine(&digest).await.expect("quarantine"), "quarantining a missing blob is a no-op");
+    assert_eq!(upload(store, &data).await, digest, "the blob can be pushed again");
+    assert_eq!(read_all(store.open(&digest, None).await.expect("open")).await, data);
+    store.delete(&digest).await.expect("delete");
+}
+
+/// The repository journal: manifests and tags written, moved, removed and read back, per repository.
+pub async fn journal(store: &dyn BlobStore) {
+    use crate::JournalUpdate::{Manifest, Tag as TagUpdate};
+    let prefix = format!("suite{:x}", nonce() & 0xffff_ffff);
+    let app: RepositoryName = format!("{prefix}/team/app").parse().unwrap();
+    let other: RepositoryName = prefix.parse().unwrap();
+    let tag = |t: &str| t.parse::<Tag>().unwrap();
+    let (m1, m2) = (content("journal m1", 700), content("journal m2", 50));
+    let (d1, d2) = (Digest::sha256_of(&m1), Digest::sha256_of(&m2));
+    let oci = "application/vnd.oci.image.manifest.v1+json".to_string();
+    let current = |m: &[u8]| Some((oci.clone(), m.to_vec()));
+    store
+        .journal_apply(vec![
+            Manifest { repository: app.clone(), digest: d1.clone(), current: current(&m1) },
+            Manifest { repository: app.clone(), digest: d2.clone(), current: current(&m2) },
+            TagUpdate { repository: app.clone(), tag: tag("latest"), target: Some(d1.clone()) },
+            TagUpdate { repository: app.clone(), tag: tag("v1.0"), target: Some(d1.clone()) },
+            // Moved within the batch: the last update wins.
+            TagUpdate { repository: app.clone(), tag: tag("latest"), target: Some(d2.clone()) },
+            Manifest { repository: other.clone(), digest: d1.clone(), current: current(&m1) },
+            // Removing what was never journaled is a no-op.
+            TagUpdate { repository: other.clone(), tag: tag("gone"), target: None },
+        ])
+        .await
+        .expect("journal_apply");
+    let repositories = store.journal_repositories().await.expect("journal_repositories");
+    assert!(repositories.contains(&app) && repositories.contains(&other), "{repositories:?}");
+
+    let read = store.journal_read(&app).await.expect("journal_read");
+    assert!(read.unreadable.is_empty(), "{:?}", read.unreadable);
+    let mut expected = vec![(d1.clone(), m1.clone()), (d2.clone(), m2.clone())];
+    expected.sort();
+    let manifests: Vec<_> = read.manifests.iter().map(|m| (m.digest.clone(), m.content.clone())).collect();
+    assert_eq!(manifests, expected, "manifests with their bytes, in digest order");
+    assert!(read.manifests.iter().all(|m| m.media_type == oci), "media types are kept");
+    assert_eq!(read.tags, [(tag("latest"), d2.clone()), (tag("v1.0"), d1.clone())]);
+    let nested = store.journal_read(&other).await.expect("journal_read");
+    assert_eq!((nested.manifests.len(), nested.tags.len()), (1, 0), "a parent repository has its own journal");
+
+    store
+        .journal_apply(vec![
+            TagUpdate { repository: app.clone(), tag: tag("v1.0"), target: None },
+            Manifest { repository: app.clone(), digest: d1.clone(), current: None },
+            Manifest { repository: other.clone(), digest: d1.clone(), current: None },
+        ])
+        .await
+        .expect("journal_apply removals");
+    let read = store.journal_read(&app).await.expect("journal_read");
+    assert_eq!(read.manifests.iter().map(|m| &m.digest).collect::<Vec<_>>(), [&d2]);
+    assert_eq!(read.tags, [(tag("latest"), d2.clone())]);
+    store
+        .journal_apply(vec![
+            TagUpdate { repository: app.clone(), tag: tag("latest"), target: None },
+            Manifest { repository: app.clone(), digest: d2, current: None },
+        ])
+        .await
+        .expect("journal_apply removals");
+    assert_eq!(store.journal_read(&app).await.expect("journal_read"), Default::default());
 }
 
 /// Prefix of every upload id this process's suite creates (hex and `-` only, like a UUID).

@@ -6,4 +6,6 @@
 #[path = "../oci/support.rs"]
 mod support;
 
+mod damaged_blob;
 mod disk_full;
+mod lost_metadata;

@@ -47,6 +47,7 @@ mod codec;
 mod groups;
 mod manifests;
 mod policies;
+mod recovery;
 mod repositories;
 mod scans;
 mod settings;
@@ -200,6 +201,8 @@ const REPOSITORY_EXISTS: &str = "(EXISTS (SELECT 1 FROM repository_blobs b WHERE
 
 #[cfg(test)]
 mod fault_tests;
+#[cfg(test)]
+mod recovery_tests;
 #[cfg(test)]
 mod tests;
 

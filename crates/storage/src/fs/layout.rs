@@ -7,9 +7,18 @@
 //! │   │   └── <xx>/               first two hex characters of the digest (keeps directories small)
 //! │   │       └── <hex>           the blob's bytes; the file name is the full hex digest
 //! │   └── sha512/ …
-//! └── uploads/
-//!     └── <id>                    bytes received so far by an upload session (id: a UUID string)
+//! ├── uploads/
+//! │   └── <id>                    bytes received so far by an upload session (id: a UUID string)
+//! ├── repositories/               the repository journal (see `journal`): what rebuilding the metadata needs
+//! │   └── <name>/                 the repository's name, `/` and all (`library/alpine/`)
+//! │       ├── _manifests/<alg>/<hex>   `<media type>\n` then the manifest's bytes
+//! │       └── _tags/<tag>              `<digest>\n` of the manifest the tag points at
+//! └── quarantine/<alg>/<hex>      damaged blobs moved aside by `berth fsck --verify --repair`
 //! ```
+//!
+//! Repository name components start with a letter or digit, so `_manifests` and `_tags` never clash with a
+//! nested repository; tags start with a word character, so `.`-prefixed temporary files never clash with
+//! journal entries.
 //!
 //! `uploads/` and `blobs/` live on the same filesystem, so committing an upload is a single `rename(2)`:
 //! a blob file appears under its digest whole or not at all. No scratch directory is needed.
@@ -19,7 +28,12 @@
 
 use std::path::{Path, PathBuf};
 
-use berth_oci::Digest;
+use berth_oci::{Digest, RepositoryName, Tag};
+
+/// The journal directory of a repository's manifests.
+pub(crate) const MANIFESTS: &str = "_manifests";
+/// The journal directory of a repository's tags.
+pub(crate) const TAGS: &str = "_tags";
 
 /// Longest upload id accepted (a hyphenated UUID has 36 characters).
 const MAX_UPLOAD_ID_LEN: usize = 64;
@@ -47,6 +61,35 @@ impl Layout {
     /// `<root>/uploads`
     pub(crate) fn uploads_dir(&self) -> PathBuf {
         self.root.join("uploads")
+    }
+
+    /// `<root>/repositories`
+    pub(crate) fn journal_dir(&self) -> PathBuf {
+        self.root.join("repositories")
+    }
+
+    /// `<root>/repositories/<name>`
+    pub(crate) fn journal_repository(&self, repo: &RepositoryName) -> PathBuf {
+        // A validated name has no empty, `.` or `..` component and no backslash: its components are path
+        // components as they are.
+        let mut dir = self.journal_dir();
+        dir.extend(repo.as_str().split('/'));
+        dir
+    }
+
+    /// `<root>/repositories/<name>/_manifests/<alg>/<hex>`
+    pub(crate) fn journal_manifest(&self, repo: &RepositoryName, digest: &Digest) -> PathBuf {
+        self.journal_repository(repo).join(MANIFESTS).join(digest.algorithm().as_str()).join(digest.hex())
+    }
+
+    /// `<root>/repositories/<name>/_tags/<tag>`
+    pub(crate) fn journal_tag(&self, repo: &RepositoryName, tag: &Tag) -> PathBuf {
+        self.journal_repository(repo).join(TAGS).join(tag.as_str())
+    }
+
+    /// `<root>/quarantine/<alg>/<hex>`
+    pub(crate) fn quarantined(&self, digest: &Digest) -> PathBuf {
+        self.root.join("quarantine").join(digest.algorithm().as_str()).join(digest.hex())
     }
 
     /// `<root>/blobs/<alg>/<xx>/<hex>`
@@ -103,5 +146,19 @@ mod tests {
         assert_eq!(parse_blob_name("sha256", "zz", hex), None);
         assert_eq!(parse_blob_name("md5", &hex[..2], hex), None);
         assert_eq!(parse_blob_name("sha256", &hex[..2], "not-hex"), None);
+    }
+
+    #[test]
+    fn journal_paths_follow_the_repository_name() {
+        let layout = Layout::new(PathBuf::from("/r"));
+        let d = Digest::sha256_of(b"m");
+        let repo: RepositoryName = "library/alpine".parse().unwrap();
+        let tag: Tag = "3.20".parse().unwrap();
+        assert_eq!(
+            layout.journal_manifest(&repo, &d),
+            PathBuf::from(format!("/r/repositories/library/alpine/_manifests/sha256/{}", d.hex()))
+        );
+        assert_eq!(layout.journal_tag(&repo, &tag), PathBuf::from("/r/repositories/library/alpine/_tags/3.20"));
+        assert_eq!(layout.quarantined(&d), PathBuf::from(format!("/r/quarantine/sha256/{}", d.hex())));
     }
 }

@@ -369,3 +369,101 @@ async fn append_throughput() {
     let elapsed = started.elapsed();
     eprintln!("open + 16 KiB reads: {:.2} GiB/s ({elapsed:?})", gib_per_s(read, elapsed));
 }
+
+/// Pushing a blob again repairs a damaged stored copy (truncated, or a flipped bit), atomically; a sound copy
+/// is kept as it is.
+#[tokio::test]
+async fn a_commit_replaces_a_damaged_copy_and_keeps_a_sound_one() {
+    let (_dir, store) = store().await;
+    let data = content("damaged", 300_000);
+    let digest = put(&store, ID, &data).await;
+    let path = store.local_path(&digest).expect("local path");
+    let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).expect("stat"));
+
+    let sound = inode(&path);
+    put(&store, "1d", &data).await;
+    assert_eq!(inode(&path), sound, "a sound copy is kept");
+
+    let mut flipped = data.clone();
+    flipped[123_456] ^= 0x10;
+    std::fs::write(&path, &flipped).expect("flip a bit");
+    put(&store, "2d", &data).await;
+    assert_eq!(std::fs::read(&path).expect("read"), data, "a copy with a flipped bit is replaced");
+
+    std::fs::write(&path, &data[..1000]).expect("truncate");
+    let reader = store.open(&digest, None).await.expect("open");
+    assert_eq!(reader.stored_size, 1000, "open reports the size as stored");
+    put(&store, "3d", &data).await;
+    assert_eq!(std::fs::read(&path).expect("read"), data, "a truncated copy is replaced");
+    assert!(names_in(&store.root().join("uploads")).is_empty(), "no upload file left behind");
+}
+
+/// Journal files: temporary files are ignored, entries that do not match their name are reported.
+#[tokio::test]
+async fn journal_entries_that_do_not_match_are_reported_not_used() {
+    let (_dir, store) = store().await;
+    let repo: berth_oci::RepositoryName = "app".parse().unwrap();
+    let manifest = b"{\"schemaVersion\":2}".to_vec();
+    let digest = Digest::sha256_of(&manifest);
+    let update = crate::JournalUpdate::Manifest {
+        repository: repo.clone(),
+        digest: digest.clone(),
+        current: Some(("application/vnd.oci.image.manifest.v1+json".into(), manifest)),
+    };
+    store.journal_apply(vec![update]).await.expect("journal_apply");
+    let dir = store.root().join("repositories/app");
+    let file = dir.join("_manifests/sha256").join(digest.hex());
+    let written = std::fs::read(&file).expect("journal file");
+    assert!(written.starts_with(b"application/vnd.oci.image.manifest.v1+json\n{"), "media type, then bytes");
+
+    std::fs::create_dir_all(dir.join("_tags")).unwrap();
+    std::fs::write(dir.join("_tags/.latest.99.tmp"), "half-written").unwrap();
+    std::fs::write(dir.join("_tags/broken"), "not a digest\n").unwrap();
+    let mut damaged = written.clone();
+    *damaged.last_mut().unwrap() ^= 1;
+    std::fs::write(&file, damaged).unwrap();
+
+    let read = store.journal_read(&repo).await.expect("journal_read");
+    assert!(read.manifests.is_empty() && read.tags.is_empty(), "{read:?}");
+    assert_eq!(read.unreadable.len(), 2, "{:?}", read.unreadable);
+    assert_eq!(store.journal_repositories().await.expect("journal_repositories"), [repo]);
+}
+
+/// What verifying the stored copy costs a re-push of an existing blob, next to what the push itself costs (the
+/// append, hashed as the registry hashes it, and a commit of a new blob). Run in release:
+/// `cargo test -p berth-storage --release -- --ignored --nocapture re_push_cost`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement"]
+async fn re_push_cost() {
+    let (_dir, store) = store().await;
+    for mib in [1usize, 16, 256] {
+        let data = content("re_push_cost", mib << 20);
+        let digest = Digest::sha256_of(&data);
+        let mut timings = Vec::new();
+        for (round, id) in ["a1", "a2", "a3"].into_iter().enumerate() {
+            let state = store.create_upload(id).await.expect("create_upload");
+            let chunks: Vec<&[u8]> = data.chunks(64 << 10).collect();
+            let mut hasher = DigestHasher::new(Algorithm::Sha256);
+            let started = Instant::now();
+            let (size, state) = store
+                .append_upload(id, &state, 0, body(&chunks), &mut |c: &[u8]| hasher.update(c))
+                .await
+                .expect("append");
+            assert_eq!(hasher.finish(), digest);
+            let appended = started.elapsed();
+            let started = Instant::now();
+            store.commit_upload(id, &state, &digest, size).await.expect("commit");
+            let committed = started.elapsed();
+            timings.push((if round == 0 { "new" } else { "existing" }, appended, committed));
+        }
+        for (kind, appended, committed) in timings {
+            eprintln!(
+                "{mib:>4} MiB: append+hash {:>8.1} ms, commit of a {kind:<8} blob {:>7.1} ms ({:.0}% of the push)",
+                appended.as_secs_f64() * 1e3,
+                committed.as_secs_f64() * 1e3,
+                100.0 * committed.as_secs_f64() / (appended + committed).as_secs_f64()
+            );
+        }
+        store.delete(&digest).await.expect("delete");
+    }
+}
