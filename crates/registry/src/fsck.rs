@@ -207,7 +207,7 @@ impl Registry {
     }
 
     /// The blob holding the vulnerability database in use, if one was imported.
-    async fn vulndb_setting_blob(&self) -> Option<Digest> {
+    pub(crate) async fn vulndb_setting_blob(&self) -> Option<Digest> {
         let value = self.meta.registry_setting(crate::scanning::VULNDB_SETTING).await.ok()??;
         let imported: serde_json::Value = serde_json::from_str(&value).ok()?;
         imported.get("blob")?.as_str()?.parse().ok()

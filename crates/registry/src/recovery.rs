@@ -56,7 +56,9 @@ impl Registry {
         if !self.meta.is_empty().await? {
             return Ok(None);
         }
-        let blobs = self.blobs.list_blobs().await?.len();
+        // A vulnerability database imported before the first push is a blob without a metadata row.
+        let vulndb = self.vulndb_setting_blob().await;
+        let blobs = self.blobs.list_blobs().await?.into_iter().filter(|d| Some(d) != vulndb.as_ref()).count();
         let journaled = self.blobs.journal_repositories().await?.len();
         Ok((blobs > 0 || journaled > 0).then_some(blobs))
     }
