@@ -10,6 +10,7 @@ mod access;
 mod admin;
 mod authn;
 mod aws;
+mod console;
 mod ecr;
 pub mod endpoint;
 pub mod error;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{}/{{*rest}}", ecr::DOWNLOAD_PATH), get(handlers::download))
         .route("/metrics", get(handlers::metrics))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(console::routes())
         .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state)
 }

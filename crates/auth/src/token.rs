@@ -392,5 +392,7 @@ pub fn verify_login_password(keys: &KeyRing, password: &str, now: i64) -> Result
     Ok(claims.sub)
 }
 
+pub mod session;
+
 #[cfg(test)]
 mod tests;

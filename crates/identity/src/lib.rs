@@ -1,6 +1,6 @@
 //! berth's identity use cases: who is calling ([`authn`]), may they do this ([`authz`]), registry tokens and
-//! login passwords ([`tokens`]), managing users, keys, groups, policies and robot tokens ([`manage`]), the
-//! first administrator ([`bootstrap`]) and the audit trail ([`audit`]).
+//! login passwords ([`tokens`]), web console sessions ([`sessions`]), managing users, keys, groups, policies
+//! and robot tokens ([`manage`]), the first administrator ([`bootstrap`]) and the audit trail ([`audit`]).
 //!
 //! Every surface (OCI API, token endpoint, ECR API, admin API) declares what a request needs as
 //! [`Required`] permissions and has them decided by [`Identity::decide`] before anything runs; the use cases
@@ -17,6 +17,7 @@ pub mod manage;
 pub mod principal;
 pub mod resource;
 pub mod scope;
+pub mod sessions;
 pub mod tokens;
 
 use std::sync::{Arc, RwLock};

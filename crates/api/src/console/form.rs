@@ -1,0 +1,15 @@
+//! `application/x-www-form-urlencoded` fields (a POST's body or a URL's query), first value wins.
+
+/// Fields in the order sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Form(Vec<(String, String)>);
+
+impl Form {
+    pub fn parse(text: &str) -> Form {
+        Form(form_urlencoded::parse(text.as_bytes()).into_owned().collect())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}

@@ -1,0 +1,363 @@
+//! The signed-in pages: the repository list, creating, viewing (images, push commands, settings) and
+//! deleting a repository. Each runs after its route's access was decided; controls are shown only when the
+//! engine would allow what they do.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use berth_identity::Resource;
+use berth_meta::identity::Visibility;
+use berth_meta::settings::{ImageDetail, RepositoryRecord, RepositorySettings, TagMutability, TagStatus};
+use berth_oci::{Digest, RepositoryName};
+use berth_registry::RegistryError;
+use berth_registry::scanning::severity_counts;
+
+use super::route::{Listing, NewRepository, Rejected, Settings};
+use super::views::{self, Commands, ImageRow, RepositoryRow};
+use super::{Ctx, Failure, session};
+
+/// Repositories per page of the list.
+const PAGE: usize = 25;
+/// Images per page of a repository.
+const IMAGES_PAGE: u32 = 25;
+/// Images counted for the list (more shows as "100+").
+const COUNTED: u32 = 100;
+/// Repository names as the browser checks them while typing (the grammar of `berth_oci::RepositoryName`).
+const NAME_PATTERN: &str = "[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*)*";
+
+fn mutability_label(r: &RepositoryRecord) -> &'static str {
+    match (r.tag_mutability, r.tag_mutability_exclusions.is_empty()) {
+        (TagMutability::Mutable, true) => "mutable",
+        (TagMutability::Immutable, true) => "immutable",
+        (TagMutability::Mutable, false) => "mutable, with exceptions",
+        (TagMutability::Immutable, false) => "immutable, with exceptions",
+    }
+}
+
+async fn visibility(ctx: &Ctx<'_>, name: &RepositoryName) -> Result<Visibility, Failure> {
+    ctx.app.identity.visibility(name).await.map_err(Failure::fault)
+}
+
+/// `GET /console/`: the repositories the caller may describe (`ecr:DescribeRepositories`, decided per
+/// repository), by name prefix, a page at a time.
+pub async fn list(ctx: &Ctx<'_>, listing: &Listing) -> Result<Response, Failure> {
+    let prefix = listing.prefix.as_str();
+    let registry = &ctx.app.registry;
+    let mut shown: Vec<RepositoryRecord> = Vec::new();
+    let mut cursor = listing.after.as_ref().map(|a| a.to_string());
+    if cursor.is_none() && !prefix.is_empty() {
+        // Names are listed strictly after the cursor: the prefix itself, when it names a repository, first.
+        if let Ok(name) = prefix.parse::<RepositoryName>() {
+            match registry.repository(&name).await {
+                Ok(r) if ctx.may("ecr:DescribeRepositories", &r.name).await? => shown.push(r),
+                Ok(_) | Err(RegistryError::NameUnknown) => {}
+                Err(e) => return Err(Failure::registry(e, &name)),
+            }
+        }
+        cursor = Some(prefix.to_string());
+    }
+    'pages: loop {
+        let page = registry.repositories(cursor.as_deref(), 100).await.map_err(Failure::fault)?;
+        for record in &page.entries {
+            if !record.name.as_str().starts_with(prefix) || shown.len() > PAGE {
+                break 'pages;
+            }
+            if ctx.may("ecr:DescribeRepositories", &record.name).await? {
+                shown.push(record.clone());
+            }
+        }
+        match page.entries.last() {
+            Some(last) if page.more => cursor = Some(last.name.to_string()),
+            _ => break,
+        }
+    }
+    let next = if shown.len() > PAGE {
+        shown.truncate(PAGE);
+        shown.last().map(|r| r.name.to_string())
+    } else {
+        None
+    };
+    let mut rows = Vec::with_capacity(shown.len());
+    for r in &shown {
+        rows.push(row(ctx, r).await?);
+    }
+    let may_create = ctx
+        .app
+        .identity
+        .is_allowed(&ctx.caller, "ecr:CreateRepository", &Resource::Any)
+        .await
+        .map_err(Failure::fault)?;
+    let notice = match ctx.query.get("deleted") {
+        Some(n) => format!("Deleted the repository {n}."),
+        None => String::new(),
+    };
+    let page =
+        views::Repositories { chrome: ctx.chrome.clone(), prefix: prefix.into(), rows, next, may_create, notice };
+    Ok(views::html(StatusCode::OK, &page))
+}
+
+/// One row of the list; the image count and last push only where the caller may describe images, and
+/// only counted up to [`COUNTED`].
+async fn row(ctx: &Ctx<'_>, r: &RepositoryRecord) -> Result<RepositoryRow, Failure> {
+    let (mut images, mut last_push) = (String::new(), String::new());
+    if ctx.may("ecr:DescribeImages", &r.name).await? {
+        let page = ctx
+            .app
+            .registry
+            .image_details(&r.name, TagStatus::Any, None, COUNTED)
+            .await
+            .map_err(|e| Failure::registry(e, &r.name))?;
+        images = if page.more { format!("{COUNTED}+") } else { page.entries.len().to_string() };
+        if !page.more {
+            last_push = page.entries.iter().map(|d| d.pushed_at).max().map(views::when).unwrap_or_default();
+        }
+    }
+    let public = visibility(ctx, &r.name).await? == Visibility::Public;
+    Ok(RepositoryRow {
+        name: r.name.to_string(),
+        visibility: if public { "public" } else { "private" },
+        mutability: mutability_label(r),
+        scan_on_push: r.scan_on_push,
+        images,
+        last_push,
+        created: views::when(r.created_at),
+    })
+}
+
+/// The create form, empty or as submitted with what was wrong.
+pub fn new_form(ctx: &Ctx<'_>, rejected: Option<(&Rejected, StatusCode)>) -> Response {
+    let (form, error, status) = match rejected {
+        Some((r, status)) => (r.form.clone(), r.message.clone(), status),
+        None => (Default::default(), String::new(), StatusCode::OK),
+    };
+    let page = views::NewRepository {
+        chrome: ctx.chrome.clone(),
+        name: form.get("name").unwrap_or("").to_string(),
+        immutable: form.get("tag_mutability") == Some("IMMUTABLE"),
+        scan_on_push: form.get("scan_on_push") == Some("true"),
+        public: form.get("visibility") == Some("public"),
+        error,
+        pattern: NAME_PATTERN,
+    };
+    views::html(status, &page)
+}
+
+/// `POST /console/repositories`: `CreateRepository` (and the visibility, when public).
+pub async fn create(ctx: &Ctx<'_>, new: Result<NewRepository, Rejected>) -> Result<Response, Failure> {
+    let new = match new {
+        Ok(n) => n,
+        Err(rejected) => return Ok(new_form(ctx, Some((&rejected, StatusCode::BAD_REQUEST)))),
+    };
+    let settings = RepositorySettings {
+        tag_mutability: new.mutability,
+        tag_mutability_exclusions: Vec::new(),
+        scan_on_push: new.scan_on_push,
+        tags: Vec::new(),
+    };
+    let created = ctx.app.registry.create_repository(&new.name, &settings).await;
+    let created = created.map_err(|e| Failure::registry(e, &new.name));
+    ctx.audit("ecr:CreateRepository", &new.name, created.as_ref().err()).await;
+    if let Err(f) = created {
+        if f.status == StatusCode::CONFLICT {
+            let rejected = Rejected { form: ctx_form(&new), message: f.message };
+            return Ok(new_form(ctx, Some((&rejected, StatusCode::CONFLICT))));
+        }
+        return Err(f);
+    }
+    if new.visibility == Visibility::Public {
+        set_visibility(ctx, &new.name, Visibility::Public).await?;
+    }
+    Ok(session::redirect(&format!("/console/repositories/{}?created=1", new.name)))
+}
+
+/// The create form's fields for a valid submission shown again.
+fn ctx_form(new: &NewRepository) -> super::form::Form {
+    let mutability = if new.mutability == TagMutability::Immutable { "IMMUTABLE" } else { "MUTABLE" };
+    let visibility = if new.visibility == Visibility::Public { "public" } else { "private" };
+    let text = form_urlencoded::Serializer::new(String::new())
+        .append_pair("name", new.name.as_str())
+        .append_pair("tag_mutability", mutability)
+        .append_pair("scan_on_push", if new.scan_on_push { "true" } else { "false" })
+        .append_pair("visibility", visibility)
+        .finish();
+    super::form::Form::parse(&text)
+}
+
+async fn set_visibility(ctx: &Ctx<'_>, name: &RepositoryName, v: Visibility) -> Result<(), Failure> {
+    let result = ctx.app.identity.set_visibility(&ctx.authorized, name, v).await.map_err(Failure::fault);
+    ctx.audit("berth:SetRepositoryVisibility", name, result.as_ref().err()).await;
+    result
+}
+
+fn kind(d: &ImageDetail) -> &'static str {
+    const IMAGE_CONFIGS: [&str; 2] =
+        ["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"];
+    if d.media_type.contains("index") || d.media_type.contains("manifest.list") {
+        "index"
+    } else if d.config_media_type.as_deref().is_some_and(|c| !IMAGE_CONFIGS.contains(&c)) {
+        "artifact"
+    } else {
+        "image"
+    }
+}
+
+async fn image_row(ctx: &Ctx<'_>, name: &RepositoryName, d: &ImageDetail) -> Result<ImageRow, Failure> {
+    let report = ctx.app.registry.scan_report(name, &d.digest).await.map_err(|e| Failure::registry(e, name))?;
+    let (scan, severities) = match &report {
+        None => ("not scanned".to_string(), Vec::new()),
+        Some(r) if r.findings_ready() => {
+            const ORDER: [&str; 6] = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"];
+            let counts = severity_counts(&r.findings);
+            let mut severities: Vec<(String, u64)> = counts.iter().map(|(s, n)| (s.to_string(), *n)).collect();
+            severities.sort_by_key(|(s, _)| ORDER.iter().position(|o| o == s).unwrap_or(ORDER.len()));
+            let scan = if r.findings.is_empty() { "no findings" } else { "findings:" };
+            (scan.to_string(), severities)
+        }
+        Some(r) => (r.status.as_str().replace('_', " ").to_lowercase(), Vec::new()),
+    };
+    let digest = d.digest.to_string();
+    let hex = digest.split_once(':').map_or(digest.as_str(), |(_, h)| h);
+    Ok(ImageRow {
+        tags: d.tags.iter().map(|t| t.to_string()).collect(),
+        short_digest: format!("{}…", &digest[..digest.len() - hex.len() + 12.min(hex.len())]),
+        digest,
+        kind: kind(d),
+        size: views::size(d.size),
+        pushed: views::when(d.pushed_at),
+        last_pull: d.last_pulled_at.map(views::when).unwrap_or_else(|| "never".into()),
+        scan,
+        severities,
+    })
+}
+
+/// `GET /console/repositories/NAME`: the repository, its images (`ecr:DescribeImages`), and the controls
+/// the caller may use.
+pub async fn show(ctx: &Ctx<'_>, name: &RepositoryName, after: Option<&Digest>) -> Result<Response, Failure> {
+    let registry = &ctx.app.registry;
+    let record = registry.repository(name).await.map_err(|e| Failure::registry(e, name))?;
+    let page = registry
+        .image_details(name, TagStatus::Any, after, IMAGES_PAGE)
+        .await
+        .map_err(|e| Failure::registry(e, name))?;
+    let mut images = Vec::with_capacity(page.entries.len());
+    for d in &page.entries {
+        images.push(image_row(ctx, name, d).await?);
+    }
+    let next = if page.more { page.entries.last().map(|d| d.digest.to_string()) } else { None };
+    let notice = if ctx.query.get("created").is_some() {
+        "Repository created. View the push commands to push an image to it."
+    } else if ctx.query.get("saved").is_some() {
+        "Settings saved."
+    } else {
+        ""
+    };
+    let page = views::Repository {
+        chrome: ctx.chrome.clone(),
+        name: name.to_string(),
+        uri: format!("{}/{name}", ctx.host),
+        created: views::when(record.created_at),
+        public: visibility(ctx, name).await? == Visibility::Public,
+        immutable: record.tag_mutability == TagMutability::Immutable,
+        exclusions: record.tag_mutability_exclusions.clone(),
+        scan_on_push: record.scan_on_push,
+        images,
+        next,
+        may_delete: ctx.may("ecr:DeleteRepository", name).await?,
+        may_mutability: ctx.may("ecr:PutImageTagMutability", name).await?,
+        may_scanning: ctx.may("ecr:PutImageScanningConfiguration", name).await?,
+        may_visibility: ctx.may("berth:SetRepositoryVisibility", name).await?,
+        notice: notice.into(),
+    };
+    Ok(views::html(StatusCode::OK, &page))
+}
+
+/// `GET /console/repositories/NAME/-/push-commands`: the commands that push an image here, for the host the
+/// browser addressed.
+pub async fn push_commands(ctx: &Ctx<'_>, name: &RepositoryName) -> Result<Response, Failure> {
+    ctx.app.registry.repository(name).await.map_err(|e| Failure::registry(e, name))?;
+    let (host, endpoint) = (ctx.host.as_str(), ctx.endpoint());
+    let push = [
+        format!("docker build -t {name} ."),
+        format!("docker tag {name}:latest {host}/{name}:latest"),
+        format!("docker push {host}/{name}:latest"),
+    ];
+    let berth = Commands {
+        title: "With docker and the berth CLI",
+        note: format!(
+            "Sign the berth CLI in once with `berth login --endpoint {endpoint}` (your user name and password); \
+             then log docker in, build your image (or skip that line and tag one you have), tag and push it:"
+        ),
+        lines: [format!("berth login-password | docker login --username AWS --password-stdin {host}")]
+            .into_iter()
+            .chain(push.iter().cloned())
+            .collect(),
+    };
+    let region = &ctx.app.identity.account().region;
+    let aws = Commands {
+        title: "With the aws CLI",
+        note: format!(
+            "With a berth access key in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and AWS_DEFAULT_REGION={region}:"
+        ),
+        lines: [format!(
+            "aws ecr get-login-password --endpoint-url {endpoint} | docker login --username AWS --password-stdin {host}"
+        )]
+        .into_iter()
+        .chain(push.iter().skip(1).cloned())
+        .collect(),
+    };
+    let page = views::PushCommands { chrome: ctx.chrome.clone(), name: name.to_string(), groups: vec![berth, aws] };
+    Ok(views::html(StatusCode::OK, &page))
+}
+
+/// `GET /console/repositories/NAME/-/delete`: the confirmation, which asks for the name (and for `force`
+/// when the repository holds images).
+pub async fn confirm_delete(ctx: &Ctx<'_>, name: &RepositoryName, error: &str) -> Result<Response, Failure> {
+    let registry = &ctx.app.registry;
+    registry.repository(name).await.map_err(|e| Failure::registry(e, name))?;
+    let images = registry.image_details(name, TagStatus::Any, None, 1).await.map_err(|e| Failure::registry(e, name))?;
+    let page = views::ConfirmDelete {
+        chrome: ctx.chrome.clone(),
+        name: name.to_string(),
+        has_images: !images.entries.is_empty(),
+        error: error.to_string(),
+    };
+    let status = if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    Ok(views::html(status, &page))
+}
+
+/// `POST /console/repositories/NAME/-/delete`: `DeleteRepository`, once confirmed by name.
+pub async fn delete(ctx: &Ctx<'_>, name: &RepositoryName, confirmed: bool, force: bool) -> Result<Response, Failure> {
+    if !confirmed {
+        return confirm_delete(ctx, name, "Type the repository's name exactly to confirm.").await;
+    }
+    let deleted = ctx.app.registry.delete_repository(name, force).await.map_err(|e| Failure::registry(e, name));
+    ctx.audit("ecr:DeleteRepository", name, deleted.as_ref().err()).await;
+    match deleted {
+        Ok(_) => Ok(session::redirect(&format!("/console/?deleted={name}"))),
+        Err(f) if f.status == StatusCode::CONFLICT => confirm_delete(ctx, name, &f.message).await,
+        Err(f) => Err(f),
+    }
+}
+
+/// `POST /console/repositories/NAME/-/settings`: each setting the form carries (`PutImageTagMutability`,
+/// `PutImageScanningConfiguration`, the visibility), when it changes.
+pub async fn settings(ctx: &Ctx<'_>, name: &RepositoryName, s: &Settings) -> Result<Response, Failure> {
+    let registry = &ctx.app.registry;
+    let record = registry.repository(name).await.map_err(|e| Failure::registry(e, name))?;
+    // The form offers the plain modes; a mode it shows unchanged keeps the exceptions set over the API.
+    if let Some(m) = s.mutability.filter(|m| *m != record.tag_mutability) {
+        let r = registry.set_tag_mutability(name, m, &[]).await.map_err(|e| Failure::registry(e, name));
+        ctx.audit("ecr:PutImageTagMutability", name, r.as_ref().err()).await;
+        r?;
+    }
+    if let Some(on) = s.scan_on_push.filter(|on| *on != record.scan_on_push) {
+        let r = registry.set_scan_on_push(name, on).await.map_err(|e| Failure::registry(e, name));
+        ctx.audit("ecr:PutImageScanningConfiguration", name, r.as_ref().err()).await;
+        r?;
+    }
+    if let Some(v) = s.visibility
+        && v != visibility(ctx, name).await?
+    {
+        set_visibility(ctx, name, v).await?;
+    }
+    Ok(session::redirect(&format!("/console/repositories/{name}?saved=1")))
+}
