@@ -12,11 +12,12 @@ export PIP_ROOT_USER_ACTION=ignore
 log() { printf '[install-deps] %s\n' "$*"; }
 
 # Debian packages the tests use (the clients incl. AWS CLI v2, Distribution to validate against,
-# busybox-static for FROM-scratch images, PostgreSQL for the metadata backend).
+# busybox-static for FROM-scratch images, PostgreSQL for the metadata backend, headless Chromium and its
+# WebDriver for the console's browser tests).
 apt_packages=(skopeo podman buildah busybox-static docker-registry umoci curl ca-certificates awscli debootstrap
-    postgresql)
-# PyPI packages: the oras SDK (e2e), boto3 and awscli (ECR-compatible API tests).
-pip_packages=(oras boto3 awscli)
+    postgresql chromium chromium-driver)
+# PyPI packages: the oras SDK (e2e), boto3 and awscli (ECR-compatible API tests), selenium (console tests).
+pip_packages=(oras boto3 awscli selenium)
 
 install_apt() {
     local missing=() p
@@ -51,7 +52,7 @@ install_apt() {
 }
 
 install_pip() {
-    if python3 -c 'import oras.client, boto3' 2>/dev/null && command -v aws >/dev/null; then
+    if python3 -c 'import oras.client, boto3, selenium' 2>/dev/null && command -v aws >/dev/null; then
         log "pip: ${pip_packages[*]} present"
         return 0
     fi
