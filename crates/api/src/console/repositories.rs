@@ -282,10 +282,10 @@ pub async fn push_commands(ctx: &Ctx<'_>, name: &RepositoryName) -> Result<Respo
     ];
     let berth = Commands {
         title: "With docker and the berth CLI",
-        note: format!(
-            "Sign the berth CLI in once with `berth login --endpoint {endpoint}` (your user name and password); \
-             then log docker in, build your image (or skip that line and tag one you have), tag and push it:"
-        ),
+        setup_note: "Once: sign the berth CLI in with your user name and password.".into(),
+        setup: Some(format!("berth login --endpoint {endpoint}")),
+        note: "Then log docker in, build your image (or skip that line and tag one you have), tag and push it:"
+            .into(),
         lines: [format!("berth login-password | docker login --username AWS --password-stdin {host}")]
             .into_iter()
             .chain(push.iter().cloned())
@@ -294,14 +294,17 @@ pub async fn push_commands(ctx: &Ctx<'_>, name: &RepositoryName) -> Result<Respo
     let region = &ctx.app.identity.account().region;
     let aws = Commands {
         title: "With the aws CLI",
+        setup_note: String::new(),
+        setup: None,
         note: format!(
-            "With a berth access key in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and AWS_DEFAULT_REGION={region}:"
+            "With a berth access key in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (berth login saves one in \
+             ~/.berth/credentials), and AWS_DEFAULT_REGION={region}:"
         ),
         lines: [format!(
             "aws ecr get-login-password --endpoint-url {endpoint} | docker login --username AWS --password-stdin {host}"
         )]
         .into_iter()
-        .chain(push.iter().skip(1).cloned())
+        .chain(push.iter().cloned())
         .collect(),
     };
     let page = views::PushCommands { chrome: ctx.chrome.clone(), name: name.to_string(), groups: vec![berth, aws] };

@@ -121,9 +121,11 @@ impl Repository {
     }
 }
 
-/// A titled group of shell lines.
+/// A titled group of shell lines: what to do once (`setup`, when there is something), then the lines.
 pub struct Commands {
     pub title: &'static str,
+    pub setup_note: String,
+    pub setup: Option<String>,
     pub note: String,
     pub lines: Vec<String>,
 }

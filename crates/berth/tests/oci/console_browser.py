@@ -15,6 +15,7 @@ private one. A screenshot of each page is saved in DIR. Exits non-zero with the 
 """
 
 import argparse
+import base64
 import http.cookiejar
 import os
 import shutil
@@ -104,11 +105,15 @@ class Browser:
     def shot(self, name):
         """Saves a screenshot of the whole page."""
         self.shots += 1
-        height = self.driver.execute_script("return document.documentElement.scrollHeight")
-        self.driver.set_window_size(1280, max(700, min(int(height) + 40, 2400)))
+        d = self.driver
+        height = d.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]["height"]
+        d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                          {"width": 1280, "height": max(720, int(height)), "deviceScaleFactor": 1, "mobile": False})
+        png = d.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})["data"]
+        d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         path = os.path.join(self.out, f"{self.shots:02d}-{name}.png")
-        self.driver.save_screenshot(path)
-        self.driver.set_window_size(1280, 900)
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(png))
         print(f"screenshot: {path}", flush=True)
 
     def sign_in(self, user, password):
@@ -203,7 +208,12 @@ def admin_walkthrough(b, args, env, tmp):
     b.follow("Create repository")
     check(b.path() == "/console/repositories/new", "the create form opens")
     b.shot("create-repository")
+    mismatch = "return document.getElementById('name').validity.patternMismatch"
+    b.find("#name").send_keys("Team/App")
+    check(b.driver.execute_script(mismatch), "the browser flags a name the API would refuse, as it is typed")
+    b.find("#name").clear()
     b.find("#name").send_keys(REPO)
+    check(not b.driver.execute_script(mismatch), "and accepts a valid one")
     b.press("Create repository")
     check(b.path().startswith(f"/console/repositories/{REPO}"), f"creating leads to the repository ({b.path()})")
     check("Repository created" in b.text() and "No images yet" in b.text(), "the new repository is empty")
