@@ -284,8 +284,7 @@ pub async fn push_commands(ctx: &Ctx<'_>, name: &RepositoryName) -> Result<Respo
         title: "With docker and the berth CLI",
         setup_note: "Once: sign the berth CLI in with your user name and password.".into(),
         setup: Some(format!("berth login --endpoint {endpoint}")),
-        note: "Then log docker in, build your image (or skip that line and tag one you have), tag and push it:"
-            .into(),
+        note: "Then log docker in, build your image (or skip that line and tag one you have), tag and push it:".into(),
         lines: [format!("berth login-password | docker login --username AWS --password-stdin {host}")]
             .into_iter()
             .chain(push.iter().cloned())
