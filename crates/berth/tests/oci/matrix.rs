@@ -1,9 +1,10 @@
 //! The permission matrix: every route of every surface (`/v2`, `/token`, the ECR API, the admin API) ×
 //! every kind of caller × a private, a public and a pull-policy-gated repository (and `berth login`'s
-//! `/auth/v1/Login`), each cell asserted
+//! `/auth/v1/Login`, and the web console's routes with a signed-in session), each cell asserted
 //! against one model of who may do what ([`expected`]).
 //!
-//! **A new route gets its row here** ([`v2_routes`], [`ECR_OPERATIONS`], [`ADMIN_OPERATIONS`]), with the
+//! **A new route gets its row here** ([`v2_routes`], [`ecr_operations`], [`admin_operations`],
+//! [`console_routes`]), with the
 //! ECR action and resource it is decided on. A cell is classified from the response alone: refused by
 //! the access decision, refused by the pull policy, or let through (whatever the handler then answered).
 
@@ -383,6 +384,144 @@ fn admin_operations(repo: &str, kind: Kind, n: usize) -> Vec<(&'static str, Valu
     ]
 }
 
+/// A console row: (method, path, form, actions all needed, resource). No action: a signed-in user and
+/// nothing else.
+type ConsoleRow = (&'static str, String, Vec<(&'static str, String)>, Vec<&'static str>, On);
+
+/// Console rows on a repository. Changes act on [`SCRATCH`] or change nothing the other cells see.
+fn console_routes(repo: &str, kind: Kind, n: usize) -> Vec<ConsoleRow> {
+    let r = On::Repo(kind);
+    let scratch = On::Repo(Kind::Private);
+    let visibility = if kind == Kind::Public { "public" } else { "private" };
+    let at = |rest: &str| format!("/console/repositories/{rest}");
+    vec![
+        ("GET", "/console/".into(), vec![], vec![], On::Registry),
+        ("GET", "/console/?prefix=m/".into(), vec![], vec![], On::Registry),
+        ("GET", at("new"), vec![], vec![], On::Registry),
+        (
+            "POST",
+            "/console/repositories".into(),
+            vec![("name", format!("{SCRATCH}/console-{n}"))],
+            vec!["ecr:CreateRepository"],
+            scratch,
+        ),
+        ("GET", at(repo), vec![], vec!["ecr:DescribeRepositories", "ecr:DescribeImages"], r),
+        ("GET", at(&format!("{repo}/-/push-commands")), vec![], vec!["ecr:DescribeRepositories"], r),
+        ("GET", at(&format!("{SCRATCH}/-/delete")), vec![], vec!["ecr:DeleteRepository"], scratch),
+        (
+            "POST",
+            at(&format!("{SCRATCH}/-/delete")),
+            vec![("confirm", SCRATCH.into())],
+            vec!["ecr:DeleteRepository"],
+            scratch,
+        ),
+        (
+            "POST",
+            at(&format!("{SCRATCH}/-/settings")),
+            vec![("tag_mutability", "MUTABLE".into())],
+            vec!["ecr:PutImageTagMutability"],
+            scratch,
+        ),
+        (
+            "POST",
+            at(&format!("{SCRATCH}/-/settings")),
+            vec![("scan_on_push", "false".into())],
+            vec!["ecr:PutImageScanningConfiguration"],
+            scratch,
+        ),
+        (
+            "POST",
+            at(&format!("{repo}/-/settings")),
+            vec![("visibility", visibility.into())],
+            vec!["berth:SetRepositoryVisibility"],
+            r,
+        ),
+    ]
+}
+
+/// Console routes anyone may read, signed in or not.
+const CONSOLE_PUBLIC: [&str; 3] = ["/console/login", "/console/public", "/console/static/console.css"];
+
+/// A console session: the cookie header to send and the CSRF token its forms carry.
+struct ConsoleSession {
+    cookie: String,
+    csrf: String,
+}
+
+/// The value of cookie `name` set by `r`.
+fn set_cookie(r: &Response, name: &str) -> Option<String> {
+    r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        let (pair, _) = v.split_once(';').unwrap_or((v, ""));
+        pair.strip_prefix(&format!("{name}=")).map(str::to_string)
+    })
+}
+
+/// Signs `who` in to the console with what it would present as a password (users' passwords; robot and
+/// bearer tokens, which are refused). Returns the sign-in's outcome and the session, if one was opened.
+async fn console_sign_in(s: &Server, http: &Client, c: &Callers, who: Who) -> (Outcome, Option<ConsoleSession>) {
+    let (user, password) = match who {
+        Who::Anonymous => (String::new(), String::new()),
+        Who::Robot => ("robot".into(), c.robot.clone()),
+        Who::Bearer => ("pusher".into(), c.bearer.clone()),
+        Who::Admin => ("admin".into(), ADMIN_PASSWORD.into()),
+        other => (name(other).into(), format!("{}-password", name(other))),
+    };
+    let page = http.get(s.url("/console/login")).send().await.unwrap();
+    let login_csrf = set_cookie(&page, "berth_login_csrf").expect("the sign-in page sets its CSRF cookie");
+    let form = [("csrf", login_csrf.as_str()), ("user", &user), ("password", &password)];
+    let r = http
+        .post(s.url("/console/login"))
+        .header("cookie", format!("berth_login_csrf={login_csrf}"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let Some(session) = set_cookie(&r, "berth_session").filter(|v| !v.is_empty()) else {
+        return (Outcome::Refused, None);
+    };
+    let cookie = format!("berth_session={session}");
+    let html = http.get(s.url("/console/")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).and_then(|t| t.split('"').next()).unwrap().to_string();
+    (Outcome::Through, Some(ConsoleSession { cookie, csrf }))
+}
+
+/// Classifies a console answer: refused (401, 403, 429, or sent to sign in), or let through.
+fn console_outcome(r: &Response) -> Outcome {
+    let to_sign_in = r
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .is_some_and(|l| l.starts_with("/console/login?next="));
+    match r.status() {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS => Outcome::Refused,
+        _ if to_sign_in => Outcome::Refused,
+        _ => Outcome::Through,
+    }
+}
+
+/// A console request as `session` (or without one), forms carrying the session's CSRF token.
+async fn console_call(
+    s: &Server,
+    http: &Client,
+    session: Option<&ConsoleSession>,
+    method: &str,
+    path: &str,
+    form: &[(&str, String)],
+) -> Response {
+    let mut r = http.request(method.parse().unwrap(), s.url(path));
+    if let Some(session) = session {
+        r = r.header("cookie", &session.cookie);
+    }
+    if method == "POST" {
+        let mut fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        if let Some(session) = session {
+            fields.push(("csrf", &session.csrf));
+        }
+        r = r.form(&fields);
+    }
+    r.send().await.unwrap()
+}
+
 /// A request with `who`'s credentials: SigV4 for users' keys, otherwise what `who` presents on `/v2`.
 async fn aws_call(s: &Server, c: &Callers, who: Who, path: &str, target: Option<&str>, body: &Value) -> Response {
     let service = if target.is_some() { "ecr" } else { "berth" };
@@ -460,6 +599,16 @@ async fn every_route_of_every_surface_for_every_caller() {
             login,
             if may_login { Outcome::Through } else { Outcome::Refused },
         );
+        // The console: users sign in with their passwords; robot and bearer tokens never sign in. Pages
+        // anyone may read answer everyone.
+        let (signed_in, console) = console_sign_in(&s, &http, &callers, who).await;
+        let has_password = !matches!(who, Who::Anonymous | Who::Robot | Who::Bearer);
+        let want_sign_in = if has_password { Outcome::Through } else { Outcome::Refused };
+        tally.check("console", who, "POST /console/login".into(), signed_in, want_sign_in);
+        for path in CONSOLE_PUBLIC {
+            let got = console_outcome(&console_call(&s, &http, console.as_ref(), "GET", path, &[]).await);
+            tally.check("console", who, format!("GET {path}"), got, Outcome::Through);
+        }
 
         for kind in [Kind::Private, Kind::Public, Kind::Gated] {
             let repo = kind.repo();
@@ -510,6 +659,12 @@ async fn every_route_of_every_surface_for_every_caller() {
                 tally.check("ecr", who, format!("{op} {repo}"), got, want);
             }
             made += 1;
+            for (method, path, form, actions, on) in console_routes(repo, kind, made) {
+                let got = console_outcome(&console_call(&s, &http, console.as_ref(), method, &path, &form).await);
+                let allowed = console.is_some() && actions.iter().all(|a| expected(who, a, on));
+                let want = if allowed { Outcome::Through } else { Outcome::Refused };
+                tally.check("console", who, format!("{method} {path} {form:?} {repo}"), got, want);
+            }
             for (op, body, action, on) in admin_operations(repo, kind, made) {
                 let path = format!("/admin/v1/{op}");
                 let got = aws_outcome(aws_call(&s, &callers, who, &path, None, &body).await).await;
@@ -517,6 +672,9 @@ async fn every_route_of_every_surface_for_every_caller() {
                 tally.check("admin", who, format!("{op} {body} {repo}"), got, want);
             }
         }
+        let got = console_outcome(&console_call(&s, &http, console.as_ref(), "POST", "/console/logout", &[]).await);
+        let want = if console.is_some() { Outcome::Through } else { Outcome::Refused };
+        tally.check("console", who, "POST /console/logout".into(), got, want);
     }
     let Tally { cells, wrong } = tally;
     assert!(wrong.is_empty(), "{} of {cells} cells are wrong:\n{}", wrong.len(), wrong.join("\n"));
