@@ -203,14 +203,20 @@ fn kind(d: &ImageDetail) -> &'static str {
 async fn image_row(ctx: &Ctx<'_>, name: &RepositoryName, d: &ImageDetail) -> Result<ImageRow, Failure> {
     let report = ctx.app.registry.scan_report(name, &d.digest).await.map_err(|e| Failure::registry(e, name))?;
     let (scan, severities) = match &report {
+        None if kind(d) != "image" => ("—".to_string(), Vec::new()),
         None => ("not scanned".to_string(), Vec::new()),
         Some(r) if r.findings_ready() => {
             const ORDER: [&str; 6] = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"];
             let counts = severity_counts(&r.findings);
             let mut severities: Vec<(String, u64)> = counts.iter().map(|(s, n)| (s.to_string(), *n)).collect();
             severities.sort_by_key(|(s, _)| ORDER.iter().position(|o| o == s).unwrap_or(ORDER.len()));
-            let scan = if r.findings.is_empty() { "no findings" } else { "findings:" };
-            (scan.to_string(), severities)
+            let scan = match &r.description {
+                // What the scan found, or why it could not look (no vulnerability database imported yet).
+                Some(d) if r.findings.is_empty() => d.clone(),
+                _ if r.findings.is_empty() => "no findings".to_string(),
+                _ => format!("{} findings:", r.findings.len()),
+            };
+            (scan, severities)
         }
         Some(r) => (r.status.as_str().replace('_', " ").to_lowercase(), Vec::new()),
     };

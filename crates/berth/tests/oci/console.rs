@@ -10,6 +10,7 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::ecr::require;
+use crate::scanning::{findings_when_evaluated, import, push_fixture};
 use crate::support::*;
 
 const READER: (&str, &str) = ("reader", "reader-password-for-tests");
@@ -32,6 +33,15 @@ async fn console_walkthrough_in_a_real_browser() {
     s.push_image("gallery/public-app", "v1", b"public layer").await;
     s.push_image("gallery/private-app", "v1", b"private layer").await;
     s.admin("SetRepositoryVisibility", json!({"repositoryName": "gallery/public-app", "visibility": "public"})).await;
+    // An image scanned on push against the test vulnerability database, with findings.
+    import(&s, &["Debian", "PyPI"]);
+    let create = json!({"repositoryName": "gallery/scanned", "imageScanningConfiguration": {"scanOnPush": true}});
+    let target = ("x-amz-target", "AmazonEC2ContainerRegistry_V20150921.CreateRepository");
+    assert!(s.signed_post(Some(ADMIN_KEY), "ecr", "/", &[target], &create).await.status().is_success());
+    let (digest, _) = push_fixture(&s, "gallery/scanned", "v1").await;
+    findings_when_evaluated(&s, &format!("gallery/scanned@{digest}"), |v| {
+        v["imageScanFindings"]["findingSeverityCounts"].as_object().is_some_and(|c| !c.is_empty())
+    });
 
     let tmp = tempfile::tempdir().unwrap();
     let shots = std::env::var("BERTH_CONSOLE_SCREENSHOTS")

@@ -305,6 +305,11 @@ def reader_walkthrough(b, args):
     check(status == 403, f"a forged create gets 403 too ({status})")
     b.open("/console/repositories/gallery/private-app")
     check("View push commands" in b.text(), "the repository is still there")
+    b.open("/console/repositories/gallery/scanned")
+    severities = [e.text for e in b.driver.find_elements(By.CSS_SELECTOR, "span.sev")]
+    check(len(severities) > 0 and "findings:" in b.text(), f"a scanned image shows its severity counts ({severities})")
+    check("artifact" in b.text(), "and its SBOM is listed as an artifact")
+    b.shot("scanned-image")
     b.sign_out()
 
 
