@@ -11,7 +11,7 @@
 //!
 //! The two kinds of token cannot stand in for each other: they differ in the header's `typ` (`JWT` and
 //! [`LOGIN_TYP`]) and in the audience (the registry's service name and [`LOGIN_AUDIENCE`]), and both are
-//! checked.
+//! checked. Web console sessions ([`session`]) are a third kind, apart from both in the same way.
 //!
 //! Nothing here reads the clock: `now` (Unix seconds) is always a parameter, so expiry is tested exactly.
 

@@ -156,13 +156,13 @@ pub async fn login(app: &AppState, parts: &Parts, form: &Form, ip: Option<IpAddr
     if !matches!(principal, Principal::User { .. }) {
         return again(StatusCode::UNAUTHORIZED, "Only users sign in to the console (not robot tokens).");
     }
-    let (token, session) = app.identity.start_console_session(&principal).map_err(Failure::fault)?;
+    let (token, _) = app.identity.start_console_session(&principal).map_err(Failure::fault)?;
     let caller = Caller { principal, source_ip: ip, secure: app.tls };
     let resource = app.identity.account().user_arn(caller.principal.label().trim_start_matches("user/"));
     crate::authn::audit(app, &caller, "berth:ConsoleSignIn", &resource, ip, "allowed", 200).await;
     let mut r = see_other(&next_page(form.get("next")));
-    let max_age = (session.expires_at - app.identity.now()).clamp(0, SESSION_TTL);
-    r.headers_mut().append(SET_COOKIE, set_cookie(app, SESSION_COOKIE, token.expose(), max_age));
+    // The browser keeps the cookie as long as the session lasts; the signed token's expiry is what counts.
+    r.headers_mut().append(SET_COOKIE, set_cookie(app, SESSION_COOKIE, token.expose(), SESSION_TTL));
     r.headers_mut().append(SET_COOKIE, set_cookie(app, LOGIN_CSRF_COOKIE, "", 0));
     Ok(r)
 }

@@ -62,3 +62,68 @@ async fn console_walkthrough_in_a_real_browser() {
     assert!(out.status.success(), "the browser scenarios failed: {stderr}");
     assert!(stdout.contains("console browser scenarios passed"), "{stdout}");
 }
+
+/// The value of cookie `name` that `r` sets.
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        let (pair, _) = v.split_once(';').unwrap_or((v, ""));
+        pair.strip_prefix(&format!("{name}=")).map(str::to_string)
+    })
+}
+
+/// Signs in over HTTP as a browser would; the answer to the sign-in post.
+async fn sign_in(s: &Server, user: &str, password: &str) -> reqwest::Response {
+    let http = anonymous_client();
+    let page = http.get(s.url("/console/login")).send().await.unwrap();
+    let csrf = set_cookie(&page, "berth_login_csrf").unwrap();
+    http.post(s.url("/console/login"))
+        .header("cookie", format!("berth_login_csrf={csrf}"))
+        .form(&[("csrf", csrf.as_str()), ("user", user), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Whether `cookie` opens the repository list (rather than being sent to sign in).
+async fn lists(s: &Server, cookie: &str) -> bool {
+    let r = anonymous_client().get(s.url("/console/")).header("cookie", cookie).send().await.unwrap();
+    r.status() == reqwest::StatusCode::OK
+}
+
+#[tokio::test]
+async fn console_sessions_outlive_the_server_not_the_user_and_failed_sign_ins_are_limited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut s = Server::start_in(&dir);
+    s.admin("CreateUser", json!({"userName": "kim", "password": "kim-password"})).await;
+    let r = sign_in(&s, "kim", "kim-password").await;
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    let set = r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>();
+    let session = set.iter().find(|c| c.starts_with("berth_session=")).expect("a session cookie");
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/console", "Max-Age=28800"] {
+        assert!(session.contains(flag), "{flag} in {session}");
+    }
+    let cookie = format!("berth_session={}", set_cookie(&r, "berth_session").unwrap());
+    assert!(lists(&s, &cookie).await);
+
+    // Nothing is kept in memory: another server on the same metadata accepts the session.
+    s.stop();
+    let s = Server::start_in(&dir);
+    assert!(lists(&s, &cookie).await, "the session holds on another node");
+    // A tampered session is no session.
+    let mut tampered = cookie.clone();
+    tampered.insert(tampered.len() - 5, 'x');
+    assert!(!lists(&s, &tampered).await);
+    // Deleting the user ends their sessions.
+    s.admin("DeleteUser", json!({"userName": "kim"})).await;
+    assert!(!lists(&s, &cookie).await, "a deleted user's session is refused");
+
+    // Failed sign-ins count towards the identity service's limits: 10 per (user, address), then 429.
+    s.admin("CreateUser", json!({"userName": "lee", "password": "lee-password"})).await;
+    for _ in 0..10 {
+        assert_eq!(sign_in(&s, "lee", "wrong").await.status(), reqwest::StatusCode::UNAUTHORIZED);
+    }
+    let r = sign_in(&s, "lee", "lee-password").await;
+    assert_eq!(r.status(), reqwest::StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+    assert!(r.text().await.unwrap().contains("Too many failed sign-ins"));
+}
