@@ -75,7 +75,8 @@ pub async fn signed_in(app: &AppState, headers: &HeaderMap, ip: Option<IpAddr>) 
 /// and the form carries `expected` as its `csrf` field.
 pub fn check_form(parts: &Parts, form: &Form, expected: &str) -> Result<(), Failure> {
     if let Some(origin) = parts.headers.get(ORIGIN).and_then(|o| o.to_str().ok()) {
-        let host = parts.headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        // `Host`, or HTTP/2's `:authority`.
+        let host = crate::authn::request_host(parts.headers.get(HOST), &parts.uri);
         let origin_host = origin.split_once("://").map_or("", |(_, h)| h);
         if origin_host != host {
             return Err(Failure::status(StatusCode::FORBIDDEN, "the form was posted from another site"));
@@ -196,6 +197,29 @@ mod tests {
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc.def"));
         assert_eq!(cookie(&h, LOGIN_CSRF_COOKIE), Some("x"));
         assert_eq!(cookie(&h, "c"), None);
+    }
+
+    fn parts(uri: &str, headers: &[(&str, &str)]) -> Parts {
+        let mut b = axum::http::Request::builder().method("POST").uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn forms_carry_the_token_and_come_from_this_site() {
+        let form = Form::parse("csrf=abc");
+        let same = parts("/console/logout", &[("host", "r.example:5000"), ("origin", "http://r.example:5000")]);
+        assert!(check_form(&same, &form, "abc").is_ok());
+        assert!(check_form(&same, &Form::parse("csrf=abd"), "abc").is_err());
+        assert!(check_form(&same, &Form::default(), "abc").is_err());
+        assert!(check_form(&same, &Form::parse("csrf="), "").is_err(), "an empty expected token never matches");
+        let other = parts("/console/logout", &[("host", "r.example:5000"), ("origin", "http://evil.example")]);
+        assert_eq!(check_form(&other, &form, "abc").unwrap_err().status, StatusCode::FORBIDDEN);
+        // HTTP/2 has no Host header: the authority is in the URI.
+        let h2 = parts("https://r.example/console/logout", &[("origin", "https://r.example")]);
+        assert!(check_form(&h2, &form, "abc").is_ok());
     }
 
     #[test]
