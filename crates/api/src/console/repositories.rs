@@ -80,6 +80,8 @@ pub async fn list(ctx: &Ctx<'_>, listing: &Listing) -> Result<Response, Failure>
     for r in &shown {
         rows.push(row(ctx, r).await?);
     }
+    // The button is offered to callers allowed `ecr:CreateRepository` on `*` (a policy naming only some
+    // repositories' ARNs does not show it; the form still works for them, decided on the name submitted).
     let may_create = ctx
         .app
         .identity
