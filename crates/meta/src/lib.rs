@@ -2,10 +2,11 @@
 //! sessions and usage. All SQL lives in this crate.
 //!
 //! Callers see narrow role traits ([`RepositoryStore`], [`BlobIndex`], [`ManifestStore`], [`UploadStore`],
-//! [`UsageStore`], [`settings::RepositorySettingsStore`]) gathered in [`MetaStore`]; the SQLite backend ([`SqliteMeta`]) implements them all, and a
-//! PostgreSQL backend is meant to implement the same traits and pass the same conformance suite. Identities
-//! and access (users, access keys, groups, policies, repository visibility, robot tokens, signing keys, the
-//! audit log) have role traits of their own in [`identity`], gathered in [`identity::IdentityMeta`].
+//! [`UsageStore`], [`settings::RepositorySettingsStore`]) gathered in [`MetaStore`]; the SQLite backend
+//! ([`SqliteMeta`]) implements them all, and so does the PostgreSQL backend ([`PgMeta`]), for several nodes
+//! sharing one database: both pass the same conformance suite. Identities and access (users, access keys,
+//! groups, policies, repository visibility, robot tokens, signing keys, the audit log) have role traits of
+//! their own in [`identity`], gathered in [`identity::IdentityMeta`].
 //!
 //! Times are Unix seconds passed in by the caller (the registry owns the clock), never read here.
 //! Manifests are stored in full in the metadata store (they are bounded in size), so a manifest and the rows
@@ -18,6 +19,9 @@
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod identity;
+#[cfg(any(test, feature = "conformance"))]
+pub mod pg_harness;
+mod postgres;
 pub mod recovery;
 pub mod scans;
 pub mod settings;
@@ -26,6 +30,7 @@ mod sqlite;
 use async_trait::async_trait;
 use berth_oci::{Digest, Reference, RepositoryName, Tag};
 
+pub use postgres::PgMeta;
 pub use sqlite::SqliteMeta;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,329 @@
+//! The scan queue, image scans and the layer analysis cache.
+//!
+//! Workers on any number of nodes claim jobs with `FOR UPDATE SKIP LOCKED`: each takes the oldest job no
+//! other claim is working on, without waiting. Writes that hang rows off a manifest (a queued job, a scan's
+//! results, its index) lock the manifest row `FOR KEY SHARE` first, so a concurrent deletion of the image
+//! waits for them (and then deletes their rows with it) instead of making them fail.
+
+use async_trait::async_trait;
+use berth_oci::{Digest, RepositoryName};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+
+use super::PgMeta;
+use super::codec::parse;
+use crate::scans::{Evaluation, ImageScan, IndexEntry, IndexHit, IndexKind, ScanIndex, ScanJob, ScanStatus, ScanStore};
+use crate::{MetaError, Result};
+
+/// The id of the manifest `digest` of `repo`, locked against deletion until the transaction ends.
+async fn manifest_id(conn: &mut PgConnection, repo: &RepositoryName, digest: &Digest) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT m.id FROM manifests m JOIN repositories r ON r.id = m.repository_id \
+         WHERE r.name = $1 AND m.digest = $2 FOR KEY SHARE OF m",
+    )
+    .bind(repo.as_str())
+    .bind(digest.to_string())
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Replaces a manifest's index entries of `kind`, on `conn` (one statement, however many entries).
+async fn write_index(conn: &mut PgConnection, manifest_id: i64, kind: IndexKind, entries: &[IndexEntry]) -> Result<()> {
+    let kind = kind_to_db(kind);
+    sqlx::query("DELETE FROM scan_index WHERE manifest_id = $1 AND kind = $2")
+        .bind(manifest_id)
+        .bind(kind)
+        .execute(&mut *conn)
+        .await?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+    let details: Vec<&str> = entries.iter().map(|e| e.detail.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO scan_index (manifest_id, kind, key, detail) \
+         SELECT $1, $2, k, d FROM UNNEST($3::text[], $4::text[]) AS u (k, d) ON CONFLICT DO NOTHING",
+    )
+    .bind(manifest_id)
+    .bind(kind)
+    .bind(&keys)
+    .bind(&details)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+const JOB_COLUMNS: &str = "j.id AS id, r.name AS repository, m.digest AS digest, j.reason AS reason, \
+     j.attempts AS attempts";
+const JOB_FROM: &str =
+    "scan_jobs j JOIN manifests m ON m.id = j.manifest_id JOIN repositories r ON r.id = m.repository_id";
+
+fn job(row: &PgRow) -> Result<ScanJob> {
+    Ok(ScanJob {
+        id: row.try_get("id")?,
+        repository: parse("repositories.name", row.try_get("repository")?)?,
+        digest: parse("manifests.digest", row.try_get("digest")?)?,
+        reason: row.try_get("reason")?,
+        attempts: row.try_get("attempts")?,
+    })
+}
+
+const SCAN_COLUMNS: &str = "r.name AS repository, m.digest AS digest, s.status, s.description, s.started_at, \
+     s.completed_at, s.inventory, s.findings, s.sbom_digest, s.vulndb, s.evaluated_at";
+const SCAN_FROM: &str =
+    "image_scans s JOIN manifests m ON m.id = s.manifest_id JOIN repositories r ON r.id = m.repository_id";
+
+fn kind_to_db(kind: IndexKind) -> &'static str {
+    match kind {
+        IndexKind::Package => "package",
+        IndexKind::Advisory => "advisory",
+    }
+}
+
+fn status_from_db(s: &str) -> Result<ScanStatus> {
+    match s {
+        "IN_PROGRESS" => Ok(ScanStatus::InProgress),
+        "COMPLETE" => Ok(ScanStatus::Complete),
+        "FAILED" => Ok(ScanStatus::Failed),
+        other => Err(MetaError::Corrupt(format!("image_scans.status {other:?}"))),
+    }
+}
+
+fn scan(row: &PgRow) -> Result<ImageScan> {
+    let sbom: Option<String> = row.try_get("sbom_digest")?;
+    Ok(ImageScan {
+        repository: parse("repositories.name", row.try_get("repository")?)?,
+        digest: parse("manifests.digest", row.try_get("digest")?)?,
+        status: status_from_db(row.try_get("status")?)?,
+        description: row.try_get("description")?,
+        started_at: row.try_get("started_at")?,
+        completed_at: row.try_get("completed_at")?,
+        inventory: row.try_get("inventory")?,
+        findings: row.try_get("findings")?,
+        sbom_digest: sbom.map(|d| parse("image_scans.sbom_digest", &d)).transpose()?,
+        vulndb: row.try_get("vulndb")?,
+        evaluated_at: row.try_get("evaluated_at")?,
+    })
+}
+
+#[async_trait]
+impl ScanStore for PgMeta {
+    async fn enqueue_scan(&self, repo: &RepositoryName, digest: &Digest, reason: &str, now: i64) -> Result<bool> {
+        self.retry(move || async move {
+            let mut tx = self.write_tx().await?;
+            let Some(manifest_id) = manifest_id(&mut tx, repo, digest).await? else {
+                return Ok(false);
+            };
+            // A concurrent enqueue of the same image waits for this one's row, then finds it.
+            let queued = sqlx::query(
+                "INSERT INTO scan_jobs (manifest_id, reason, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (manifest_id) DO NOTHING",
+            )
+            .bind(manifest_id)
+            .bind(reason)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if !queued {
+                return Ok(false);
+            }
+            // The previous results stay readable until the new scan replaces them.
+            sqlx::query(
+                "INSERT INTO image_scans (manifest_id, status, started_at) VALUES ($1, 'IN_PROGRESS', $2) \
+                 ON CONFLICT (manifest_id) DO UPDATE SET status = 'IN_PROGRESS', description = NULL, \
+                 started_at = excluded.started_at, completed_at = NULL",
+            )
+            .bind(manifest_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn claim_scan(&self, worker: &str, now: i64, stale_before: i64) -> Result<Option<ScanJob>> {
+        self.retry(move || async move {
+            let mut tx = self.write_tx().await?;
+            // SKIP LOCKED: a job another worker is claiming right now is passed over, not waited for. The
+            // condition is checked again on the row as it is when locked (READ COMMITTED re-reads it), so a
+            // job just claimed by someone else is never taken over before its lease lapses.
+            let id: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM scan_jobs WHERE claimed_at IS NULL OR claimed_at < $1 \
+                 ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+            )
+            .bind(stale_before)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(id) = id else {
+                return Ok(None);
+            };
+            sqlx::query("UPDATE scan_jobs SET claimed_by = $2, claimed_at = $3, attempts = attempts + 1 WHERE id = $1")
+                .bind(id)
+                .bind(worker)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let sql = format!("SELECT {JOB_COLUMNS} FROM {JOB_FROM} WHERE j.id = $1");
+            let claimed = job(&sqlx::query(&sql).bind(id).fetch_one(&mut *tx).await?)?;
+            tx.commit().await?;
+            Ok(Some(claimed))
+        })
+        .await
+    }
+
+    async fn renew_scan(&self, id: i64, worker: &str, now: i64) -> Result<bool> {
+        let n = sqlx::query("UPDATE scan_jobs SET claimed_at = $3 WHERE id = $1 AND claimed_by = $2")
+            .bind(id)
+            .bind(worker)
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn finish_scan(&self, id: i64, s: &ImageScan, index: &ScanIndex) -> Result<()> {
+        self.retry(move || async move {
+            let mut tx = self.write_tx().await?;
+            if let Some(manifest_id) = manifest_id(&mut tx, &s.repository, &s.digest).await? {
+                sqlx::query(
+                    "INSERT INTO image_scans (manifest_id, status, description, started_at, completed_at, \
+                     inventory, findings, sbom_digest, vulndb, evaluated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (manifest_id) DO UPDATE SET status = excluded.status, \
+                     description = excluded.description, started_at = excluded.started_at, \
+                     completed_at = excluded.completed_at, inventory = excluded.inventory, \
+                     findings = excluded.findings, sbom_digest = excluded.sbom_digest, vulndb = excluded.vulndb, \
+                     evaluated_at = excluded.evaluated_at",
+                )
+                .bind(manifest_id)
+                .bind(s.status.as_str())
+                .bind(&s.description)
+                .bind(s.started_at)
+                .bind(s.completed_at)
+                .bind(&s.inventory)
+                .bind(&s.findings)
+                .bind(s.sbom_digest.as_ref().map(|d| d.to_string()))
+                .bind(&s.vulndb)
+                .bind(s.evaluated_at)
+                .execute(&mut *tx)
+                .await?;
+                write_index(&mut tx, manifest_id, IndexKind::Package, &index.packages).await?;
+                write_index(&mut tx, manifest_id, IndexKind::Advisory, &index.advisories).await?;
+            }
+            sqlx::query("DELETE FROM scan_jobs WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn scan_progress(&self, repo: &RepositoryName, digest: &Digest, description: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE image_scans SET description = $3 WHERE status = 'IN_PROGRESS' AND manifest_id = \
+             (SELECT m.id FROM manifests m JOIN repositories r ON r.id = m.repository_id \
+              WHERE r.name = $1 AND m.digest = $2)",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .bind(description)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn pending_scans(&self) -> Result<Vec<ScanJob>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM {JOB_FROM} ORDER BY j.created_at, j.id");
+        sqlx::query(&sql).fetch_all(&self.pool).await?.iter().map(job).collect()
+    }
+
+    async fn image_scan(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<ImageScan>> {
+        let sql = format!("SELECT {SCAN_COLUMNS} FROM {SCAN_FROM} WHERE r.name = $1 AND m.digest = $2");
+        let row = sqlx::query(&sql).bind(repo.as_str()).bind(digest.to_string()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(scan).transpose()
+    }
+
+    async fn complete_scans(&self, after: Option<(&RepositoryName, &Digest)>, n: u32) -> Result<Vec<ImageScan>> {
+        let (name, digest) = after.map(|(r, d)| (r.to_string(), d.to_string())).unwrap_or_default();
+        let sql = format!(
+            "SELECT {SCAN_COLUMNS} FROM {SCAN_FROM} WHERE s.status = 'COMPLETE' AND s.inventory IS NOT NULL \
+             AND (r.name > $1 OR (r.name = $1 AND m.digest > $2)) ORDER BY r.name, m.digest LIMIT $3"
+        );
+        let rows = sqlx::query(&sql).bind(name).bind(digest).bind(i64::from(n)).fetch_all(&self.pool).await?;
+        rows.iter().map(scan).collect()
+    }
+
+    async fn update_findings(&self, evaluations: &[Evaluation<'_>], vulndb: &str, now: i64) -> Result<()> {
+        self.retry(move || async move {
+            let mut tx = self.write_tx().await?;
+            for e in evaluations {
+                let Some(manifest_id) = manifest_id(&mut tx, e.repository, e.digest).await? else {
+                    continue;
+                };
+                let updated = sqlx::query(
+                    "UPDATE image_scans SET findings = $2, vulndb = $3, evaluated_at = $4 \
+                     WHERE status = 'COMPLETE' AND manifest_id = $1",
+                )
+                .bind(manifest_id)
+                .bind(e.findings)
+                .bind(vulndb)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if updated == 1 {
+                    write_index(&mut tx, manifest_id, IndexKind::Advisory, e.advisories).await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn lookup_scan_index(&self, kind: IndexKind, key: &str, limit: u32) -> Result<Vec<IndexHit>> {
+        let rows = sqlx::query(
+            "SELECT r.name AS repository, m.digest AS digest, i.detail AS detail FROM scan_index i \
+             JOIN manifests m ON m.id = i.manifest_id JOIN repositories r ON r.id = m.repository_id \
+             WHERE i.kind = $1 AND i.key = $2 ORDER BY r.name, m.digest, i.detail LIMIT $3",
+        )
+        .bind(kind_to_db(kind))
+        .bind(key)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(IndexHit {
+                    repository: parse("repositories.name", row.try_get("repository")?)?,
+                    digest: parse("manifests.digest", row.try_get("digest")?)?,
+                    detail: row.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn layer_analysis(&self, digest: &Digest) -> Result<Option<Vec<u8>>> {
+        Ok(sqlx::query_scalar("SELECT analysis FROM layer_analyses WHERE digest = $1")
+            .bind(digest.to_string())
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn put_layer_analysis(&self, digest: &Digest, analysis: &[u8], now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO layer_analyses (digest, analysis, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (digest) DO UPDATE SET analysis = excluded.analysis, created_at = excluded.created_at",
+        )
+        .bind(digest.to_string())
+        .bind(analysis)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
