@@ -57,7 +57,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::{Connection as _, PgConnection, Postgres, Transaction};
 
 use crate::{MetaError, Result};
 
@@ -65,6 +65,8 @@ use crate::{MetaError, Result};
 const MAX_CONNECTIONS: u32 = 16;
 /// How long a request may wait for a connection (the pool is full, or the server is slow to accept one).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long opening the store waits for the server to answer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Attempts of a transaction PostgreSQL aborted as a deadlock or serialisation failure.
 const ATTEMPTS: u32 = 5;
 
@@ -92,6 +94,15 @@ impl PgMeta {
     }
 
     pub async fn connect_with(options: PgConnectOptions) -> Result<PgMeta> {
+        // One connection first, to fail fast with the server's own answer (refused, unknown database,
+        // authentication failed) rather than the pool's timeout after retrying it.
+        let first = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| {
+                let message = format!("the PostgreSQL server did not answer within {CONNECT_TIMEOUT:?}");
+                sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, message))
+            })??;
+        first.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
