@@ -35,6 +35,16 @@ pub struct FileConfig {
     pub identity: FileIdentity,
     #[serde(default)]
     pub connections: FileConnections,
+    #[serde(default)]
+    pub metadata: FileMetadata,
+}
+
+/// Where the metadata lives.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileMetadata {
+    /// `sqlite://PATH` (default: `meta.db` in the data directory) or `postgres://USER:PASS@HOST:PORT/DB`.
+    pub url: Option<String>,
 }
 
 /// Client connections (see `connections.rs`). Durations in seconds.
@@ -123,6 +133,68 @@ pub struct Config {
     pub account_id: String,
     pub region: String,
     pub connections: crate::connections::Limits,
+    pub metadata: Metadata,
+}
+
+/// The metadata store `--metadata-url` names.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Metadata {
+    /// A SQLite database file (`sqlite://PATH`; a relative PATH is relative to the working directory).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database shared by every node (`postgres://` or `postgresql://` URL, as libpq takes).
+    Postgres(String),
+}
+
+impl Metadata {
+    /// Reads `sqlite://PATH`, `postgres://...` or `postgresql://...`.
+    pub fn parse(url: &str) -> Result<Metadata, ResolveError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(ResolveError::MetadataUrl(
+                    "sqlite:// needs a path: use sqlite://PATH or postgres://USER:PASS@HOST:PORT/DB".into(),
+                ));
+            }
+            return Ok(Metadata::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Metadata::Postgres(url.to_string()));
+        }
+        // Not the URL itself: it may hold a password.
+        let what = url.split_once("://").map_or("no scheme".to_string(), |(scheme, _)| format!("scheme {scheme:?}"));
+        Err(ResolveError::MetadataUrl(format!(
+            "unsupported URL ({what}): use sqlite://PATH or postgres://USER:PASS@HOST:PORT/DB"
+        )))
+    }
+}
+
+/// The URL with any password replaced by `***`, for messages and logs.
+impl std::fmt::Display for Metadata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Metadata::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            Metadata::Postgres(url) => {
+                // scheme://[user[:password]@]host...: hide what lies between the first ':' of the userinfo and
+                // its '@'.
+                let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+                let authority_end = rest.find('/').unwrap_or(rest.len());
+                match rest[..authority_end].rfind('@') {
+                    Some(at) => {
+                        let userinfo = &rest[..at];
+                        let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+                        let hidden = if user.len() < userinfo.len() { ":***" } else { "" };
+                        write!(f, "{scheme}://{user}{hidden}{}", &rest[at..])
+                    }
+                    None => write!(f, "{url}"),
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Metadata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Metadata({self})")
+    }
 }
 
 /// What flags and the environment set, each `None` where not given.
@@ -137,11 +209,22 @@ pub struct Overrides {
     pub idle_timeout_seconds: Option<u64>,
     pub body_timeout_seconds: Option<u64>,
     pub max_connections_per_address: Option<usize>,
+    pub metadata_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("TLS needs both a certificate and a key (--tls-cert and --tls-key)")]
 pub struct IncompleteTls;
+
+/// A configuration whose parts do not fit together.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error(transparent)]
+    Tls(#[from] IncompleteTls),
+    /// `--metadata-url` / `BERTH_METADATA_URL` / `[metadata] url` is not one berth can use.
+    #[error("metadata URL: {0}")]
+    MetadataUrl(String),
+}
 
 impl FileConfig {
     pub fn load(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
@@ -156,11 +239,16 @@ impl FileConfig {
     }
 
     /// Lays flags/environment over this file and the defaults.
-    pub fn resolve(self, o: Overrides) -> Result<Config, IncompleteTls> {
+    pub fn resolve(self, o: Overrides) -> Result<Config, ResolveError> {
         let tls = match (o.tls_cert.or(self.tls.cert), o.tls_key.or(self.tls.key)) {
             (Some(c), Some(k)) => Some((c, k)),
             (None, None) => None,
-            _ => return Err(IncompleteTls),
+            _ => return Err(IncompleteTls.into()),
+        };
+        let data_dir = o.data_dir.or(self.data_dir).unwrap_or_else(|| PathBuf::from("./berth-data"));
+        let metadata = match o.metadata_url.or(self.metadata.url).filter(|u| !u.is_empty()) {
+            Some(url) => Metadata::parse(&url)?,
+            None => Metadata::Sqlite(data_dir.join("meta.db")),
         };
         let cap = |set: Option<u64>, default: u64| Some(set.unwrap_or(default)).filter(|&n| n > 0);
         let defaults = crate::connections::Limits::default();
@@ -182,7 +270,7 @@ impl FileConfig {
         };
         Ok(Config {
             listen: o.listen.or(self.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 5000))),
-            data_dir: o.data_dir.or(self.data_dir).unwrap_or_else(|| PathBuf::from("./berth-data")),
+            data_dir,
             max_manifest_bytes: self.limits.max_manifest_bytes.unwrap_or(4 * 1024 * 1024),
             default_catalog_page: self.limits.default_catalog_page.unwrap_or(1000),
             log_format: o.log_format.or(self.log.format).unwrap_or_default(),
@@ -194,6 +282,7 @@ impl FileConfig {
             account_id: self.identity.account_id.unwrap_or_else(|| "000000000000".to_string()),
             region: self.identity.region.unwrap_or_else(|| "us-east-1".to_string()),
             connections,
+            metadata,
         })
     }
 }
@@ -253,6 +342,32 @@ mod tests {
         let file = FileConfig::parse("[uploads]\nmax_open_per_repository = 0\nmax_open_per_principal = 7\n").unwrap();
         let c = file.resolve(Overrides::default()).unwrap();
         assert_eq!((c.max_open_uploads_per_repository, c.max_open_uploads_per_principal), (None, Some(7)), "0: no cap");
+    }
+
+    #[test]
+    fn metadata_url() {
+        let d = FileConfig::default().resolve(Overrides { data_dir: Some("/srv/b".into()), ..Default::default() });
+        assert_eq!(d.unwrap().metadata, Metadata::Sqlite("/srv/b/meta.db".into()), "default: the data dir's database");
+        let file = FileConfig::parse("[metadata]\nurl = \"sqlite:///var/lib/berth/meta.db\"\n").unwrap();
+        assert_eq!(
+            file.resolve(Overrides::default()).unwrap().metadata,
+            Metadata::Sqlite("/var/lib/berth/meta.db".into())
+        );
+        let file = FileConfig::parse("[metadata]\nurl = \"sqlite:///var/lib/berth/meta.db\"\n").unwrap();
+        let pg = "postgres://berth:pw@db:5432/berth";
+        let c = file.resolve(Overrides { metadata_url: Some(pg.into()), ..Default::default() }).unwrap();
+        assert_eq!(c.metadata, Metadata::Postgres(pg.into()), "the environment/flag wins over the file");
+        assert_eq!(c.metadata.to_string(), "postgres://berth:***@db:5432/berth", "the password is not shown");
+        assert!(!format!("{c:?}").contains(":pw@"));
+        let shown = |u: &str| Metadata::parse(u).unwrap().to_string();
+        assert_eq!(shown("postgresql://db/berth"), "postgresql://db/berth");
+        assert_eq!(shown("postgres://u@db/berth"), "postgres://u@db/berth");
+        assert_eq!(shown("postgres://u:p:q@db/b?x=@"), "postgres://u:***@db/b?x=@");
+        for bad in ["mysql://db/berth", "/var/lib/berth/meta.db", "sqlite://"] {
+            let e = Metadata::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("sqlite://") && e.contains("postgres"), "{bad}: {e}");
+        }
+        assert!(FileConfig::parse("[metadata]\nurls = \"x\"").is_err());
     }
 
     #[test]

@@ -47,6 +47,10 @@ struct ServeArgs {
     /// Where blobs and metadata live [default: ./berth-data].
     #[arg(long, env = "BERTH_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// The metadata store: sqlite://PATH or postgres://USER:PASS@HOST:PORT/DB [default: meta.db in the data
+    /// directory].
+    #[arg(long, env = "BERTH_METADATA_URL")]
+    metadata_url: Option<String>,
     /// A TOML configuration file.
     #[arg(long, env = "BERTH_CONFIG")]
     config: Option<PathBuf>,
@@ -82,6 +86,8 @@ struct ServeArgs {
 struct FsckArgs {
     #[arg(long, env = "BERTH_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    #[arg(long, env = "BERTH_METADATA_URL")]
+    metadata_url: Option<String>,
     #[arg(long, env = "BERTH_CONFIG")]
     config: Option<PathBuf>,
     /// Re-hash every blob (reads all stored bytes); damaged blobs are problems.
@@ -114,6 +120,8 @@ enum VulndbCommand {
         label: Option<String>,
         #[arg(long, env = "BERTH_DATA_DIR")]
         data_dir: Option<PathBuf>,
+        #[arg(long, env = "BERTH_METADATA_URL")]
+        metadata_url: Option<String>,
         #[arg(long, env = "BERTH_CONFIG")]
         config: Option<PathBuf>,
         /// Then wait (up to 2 minutes) until the server at the endpoint has loaded it, asking over the admin
@@ -153,18 +161,24 @@ fn main() -> ExitCode {
                     idle_timeout_seconds: a.idle_timeout_seconds,
                     body_timeout_seconds: a.body_timeout_seconds,
                     max_connections_per_address: a.max_connections_per_address,
+                    metadata_url: a.metadata_url,
                 };
                 let options = serve::ServeOptions { allow_empty_metadata: a.allow_empty_metadata };
                 serve::run(file.resolve(overrides)?, options).await.map(|_| ExitCode::SUCCESS)
             }
             Command::Fsck(a) => {
                 let file = config::FileConfig::load(a.config.as_deref())?;
-                let config = file.resolve(config::Overrides { data_dir: a.data_dir.clone(), ..Default::default() })?;
+                let overrides = config::Overrides {
+                    data_dir: a.data_dir.clone(),
+                    metadata_url: a.metadata_url.clone(),
+                    ..Default::default()
+                };
+                let config = file.resolve(overrides)?;
                 fsck(config, a).await
             }
-            Command::Vulndb(VulndbCommand::Import { sources, label, data_dir, config, wait }) => {
+            Command::Vulndb(VulndbCommand::Import { sources, label, data_dir, metadata_url, config, wait }) => {
                 let file = config::FileConfig::load(config.as_deref())?;
-                let config = file.resolve(config::Overrides { data_dir, ..Default::default() })?;
+                let config = file.resolve(config::Overrides { data_dir, metadata_url, ..Default::default() })?;
                 let registry = stores::open_stores(&config).await?.registry;
                 let imported = vulndb::import(&registry, &sources, label).await?;
                 if wait {

@@ -1,4 +1,5 @@
-//! Picks and opens the concrete backends for a data directory. The only place that names them.
+//! Picks and opens the concrete backends for a data directory and metadata URL. The only place that names
+//! them.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -7,25 +8,73 @@ use base64::Engine as _;
 use berth_auth::sealed::MasterKey;
 use berth_auth::secret::Secret;
 use berth_identity::{Account, Identity, IdentityConfig};
-use berth_meta::SqliteMeta;
+use berth_meta::identity::IdentityMeta;
+use berth_meta::{MetaStore, PgMeta, SqliteMeta};
 use berth_registry::{Limits, Registry, SystemClock};
 use berth_storage::FsBlobStore;
 
-use crate::config::Config;
+use crate::config::{Config, Metadata};
 
 type BoxError = Box<dyn std::error::Error>;
 
-/// The embedded backends: blobs under the data directory, metadata in `meta.db` beside them.
+/// The backends: blobs under the data directory, metadata in `meta.db` beside them (or where
+/// `--metadata-url` says).
 pub struct Stores {
     pub registry: Registry,
-    pub meta: SqliteMeta,
+    pub meta: Meta,
+}
+
+/// The metadata store `--metadata-url` names.
+#[derive(Debug, Clone)]
+pub enum Meta {
+    Sqlite(SqliteMeta),
+    Postgres(PgMeta),
+}
+
+impl Meta {
+    /// Opens the store (creating or migrating its schema); an unreachable one is an error naming what to fix.
+    pub async fn open(metadata: &Metadata) -> Result<Meta, BoxError> {
+        match metadata {
+            Metadata::Sqlite(path) => Ok(Meta::Sqlite(SqliteMeta::open(path).await?)),
+            Metadata::Postgres(url) => match PgMeta::connect(url).await {
+                Ok(meta) => Ok(Meta::Postgres(meta)),
+                Err(e) => Err(format!(
+                    "opening the metadata database {metadata}: {e} (check --metadata-url / BERTH_METADATA_URL / \
+                     [metadata] url: the server's address, that it is running, the user, password and database)"
+                )
+                .into()),
+            },
+        }
+    }
+
+    /// Closes the store, waiting for what is in flight.
+    pub async fn close(&self) {
+        match self {
+            Meta::Sqlite(m) => m.close().await,
+            Meta::Postgres(m) => m.close().await,
+        }
+    }
+
+    fn store(&self) -> Arc<dyn MetaStore> {
+        match self {
+            Meta::Sqlite(m) => Arc::new(m.clone()),
+            Meta::Postgres(m) => Arc::new(m.clone()),
+        }
+    }
+
+    fn identity(&self) -> Arc<dyn IdentityMeta> {
+        match self {
+            Meta::Sqlite(m) => Arc::new(m.clone()),
+            Meta::Postgres(m) => Arc::new(m.clone()),
+        }
+    }
 }
 
 pub async fn open_stores(config: &Config) -> Result<Stores, BoxError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("creating data directory {}: {e}", config.data_dir.display()))?;
     let blobs = FsBlobStore::open(config.data_dir.clone()).await?;
-    let meta = SqliteMeta::open(&config.data_dir.join("meta.db")).await?;
+    let meta = Meta::open(&config.metadata).await?;
     let limits = Limits {
         max_manifest_bytes: config.max_manifest_bytes,
         default_catalog_page: config.default_catalog_page,
@@ -33,18 +82,18 @@ pub async fn open_stores(config: &Config) -> Result<Stores, BoxError> {
         max_open_uploads_per_principal: config.max_open_uploads_per_principal,
         ..Limits::default()
     };
-    let registry = Registry::new(Arc::new(meta.clone()), Arc::new(blobs), Arc::new(SystemClock), limits);
+    let registry = Registry::new(meta.store(), Arc::new(blobs), Arc::new(SystemClock), limits);
     Ok(Stores { registry, meta })
 }
 
 /// Identity services over the metadata store, with the first administrator bootstrapped.
-pub async fn open_identity(config: &Config, meta: SqliteMeta) -> Result<Arc<Identity>, BoxError> {
+pub async fn open_identity(config: &Config, meta: Meta) -> Result<Arc<Identity>, BoxError> {
     let master = master_key(&config.data_dir)?;
     let identity_config = IdentityConfig {
         account: Account { id: config.account_id.clone(), region: config.region.clone() },
         ..IdentityConfig::default()
     };
-    let identity = Identity::open(Arc::new(meta), master, identity_config, berth_identity::system_clock()).await?;
+    let identity = Identity::open(meta.identity(), master, identity_config, berth_identity::system_clock()).await?;
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty()).map(Secret::new);
     let password = env("BERTH_ADMIN_PASSWORD");
     let key_id = std::env::var("BERTH_ADMIN_ACCESS_KEY_ID").ok().filter(|v| !v.is_empty());

@@ -14,6 +14,7 @@ mod ecr;
 mod listing;
 mod manifests;
 mod matrix;
+mod postgres;
 mod scanning;
 mod slowloris;
 mod uploads;
