@@ -1,6 +1,7 @@
 //! `berth serve` with its metadata in PostgreSQL (`BERTH_METADATA_URL`), against a real server the test
 //! starts (`berth_meta::pg_harness`): a push and a pull, the content still there after a restart, `berth
-//! fsck` over the same URL, and a clear refusal to start when the database cannot be reached.
+//! fsck` over the same URL, a rebuild into a new database after the metadata was lost, and a clear refusal
+//! to start when the database cannot be reached.
 
 use std::process::Command;
 
@@ -50,6 +51,32 @@ async fn push_and_pull_with_postgres_metadata() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "fsck over PostgreSQL: {report}{}", String::from_utf8_lossy(&out.stderr));
     assert!(report.contains("consistent"), "{report}");
+
+    // The metadata is lost (a new, empty database): berth refuses to serve over the blobs it no longer
+    // knows, and fsck rebuilds manifests and tags from the repository journal into the new database.
+    let fresh = pg.create_database().unwrap();
+    let serve = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .args(["--metadata-url", &fresh])
+        .env("BERTH_ADMIN_PASSWORD", crate::support::ADMIN_PASSWORD)
+        .output()
+        .unwrap();
+    assert!(!serve.status.success(), "berth refuses an empty database over known blobs");
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["fsck", "--rebuild-metadata", "--data-dir"])
+        .arg(&dir)
+        .args(["--metadata-url", &fresh])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "rebuild into PostgreSQL: {report}{}", String::from_utf8_lossy(&out.stderr));
+    let s = Server::start_with(&dir, &[("BERTH_METADATA_URL", fresh.as_str())]);
+    for tag in ["v1", "v2"] {
+        let r = s.get(&format!("/v2/pg/app/manifests/{tag}")).await;
+        assert_eq!(r.status(), StatusCode::OK, "{tag} rebuilt");
+        assert_eq!(r.bytes().await.unwrap(), body);
+    }
 }
 
 #[test]
