@@ -96,9 +96,8 @@ impl PgMeta {
     pub async fn connect_with(options: PgConnectOptions) -> Result<PgMeta> {
         // One connection first, to fail fast with the server's own answer (refused, unknown database,
         // authentication failed) rather than the pool's timeout after retrying it.
-        let first = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
-            .await
-            .map_err(|_| {
+        let first =
+            tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await.map_err(|_| {
                 let message = format!("the PostgreSQL server did not answer within {CONNECT_TIMEOUT:?}");
                 sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, message))
             })??;
@@ -178,6 +177,10 @@ impl Lock {
 
 /// Id of repository `name`, creating the row if needed, locked as `lock` says until the transaction ends.
 async fn ensure_repository(conn: &mut PgConnection, name: &str, now: i64, lock: Lock) -> Result<i64> {
+    // Usually the row exists: one statement, and no identity value drawn for an insert that does nothing.
+    if let Some(id) = lock_repository(&mut *conn, name, lock).await? {
+        return Ok(id);
+    }
     sqlx::query("INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
         .bind(name)
         .bind(now)
