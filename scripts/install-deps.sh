@@ -16,8 +16,9 @@ log() { printf '[install-deps] %s\n' "$*"; }
 # WebDriver for the console's browser tests).
 apt_packages=(skopeo podman buildah busybox-static docker-registry umoci curl ca-certificates awscli debootstrap
     postgresql chromium chromium-driver)
-# PyPI packages: the oras SDK (e2e), boto3 and awscli (ECR-compatible API tests), selenium (console tests).
-pip_packages=(oras boto3 awscli selenium)
+# PyPI packages: the oras SDK (e2e), boto3 and awscli (ECR-compatible API tests), selenium (console tests),
+# moto's S3 API server (the S3 blob backend's tests start `moto_server`).
+pip_packages=(oras boto3 awscli selenium 'moto[server]')
 
 install_apt() {
     local missing=() p
@@ -52,7 +53,8 @@ install_apt() {
 }
 
 install_pip() {
-    if python3 -c 'import oras.client, boto3, selenium' 2>/dev/null && command -v aws >/dev/null; then
+    if python3 -c 'import oras.client, boto3, selenium, moto.server' 2>/dev/null && command -v aws >/dev/null &&
+        command -v moto_server >/dev/null; then
         log "pip: ${pip_packages[*]} present"
         return 0
     fi

@@ -7,7 +7,7 @@
 #
 #   scripts/test.sh [--registry berth|distribution|both] [--e2e-only] [--no-e2e] [--no-install] [CASE...]
 #
-# First it installs what the tests use (scripts/install-deps.sh: the clients, Distribution, PostgreSQL,
+# First it installs what the tests use (scripts/install-deps.sh: the clients, Distribution, PostgreSQL, moto,
 # oras/boto3/awscli; quick when present) unless --no-install or BERTH_TEST_NO_INSTALL=1.
 #
 # --registry (default $E2E_REGISTRY, else berth): which server(s) the e2e suite runs against.

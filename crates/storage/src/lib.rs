@@ -20,6 +20,9 @@
 
 mod fs;
 #[cfg(any(test, feature = "testsuite"))]
+pub mod moto;
+mod s3;
+#[cfg(any(test, feature = "testsuite"))]
 pub mod testsuite;
 
 use std::ops::Range;
@@ -32,6 +35,7 @@ use futures_util::Stream;
 use tokio::io::AsyncRead;
 
 pub use fs::FsBlobStore;
+pub use s3::{S3BlobStore, S3Config, S3ConnectError};
 
 /// A change of the repository journal: a manifest or tag as it now is (`None`: removed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,6 +185,13 @@ pub trait BlobStore: Send + Sync + 'static {
     /// layer serve it without copying through user space. Backends without local files return `None`.
     fn local_path(&self, _digest: &Digest) -> Option<std::path::PathBuf> {
         None
+    }
+
+    /// A URL from which a client may download the committed blob itself (a presigned URL valid for a few
+    /// minutes), when the backend is configured to hand such URLs out; `None`: the bytes go through berth.
+    /// The caller has authorized the download already; the URL grants nothing else.
+    async fn download_url(&self, _digest: &Digest) -> Result<Option<String>> {
+        Ok(None)
     }
 
     /// Every committed blob's digest (for `fsck` and garbage collection).
