@@ -16,6 +16,7 @@
 //! exceptions are the statistics, [`ManifestStore::record_pull`], [`UsageStore::add_usage`] and
 //! [`identity::AccessKeyStore::touch_access_key`], whose latest updates may be lost.
 
+pub mod catalog;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod identity;
@@ -285,6 +286,7 @@ pub trait MetaStore:
     + settings::RepositorySettingsStore
     + scans::ScanStore
     + recovery::RecoveryStore
+    + catalog::CatalogStore
 {
 }
 impl<T> MetaStore for T where
@@ -296,5 +298,6 @@ impl<T> MetaStore for T where
         + settings::RepositorySettingsStore
         + scans::ScanStore
         + recovery::RecoveryStore
+    + catalog::CatalogStore
 {
 }

@@ -16,6 +16,7 @@
 //! upcasting a trait object to each of them is more ceremony than a type parameter.
 
 mod blobs;
+mod catalog;
 mod concurrency;
 mod identity;
 mod manifests;
@@ -31,6 +32,7 @@ use crate::identity::IdentityMeta;
 use crate::{MetaStore, NewManifest, Page};
 
 pub use blobs::{blob_links, catalog, repository_existence};
+pub use catalog::{catalog_data, public_catalog_search};
 pub use concurrency::{concurrent_repository_creation, concurrent_tag_moves, concurrent_upload_updates};
 pub use identity::{
     access_keys, audit_log, concurrent_identity_writes, groups, robot_tokens, signing_keys, user_deletion_cascades,
@@ -77,6 +79,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     image_deletion_respects_indexes(store).await;
     pull_policies(store).await;
     scan_queue(store).await;
+    catalog_data(store).await;
 }
 
 /// Runs every check of the identity traits ([`IdentityMeta`]) against `store`, which should be freshly
@@ -93,6 +96,7 @@ pub async fn run_identity<S: MetaStore + IdentityMeta>(store: &S) {
     policies(store).await;
     repository_policies(store).await;
     visibility(store).await;
+    public_catalog_search(store).await;
     concurrent_identity_writes(store).await;
 }
 

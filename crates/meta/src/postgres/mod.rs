@@ -39,6 +39,7 @@
 
 mod access_keys;
 mod audit;
+mod catalog;
 mod codec;
 mod groups;
 mod manifests;

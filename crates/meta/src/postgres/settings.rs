@@ -126,7 +126,7 @@ fn detail(row: &PgRow) -> Result<ImageDetail> {
 /// Gives an existing repository a settings row if it has none (a repository created by a push becomes
 /// explicit, created when its content was). Locks the repository; returns its id, `None` when it does not
 /// exist.
-async fn make_explicit(conn: &mut PgConnection, name: &RepositoryName) -> Result<Option<i64>> {
+pub(super) async fn make_explicit(conn: &mut PgConnection, name: &RepositoryName) -> Result<Option<i64>> {
     let Some((id, record)) = locked_record(&mut *conn, name).await? else {
         return Ok(None);
     };

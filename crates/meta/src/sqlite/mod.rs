@@ -42,6 +42,7 @@
 
 mod access_keys;
 mod audit;
+mod catalog;
 mod barrier;
 mod codec;
 mod groups;

@@ -505,7 +505,7 @@ impl RepositorySettingsStore for SqliteMeta {
 
 /// Gives an existing repository a settings row if it has none (a repository created by a push becomes
 /// explicit, created when its content was). Returns its id, `None` when it does not exist.
-async fn make_explicit(conn: &mut SqliteConnection, name: &RepositoryName) -> Result<Option<i64>> {
+pub(super) async fn make_explicit(conn: &mut SqliteConnection, name: &RepositoryName) -> Result<Option<i64>> {
     let Some((id, record)) = record_of(&mut *conn, name).await? else {
         return Ok(None);
     };
