@@ -298,6 +298,6 @@ impl<T> MetaStore for T where
         + settings::RepositorySettingsStore
         + scans::ScanStore
         + recovery::RecoveryStore
-    + catalog::CatalogStore
+        + catalog::CatalogStore
 {
 }

@@ -10,6 +10,7 @@
 //! - Time comes from a [`Clock`], never read inside the rules.
 
 mod blobs;
+pub mod catalog;
 mod clock;
 mod error;
 mod fsck;

@@ -17,8 +17,10 @@
 //! embedded with `include_str!`; no script is needed for any flow, so the Content-Security-Policy forbids
 //! scripts altogether.
 
+mod catalog;
 mod form;
 mod gallery;
+mod images;
 mod repositories;
 mod route;
 mod session;
@@ -213,13 +215,13 @@ async fn serve(app: &AppState, parts: &Parts, body: Body, ip: Option<IpAddr>) ->
             Route::LoginForm if signed_in.is_some() => return Ok(session::redirect("/console/")),
             Route::LoginForm => return Ok(session::login_page(app, &parts.headers, &query, StatusCode::OK, "")),
             Route::Login => return session::login(app, parts, &form, ip).await,
-            Route::Gallery(listing) => {
+            Route::Gallery(search) => {
                 // Decided for an anonymous caller, whoever is signed in: the gallery shows what the public sees.
                 let caller = Caller::anonymous(ip, app.tls);
                 let authorized = crate::access::decide(app, &caller, ip, &[]).await.map_err(Failure::identity)?;
                 let host = request_host(parts.headers.get(header::HOST), &parts.uri);
                 let ctx = Ctx { app, caller, chrome: chrome.clone(), host, ip, query: &query, authorized };
-                return gallery::page(&ctx, listing).await;
+                return gallery::page(&ctx, search).await;
             }
             _ => {}
         }
@@ -254,6 +256,10 @@ async fn run(ctx: &Ctx<'_>, route: Route) -> Result<Response, Failure> {
         Route::ConfirmDelete(name) => repositories::confirm_delete(ctx, &name, "").await,
         Route::Delete { name, confirmed, force } => repositories::delete(ctx, &name, confirmed, force).await,
         Route::Settings { name, settings } => repositories::settings(ctx, &name, &settings).await,
+        Route::Image { name, digest, view } => images::show(ctx, &name, &digest, &view).await,
+        Route::Sbom { name, digest } => images::sbom(ctx, &name, &digest).await,
+        Route::DeleteImage { name, digest } => images::delete(ctx, &name, &digest).await,
+        Route::PutCatalogData { name, data } => catalog::put(ctx, &name, &data).await,
         Route::Stylesheet | Route::Home | Route::LoginForm | Route::Login | Route::Gallery(_) => {
             Err(Failure::fault("a public route reached the signed-in dispatcher"))
         }

@@ -222,6 +222,14 @@ async fn image_row(ctx: &Ctx<'_>, name: &RepositoryName, d: &ImageDetail) -> Res
         }
         Some(r) => (r.status.as_str().replace('_', " ").to_lowercase(), Vec::new()),
     };
+    let mut platforms = Vec::new();
+    if kind(d) == "index" {
+        let reference = berth_oci::Reference::Digest(d.digest.clone());
+        let read = ctx.app.registry.get_manifest(name, &reference, berth_registry::ManifestRead::Inspect).await;
+        if let Ok(parsed) = read.and_then(|m| Ok(berth_oci::ParsedManifest::parse(&m.content, Some(&m.media_type))?)) {
+            platforms = super::images::index_platforms(&parsed);
+        }
+    }
     let digest = d.digest.to_string();
     let hex = digest.split_once(':').map_or(digest.as_str(), |(_, h)| h);
     Ok(ImageRow {
@@ -234,6 +242,7 @@ async fn image_row(ctx: &Ctx<'_>, name: &RepositoryName, d: &ImageDetail) -> Res
         last_pull: d.last_pulled_at.map(views::when).unwrap_or_else(|| "never".into()),
         scan,
         severities,
+        platforms,
     })
 }
 
@@ -255,6 +264,10 @@ pub async fn show(ctx: &Ctx<'_>, name: &RepositoryName, after: Option<&Digest>) 
         "Repository created. View the push commands to push an image to it."
     } else if ctx.query.get("saved").is_some() {
         "Settings saved."
+    } else if ctx.query.get("described").is_some() {
+        "Gallery description saved."
+    } else if ctx.query.get("image_deleted").is_some() {
+        "Image deleted."
     } else {
         ""
     };
@@ -274,6 +287,8 @@ pub async fn show(ctx: &Ctx<'_>, name: &RepositoryName, after: Option<&Digest>) 
         may_scanning: ctx.may("ecr:PutImageScanningConfiguration", name).await?,
         may_visibility: ctx.may("berth:SetRepositoryVisibility", name).await?,
         notice: notice.into(),
+        catalog: registry.catalog_data(name).await.map_err(|e| Failure::registry(e, name))?,
+        may_catalog: ctx.may("ecr:PutRepositoryCatalogData", name).await?,
     };
     Ok(views::html(StatusCode::OK, &page))
 }

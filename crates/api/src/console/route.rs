@@ -4,6 +4,7 @@
 
 use axum::http::Method;
 use berth_identity::{Required, Target};
+use berth_meta::catalog::CatalogData;
 use berth_meta::identity::Visibility;
 use berth_meta::settings::TagMutability;
 use berth_oci::{Digest, RepositoryName};
@@ -19,6 +20,51 @@ pub const ACTIONS: &str = "/-/";
 pub struct Listing {
     pub prefix: String,
     pub after: Option<RepositoryName>,
+}
+
+/// A gallery page: public repositories whose name or description contains `text`, after `after`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Search {
+    pub text: String,
+    pub after: Option<RepositoryName>,
+}
+
+/// The findings table's columns, to sort by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FindingsSort {
+    #[default]
+    Severity,
+    Advisory,
+    Package,
+    Version,
+    Fix,
+}
+
+impl FindingsSort {
+    pub const ALL: [(FindingsSort, &'static str); 5] = [
+        (FindingsSort::Severity, "severity"),
+        (FindingsSort::Advisory, "advisory"),
+        (FindingsSort::Package, "package"),
+        (FindingsSort::Version, "version"),
+        (FindingsSort::Fix, "fix"),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(s, _)| *s == self).map_or("severity", |(_, n)| n)
+    }
+}
+
+/// The severities a finding may have, most severe first (ECR's names).
+pub const SEVERITIES: [&str; 6] = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"];
+
+/// How the image page shows its findings (its query parameters): only those of `severity` (all when
+/// `None`), sorted by `sort`, page `page` (from 1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FindingsView {
+    pub severity: Option<&'static str>,
+    pub sort: FindingsSort,
+    pub descending: bool,
+    pub page: u32,
 }
 
 /// The create form as submitted: valid, or the values to show again with what is wrong.
@@ -54,7 +100,7 @@ pub enum Route {
     Login,
     Logout,
     /// The public gallery: public repositories, decided per repository for an anonymous caller.
-    Gallery(Listing),
+    Gallery(Search),
     /// Repositories the caller may describe, decided per repository.
     Repositories(Listing),
     NewRepository,
@@ -73,6 +119,26 @@ pub enum Route {
     Settings {
         name: RepositoryName,
         settings: Settings,
+    },
+    /// An image (manifest) of a repository: layers, config, platforms, referrers, findings.
+    Image {
+        name: RepositoryName,
+        digest: Digest,
+        view: FindingsView,
+    },
+    /// The CycloneDX SBOM stored as a referrer of the image, as a download.
+    Sbom {
+        name: RepositoryName,
+        digest: Digest,
+    },
+    DeleteImage {
+        name: RepositoryName,
+        digest: Digest,
+    },
+    /// The repository's catalog data (what the public gallery shows), replaced by the form's.
+    PutCatalogData {
+        name: RepositoryName,
+        data: CatalogData,
     },
 }
 
@@ -109,6 +175,83 @@ fn listing(query: &Form) -> Result<Listing, NoRoute> {
         None => None,
     };
     Ok(Listing { prefix, after })
+}
+
+fn search(query: &Form) -> Result<Search, NoRoute> {
+    // `prefix`, as the gallery's search was once named, still works.
+    let text = query.get("q").or_else(|| query.get("prefix")).unwrap_or("").trim().to_string();
+    if text.chars().count() > 256 {
+        return Err(NoRoute::BadRequest("the search is longer than 256 characters".into()));
+    }
+    let after = match query.get("after").filter(|a| !a.is_empty()) {
+        Some(a) => Some(a.parse().map_err(|_| NoRoute::BadRequest("after is not a repository name".into()))?),
+        None => None,
+    };
+    Ok(Search { text, after })
+}
+
+fn findings_view(query: &Form) -> Result<FindingsView, NoRoute> {
+    let bad = |m: String| NoRoute::BadRequest(m);
+    let severity = match query.get("severity").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            *SEVERITIES
+                .iter()
+                .find(|k| k.eq_ignore_ascii_case(s))
+                .ok_or_else(|| bad(format!("severity must be one of {}, not {s:?}", SEVERITIES.join(", "))))?,
+        ),
+    };
+    let sort =
+        match query.get("sort").filter(|s| !s.is_empty()) {
+            None => FindingsSort::default(),
+            Some(s) => FindingsSort::ALL.iter().find(|(_, n)| *n == s).map(|(k, _)| *k).ok_or_else(|| {
+                bad(format!("sort must be one of severity, advisory, package, version, fix, not {s:?}"))
+            })?,
+        };
+    let descending = match query.get("order") {
+        None | Some("" | "asc") => false,
+        Some("desc") => true,
+        Some(o) => return Err(bad(format!("order must be asc or desc, not {o:?}"))),
+    };
+    let page = match query.get("page").filter(|p| !p.is_empty()) {
+        None => 1,
+        Some(p) => p
+            .parse::<u32>()
+            .ok()
+            .filter(|p| (1..=100_000).contains(p))
+            .ok_or_else(|| bad("page must be a number from 1".into()))?,
+    };
+    Ok(FindingsView { severity, sort, descending, page })
+}
+
+/// The catalog data form, validated as `PutRepositoryCatalogData` validates it.
+fn catalog_data(form: &Form) -> Result<CatalogData, NoRoute> {
+    // Browsers send line breaks as CRLF; they are stored as LF.
+    let text = |field: &str| form.get(field).unwrap_or("").replace("\r\n", "\n");
+    let data = CatalogData {
+        description: text("description").trim().to_string(),
+        about_text: text("about_text"),
+        usage_text: text("usage_text"),
+        architectures: form.all("architectures").map(str::to_string).collect(),
+        operating_systems: form.all("operating_systems").map(str::to_string).collect(),
+    };
+    berth_registry::catalog::validate(&data).map_err(|e| NoRoute::BadRequest(e.to_string()))?;
+    Ok(data)
+}
+
+fn image_action(name: RepositoryName, rest: &str, get: bool, post: bool, query: &Form) -> Result<Route, NoRoute> {
+    let (digest, what) = match rest.split_once('/') {
+        Some((d, w)) => (d, Some(w)),
+        None => (rest, None),
+    };
+    let digest: Digest = digest.parse().map_err(|_| NoRoute::NotFound)?;
+    let only = |ok: bool, route: Route| if ok { Ok(route) } else { Err(NoRoute::MethodNotAllowed) };
+    match what {
+        None => only(get, Route::Image { view: findings_view(query)?, name, digest }),
+        Some("sbom") => only(get, Route::Sbom { name, digest }),
+        Some("delete") => only(post, Route::DeleteImage { name, digest }),
+        Some(_) => Err(NoRoute::NotFound),
+    }
 }
 
 fn mutability(value: &str) -> Result<TagMutability, String> {
@@ -172,7 +315,7 @@ impl Route {
             "/login" if post => return Ok(Route::Login),
             "/login" => return only(get, Route::LoginForm),
             "/logout" => return only(post, Route::Logout),
-            "/public" => return only(get, Route::Gallery(listing(query)?)),
+            "/public" => return only(get, Route::Gallery(search(query)?)),
             "/repositories/new" => return only(get, Route::NewRepository),
             "/repositories" => return only(post, Route::CreateRepository(new_repository(form))),
             _ => {}
@@ -200,6 +343,9 @@ impl Route {
             Some("delete") => only(get, Route::ConfirmDelete(name)),
             Some("settings") if post => Ok(Route::Settings { settings: settings(form)?, name }),
             Some("settings") => Err(NoRoute::MethodNotAllowed),
+            Some("catalog") if post => Ok(Route::PutCatalogData { data: catalog_data(form)?, name }),
+            Some("catalog") => Err(NoRoute::MethodNotAllowed),
+            Some(a) if a.starts_with("images/") => image_action(name, &a["images/".len()..], get, post, query),
             Some(_) => Err(NoRoute::NotFound),
         }
     }
@@ -241,6 +387,17 @@ impl Route {
                 }
                 Declared::All(required)
             }
+            // The manifest and its config are read (`BatchGetImage`); findings are shown where the caller may
+            // `ecr:DescribeImageScanFindings`, and the delete button where it may `ecr:BatchDeleteImage`.
+            Route::Image { name, .. } => {
+                Declared::All(vec![on("ecr:DescribeImages", name), on("ecr:BatchGetImage", name)])
+            }
+            // The SBOM is an artifact's layer: reading it is a pull of the manifest and a blob.
+            Route::Sbom { name, .. } => {
+                Declared::All(vec![on("ecr:BatchGetImage", name), on("ecr:GetDownloadUrlForLayer", name)])
+            }
+            Route::DeleteImage { name, .. } => Declared::All(vec![on("ecr:BatchDeleteImage", name)]),
+            Route::PutCatalogData { name, .. } => Declared::All(vec![on("ecr:PutRepositoryCatalogData", name)]),
         }
     }
 
@@ -248,7 +405,13 @@ impl Route {
     pub fn changes(&self) -> bool {
         matches!(
             self,
-            Route::Login | Route::Logout | Route::CreateRepository(_) | Route::Delete { .. } | Route::Settings { .. }
+            Route::Login
+                | Route::Logout
+                | Route::CreateRepository(_)
+                | Route::Delete { .. }
+                | Route::Settings { .. }
+                | Route::DeleteImage { .. }
+                | Route::PutCatalogData { .. }
         )
     }
 }
@@ -324,5 +487,52 @@ mod tests {
         assert!(matches!(parse(Method::GET, "/", "after=NOT A NAME", ""), Err(NoRoute::BadRequest(_))));
         assert!(parse(Method::POST, "/logout", "", "").unwrap().changes());
         assert!(!parse(Method::GET, "/", "", "").unwrap().changes());
+    }
+
+    #[test]
+    fn image_routes_declare_their_ecr_actions() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = parse(
+            Method::GET,
+            &format!("/repositories/team/app/-/images/{d}"),
+            "severity=high&sort=fix&order=desc&page=2",
+            "",
+        )
+        .unwrap();
+        let Route::Image { name, view, .. } = &r else { panic!("{r:?}") };
+        assert_eq!(name.as_str(), "team/app");
+        assert_eq!(*view, FindingsView { severity: Some("HIGH"), sort: FindingsSort::Fix, descending: true, page: 2 });
+        assert_eq!(actions(r.required()), ["ecr:DescribeImages", "ecr:BatchGetImage"]);
+        assert!(!r.changes());
+        let r = parse(Method::GET, &format!("/repositories/team/app/-/images/{d}/sbom"), "", "").unwrap();
+        assert_eq!(actions(r.required()), ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]);
+        let r = parse(Method::POST, &format!("/repositories/team/app/-/images/{d}/delete"), "", "").unwrap();
+        assert_eq!(actions(r.required()), ["ecr:BatchDeleteImage"]);
+        assert!(r.changes());
+        let delete = format!("/repositories/team/app/-/images/{d}/delete");
+        assert_eq!(parse(Method::GET, &delete, "", ""), Err(NoRoute::MethodNotAllowed));
+        assert_eq!(parse(Method::GET, "/repositories/team/app/-/images/sha256:nothex", "", ""), Err(NoRoute::NotFound));
+        for bad in ["severity=SEVERE", "sort=color", "order=up", "page=0", "page=x"] {
+            let r = parse(Method::GET, &format!("/repositories/a/-/images/{d}"), bad, "");
+            assert!(matches!(r, Err(NoRoute::BadRequest(_))), "{bad}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn catalog_data_is_validated_and_declared() {
+        let form = "description=Web+%3Cb%3E&about_text=a%0D%0Ab&architectures=ARM+64&architectures=x86-64&operating_systems=Linux";
+        let r = parse(Method::POST, "/repositories/team/app/-/catalog", "", form).unwrap();
+        let Route::PutCatalogData { data, .. } = &r else { panic!("{r:?}") };
+        assert_eq!((data.description.as_str(), data.about_text.as_str()), ("Web <b>", "a\nb"));
+        assert_eq!(data.architectures, ["ARM 64", "x86-64"]);
+        assert_eq!(actions(r.required()), ["ecr:PutRepositoryCatalogData"]);
+        assert!(r.changes());
+        let bad = parse(Method::POST, "/repositories/team/app/-/catalog", "", "architectures=sparc");
+        assert!(matches!(bad, Err(NoRoute::BadRequest(_))), "{bad:?}");
+        let long = format!("description={}", "x".repeat(1025));
+        assert!(matches!(parse(Method::POST, "/repositories/a/-/catalog", "", &long), Err(NoRoute::BadRequest(_))));
+        assert_eq!(parse(Method::GET, "/repositories/a/-/catalog", "", ""), Err(NoRoute::MethodNotAllowed));
+        let r = parse(Method::GET, "/public", "q=web+server&after=team/app", "").unwrap();
+        assert_eq!(r, Route::Gallery(Search { text: "web server".into(), after: Some(repo("team/app")) }));
     }
 }

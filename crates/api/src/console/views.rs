@@ -93,6 +93,8 @@ pub struct ImageRow {
     pub scan: String,
     /// (severity, count), most severe first.
     pub severities: Vec<(String, u64)>,
+    /// The platforms an index lists (`linux/amd64`, ...).
+    pub platforms: Vec<String>,
 }
 
 #[derive(Template)]
@@ -113,6 +115,20 @@ pub struct Repository {
     pub may_scanning: bool,
     pub may_visibility: bool,
     pub notice: String,
+    /// What the public gallery shows of the repository, and whether the caller may change it.
+    pub catalog: berth_meta::catalog::CatalogData,
+    pub may_catalog: bool,
+}
+
+impl Repository {
+    /// The architectures and operating systems the catalog form offers.
+    pub fn catalog_choices(&self) -> [(&'static str, &'static [&'static str], &'static str, &[String]); 2] {
+        use berth_registry::catalog::{ARCHITECTURES, OPERATING_SYSTEMS};
+        [
+            ("operating_systems", OPERATING_SYSTEMS, "Operating systems", &self.catalog.operating_systems),
+            ("architectures", ARCHITECTURES, "Architectures", &self.catalog.architectures),
+        ]
+    }
 }
 
 impl Repository {
@@ -145,23 +161,6 @@ pub struct ConfirmDelete {
     pub name: String,
     pub has_images: bool,
     pub error: String,
-}
-
-/// One public repository in the gallery.
-pub struct GalleryRow {
-    pub name: String,
-    pub pull: String,
-    pub tags: Vec<String>,
-    pub more_tags: bool,
-}
-
-#[derive(Template)]
-#[template(path = "gallery.html")]
-pub struct Gallery {
-    pub chrome: Chrome,
-    pub prefix: String,
-    pub rows: Vec<GalleryRow>,
-    pub next: Option<String>,
 }
 
 #[derive(Template)]

@@ -9,6 +9,7 @@ mod blobs;
 mod challenges;
 mod cli_login;
 mod console;
+mod console_images;
 mod crash;
 mod ecr;
 mod listing;

@@ -389,7 +389,7 @@ fn admin_operations(repo: &str, kind: Kind, n: usize) -> Vec<(&'static str, Valu
 type ConsoleRow = (&'static str, String, Vec<(&'static str, String)>, Vec<&'static str>, On);
 
 /// Console rows on a repository. Changes act on [`SCRATCH`] or change nothing the other cells see.
-fn console_routes(repo: &str, kind: Kind, n: usize) -> Vec<ConsoleRow> {
+fn console_routes(repo: &str, kind: Kind, n: usize, digest: &str) -> Vec<ConsoleRow> {
     let r = On::Repo(kind);
     let scratch = On::Repo(Kind::Private);
     let visibility = if kind == Kind::Public { "public" } else { "private" };
@@ -435,6 +435,31 @@ fn console_routes(repo: &str, kind: Kind, n: usize) -> Vec<ConsoleRow> {
             vec![("visibility", visibility.into())],
             vec!["berth:SetRepositoryVisibility"],
             r,
+        ),
+        // An image's page (its findings shown where ecr:DescribeImageScanFindings is allowed), the SBOM
+        // download, deleting an image, the gallery description.
+        ("GET", at(&format!("{repo}/-/images/{digest}")), vec![], vec!["ecr:DescribeImages", "ecr:BatchGetImage"], r),
+        (
+            "GET",
+            at(&format!("{repo}/-/images/{digest}?severity=HIGH&sort=package&order=desc")),
+            vec![],
+            vec!["ecr:DescribeImages", "ecr:BatchGetImage"],
+            r,
+        ),
+        (
+            "GET",
+            at(&format!("{repo}/-/images/{digest}/sbom")),
+            vec![],
+            vec!["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            r,
+        ),
+        ("POST", at(&format!("{SCRATCH}/-/images/{digest}/delete")), vec![], vec!["ecr:BatchDeleteImage"], scratch),
+        (
+            "POST",
+            at(&format!("{SCRATCH}/-/catalog")),
+            vec![("description", "matrix".into())],
+            vec!["ecr:PutRepositoryCatalogData"],
+            scratch,
         ),
     ]
 }
@@ -570,6 +595,15 @@ async fn every_route_of_every_surface_for_every_caller() {
     let manifest = s.get("/v2/m/private/manifests/v1").await.bytes().await.unwrap();
     let mut tally = Tally::default();
     let mut made = 0;
+    let mut digests = std::collections::BTreeMap::new();
+    for kind in [Kind::Private, Kind::Public, Kind::Gated] {
+        // DescribeImages, as the gated repository's pull policy refuses its manifest to /v2.
+        let target = ("x-amz-target", "AmazonEC2ContainerRegistry_V20150921.DescribeImages");
+        let body = json!({"repositoryName": kind.repo(), "imageIds": [{"imageTag": "v1"}]});
+        let r = s.signed_post(Some(ADMIN_KEY), "ecr", "/", &[target], &body).await;
+        let v: Value = r.json().await.unwrap();
+        digests.insert(kind.repo(), v["imageDetails"][0]["imageDigest"].as_str().unwrap().to_string());
+    }
 
     for who in EVERYONE {
         let auth = callers.v2_auth(who);
@@ -659,7 +693,7 @@ async fn every_route_of_every_surface_for_every_caller() {
                 tally.check("ecr", who, format!("{op} {repo}"), got, want);
             }
             made += 1;
-            for (method, path, form, actions, on) in console_routes(repo, kind, made) {
+            for (method, path, form, actions, on) in console_routes(repo, kind, made, &digests[repo]) {
                 let got = console_outcome(&console_call(&s, &http, console.as_ref(), method, &path, &form).await);
                 let allowed = console.is_some() && actions.iter().all(|a| expected(who, a, on));
                 let want = if allowed { Outcome::Through } else { Outcome::Refused };

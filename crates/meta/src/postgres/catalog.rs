@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::codec::parse;
 use super::settings::make_explicit;
-use super::{REPOSITORY_EXISTS, PgMeta};
+use super::{PgMeta, REPOSITORY_EXISTS};
 use crate::catalog::{CatalogData, CatalogEntry, CatalogStore, list_from_db, list_to_db};
 use crate::{Page, Result};
 

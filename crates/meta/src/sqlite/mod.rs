@@ -42,8 +42,8 @@
 
 mod access_keys;
 mod audit;
-mod catalog;
 mod barrier;
+mod catalog;
 mod codec;
 mod groups;
 mod manifests;
