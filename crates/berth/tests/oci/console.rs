@@ -42,6 +42,8 @@ async fn console_walkthrough_in_a_real_browser() {
     findings_when_evaluated(&s, &format!("gallery/scanned@{digest}"), |v| {
         v["imageScanFindings"]["findingSeverityCounts"].as_object().is_some_and(|c| !c.is_empty())
     });
+    // Public too: the gallery shows its scan summary.
+    s.admin("SetRepositoryVisibility", json!({"repositoryName": "gallery/scanned", "visibility": "public"})).await;
 
     let tmp = tempfile::tempdir().unwrap();
     let shots = std::env::var("BERTH_CONSOLE_SCREENSHOTS")

@@ -11,7 +11,8 @@ docker CLI, sees the image on the repository page, makes tags immutable, has a s
 the same tag refused by docker, and deletes the repository after confirming its name; a post without the CSRF
 token is refused; a read-only user sees no create, delete or settings controls and a forged delete carrying
 that user's valid CSRF token gets 403; an anonymous browser sees a public repository in the gallery and not a
-private one. A screenshot of each page is saved in DIR. Exits non-zero with the reason on the first failure.
+private one; the administrator reads a scanned image's findings, filters and sorts them, and writes a public
+repository's description, which the anonymous gallery shows and finds. A screenshot of each page is saved in DIR. Exits non-zero with the reason on the first failure.
 """
 
 import argparse
@@ -313,6 +314,39 @@ def reader_walkthrough(b, args):
     b.sign_out()
 
 
+DESCRIPTION = "A tiny public demo image <b>not bold</b>"
+
+
+def image_and_gallery_description(b, args):
+    """The administrator opens the scanned image, reads and filters its findings, downloads nothing (the
+    SBOM link is checked), and writes the public repository's gallery description."""
+    b.sign_in("admin", args.admin_password)
+    b.open("/console/repositories/gallery/scanned")
+    b.follow("v1")
+    check("/-/images/sha256:" in b.path(), f"the tag links to the image page ({b.path()})")
+    severities = [e.text for e in b.driver.find_elements(By.CSS_SELECTOR, "table.findings td:first-child")]
+    check(len(severities) > 0, f"the image page lists its findings ({len(severities)})")
+    check(b.has("table.layers") and "linux/amd64" in b.text(), "with its layers and config")
+    check(b.has("a[href$='/sbom']"), "and offers its SBOM for download")
+    b.shot("image")
+    wanted = severities[0]
+    Select(b.find("#severity")).select_by_value(wanted)
+    b.press("Filter")
+    shown = [e.text for e in b.driver.find_elements(By.CSS_SELECTOR, "table.findings td:first-child")]
+    check(shown and all(s == wanted for s in shown), f"filtering by {wanted} shows only those ({shown})")
+    b.navigate(b.find("table.findings th a[href*='sort=package']").click)
+    packages = [e.text for e in b.driver.find_elements(By.CSS_SELECTOR, "table.findings td:nth-child(3)")]
+    check("sort=package" in b.path() and packages == sorted(packages), f"a column heading sorts by it ({packages})")
+
+    b.open("/console/repositories/gallery/public-app")
+    b.find("#description").send_keys(DESCRIPTION)
+    b.find("#about_text").send_keys("Prints a line.\n\n```\ndocker run it\n```")
+    b.press("Save description")
+    check("Gallery description saved" in b.text(), "the gallery description is saved")
+    b.shot("repository-description")
+    b.sign_out()
+
+
 def gallery(b):
     b.open("/console/public")
     check(b.path() == "/console/public", "the public gallery needs no sign-in")
@@ -320,7 +354,15 @@ def gallery(b):
     check("gallery/public-app" in names, f"it lists the public repository ({names})")
     check("gallery/private-app" not in names, "and not the private one")
     check("docker pull" in b.text() and "v1" in b.text(), "with its tags and pull command")
+    check(DESCRIPTION in b.text(), "and its description, shown as text")
+    scanned = [c for c in b.driver.find_elements(By.CSS_SELECTOR, "ul.gallery li")
+               if c.find_element(By.TAG_NAME, "h2").text == "gallery/scanned"]
+    check(scanned and scanned[0].find_elements(By.CSS_SELECTOR, "span.sev"),
+          "a scanned public repository shows its scan summary")
     b.shot("public-gallery")
+    b.open("/console/public?q=tiny+public+demo")
+    names = [h.text for h in b.driver.find_elements(By.CSS_SELECTOR, "ul.gallery h2")]
+    check(names == ["gallery/public-app"], f"the search finds it by its description ({names})")
     b.open("/console/public?prefix=nothing/")
     check("No public repositories" in b.text(), "the search narrows the list")
 
@@ -364,6 +406,7 @@ def main():
     try:
         admin_walkthrough(b, args, env, tmp)
         reader_walkthrough(b, args)
+        image_and_gallery_description(b, args)
         gallery(b)
     except (Failed, NoSuchElementException) as e:
         try:
