@@ -37,6 +37,24 @@ pub struct FileConfig {
     pub connections: FileConnections,
     #[serde(default)]
     pub metadata: FileMetadata,
+    #[serde(default)]
+    pub storage: FileStorage,
+}
+
+/// Where the blobs live.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileStorage {
+    /// `file://DIR` (default: the data directory) or `s3://BUCKET/PREFIX`.
+    pub url: Option<String>,
+    /// S3 server URL for non-AWS servers (MinIO, Ceph RGW, Garage, moto).
+    pub endpoint: Option<String>,
+    /// Path-style S3 requests [default: true with an endpoint, false without].
+    pub path_style: Option<bool>,
+    /// S3 region [default: AWS_REGION, else us-east-1].
+    pub region: Option<String>,
+    /// Answer blob downloads with a 307 redirect to a presigned S3 URL instead of streaming the bytes.
+    pub redirect: Option<bool>,
 }
 
 /// Where the metadata lives.
@@ -134,6 +152,41 @@ pub struct Config {
     pub region: String,
     pub connections: crate::connections::Limits,
     pub metadata: Metadata,
+    pub storage: Storage,
+}
+
+/// The blob store `--storage-url` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// A directory (`file://DIR`; by default the data directory).
+    Fs(PathBuf),
+    /// A bucket (and key prefix) of an S3-compatible server, shared by every node.
+    S3(berth_storage::S3Config),
+}
+
+impl Storage {
+    /// Reads `file://DIR` or `s3://BUCKET/PREFIX`.
+    pub fn parse(url: &str) -> Result<Storage, ResolveError> {
+        if let Some(dir) = url.strip_prefix("file://") {
+            if dir.is_empty() {
+                return Err(ResolveError::StorageUrl("file:// needs a directory: file://DIR".into()));
+            }
+            return Ok(Storage::Fs(PathBuf::from(dir)));
+        }
+        if url.starts_with("s3://") {
+            return berth_storage::S3Config::from_url(url).map(Storage::S3).map_err(ResolveError::StorageUrl);
+        }
+        Err(ResolveError::StorageUrl(format!("unsupported URL {url:?}: use file://DIR or s3://BUCKET/PREFIX")))
+    }
+}
+
+impl std::fmt::Display for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Storage::Fs(dir) => write!(f, "file://{}", dir.display()),
+            Storage::S3(config) => write!(f, "{}", config.describe()),
+        }
+    }
 }
 
 /// The metadata store `--metadata-url` names.
@@ -210,6 +263,18 @@ pub struct Overrides {
     pub body_timeout_seconds: Option<u64>,
     pub max_connections_per_address: Option<usize>,
     pub metadata_url: Option<String>,
+    pub storage: StorageOverrides,
+}
+
+/// Blob store settings from flags and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct StorageOverrides {
+    pub url: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub s3_path_style: Option<bool>,
+    pub s3_redirect: Option<bool>,
+    /// `AWS_REGION` (or `AWS_DEFAULT_REGION`).
+    pub s3_region: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -224,6 +289,9 @@ pub enum ResolveError {
     /// `--metadata-url` / `BERTH_METADATA_URL` / `[metadata] url` is not one berth can use.
     #[error("metadata URL: {0}")]
     MetadataUrl(String),
+    /// `--storage-url` / `BERTH_STORAGE_URL` / `[storage] url` is not one berth can use.
+    #[error("storage URL (--storage-url / BERTH_STORAGE_URL / [storage] url): {0}")]
+    StorageUrl(String),
 }
 
 impl FileConfig {
@@ -249,6 +317,30 @@ impl FileConfig {
         let metadata = match o.metadata_url.or(self.metadata.url).filter(|u| !u.is_empty()) {
             Some(url) => Metadata::parse(&url)?,
             None => Metadata::Sqlite(data_dir.join("meta.db")),
+        };
+        let st = o.storage;
+        let storage = match st.url.or(self.storage.url).filter(|u| !u.is_empty()) {
+            Some(url) => Storage::parse(&url)?,
+            None => Storage::Fs(data_dir.clone()),
+        };
+        let storage = match storage {
+            Storage::S3(mut s3) => {
+                let nonempty = |v: Option<String>| v.filter(|v| !v.is_empty());
+                s3.endpoint = nonempty(st.s3_endpoint).or(nonempty(self.storage.endpoint));
+                s3.path_style = st.s3_path_style.or(self.storage.path_style);
+                s3.region = nonempty(st.s3_region).or(nonempty(self.storage.region));
+                s3.redirect = st.s3_redirect.or(self.storage.redirect).unwrap_or(false);
+                Storage::S3(s3)
+            }
+            fs => {
+                if st.s3_redirect.or(self.storage.redirect) == Some(true) {
+                    return Err(ResolveError::StorageUrl(
+                        "redirect = true needs S3 storage (s3://BUCKET/PREFIX): a directory has no URLs to redirect to"
+                            .into(),
+                    ));
+                }
+                fs
+            }
         };
         let cap = |set: Option<u64>, default: u64| Some(set.unwrap_or(default)).filter(|&n| n > 0);
         let defaults = crate::connections::Limits::default();
@@ -283,6 +375,7 @@ impl FileConfig {
             region: self.identity.region.unwrap_or_else(|| "us-east-1".to_string()),
             connections,
             metadata,
+            storage,
         })
     }
 }
@@ -342,6 +435,35 @@ mod tests {
         let file = FileConfig::parse("[uploads]\nmax_open_per_repository = 0\nmax_open_per_principal = 7\n").unwrap();
         let c = file.resolve(Overrides::default()).unwrap();
         assert_eq!((c.max_open_uploads_per_repository, c.max_open_uploads_per_principal), (None, Some(7)), "0: no cap");
+    }
+
+    #[test]
+    fn storage_url() {
+        let o = |url: Option<&str>| Overrides {
+            data_dir: Some("/srv/b".into()),
+            storage: StorageOverrides { url: url.map(str::to_string), ..Default::default() },
+            ..Default::default()
+        };
+        let c = FileConfig::default().resolve(o(None)).unwrap();
+        assert_eq!(c.storage, Storage::Fs("/srv/b".into()), "default: the data directory");
+        let c = FileConfig::default().resolve(o(Some("file:///mnt/blobs"))).unwrap();
+        assert_eq!(c.storage, Storage::Fs("/mnt/blobs".into()));
+        let file = FileConfig::parse(
+            "[storage]\nurl = \"s3://team-blobs/berth\"\nendpoint = \"http://minio:9000\"\nredirect = true\n",
+        )
+        .unwrap();
+        let mut flags = o(None);
+        flags.storage.s3_path_style = Some(false);
+        let Storage::S3(s3) = file.resolve(flags).unwrap().storage else { panic!("not S3") };
+        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("team-blobs", "berth"));
+        assert_eq!(s3.endpoint.as_deref(), Some("http://minio:9000"));
+        assert_eq!((s3.path_style, s3.redirect), (Some(false), true));
+        for bad in ["s3://", "s3://UPPER/x", "gs://b/p", "file://", "s3://bucket/../x"] {
+            let e = FileConfig::default().resolve(o(Some(bad))).unwrap_err().to_string();
+            assert!(e.contains("storage URL"), "{bad}: {e}");
+        }
+        let redirect_fs = FileConfig::parse("[storage]\nredirect = true\n").unwrap().resolve(o(None));
+        assert!(redirect_fs.unwrap_err().to_string().contains("needs S3"));
     }
 
     #[test]

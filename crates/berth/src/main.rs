@@ -39,6 +39,36 @@ enum Command {
     Admin(cli::AdminCommand),
 }
 
+/// Where the blobs live (serve, fsck and vulndb import take the same settings).
+#[derive(clap::Args, Clone)]
+struct StorageArgs {
+    /// The blob store: file://DIR or s3://BUCKET/PREFIX [default: the data directory].
+    #[arg(long, env = "BERTH_STORAGE_URL")]
+    storage_url: Option<String>,
+    /// S3 server URL, for servers other than AWS S3 (e.g. http://minio:9000).
+    #[arg(long, env = "BERTH_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// Path-style S3 requests (true|false) [default: true with --s3-endpoint, else false].
+    #[arg(long, env = "BERTH_S3_PATH_STYLE")]
+    s3_path_style: Option<bool>,
+    /// Answer blob downloads with a 307 redirect to a presigned S3 URL (true|false) [default: false].
+    #[arg(long, env = "BERTH_S3_REDIRECT")]
+    s3_redirect: Option<bool>,
+}
+
+impl StorageArgs {
+    fn overrides(self) -> config::StorageOverrides {
+        let region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).ok();
+        config::StorageOverrides {
+            url: self.storage_url,
+            s3_endpoint: self.s3_endpoint,
+            s3_path_style: self.s3_path_style,
+            s3_redirect: self.s3_redirect,
+            s3_region: region,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct ServeArgs {
     /// Address to listen on [default: 0.0.0.0:5000]; port 0 picks a free port.
@@ -51,6 +81,8 @@ struct ServeArgs {
     /// directory].
     #[arg(long, env = "BERTH_METADATA_URL")]
     metadata_url: Option<String>,
+    #[command(flatten)]
+    storage: StorageArgs,
     /// A TOML configuration file.
     #[arg(long, env = "BERTH_CONFIG")]
     config: Option<PathBuf>,
@@ -88,6 +120,8 @@ struct FsckArgs {
     data_dir: Option<PathBuf>,
     #[arg(long, env = "BERTH_METADATA_URL")]
     metadata_url: Option<String>,
+    #[command(flatten)]
+    storage: StorageArgs,
     #[arg(long, env = "BERTH_CONFIG")]
     config: Option<PathBuf>,
     /// Re-hash every blob (reads all stored bytes); damaged blobs are problems.
@@ -122,6 +156,8 @@ enum VulndbCommand {
         data_dir: Option<PathBuf>,
         #[arg(long, env = "BERTH_METADATA_URL")]
         metadata_url: Option<String>,
+        #[command(flatten)]
+        storage: StorageArgs,
         #[arg(long, env = "BERTH_CONFIG")]
         config: Option<PathBuf>,
         /// Then wait (up to 2 minutes) until the server at the endpoint has loaded it, asking over the admin
@@ -162,6 +198,7 @@ fn main() -> ExitCode {
                     body_timeout_seconds: a.body_timeout_seconds,
                     max_connections_per_address: a.max_connections_per_address,
                     metadata_url: a.metadata_url,
+                    storage: a.storage.overrides(),
                 };
                 let options = serve::ServeOptions { allow_empty_metadata: a.allow_empty_metadata };
                 serve::run(file.resolve(overrides)?, options).await.map(|_| ExitCode::SUCCESS)
@@ -171,14 +208,25 @@ fn main() -> ExitCode {
                 let overrides = config::Overrides {
                     data_dir: a.data_dir.clone(),
                     metadata_url: a.metadata_url.clone(),
+                    storage: a.storage.clone().overrides(),
                     ..Default::default()
                 };
                 let config = file.resolve(overrides)?;
                 fsck(config, a).await
             }
-            Command::Vulndb(VulndbCommand::Import { sources, label, data_dir, metadata_url, config, wait }) => {
+            Command::Vulndb(VulndbCommand::Import {
+                sources,
+                label,
+                data_dir,
+                metadata_url,
+                storage,
+                config,
+                wait,
+            }) => {
                 let file = config::FileConfig::load(config.as_deref())?;
-                let config = file.resolve(config::Overrides { data_dir, metadata_url, ..Default::default() })?;
+                let storage = storage.overrides();
+                let config =
+                    file.resolve(config::Overrides { data_dir, metadata_url, storage, ..Default::default() })?;
                 let registry = stores::open_stores(&config).await?.registry;
                 let imported = vulndb::import(&registry, &sources, label).await?;
                 if wait {

@@ -58,9 +58,10 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
     let registry = stores.registry;
     if let Some(blobs) = registry.metadata_lost().await? {
         let dir = config.data_dir.display();
+        let store = &config.storage;
         if !options.allow_empty_metadata {
             return Err(format!(
-                "refusing to start: {dir} holds {blobs} blobs (and the repository journal) but its metadata \
+                "refusing to start: the blob store {store} holds {blobs} blobs (and the repository journal) but its metadata \
                  database is new or empty, so berth would serve an empty registry; was meta.db deleted, truncated \
                  or its WAL (meta.db-wal) removed? Restore meta.db from a backup, or rebuild repositories, manifests \
                  and tags from what is on disk with `berth fsck --rebuild-metadata --data-dir {dir}` (server \
@@ -68,7 +69,7 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
             )
             .into());
         }
-        tracing::warn!(data_dir = %dir, blobs, "serving an empty metadata store over a blob store that holds blobs (--allow-empty-metadata)");
+        tracing::warn!(storage = %store, blobs, "serving an empty metadata store over a blob store that holds blobs (--allow-empty-metadata)");
     }
     let meta = stores.meta.clone();
     let identity = open_identity(&config, stores.meta).await?;
@@ -89,7 +90,7 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     // Tests and scripts read this line to find the port when listening on port 0.
     println!("berth listening on {scheme}://{addr}");
-    tracing::info!(%addr, scheme, data_dir = %config.data_dir.display(), "berth started");
+    tracing::info!(%addr, scheme, data_dir = %config.data_dir.display(), storage = %config.storage, "berth started");
 
     let upkeep = tokio::spawn(upkeep(registry.clone(), identity.clone(), config.upload_expiry_hours));
     let journal = tokio::spawn(journal_exporter(registry.clone()));

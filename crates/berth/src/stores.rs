@@ -11,9 +11,9 @@ use berth_identity::{Account, Identity, IdentityConfig};
 use berth_meta::identity::IdentityMeta;
 use berth_meta::{MetaStore, PgMeta, SqliteMeta};
 use berth_registry::{Limits, Registry, SystemClock};
-use berth_storage::FsBlobStore;
+use berth_storage::{BlobStore, FsBlobStore, S3BlobStore};
 
-use crate::config::{Config, Metadata};
+use crate::config::{Config, Metadata, Storage};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -73,7 +73,7 @@ impl Meta {
 pub async fn open_stores(config: &Config) -> Result<Stores, BoxError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("creating data directory {}: {e}", config.data_dir.display()))?;
-    let blobs = FsBlobStore::open(config.data_dir.clone()).await?;
+    let blobs = open_blobs(&config.storage).await?;
     let meta = Meta::open(&config.metadata).await?;
     let limits = Limits {
         max_manifest_bytes: config.max_manifest_bytes,
@@ -82,8 +82,26 @@ pub async fn open_stores(config: &Config) -> Result<Stores, BoxError> {
         max_open_uploads_per_principal: config.max_open_uploads_per_principal,
         ..Limits::default()
     };
-    let registry = Registry::new(meta.store(), Arc::new(blobs), Arc::new(SystemClock), limits);
+    let registry = Registry::new(meta.store(), blobs, Arc::new(SystemClock), limits);
     Ok(Stores { registry, meta })
+}
+
+/// Opens the blob store `--storage-url` names; an unreachable S3 bucket is an error naming what to fix.
+async fn open_blobs(storage: &Storage) -> Result<Arc<dyn BlobStore>, BoxError> {
+    match storage {
+        Storage::Fs(dir) => {
+            let store = FsBlobStore::open(dir.clone())
+                .await
+                .map_err(|e| format!("opening the blob directory {}: {e}", dir.display()))?;
+            Ok(Arc::new(store))
+        }
+        Storage::S3(s3) => {
+            let store = S3BlobStore::connect(s3).await.map_err(|e| {
+                format!("opening the blob store (--storage-url / BERTH_STORAGE_URL / [storage] url): {e}")
+            })?;
+            Ok(Arc::new(store))
+        }
+    }
 }
 
 /// Identity services over the metadata store, with the first administrator bootstrapped.

@@ -82,6 +82,18 @@ impl Registry {
         Ok(BlobContent { size, range, reader, local_path: self.blobs.local_path(digest) })
     }
 
+    /// A URL where the client may download a blob of `repo` directly from the blob store (a presigned S3 URL),
+    /// when the store is configured to redirect downloads; `None`: serve it with [`Registry::open_blob`]. The
+    /// pull policy applies as it does there; the bytes are counted as served.
+    pub async fn blob_download_url(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<String>> {
+        let size = self.stat_blob_for_pull(repo, digest).await?;
+        let url = self.blobs.download_url(digest).await?;
+        if url.is_some() {
+            self.pulls.add_bytes_out(repo, size);
+        }
+        Ok(url)
+    }
+
     /// Removes a blob from a repository. Its bytes stay until garbage collection finds them unreferenced.
     pub async fn delete_blob(&self, repo: &RepositoryName, digest: &Digest) -> Result<()> {
         if self.meta.unlink_blob(repo, digest).await? {

@@ -29,6 +29,16 @@ pub async fn get(r: &Registry, name: &RepositoryName, digest: &Digest, req: &Req
             .body(Body::empty())
             .map_err(|e| internal(&e));
     }
+    // Redirecting stores: the client fetches the bytes (and its range) from the presigned URL.
+    if let Some(url) = r.blob_download_url(name, digest).await? {
+        return Response::builder()
+            .status(StatusCode::TEMPORARY_REDIRECT)
+            .header(header::LOCATION, url)
+            .header("docker-content-digest", digest.to_string())
+            .header(header::CONTENT_LENGTH, 0)
+            .body(Body::empty())
+            .map_err(|e| internal(&e));
+    }
     let blob = r.open_blob(name, digest, range).await?;
     let mut b = Response::builder()
         .header(header::CONTENT_LENGTH, blob.reader.len)

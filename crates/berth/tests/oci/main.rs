@@ -16,6 +16,7 @@ mod listing;
 mod manifests;
 mod matrix;
 mod postgres;
+mod s3;
 mod scanning;
 mod slowloris;
 mod uploads;
