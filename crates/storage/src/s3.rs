@@ -5,7 +5,7 @@
 //! # Upload sessions
 //!
 //! A session maps to an S3 multipart upload whose destination is `uploads/<id>/data`. Appended bytes are
-//! cut into parts of [`PART_SIZE`] as they stream in; what is left at the end of an append becomes a part
+//! cut into parts of [`PART_SIZE`] as they stream in (one part uploads while the next fills); what is left at the end of an append becomes a part
 //! too when it has at least [`MIN_PART`] bytes (S3's minimum for every part but the last), else it is
 //! written to a new, immutable tail object and carried into the next append, which reads it back and sends
 //! it first. The multipart upload id, each part's ETag and size and the tail's name form the session's
@@ -43,6 +43,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+use std::collections::VecDeque;
 use std::io;
 use std::ops::Range;
 use std::pin::Pin;
@@ -62,6 +63,7 @@ use object_store::{
     RetryConfig, WriteMultipart,
 };
 use tokio::io::{AsyncRead, AsyncReadExt as _};
+use tokio::task::JoinHandle;
 use tokio_util::io::StreamReader;
 
 use self::layout::{Layout, is_valid_upload_id, parse_blob_key};
@@ -72,6 +74,9 @@ use crate::{BlobReader, BlobStore, ByteStream, JournalUpdate, JournaledRepositor
 pub const MIN_PART: usize = 5 << 20;
 /// Size of the parts an append cuts its bytes into (bounds the memory of one append).
 pub const PART_SIZE: usize = 8 << 20;
+/// An append waits for its oldest part upload when this many are running: with 2, one part uploads while the
+/// next fills from the request body, so reading and uploading overlap and an append holds at most 2 parts.
+const PARTS_IN_FLIGHT: usize = 2;
 /// S3's largest part number.
 const MAX_PARTS: usize = 10_000;
 /// Largest object a single server-side copy (`CopyObject`) may copy; larger ones are copied through berth.
@@ -175,6 +180,8 @@ pub struct S3BlobStore {
     layout: Layout,
     redirect: bool,
     target: String,
+    /// [`PART_SIZE`], smaller in tests.
+    part_size: usize,
 }
 
 impl std::fmt::Debug for S3BlobStore {
@@ -210,8 +217,13 @@ impl S3BlobStore {
             builder = builder.with_access_key_id(id).with_secret_access_key(secret);
         }
         let s3 = builder.build().map_err(|source| S3ConnectError::Settings { target: target.clone(), source })?;
-        let store =
-            S3BlobStore { s3: Arc::new(s3), layout: Layout::new(&config.prefix), redirect: config.redirect, target };
+        let store = S3BlobStore {
+            s3: Arc::new(s3),
+            layout: Layout::new(&config.prefix),
+            redirect: config.redirect,
+            target,
+            part_size: PART_SIZE,
+        };
         let uploads = store.layout.uploads();
         let probe = store.s3.list_with_delimiter(Some(&uploads));
         let reason = match tokio::time::timeout(CONNECT_TIMEOUT, probe).await {
@@ -242,27 +254,34 @@ impl S3BlobStore {
         }
     }
 
-    /// Uploads the next part of the session, creating its multipart upload first if needed.
-    async fn put_part(&self, id: &str, st: &mut SessionState, created: &mut Option<String>, data: Bytes) -> Result<()> {
-        let path = self.layout.upload_data(id);
-        if st.parts.len() >= MAX_PARTS {
+    /// Starts uploading the next part of the session (creating its multipart upload first if needed) while
+    /// the append reads on; waits for the oldest upload when [`PARTS_IN_FLIGHT`] are running.
+    async fn start_part(&self, id: &str, st: &mut SessionState, uploads: &mut PartUploads, data: Bytes) -> Result<()> {
+        let index = st.parts.len() + uploads.running.len();
+        if index >= MAX_PARTS {
             return Err(StorageError::Io(io::Error::other(format!(
                 "the upload has reached S3's limit of {MAX_PARTS} parts"
             ))));
         }
+        let path = self.layout.upload_data(id);
         let multipart = match &st.multipart {
             Some(m) => m.clone(),
             None => {
                 let m = self.s3.create_multipart(&path).await.map_err(s3_error)?;
                 st.multipart = Some(m.clone());
-                *created = Some(m.clone());
+                uploads.created = Some(m.clone());
                 m
             }
         };
-        let size = data.len() as u64;
-        let part =
-            self.s3.put_part(&path, &multipart, st.parts.len(), PutPayload::from(data)).await.map_err(s3_error)?;
-        st.parts.push(Part { etag: part.content_id, size });
+        let s3 = self.s3.clone();
+        uploads.running.push_back(tokio::spawn(async move {
+            let size = data.len() as u64;
+            let part = s3.put_part(&path, &multipart, index, PutPayload::from(data)).await.map_err(s3_error)?;
+            Ok(Part { etag: part.content_id, size })
+        }));
+        while uploads.running.len() >= PARTS_IN_FLIGHT {
+            uploads.finish_oldest(st).await?;
+        }
         Ok(())
     }
 
@@ -274,20 +293,24 @@ impl S3BlobStore {
         mut buf: BytesMut,
         mut body: ByteStream,
         inspect: &mut (dyn for<'a> FnMut(&'a [u8]) + Send),
-        created: &mut Option<String>,
+        uploads: &mut PartUploads,
     ) -> Result<()> {
         while let Some(item) = body.next().await {
             let chunk = item.map_err(|e| StorageError::Body(e.to_string()))?;
             inspect(&chunk);
             buf.extend_from_slice(&chunk);
-            while buf.len() >= PART_SIZE {
-                let part = buf.split_to(PART_SIZE).freeze();
-                self.put_part(id, st, created, part).await?;
+            while buf.len() >= self.part_size {
+                let part = buf.split_to(self.part_size).freeze();
+                self.start_part(id, st, uploads, part).await?;
             }
         }
         if buf.len() >= MIN_PART {
-            self.put_part(id, st, created, buf.freeze()).await?;
-        } else if !buf.is_empty() {
+            self.start_part(id, st, uploads, buf.split().freeze()).await?;
+        }
+        while !uploads.running.is_empty() {
+            uploads.finish_oldest(st).await?;
+        }
+        if !buf.is_empty() {
             let name = format!("tail-{}", uuid::Uuid::new_v4().simple());
             let len = buf.len() as u64;
             self.s3.put(&self.layout.upload_tail(id, &name), PutPayload::from(buf.freeze())).await.map_err(s3_error)?;
@@ -466,6 +489,24 @@ impl S3BlobStore {
     }
 }
 
+/// The part uploads of one append that have not finished yet, oldest first.
+#[derive(Default)]
+struct PartUploads {
+    running: VecDeque<JoinHandle<Result<Part>>>,
+    /// The multipart upload this append created (aborted if the append fails: no state names it).
+    created: Option<String>,
+}
+
+impl PartUploads {
+    /// Waits for the oldest upload and records its part.
+    async fn finish_oldest(&mut self, st: &mut SessionState) -> Result<()> {
+        let Some(oldest) = self.running.pop_front() else { return Ok(()) };
+        let part = oldest.await.map_err(|e| StorageError::Io(io::Error::other(e)))??;
+        st.parts.push(part);
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl BlobStore for S3BlobStore {
     async fn stat(&self, digest: &Digest) -> Result<Option<u64>> {
@@ -550,9 +591,12 @@ impl BlobStore for S3BlobStore {
         st.tail = None;
         st.tail_len = 0;
         st.previous_tail = before.tail.clone();
-        let mut created = None;
-        if let Err(e) = self.append_parts(id, &mut st, buf, body, inspect, &mut created).await {
-            if let Some(multipart) = created {
+        let mut uploads = PartUploads::default();
+        if let Err(e) = self.append_parts(id, &mut st, buf, body, inspect, &mut uploads).await {
+            for running in uploads.running.drain(..) {
+                running.abort();
+            }
+            if let Some(multipart) = uploads.created {
                 let _ = self.s3.abort_multipart(&self.layout.upload_data(id), &multipart).await;
             }
             return Err(e);

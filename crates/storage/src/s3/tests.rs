@@ -83,14 +83,18 @@ async fn multipart_session_continued_by_another_store() {
 #[tokio::test]
 async fn multipart_commit_and_cancel_edge_cases() {
     let server = moto();
-    let s = store(&server, "berth-edges", "").await;
+    let mut s = store(&server, "berth-edges", "").await;
+    s.part_size = MIN_PART;
     let mib = 1 << 20;
-    let data = content("s3 edges", 6 * mib + 500);
+    // Two parts uploaded by one append (the second while the first is still running), and a tail.
+    let data = content("s3 edges", 10 * mib + 500);
 
     // A commit of fewer bytes than the parts hold (never done by the registry) is copied through berth.
     let id = "5e55a0e5-0000-4000-8000-000000000002";
     let state = s.create_upload(id).await.unwrap();
-    let (_, state) = s.append_upload(id, &state, 0, body(&[&data]), &mut |_| {}).await.unwrap();
+    let (_, state) =
+        s.append_upload(id, &state, 0, body(&data.chunks(65_536).collect::<Vec<_>>()), &mut |_| {}).await.unwrap();
+    assert_eq!(SessionState::decode(&state).unwrap().parts.len(), 2);
     let short = &data[..5 * mib + 7];
     let digest = Digest::sha256_of(short);
     assert_eq!(s.commit_upload(id, &state, &digest, short.len() as u64).await.unwrap(), short.len() as u64);
