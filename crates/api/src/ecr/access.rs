@@ -51,6 +51,9 @@ const ON_REPOSITORY: &[&str] = &[
     "ListImageReferrers",
     "StartImageScan",
     "DescribeImageScanFindings",
+    // ECR Public's (see `catalog.rs`).
+    "GetRepositoryCatalogData",
+    "PutRepositoryCatalogData",
 ];
 
 /// Operations on the repository a `resourceArn` names.

@@ -12,6 +12,7 @@
 
 mod access;
 mod authorization;
+mod catalog;
 mod images;
 mod layers;
 mod operations;
@@ -49,10 +50,16 @@ use crate::aws::{CONTENT_TYPE, SigningRules};
 
 /// `X-Amz-Target` is this prefix, a dot, and the operation name.
 pub const TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921";
+/// ECR Public's prefix: berth answers its catalog data operations ([`catalog::OPERATIONS`]) here too.
+pub const PUBLIC_TARGET_PREFIX: &str = "SpencerFrontendService";
 /// What ECR requires of a signature: service `ecr`, the registry's region, the operation and the body's
 /// media type signed.
 const SIGNING: SigningRules =
     SigningRules { service: "ecr", check_region: true, signed: &["x-amz-target", "content-type"] };
+/// What ECR Public requires of a signature: service `ecr-public` (in AWS it lives in one region only, so any
+/// region is accepted).
+const PUBLIC_SIGNING: SigningRules =
+    SigningRules { service: "ecr-public", check_region: false, signed: &["x-amz-target", "content-type"] };
 const MAX_BODY: usize = 1024 * 1024;
 /// `UploadLayerPart` carries the part base64-encoded in its JSON body: room for a 16 MiB part.
 const MAX_PART_BODY: usize = 24 * 1024 * 1024;
@@ -130,8 +137,9 @@ pub async fn handle(State(app): State<Arc<AppState>>, req: Request) -> Response 
 }
 
 async fn serve(app: &AppState, parts: &Parts, body: &[u8], ip: Option<IpAddr>) -> Result<Value, AwsError> {
-    let caller = crate::aws::authenticate(app, parts, body, ip, &SIGNING).await?;
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let rules = if target.starts_with(PUBLIC_TARGET_PREFIX) { &PUBLIC_SIGNING } else { &SIGNING };
+    let caller = crate::aws::authenticate(app, parts, body, ip, rules).await?;
     let operation = operation_of(target)?;
     let input = crate::aws::json_object(body)?;
     let input = Input(&input);
@@ -155,7 +163,12 @@ async fn serve(app: &AppState, parts: &Parts, body: &[u8], ip: Option<IpAddr>) -
 fn operation_of(target: &str) -> Result<&str, AwsError> {
     let unknown = || AwsError::new(ErrorType::UnknownOperation, format!("unknown operation {target:?}"));
     let (prefix, operation) = target.split_once('.').ok_or_else(unknown)?;
-    if prefix != TARGET_PREFIX || !operations::ALL.contains(&operation) {
+    let known = match prefix {
+        TARGET_PREFIX => operations::ALL.contains(&operation),
+        PUBLIC_TARGET_PREFIX => catalog::OPERATIONS.contains(&operation),
+        _ => false,
+    };
+    if !known {
         return Err(unknown());
     }
     Ok(operation)
@@ -199,6 +212,8 @@ async fn dispatch(ctx: &Ctx<'_>, operation: &str, input: &Input<'_>) -> Result<V
         "BatchGetRepositoryScanningConfiguration" => {
             registry::batch_get_repository_scanning_configuration(ctx, input).await
         }
+        "GetRepositoryCatalogData" => catalog::get(ctx, input).await,
+        "PutRepositoryCatalogData" => catalog::put(ctx, input).await,
         other => Err(AwsError::server(&format!("{other} declares its access but has no handler"))),
     }
 }
@@ -211,6 +226,8 @@ mod tests {
     fn targets_name_ecr_operations() {
         assert_eq!(operation_of("AmazonEC2ContainerRegistry_V20150921.ListImages").unwrap(), "ListImages");
         assert_eq!(operation_of("AmazonEC2ContainerRegistry_V20150921.PutImage").unwrap(), "PutImage");
+        let public = operation_of("SpencerFrontendService.PutRepositoryCatalogData").unwrap();
+        assert_eq!(public, "PutRepositoryCatalogData");
         for bad in [
             "",
             "ListImages",
@@ -218,6 +235,8 @@ mod tests {
             "AmazonEC2ContainerRegistry_V20150921.NoSuchThing",
             "AmazonEC2ContainerRegistry_V20150921.listImages",
             "OtherService_V1.ListImages",
+            "AmazonEC2ContainerRegistry_V20150921.PutRepositoryCatalogData",
+            "SpencerFrontendService.ListImages",
         ] {
             let e = operation_of(bad).unwrap_err();
             assert_eq!((e.kind, e.kind.status()), (ErrorType::UnknownOperation, StatusCode::BAD_REQUEST), "{bad}");

@@ -343,3 +343,92 @@ async fn the_gallery_searches_public_descriptions_escapes_them_and_never_shows_p
     let (_, html) = get(&s, Some(&reader), "/console/").await;
     assert!(!html.contains("priv/web-secret"), "{html}");
 }
+
+/// `aws ecr-public ARGS` against the server, as `key`.
+fn aws_public(s: &Server, dir: &std::path::Path, key: (&str, &str), args: &[&str]) -> (i32, String, String) {
+    let empty = dir.join("aws-empty-config");
+    std::fs::write(&empty, "").unwrap();
+    let out = std::process::Command::new("aws")
+        .arg("ecr-public")
+        .args(args)
+        .args(["--endpoint-url", &s.base, "--output", "json"])
+        .env("AWS_ACCESS_KEY_ID", key.0)
+        .env("AWS_SECRET_ACCESS_KEY", key.1)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", &empty)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_REGION")
+        .output()
+        .expect("run aws");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!("$ aws ecr-public {} -> {:?}\n{stdout}{stderr}", args.join(" "), out.status.code());
+    (out.status.code().unwrap_or(-1), stdout.into_owned(), stderr.into_owned())
+}
+
+#[tokio::test]
+async fn catalog_data_through_the_aws_cli_ecr_public_commands() {
+    crate::ecr::require("aws", &["--version"], "the aws CLI");
+    let s = Server::start();
+    let tmp = tempfile::tempdir().unwrap();
+    s.push_image("pub/cli", "v1", b"cli layer").await;
+    s.admin("SetRepositoryVisibility", json!({"repositoryName": "pub/cli", "visibility": "public"})).await;
+    let data = json!({"description": "Set with <aws> ecr-public", "aboutText": "About it", "usageText": "Run it",
+        "architectures": ["ARM 64", "x86-64"], "operatingSystems": ["Linux"]});
+    let (code, out, _) = aws_public(
+        &s,
+        tmp.path(),
+        ADMIN_KEY,
+        &["put-repository-catalog-data", "--repository-name", "pub/cli", "--catalog-data", &data.to_string()],
+    );
+    assert_eq!(code, 0);
+    let put: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(put["catalogData"]["description"], "Set with <aws> ecr-public");
+    assert_eq!(put["catalogData"]["architectures"], json!(["ARM 64", "x86-64"]));
+
+    // Members left out keep their values.
+    let (code, _, _) = aws_public(
+        &s,
+        tmp.path(),
+        ADMIN_KEY,
+        &["put-repository-catalog-data", "--repository-name", "pub/cli", "--catalog-data", "usageText=docker run x"],
+    );
+    assert_eq!(code, 0);
+    let (code, out, _) =
+        aws_public(&s, tmp.path(), ADMIN_KEY, &["get-repository-catalog-data", "--repository-name", "pub/cli"]);
+    assert_eq!(code, 0);
+    let got: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(got["catalogData"]["usageText"], "docker run x");
+    assert_eq!(got["catalogData"]["aboutText"], "About it");
+    assert_eq!(got["catalogData"]["operatingSystems"], json!(["Linux"]));
+
+    // Refusals: an unknown repository, an invalid architecture (nothing changes), a caller without the action.
+    let (code, _, err) =
+        aws_public(&s, tmp.path(), ADMIN_KEY, &["get-repository-catalog-data", "--repository-name", "pub/none"]);
+    assert!(code != 0 && err.contains("RepositoryNotFoundException"), "{err}");
+    let bad = json!({"architectures": ["sparc"]}).to_string();
+    let (code, _, err) = aws_public(
+        &s,
+        tmp.path(),
+        ADMIN_KEY,
+        &["put-repository-catalog-data", "--repository-name", "pub/cli", "--catalog-data", &bad],
+    );
+    assert!(code != 0 && err.contains("InvalidParameterException") && err.contains("sparc"), "{err}");
+    s.admin("CreateUser", json!({"userName": "puller"})).await;
+    let key = s.admin("CreateAccessKey", json!({"userName": "puller"})).await;
+    let key = (key["accessKeyId"].as_str().unwrap(), key["secretAccessKey"].as_str().unwrap());
+    let (code, _, err) = aws_public(
+        &s,
+        tmp.path(),
+        key,
+        &["put-repository-catalog-data", "--repository-name", "pub/cli", "--catalog-data", "description=defaced"],
+    );
+    assert!(code != 0 && err.contains("AccessDenied"), "{err}");
+
+    // The gallery shows what was set, escaped.
+    let (_, html) = get(&s, None, "/console/public?q=ecr-public").await;
+    assert!(html.contains("Set with &#60;aws&#62; ecr-public") && html.contains("<h2>pub/cli</h2>"), "{html}");
+    assert!(!html.contains("defaced"));
+}

@@ -549,7 +549,11 @@ async fn console_call(
 
 /// A request with `who`'s credentials: SigV4 for users' keys, otherwise what `who` presents on `/v2`.
 async fn aws_call(s: &Server, c: &Callers, who: Who, path: &str, target: Option<&str>, body: &Value) -> Response {
-    let service = if target.is_some() { "ecr" } else { "berth" };
+    let service = match target {
+        Some(t) if t.starts_with("SpencerFrontendService.") => "ecr-public",
+        Some(_) => "ecr",
+        None => "berth",
+    };
     let extra: Vec<(&str, &str)> = target.map(|t| ("x-amz-target", t)).into_iter().collect();
     match (c.key(who), c.v2_auth(who)) {
         (Some(key), _) => s.signed_post(Some(key), service, path, &extra, body).await,
@@ -691,6 +695,21 @@ async fn every_route_of_every_surface_for_every_caller() {
                 let got = aws_outcome(aws_call(&s, &callers, who, "/", Some(&target), &body).await).await;
                 let want = if sigv4 { want(who, &format!("ecr:{op}"), on, content) } else { Outcome::Refused };
                 tally.check("ecr", who, format!("{op} {repo}"), got, want);
+            }
+            // ECR Public's catalog data operations, on the same endpoint.
+            let catalog = [
+                ("GetRepositoryCatalogData", json!({"repositoryName": repo}), On::Repo(kind)),
+                (
+                    "PutRepositoryCatalogData",
+                    json!({"repositoryName": SCRATCH, "catalogData": {"description": "matrix"}}),
+                    On::Repo(Kind::Private),
+                ),
+            ];
+            for (op, body, on) in catalog {
+                let target = format!("SpencerFrontendService.{op}");
+                let got = aws_outcome(aws_call(&s, &callers, who, "/", Some(&target), &body).await).await;
+                let want = if sigv4 { want(who, &format!("ecr:{op}"), on, false) } else { Outcome::Refused };
+                tally.check("ecr-public", who, format!("{op} {repo}"), got, want);
             }
             made += 1;
             for (method, path, form, actions, on) in console_routes(repo, kind, made, &digests[repo]) {
