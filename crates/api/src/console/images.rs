@@ -488,4 +488,64 @@ mod tests {
         let fix = cols.iter().find(|c| c.title == "Fixed in").unwrap();
         assert_eq!((fix.sorted, fix.href.as_str()), ("none", "/b?severity=HIGH&sort=fix&order=asc#findings"));
     }
+
+    fn report(n: usize) -> ScanReport {
+        use berth_registry::scanning::{Finding, Severity};
+        let severities = [Severity::Critical, Severity::High, Severity::Low];
+        let findings = (0..n)
+            .map(|i| Finding {
+                id: format!("ADV-{i:03}"),
+                aliases: Vec::new(),
+                severity: severities[i % 3],
+                summary: None,
+                details: None,
+                uri: format!("https://example.test/{i}"),
+                cvss_score: None,
+                cvss_vector: None,
+                package_name: format!("pkg-{:03}", n - i),
+                package_version: "1.0".into(),
+                package_kind: "deb".into(),
+                matched_name: String::new(),
+                matched_version: String::new(),
+                ecosystem: "Debian".into(),
+                purl: String::new(),
+                fixed_version: (i % 2 == 0).then(|| format!("2.{i:03}")),
+                layer_digest: String::new(),
+                location: String::new(),
+                published: None,
+            })
+            .collect();
+        ScanReport {
+            status: berth_meta::scans::ScanStatus::Complete,
+            description: None,
+            started_at: 0,
+            completed_at: Some(1),
+            findings,
+            sbom_digest: None,
+            vulndb: None,
+            evaluated_at: None,
+        }
+    }
+
+    #[test]
+    fn findings_are_filtered_sorted_and_paged_on_the_server() {
+        let r = report(120);
+        let view = |severity, sort, descending, page| FindingsView { severity, sort, descending, page };
+        let (rows, total) = findings_table(&r, &view(None, FindingsSort::Severity, false, 1));
+        assert_eq!((rows.len(), total), (FINDINGS_PAGE, 120));
+        assert!(rows.windows(2).all(|w| rank(w[0].severity) <= rank(w[1].severity)));
+        let (rows, _) = findings_table(&r, &view(None, FindingsSort::Severity, false, 3));
+        assert_eq!(rows.len(), 20, "the last page");
+        assert_eq!(rows.last().map(|f| f.severity), Some("LOW"));
+        let (rows, _) = findings_table(&r, &view(None, FindingsSort::Severity, false, 4));
+        assert!(rows.is_empty(), "past the end");
+        let (rows, total) = findings_table(&r, &view(Some("HIGH"), FindingsSort::Package, true, 1));
+        assert_eq!(total, 40);
+        assert!(rows.iter().all(|f| f.severity == "HIGH"));
+        assert!(rows.windows(2).all(|w| w[0].package > w[1].package), "descending by package");
+        let (rows, _) = findings_table(&r, &view(None, FindingsSort::Fix, false, 2));
+        assert!(rows.iter().skip(10).all(|f| f.fix.is_empty()), "no fix sorts last");
+        let (rows, _) = findings_table(&r, &view(None, FindingsSort::Fix, false, 1));
+        assert!(rows.windows(2).all(|w| w[0].fix <= w[1].fix) && rows.iter().all(|f| !f.fix.is_empty()));
+    }
 }

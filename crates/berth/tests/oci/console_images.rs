@@ -432,3 +432,59 @@ async fn catalog_data_through_the_aws_cli_ecr_public_commands() {
     assert!(html.contains("Set with &#60;aws&#62; ecr-public") && html.contains("<h2>pub/cli</h2>"), "{html}");
     assert!(!html.contains("defaced"));
 }
+
+#[tokio::test]
+async fn image_pages_escape_what_images_say_and_list_their_signatures() {
+    let s = Server::start();
+    let admin = sign_in(&s, "admin", ADMIN_PASSWORD).await;
+    let repo = "img/hostile";
+    let config = json!({"architecture": "arm64", "os": "linux", "created": "2025-01-02T03:04:05Z",
+        "config": {"Entrypoint": ["/bin/<script>alert(1)</script>"], "Cmd": ["\"><img src=x onerror=alert(1)>"],
+                   "Labels": {"<b>key</b>": "<i>value</i>"}},
+        "rootfs": {"type": "layers", "diff_ids": []}})
+    .to_string();
+    let layer = b"hostile layer";
+    let body = image_manifest(
+        (&s.push_blob(repo, config.as_bytes()).await, config.len()),
+        &[(&s.push_blob(repo, layer).await, layer.len())],
+        None,
+    );
+    assert_eq!(s.put_manifest(repo, "v1", OCI_MANIFEST, &body).await.status(), StatusCode::CREATED);
+    let image = Digest::sha256_of(&body);
+    // A signature stored as a referrer of the image (as cosign's OCI 1.1 mode does).
+    let empty = s.push_blob(repo, b"{}").await;
+    let payload = br#"{"critical":{"image":{"docker-manifest-digest":"x"}}}"#;
+    let payload_digest = s.push_blob(repo, payload).await;
+    let sig = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
+        "config": descriptor("application/vnd.oci.empty.v1+json", &empty, 2),
+        "layers": [descriptor("application/vnd.dev.cosign.simplesigning.v1+json", &payload_digest, payload.len())],
+        "subject": descriptor(OCI_MANIFEST, &image, body.len())});
+    let sig = serde_json::to_vec(&sig).unwrap();
+    let sig_digest = Digest::sha256_of(&sig);
+    let r = s.put_manifest(repo, &sig_digest.to_string(), OCI_MANIFEST, &sig).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    let page = format!("/console/repositories/{repo}/-/images/{image}");
+    let (status, html) = get(&s, Some(&admin), &page).await;
+    assert_eq!(status, StatusCode::OK);
+    for raw in ["<script>alert", "<img src=x", "<b>key", "<i>value"] {
+        assert!(!html.contains(raw), "{raw} reached the page: {html}");
+    }
+    assert!(html.contains("<dt>Platform</dt><dd>linux/arm64</dd>") && html.contains("2025-01-02T03:04:05Z"));
+    assert!(html.contains("/bin/&#60;script&#62;alert(1)&#60;/script&#62;"), "{html}");
+    assert!(html.contains("&#60;b&#62;key&#60;/b&#62;"), "{html}");
+    assert_eq!(column(&html, "referrers", 0), ["signature"]);
+    assert!(html.contains(&format!("href=\"/console/repositories/{repo}/-/images/{sig_digest}\"")), "{html}");
+    assert!(html.contains("Only container images are scanned.") || html.contains("Not scanned."), "{html}");
+    // The signature's own page says what it refers to; it is an artifact, with no SBOM.
+    let (status, html) = get(&s, Some(&admin), &format!("/console/repositories/{repo}/-/images/{sig_digest}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&format!("href=\"{page}\"")) && html.contains(">artifact<"), "{html}");
+    assert!(!html.contains("Download SBOM"));
+    // An unknown digest is a 404 page, not an error.
+    let unknown = Digest::sha256_of(b"nothing");
+    let (status, html) = get(&s, Some(&admin), &format!("/console/repositories/{repo}/-/images/{unknown}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("There is no image"), "{html}");
+}
