@@ -27,6 +27,7 @@ pub mod recovery;
 pub mod scans;
 pub mod settings;
 mod sqlite;
+pub mod summaries;
 
 use async_trait::async_trait;
 use berth_oci::{Digest, Reference, RepositoryName, Tag};
@@ -284,6 +285,7 @@ pub trait MetaStore:
     + UploadStore
     + UsageStore
     + settings::RepositorySettingsStore
+    + summaries::RepositorySummaryStore
     + scans::ScanStore
     + recovery::RecoveryStore
     + catalog::CatalogStore
@@ -296,6 +298,7 @@ impl<T> MetaStore for T where
         + UploadStore
         + UsageStore
         + settings::RepositorySettingsStore
+        + summaries::RepositorySummaryStore
         + scans::ScanStore
         + recovery::RecoveryStore
         + catalog::CatalogStore

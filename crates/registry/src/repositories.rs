@@ -5,6 +5,7 @@ use berth_meta::MetaError;
 use berth_meta::settings::{
     ImageDeletion, ImageDetail, ImageId, RepositoryRecord, RepositorySettings, TagMutability, TagStatus,
 };
+use berth_meta::summaries::{RepositoryFilter, RepositorySummary};
 use berth_oci::{Digest, Reference, RepositoryName};
 
 use crate::{Registry, RegistryError, Result};
@@ -45,6 +46,18 @@ impl Registry {
         let records =
             self.meta.list_repository_records(berth_meta::Page { last: after, n: n.saturating_add(1) }).await?;
         Ok(paged(records, n))
+    }
+
+    /// Repositories matching `filter` with their image counts, sizes and last push, in lexical order,
+    /// strictly after `after`, `n` at most.
+    pub async fn repository_summaries(
+        &self,
+        filter: &RepositoryFilter,
+        after: Option<&RepositoryName>,
+        n: u32,
+    ) -> Result<Paged<RepositorySummary>> {
+        let rows = self.meta.repository_summaries(filter, after, n.saturating_add(1)).await?;
+        Ok(paged(rows, n))
     }
 
     /// Deletes a repository with everything in it (`force`), or only if it has no manifest

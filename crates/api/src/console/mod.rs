@@ -22,6 +22,7 @@ mod form;
 mod gallery;
 mod images;
 mod repositories;
+mod repository_tabs;
 mod route;
 mod session;
 mod views;
@@ -145,7 +146,7 @@ impl Failure {
         }
     }
 
-    fn identity(e: IdentityError) -> Failure {
+    pub(crate) fn identity(e: IdentityError) -> Failure {
         match e {
             IdentityError::Denied { action, resource, .. } => {
                 Failure::status(StatusCode::FORBIDDEN, format!("You may not {action} on {resource}."))
@@ -255,11 +256,15 @@ async fn run(ctx: &Ctx<'_>, route: Route) -> Result<Response, Failure> {
         Route::PushCommands(name) => repositories::push_commands(ctx, &name).await,
         Route::ConfirmDelete(name) => repositories::confirm_delete(ctx, &name, "").await,
         Route::Delete { name, confirmed, force } => repositories::delete(ctx, &name, confirmed, force).await,
-        Route::Settings { name, settings } => repositories::settings(ctx, &name, &settings).await,
         Route::Image { name, digest, view } => images::show(ctx, &name, &digest, &view).await,
         Route::Sbom { name, digest } => images::sbom(ctx, &name, &digest).await,
         Route::DeleteImage { name, digest } => images::delete(ctx, &name, &digest).await,
         Route::PutCatalogData { name, data } => catalog::put(ctx, &name, &data).await,
+        Route::SettingsPage(name) => repository_tabs::settings_page(ctx, &name, None).await,
+        Route::Settings { name, settings } => repository_tabs::save_settings(ctx, &name, &settings).await,
+        Route::Permissions(name) => repository_tabs::permissions(ctx, &name, None).await,
+        Route::SetPolicy { name, policy } => repository_tabs::set_policy(ctx, &name, &policy).await,
+        Route::DeletePolicy(name) => repository_tabs::delete_policy(ctx, &name).await,
         Route::Stylesheet | Route::Home | Route::LoginForm | Route::Login | Route::Gallery(_) => {
             Err(Failure::fault("a public route reached the signed-in dispatcher"))
         }

@@ -6,12 +6,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use berth_identity::Resource;
 use berth_meta::identity::Visibility;
-use berth_meta::settings::{ImageDetail, RepositoryRecord, RepositorySettings, TagMutability, TagStatus};
+use berth_meta::settings::{ImageDetail, RepositoryRecord, TagMutability, TagStatus};
+use berth_meta::summaries::{RepositoryFilter, RepositorySummary};
 use berth_oci::{Digest, RepositoryName};
-use berth_registry::RegistryError;
 use berth_registry::scanning::severity_counts;
 
-use super::route::{Listing, NewRepository, Rejected, Settings};
+use super::repository_tabs::Tabs;
+use super::route::{Listing, NewRepository, Rejected};
 use super::views::{self, Commands, ImageRow, RepositoryRow};
 use super::{Ctx, Failure, session};
 
@@ -19,8 +20,6 @@ use super::{Ctx, Failure, session};
 const PAGE: usize = 25;
 /// Images per page of a repository.
 const IMAGES_PAGE: u32 = 25;
-/// Images counted for the list (more shows as "100+").
-const COUNTED: u32 = 100;
 /// Repository names as the browser checks them while typing (the grammar of `berth_oci::RepositoryName`).
 const NAME_PATTERN: &str = "[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*)*";
 
@@ -37,42 +36,50 @@ async fn visibility(ctx: &Ctx<'_>, name: &RepositoryName) -> Result<Visibility, 
     ctx.app.identity.visibility(name).await.map_err(Failure::fault)
 }
 
+fn visibility_value(v: Visibility) -> &'static str {
+    if v == Visibility::Public { "public" } else { "private" }
+}
+
+fn mutability_value(m: TagMutability) -> &'static str {
+    if m == TagMutability::Immutable { "IMMUTABLE" } else { "MUTABLE" }
+}
+
 /// `GET /console/`: the repositories the caller may describe (`ecr:DescribeRepositories`, decided per
-/// repository), by name prefix, a page at a time.
+/// repository), by name prefix and settings, a page at a time. The store filters and pages: a page reads
+/// the rows it shows (and more only where some are not the caller's to see).
 pub async fn list(ctx: &Ctx<'_>, listing: &Listing) -> Result<Response, Failure> {
-    let prefix = listing.prefix.as_str();
-    let registry = &ctx.app.registry;
-    let mut shown: Vec<RepositoryRecord> = Vec::new();
-    let mut cursor = listing.after.as_ref().map(|a| a.to_string());
-    if cursor.is_none() && !prefix.is_empty() {
-        // Names are listed strictly after the cursor: the prefix itself, when it names a repository, first.
-        if let Ok(name) = prefix.parse::<RepositoryName>() {
-            match registry.repository(&name).await {
-                Ok(r) if ctx.may("ecr:DescribeRepositories", &r.name).await? => shown.push(r),
-                Ok(_) | Err(RegistryError::NameUnknown) => {}
-                Err(e) => return Err(Failure::registry(e, &name)),
-            }
-        }
-        cursor = Some(prefix.to_string());
-    }
-    'pages: loop {
-        let page = registry.repositories(cursor.as_deref(), 100).await.map_err(Failure::fault)?;
-        for record in &page.entries {
-            if !record.name.as_str().starts_with(prefix) || shown.len() > PAGE {
-                break 'pages;
-            }
-            if ctx.may("ecr:DescribeRepositories", &record.name).await? {
-                shown.push(record.clone());
+    let filter = RepositoryFilter {
+        prefix: listing.prefix.clone(),
+        visibility: listing.visibility,
+        scan_on_push: listing.scan_on_push,
+        mutability: listing.mutability,
+    };
+    let mut shown: Vec<RepositorySummary> = Vec::new();
+    let mut cursor = listing.after.clone();
+    loop {
+        let want = (PAGE + 1 - shown.len()) as u32;
+        let page =
+            ctx.app.registry.repository_summaries(&filter, cursor.as_ref(), want).await.map_err(Failure::fault)?;
+        for summary in &page.entries {
+            if ctx.may("ecr:DescribeRepositories", &summary.record.name).await? {
+                shown.push(summary.clone());
             }
         }
         match page.entries.last() {
-            Some(last) if page.more => cursor = Some(last.name.to_string()),
+            Some(last) if page.more && shown.len() <= PAGE => cursor = Some(last.record.name.clone()),
             _ => break,
         }
     }
     let next = if shown.len() > PAGE {
         shown.truncate(PAGE);
-        shown.last().map(|r| r.name.to_string())
+        shown.last().map(|r| {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            q.append_pair("prefix", &listing.prefix);
+            for (k, v) in filters(listing) {
+                q.append_pair(k, v);
+            }
+            q.append_pair("after", r.record.name.as_str()).finish()
+        })
     } else {
         None
     };
@@ -92,35 +99,48 @@ pub async fn list(ctx: &Ctx<'_>, listing: &Listing) -> Result<Response, Failure>
         Some(n) => format!("Deleted the repository {n}."),
         None => String::new(),
     };
-    let page =
-        views::Repositories { chrome: ctx.chrome.clone(), prefix: prefix.into(), rows, next, may_create, notice };
+    let chosen = |k: &str| filters(listing).into_iter().find(|(f, _)| *f == k).map_or("", |(_, v)| v).to_string();
+    let page = views::Repositories {
+        chrome: ctx.chrome.clone(),
+        prefix: listing.prefix.clone(),
+        visibility: chosen("visibility"),
+        scan_on_push: chosen("scan_on_push"),
+        mutability: chosen("mutability"),
+        rows,
+        next,
+        may_create,
+        notice,
+    };
     Ok(views::html(StatusCode::OK, &page))
 }
 
-/// One row of the list; the image count and last push only where the caller may describe images, and
-/// only counted up to [`COUNTED`].
-async fn row(ctx: &Ctx<'_>, r: &RepositoryRecord) -> Result<RepositoryRow, Failure> {
-    let (mut images, mut last_push) = (String::new(), String::new());
-    if ctx.may("ecr:DescribeImages", &r.name).await? {
-        let page = ctx
-            .app
-            .registry
-            .image_details(&r.name, TagStatus::Any, None, COUNTED)
-            .await
-            .map_err(|e| Failure::registry(e, &r.name))?;
-        images = if page.more { format!("{COUNTED}+") } else { page.entries.len().to_string() };
-        if !page.more {
-            last_push = page.entries.iter().map(|d| d.pushed_at).max().map(views::when).unwrap_or_default();
-        }
+/// The filters a listing applies, as query fields.
+fn filters(listing: &Listing) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    if let Some(v) = listing.visibility {
+        out.push(("visibility", visibility_value(v)));
     }
-    let public = visibility(ctx, &r.name).await? == Visibility::Public;
+    if let Some(on) = listing.scan_on_push {
+        out.push(("scan_on_push", if on { "true" } else { "false" }));
+    }
+    if let Some(m) = listing.mutability {
+        out.push(("mutability", mutability_value(m)));
+    }
+    out
+}
+
+/// One row of the list; the image count, size and last push only where the caller may describe images.
+async fn row(ctx: &Ctx<'_>, s: &RepositorySummary) -> Result<RepositoryRow, Failure> {
+    let r = &s.record;
+    let images = ctx.may("ecr:DescribeImages", &r.name).await?;
     Ok(RepositoryRow {
         name: r.name.to_string(),
-        visibility: if public { "public" } else { "private" },
+        visibility: visibility_value(s.visibility),
         mutability: mutability_label(r),
         scan_on_push: r.scan_on_push,
-        images,
-        last_push,
+        images: if images { s.images.to_string() } else { String::new() },
+        size: if images { views::size(s.size) } else { String::new() },
+        last_push: if images { s.last_push.map(views::when).unwrap_or_else(|| "never".into()) } else { String::new() },
         created: views::when(r.created_at),
     })
 }
@@ -135,6 +155,8 @@ pub fn new_form(ctx: &Ctx<'_>, rejected: Option<(&Rejected, StatusCode)>) -> Res
         chrome: ctx.chrome.clone(),
         name: form.get("name").unwrap_or("").to_string(),
         immutable: form.get("tag_mutability") == Some("IMMUTABLE"),
+        exclusions: form.get("exclusions").unwrap_or("").to_string(),
+        tags: form.get("tags").unwrap_or("").to_string(),
         scan_on_push: form.get("scan_on_push") == Some("true"),
         public: form.get("visibility") == Some("public"),
         error,
@@ -149,13 +171,7 @@ pub async fn create(ctx: &Ctx<'_>, new: Result<NewRepository, Rejected>) -> Resu
         Ok(n) => n,
         Err(rejected) => return Ok(new_form(ctx, Some((&rejected, StatusCode::BAD_REQUEST)))),
     };
-    let settings = RepositorySettings {
-        tag_mutability: new.mutability,
-        tag_mutability_exclusions: Vec::new(),
-        scan_on_push: new.scan_on_push,
-        tags: Vec::new(),
-    };
-    let created = ctx.app.registry.create_repository(&new.name, &settings).await;
+    let created = ctx.app.registry.create_repository(&new.name, &new.settings).await;
     let created = created.map_err(|e| Failure::registry(e, &new.name));
     ctx.audit("ecr:CreateRepository", &new.name, created.as_ref().err()).await;
     if let Err(f) = created {
@@ -173,13 +189,15 @@ pub async fn create(ctx: &Ctx<'_>, new: Result<NewRepository, Rejected>) -> Resu
 
 /// The create form's fields for a valid submission shown again.
 fn ctx_form(new: &NewRepository) -> super::form::Form {
-    let mutability = if new.mutability == TagMutability::Immutable { "IMMUTABLE" } else { "MUTABLE" };
-    let visibility = if new.visibility == Visibility::Public { "public" } else { "private" };
+    let s = &new.settings;
+    let tags: Vec<String> = s.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let text = form_urlencoded::Serializer::new(String::new())
         .append_pair("name", new.name.as_str())
-        .append_pair("tag_mutability", mutability)
-        .append_pair("scan_on_push", if new.scan_on_push { "true" } else { "false" })
-        .append_pair("visibility", visibility)
+        .append_pair("tag_mutability", mutability_value(s.tag_mutability))
+        .append_pair("exclusions", &s.tag_mutability_exclusions.join(", "))
+        .append_pair("scan_on_push", if s.scan_on_push { "true" } else { "false" })
+        .append_pair("visibility", visibility_value(new.visibility))
+        .append_pair("tags", &tags.join("\n"))
         .finish();
     super::form::Form::parse(&text)
 }
@@ -289,6 +307,7 @@ pub async fn show(ctx: &Ctx<'_>, name: &RepositoryName, after: Option<&Digest>) 
         notice: notice.into(),
         catalog: registry.catalog_data(name).await.map_err(|e| Failure::registry(e, name))?,
         may_catalog: ctx.may("ecr:PutRepositoryCatalogData", name).await?,
+        tabs: Tabs::of(ctx, name, "images").await?,
     };
     Ok(views::html(StatusCode::OK, &page))
 }
@@ -329,7 +348,12 @@ pub async fn push_commands(ctx: &Ctx<'_>, name: &RepositoryName) -> Result<Respo
         .chain(push.iter().cloned())
         .collect(),
     };
-    let page = views::PushCommands { chrome: ctx.chrome.clone(), name: name.to_string(), groups: vec![berth, aws] };
+    let page = views::PushCommands {
+        chrome: ctx.chrome.clone(),
+        tabs: Tabs::of(ctx, name, "push-commands").await?,
+        name: name.to_string(),
+        groups: vec![berth, aws],
+    };
     Ok(views::html(StatusCode::OK, &page))
 }
 
@@ -361,28 +385,4 @@ pub async fn delete(ctx: &Ctx<'_>, name: &RepositoryName, confirmed: bool, force
         Err(f) if f.status == StatusCode::CONFLICT => confirm_delete(ctx, name, &f.message).await,
         Err(f) => Err(f),
     }
-}
-
-/// `POST /console/repositories/NAME/-/settings`: each setting the form carries (`PutImageTagMutability`,
-/// `PutImageScanningConfiguration`, the visibility), when it changes.
-pub async fn settings(ctx: &Ctx<'_>, name: &RepositoryName, s: &Settings) -> Result<Response, Failure> {
-    let registry = &ctx.app.registry;
-    let record = registry.repository(name).await.map_err(|e| Failure::registry(e, name))?;
-    // The form offers the plain modes; a mode it shows unchanged keeps the exceptions set over the API.
-    if let Some(m) = s.mutability.filter(|m| *m != record.tag_mutability) {
-        let r = registry.set_tag_mutability(name, m, &[]).await.map_err(|e| Failure::registry(e, name));
-        ctx.audit("ecr:PutImageTagMutability", name, r.as_ref().err()).await;
-        r?;
-    }
-    if let Some(on) = s.scan_on_push.filter(|on| *on != record.scan_on_push) {
-        let r = registry.set_scan_on_push(name, on).await.map_err(|e| Failure::registry(e, name));
-        ctx.audit("ecr:PutImageScanningConfiguration", name, r.as_ref().err()).await;
-        r?;
-    }
-    if let Some(v) = s.visibility
-        && v != visibility(ctx, name).await?
-    {
-        set_visibility(ctx, name, v).await?;
-    }
-    Ok(session::redirect(&format!("/console/repositories/{name}?saved=1")))
 }

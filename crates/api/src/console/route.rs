@@ -6,8 +6,10 @@ use axum::http::Method;
 use berth_identity::{Required, Target};
 use berth_meta::catalog::CatalogData;
 use berth_meta::identity::Visibility;
-use berth_meta::settings::TagMutability;
+use berth_meta::settings::{RepositorySettings, TagMutability};
 use berth_oci::{Digest, RepositoryName};
+use berth_registry::scanning::{PullPolicy, Severity};
+use serde_json::{Map, Value, json};
 
 use super::form::Form;
 
@@ -15,11 +17,15 @@ use super::form::Form;
 /// (`/console/repositories/team/app/-/delete`): a name component can never be `-`.
 pub const ACTIONS: &str = "/-/";
 
-/// A listing's page: names starting with `prefix`, after `after`.
+/// A listing's page: names starting with `prefix`, after `after`; the repository list also filters by
+/// visibility, scan on push and tag mutability.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Listing {
     pub prefix: String,
     pub after: Option<RepositoryName>,
+    pub visibility: Option<Visibility>,
+    pub scan_on_push: Option<bool>,
+    pub mutability: Option<TagMutability>,
 }
 
 /// A gallery page: public repositories whose name or description contains `text`, after `after`.
@@ -71,12 +77,13 @@ pub struct FindingsView {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRepository {
     pub name: RepositoryName,
-    pub mutability: TagMutability,
-    pub scan_on_push: bool,
+    /// Tag mutability with its exclusion filters, scan on push and resource tags, as `CreateRepository`
+    /// validated them.
+    pub settings: RepositorySettings,
     pub visibility: Visibility,
 }
 
-/// A create form that did not validate: the values as typed and why.
+/// A form that did not validate: the values as typed and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected {
     pub form: Form,
@@ -86,9 +93,12 @@ pub struct Rejected {
 /// Settings to change; a field left out of the form is not changed (and its permission not needed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    pub mutability: Option<TagMutability>,
+    /// The mode and its exclusion filters (`PutImageTagMutability`).
+    pub mutability: Option<(TagMutability, Vec<String>)>,
     pub scan_on_push: Option<bool>,
     pub visibility: Option<Visibility>,
+    /// The pull policy: `Some(None)` removes it.
+    pub pull_policy: Option<Option<PullPolicy>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,9 +126,11 @@ pub enum Route {
         confirmed: bool,
         force: bool,
     },
+    /// The Settings tab.
+    SettingsPage(RepositoryName),
     Settings {
         name: RepositoryName,
-        settings: Settings,
+        settings: Result<Settings, Rejected>,
     },
     /// An image (manifest) of a repository: layers, config, platforms, referrers, findings.
     Image {
@@ -140,6 +152,13 @@ pub enum Route {
         name: RepositoryName,
         data: CatalogData,
     },
+    /// The Permissions tab: the repository policy.
+    Permissions(RepositoryName),
+    SetPolicy {
+        name: RepositoryName,
+        policy: Result<String, Rejected>,
+    },
+    DeletePolicy(RepositoryName),
 }
 
 /// What a route needs before it runs.
@@ -174,7 +193,15 @@ fn listing(query: &Form) -> Result<Listing, NoRoute> {
         Some(a) => Some(a.parse().map_err(|_| NoRoute::BadRequest("after is not a repository name".into()))?),
         None => None,
     };
-    Ok(Listing { prefix, after })
+    let bad = NoRoute::BadRequest;
+    let chosen = |field: &str| query.get(field).filter(|v| !v.is_empty());
+    Ok(Listing {
+        prefix,
+        after,
+        visibility: chosen("visibility").map(visibility).transpose().map_err(bad)?,
+        scan_on_push: chosen("scan_on_push").map(switch).transpose().map_err(bad)?,
+        mutability: chosen("mutability").map(mutability).transpose().map_err(bad)?,
+    })
 }
 
 fn search(query: &Form) -> Result<Search, NoRoute> {
@@ -278,28 +305,115 @@ fn switch(value: &str) -> Result<bool, String> {
     }
 }
 
-/// The create form, validated as `CreateRepository` validates its input (the same name rules).
+/// Items of a list typed into a text field: separated by commas, spaces or lines.
+fn items(text: &str) -> Vec<&str> {
+    text.split(|c: char| c == ',' || c.is_whitespace()).filter(|i| !i.is_empty()).collect()
+}
+
+/// `imageTagMutability` and its `imageTagMutabilityExclusionFilters` from a form's `tag_mutability` and
+/// `exclusions` (filters make the mode `*_WITH_EXCLUSION`), into `input`.
+fn mutability_input(form: &Form, input: &mut Map<String, Value>) {
+    let mode = form.get("tag_mutability").unwrap_or("MUTABLE");
+    let filters = items(form.get("exclusions").unwrap_or(""));
+    if filters.is_empty() {
+        input.insert("imageTagMutability".into(), json!(mode));
+    } else {
+        input.insert("imageTagMutability".into(), json!(format!("{mode}_WITH_EXCLUSION")));
+        let filters: Vec<Value> = filters.iter().map(|f| json!({"filterType": "WILDCARD", "filter": f})).collect();
+        input.insert("imageTagMutabilityExclusionFilters".into(), Value::Array(filters));
+    }
+}
+
+/// Resource tags typed one `key=value` a line.
+fn resource_tags(text: &str) -> Result<Vec<Value>, String> {
+    let mut tags = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (key, value) =
+            line.split_once('=').ok_or_else(|| format!("tag {line:?} is not key=value (one tag a line)"))?;
+        tags.push(json!({"Key": key.trim(), "Value": value.trim()}));
+    }
+    Ok(tags)
+}
+
+/// The create form, validated by the code that validates `CreateRepository`'s input (name rules, tag
+/// mutability with exclusion filters, encryption, resource tags), so the console accepts what the API
+/// accepts and says what it says.
 fn new_repository(form: &Form) -> Result<NewRepository, Rejected> {
     let reject = |message: String| Rejected { form: form.clone(), message };
     let name = form.get("name").unwrap_or("").trim();
     let name = crate::aws::input::repository_name("repositoryName", name).map_err(|e| reject(e.message))?;
-    let mutability = mutability(form.get("tag_mutability").unwrap_or("MUTABLE")).map_err(reject)?;
-    let scan_on_push = form.get("scan_on_push") == Some("true");
+    let mut input = Map::new();
+    mutability_input(form, &mut input);
+    input.insert("imageScanningConfiguration".into(), json!({"scanOnPush": form.get("scan_on_push") == Some("true")}));
+    input.insert(
+        "encryptionConfiguration".into(),
+        json!({"encryptionType": form.get("encryption").unwrap_or("AES256")}),
+    );
+    let tags = resource_tags(form.get("tags").unwrap_or("")).map_err(reject)?;
+    if !tags.is_empty() {
+        input.insert("tags".into(), Value::Array(tags));
+    }
+    let settings =
+        crate::ecr::repositories::settings(&crate::aws::input::Input(&input)).map_err(|e| reject(e.message))?;
     let visibility = visibility(form.get("visibility").unwrap_or("private")).map_err(reject)?;
-    Ok(NewRepository { name, mutability, scan_on_push, visibility })
+    Ok(NewRepository { name, settings, visibility })
 }
 
-fn settings(form: &Form) -> Result<Settings, NoRoute> {
-    let bad = NoRoute::BadRequest;
-    let settings = Settings {
-        mutability: form.get("tag_mutability").map(mutability).transpose().map_err(bad)?,
-        scan_on_push: form.get("scan_on_push").map(switch).transpose().map_err(bad)?,
-        visibility: form.get("visibility").map(visibility).transpose().map_err(bad)?,
-    };
-    if settings == (Settings { mutability: None, scan_on_push: None, visibility: None }) {
-        return Err(NoRoute::BadRequest("the form changes no setting".into()));
+/// The pull policy fields: `pull_severity` (empty: no policy) and the advisories `pull_allow`ed.
+fn pull_policy(form: &Form) -> Result<Option<PullPolicy>, String> {
+    let severity = form.get("pull_severity").unwrap_or("");
+    if severity.is_empty() {
+        return Ok(None);
     }
-    Ok(settings)
+    let min_severity = Severity::from_label(severity).filter(|s| *s != Severity::Undefined).ok_or_else(|| {
+        format!("the pull policy's severity {severity:?} is not CRITICAL, HIGH, MEDIUM, LOW or INFORMATIONAL")
+    })?;
+    let allow = items(form.get("pull_allow").unwrap_or("")).into_iter().map(String::from).collect();
+    Ok(Some(PullPolicy { min_severity, allow }))
+}
+
+/// The Settings form: each field it carries (a field left out is not changed), validated as the API
+/// validates it.
+fn settings(form: &Form) -> Result<Result<Settings, Rejected>, NoRoute> {
+    let reject = |message: String| Rejected { form: form.clone(), message };
+    let parsed = (|| {
+        let mutability = match form.get("tag_mutability") {
+            None => None,
+            Some(_) => {
+                let mut input = Map::new();
+                mutability_input(form, &mut input);
+                let (m, filters) = crate::ecr::repositories::tag_mutability(&crate::aws::input::Input(&input))
+                    .map_err(|e| e.message)?;
+                Some((m, filters))
+            }
+        };
+        Ok::<_, String>(Settings {
+            mutability,
+            scan_on_push: form.get("scan_on_push").map(switch).transpose()?,
+            visibility: form.get("visibility").map(visibility).transpose()?,
+            pull_policy: form.get("pull_severity").map(|_| pull_policy(form)).transpose()?,
+        })
+    })();
+    match parsed {
+        Ok(s) if s == (Settings { mutability: None, scan_on_push: None, visibility: None, pull_policy: None }) => {
+            Err(NoRoute::BadRequest("the form changes no setting".into()))
+        }
+        Ok(s) => Ok(Ok(s)),
+        Err(message) => Ok(Err(reject(message))),
+    }
+}
+
+/// The policy editor's text, within ECR's size limit (its syntax is the policy engine's to judge).
+fn policy(form: &Form) -> Result<String, Rejected> {
+    let text = form.get("policy").unwrap_or("").trim();
+    let reject = |message: String| Rejected { form: form.clone(), message };
+    if text.is_empty() {
+        return Err(reject("The policy is empty: write one, or delete the repository's policy.".into()));
+    }
+    if text.len() > crate::ecr::policies::MAX_POLICY {
+        return Err(reject(format!("The policy is longer than {} bytes.", crate::ecr::policies::MAX_POLICY)));
+    }
+    Ok(text.to_string())
 }
 
 impl Route {
@@ -342,10 +456,13 @@ impl Route {
             }
             Some("delete") => only(get, Route::ConfirmDelete(name)),
             Some("settings") if post => Ok(Route::Settings { settings: settings(form)?, name }),
-            Some("settings") => Err(NoRoute::MethodNotAllowed),
             Some("catalog") if post => Ok(Route::PutCatalogData { data: catalog_data(form)?, name }),
             Some("catalog") => Err(NoRoute::MethodNotAllowed),
             Some(a) if a.starts_with("images/") => image_action(name, &a["images/".len()..], get, post, query),
+            Some("settings") => only(get, Route::SettingsPage(name)),
+            Some("permissions") if post => Ok(Route::SetPolicy { policy: policy(form), name }),
+            Some("permissions") => only(get, Route::Permissions(name)),
+            Some("permissions/delete") => only(post, Route::DeletePolicy(name)),
             Some(_) => Err(NoRoute::NotFound),
         }
     }
@@ -360,6 +477,10 @@ impl Route {
             Route::Logout | Route::NewRepository => Declared::All(Vec::new()),
             Route::CreateRepository(Ok(new)) => {
                 let mut required = vec![on("ecr:CreateRepository", &new.name)];
+                // As the API: tagging at creation needs ecr:TagResource too.
+                if !new.settings.tags.is_empty() {
+                    required.push(on("ecr:TagResource", &new.name));
+                }
                 if new.visibility == Visibility::Public {
                     required.push(on("berth:SetRepositoryVisibility", &new.name));
                 }
@@ -370,11 +491,20 @@ impl Route {
             Route::Repository { name, .. } => {
                 Declared::All(vec![on("ecr:DescribeRepositories", name), on("ecr:DescribeImages", name)])
             }
-            Route::PushCommands(name) => Declared::All(vec![on("ecr:DescribeRepositories", name)]),
+            Route::PushCommands(name) | Route::SettingsPage(name) => {
+                Declared::All(vec![on("ecr:DescribeRepositories", name)])
+            }
+            Route::Permissions(name) => {
+                Declared::All(vec![on("ecr:DescribeRepositories", name), on("ecr:GetRepositoryPolicy", name)])
+            }
+            Route::SetPolicy { name, .. } => Declared::All(vec![on("ecr:SetRepositoryPolicy", name)]),
+            Route::DeletePolicy(name) => Declared::All(vec![on("ecr:DeleteRepositoryPolicy", name)]),
+            // Nothing changes: the form is shown again with what is wrong.
+            Route::Settings { name, settings: Err(_) } => Declared::All(vec![on("ecr:DescribeRepositories", name)]),
             Route::ConfirmDelete(name) | Route::Delete { name, .. } => {
                 Declared::All(vec![on("ecr:DeleteRepository", name)])
             }
-            Route::Settings { name, settings } => {
+            Route::Settings { name, settings: Ok(settings) } => {
                 let mut required = Vec::new();
                 if settings.mutability.is_some() {
                     required.push(on("ecr:PutImageTagMutability", name));
@@ -384,6 +514,9 @@ impl Route {
                 }
                 if settings.visibility.is_some() {
                     required.push(on("berth:SetRepositoryVisibility", name));
+                }
+                if settings.pull_policy.is_some() {
+                    required.push(on("berth:PutPullPolicy", name));
                 }
                 Declared::All(required)
             }
@@ -412,6 +545,8 @@ impl Route {
                 | Route::Settings { .. }
                 | Route::DeleteImage { .. }
                 | Route::PutCatalogData { .. }
+                | Route::SetPolicy { .. }
+                | Route::DeletePolicy(_)
         )
     }
 }
@@ -447,7 +582,6 @@ mod tests {
         assert_eq!(actions(r.required()), ["ecr:DescribeRepositories", "ecr:DescribeImages"]);
         assert_eq!(parse(Method::GET, "/repositories/a/b/-/nothing", "", ""), Err(NoRoute::NotFound));
         assert_eq!(parse(Method::GET, "/repositories/Bad", "", ""), Err(NoRoute::NotFound));
-        assert_eq!(parse(Method::GET, "/repositories/a/-/settings", "", ""), Err(NoRoute::MethodNotAllowed));
         assert_eq!(parse(Method::DELETE, "/", "", ""), Err(NoRoute::MethodNotAllowed));
     }
 
@@ -455,28 +589,97 @@ mod tests {
     fn settings_declare_what_they_change() {
         let r = parse(Method::POST, "/repositories/a/b/-/settings", "", "tag_mutability=IMMUTABLE").unwrap();
         assert_eq!(actions(r.required()), ["ecr:PutImageTagMutability"]);
-        let form = "tag_mutability=MUTABLE&scan_on_push=true&visibility=public";
+        let form =
+            "tag_mutability=MUTABLE&scan_on_push=true&visibility=public&pull_severity=HIGH&pull_allow=CVE-1,+CVE-2";
         let r = parse(Method::POST, "/repositories/a/b/-/settings", "", form).unwrap();
         assert_eq!(
             actions(r.required()),
-            ["ecr:PutImageTagMutability", "ecr:PutImageScanningConfiguration", "berth:SetRepositoryVisibility"]
+            [
+                "ecr:PutImageTagMutability",
+                "ecr:PutImageScanningConfiguration",
+                "berth:SetRepositoryVisibility",
+                "berth:PutPullPolicy"
+            ]
         );
+        let Route::Settings { settings: Ok(s), .. } = &r else { panic!("{r:?}") };
+        let policy = s.pull_policy.clone().flatten().unwrap();
+        assert_eq!((policy.min_severity, policy.allow), (Severity::High, vec!["CVE-1".into(), "CVE-2".into()]));
+        // An empty severity removes the pull policy.
+        let r = parse(Method::POST, "/repositories/a/-/settings", "", "pull_severity=").unwrap();
+        assert!(matches!(&r, Route::Settings { settings: Ok(Settings { pull_policy: Some(None), .. }), .. }));
+        // Exclusion filters make the mode *_WITH_EXCLUSION, validated as PutImageTagMutability validates them.
+        let form = "tag_mutability=IMMUTABLE&exclusions=latest,+dev-*";
+        let r = parse(Method::POST, "/repositories/a/-/settings", "", form).unwrap();
+        let Route::Settings { settings: Ok(s), .. } = &r else { panic!("{r:?}") };
+        assert_eq!(s.mutability, Some((TagMutability::Immutable, vec!["latest".into(), "dev-*".into()])));
+        for bad in [
+            "tag_mutability=SOMETIMES",
+            "tag_mutability=MUTABLE&exclusions=a,b,c,d,e,f",
+            "tag_mutability=MUTABLE&exclusions=a/b",
+            "pull_severity=UNDEFINED",
+        ] {
+            let r = parse(Method::POST, "/repositories/a/b/-/settings", "", bad).unwrap();
+            let Route::Settings { settings: Err(rejected), .. } = &r else { panic!("{bad}: {r:?}") };
+            assert!(!rejected.message.is_empty());
+            assert_eq!(actions(r.required()), ["ecr:DescribeRepositories"], "nothing changes for {bad}");
+        }
         assert!(matches!(parse(Method::POST, "/repositories/a/b/-/settings", "", ""), Err(NoRoute::BadRequest(_))));
-        let bad = parse(Method::POST, "/repositories/a/b/-/settings", "", "tag_mutability=SOMETIMES");
-        assert!(matches!(bad, Err(NoRoute::BadRequest(_))));
+        assert_eq!(parse(Method::GET, "/repositories/a/-/settings", "", ""), Ok(Route::SettingsPage(repo("a"))));
+    }
+
+    #[test]
+    fn repository_policies_declare_their_actions() {
+        let r = parse(Method::GET, "/repositories/a/b/-/permissions", "", "").unwrap();
+        assert_eq!(actions(r.required()), ["ecr:DescribeRepositories", "ecr:GetRepositoryPolicy"]);
+        let r = parse(Method::POST, "/repositories/a/b/-/permissions", "", "policy=%7B%7D").unwrap();
+        assert_eq!(r, Route::SetPolicy { name: repo("a/b"), policy: Ok("{}".into()) });
+        assert_eq!(actions(r.required()), ["ecr:SetRepositoryPolicy"]);
+        assert!(r.changes());
+        let r = parse(Method::POST, "/repositories/a/b/-/permissions", "", "policy=+").unwrap();
+        assert!(matches!(r, Route::SetPolicy { policy: Err(_), .. }), "an empty policy is refused before it runs");
+        let long = format!("policy={}", "x".repeat(10241));
+        let r = parse(Method::POST, "/repositories/a/-/permissions", "", &long);
+        assert!(matches!(r, Ok(Route::SetPolicy { policy: Err(_), .. })));
+        let r = parse(Method::POST, "/repositories/a/b/-/permissions/delete", "", "").unwrap();
+        assert_eq!(actions(r.required()), ["ecr:DeleteRepositoryPolicy"]);
+        assert!(r.changes());
+        let get = parse(Method::GET, "/repositories/a/-/permissions/delete", "", "");
+        assert_eq!(get, Err(NoRoute::MethodNotAllowed));
     }
 
     #[test]
     fn creation_is_validated_as_the_api_validates_it() {
-        let r = parse(Method::POST, "/repositories", "", "name=team/app&visibility=public&scan_on_push=true").unwrap();
+        let form = "name=team/app&visibility=public&scan_on_push=true&tag_mutability=IMMUTABLE&exclusions=latest\
+                    &encryption=AES256&tags=team%3Dpay%0D%0Aenv+%3D+dev";
+        let r = parse(Method::POST, "/repositories", "", form).unwrap();
         let Route::CreateRepository(Ok(new)) = &r else { panic!("{r:?}") };
-        assert_eq!((new.name.as_str(), new.scan_on_push, new.visibility), ("team/app", true, Visibility::Public));
-        assert_eq!(actions(r.required()), ["ecr:CreateRepository", "berth:SetRepositoryVisibility"]);
-        for bad in ["name=a", "name=Team/app", "name=team//app", "name=team/app&tag_mutability=x"] {
+        let s = &new.settings;
+        assert_eq!((new.name.as_str(), s.scan_on_push, new.visibility), ("team/app", true, Visibility::Public));
+        assert_eq!(
+            (s.tag_mutability, s.tag_mutability_exclusions.as_slice()),
+            (TagMutability::Immutable, &["latest".to_string()][..])
+        );
+        assert_eq!(s.tags, [("team".to_string(), "pay".to_string()), ("env".into(), "dev".into())]);
+        assert_eq!(actions(r.required()), ["ecr:CreateRepository", "ecr:TagResource", "berth:SetRepositoryVisibility"]);
+        let r = parse(Method::POST, "/repositories", "", "name=team/app").unwrap();
+        assert_eq!(actions(r.required()), ["ecr:CreateRepository"], "no tags, no ecr:TagResource");
+        for bad in [
+            "name=a",
+            "name=Team/app",
+            "name=team//app",
+            "name=team/app&tag_mutability=x",
+            "name=team/app&encryption=KMS",
+            "name=team/app&tags=novalue",
+            "name=team/app&tags=aws%3Ax%3D1",
+            "name=team/app&exclusions=a,b,c,d,e,f",
+        ] {
             let r = parse(Method::POST, "/repositories", "", bad).unwrap();
             assert!(matches!(&r, Route::CreateRepository(Err(_))), "{bad}");
             assert_eq!(r.required(), Declared::All(Vec::new()), "nothing runs for {bad}");
         }
+        let r = parse(Method::POST, "/repositories", "", "name=team/app&encryption=KMS").unwrap();
+        let Route::CreateRepository(Err(rejected)) = r else { panic!() };
+        assert!(rejected.message.contains("not supported by berth"), "the API's message: {}", rejected.message);
     }
 
     #[test]
@@ -485,6 +688,14 @@ mod tests {
         assert_eq!(parse(Method::GET, "/", "", "").unwrap().required(), Declared::Filtered);
         assert_eq!(parse(Method::GET, "/login", "", "").unwrap().required(), Declared::Public);
         assert!(matches!(parse(Method::GET, "/", "after=NOT A NAME", ""), Err(NoRoute::BadRequest(_))));
+        let r = parse(Method::GET, "/", "prefix=te&visibility=public&scan_on_push=&mutability=IMMUTABLE", "").unwrap();
+        let Route::Repositories(l) = r else { panic!() };
+        assert_eq!(
+            (l.prefix.as_str(), l.visibility, l.scan_on_push, l.mutability),
+            ("te", Some(Visibility::Public), None, Some(TagMutability::Immutable)),
+            "an empty filter is no filter"
+        );
+        assert!(matches!(parse(Method::GET, "/", "visibility=secret", ""), Err(NoRoute::BadRequest(_))));
         assert!(parse(Method::POST, "/logout", "", "").unwrap().changes());
         assert!(!parse(Method::GET, "/", "", "").unwrap().changes());
     }

@@ -50,8 +50,9 @@ pub struct RepositoryRow {
     pub visibility: &'static str,
     pub mutability: &'static str,
     pub scan_on_push: bool,
-    /// "3", "100+", or "" when the caller may not describe its images.
+    /// The number of images, or "" when the caller may not describe its images (as size and last push).
     pub images: String,
+    pub size: String,
     pub last_push: String,
     pub created: String,
 }
@@ -61,8 +62,12 @@ pub struct RepositoryRow {
 pub struct Repositories {
     pub chrome: Chrome,
     pub prefix: String,
+    /// The filters chosen ("" for any): `public`/`private`, `true`/`false`, `MUTABLE`/`IMMUTABLE`.
+    pub visibility: String,
+    pub scan_on_push: String,
+    pub mutability: String,
     pub rows: Vec<RepositoryRow>,
-    /// The next page's `after`, when there is one.
+    /// The next page's query, when there is one.
     pub next: Option<String>,
     pub may_create: bool,
     pub notice: String,
@@ -74,6 +79,9 @@ pub struct NewRepository {
     pub chrome: Chrome,
     pub name: String,
     pub immutable: bool,
+    /// The exclusion filters and resource tags as typed.
+    pub exclusions: String,
+    pub tags: String,
     pub scan_on_push: bool,
     pub public: bool,
     pub error: String,
@@ -115,6 +123,7 @@ pub struct Repository {
     pub may_scanning: bool,
     pub may_visibility: bool,
     pub notice: String,
+    pub tabs: super::repository_tabs::Tabs,
     /// What the public gallery shows of the repository, and whether the caller may change it.
     pub catalog: berth_meta::catalog::CatalogData,
     pub may_catalog: bool,
@@ -150,6 +159,7 @@ pub struct Commands {
 #[template(path = "push_commands.html")]
 pub struct PushCommands {
     pub chrome: Chrome,
+    pub tabs: super::repository_tabs::Tabs,
     pub name: String,
     pub groups: Vec<Commands>,
 }

@@ -16,9 +16,9 @@ mod catalog;
 mod images;
 mod layers;
 mod operations;
-mod policies;
+pub(crate) mod policies;
 mod registry;
-mod repositories;
+pub(crate) mod repositories;
 mod scans;
 mod tags;
 

@@ -12,7 +12,7 @@ use super::errors::{AwsError, ErrorType};
 use super::input::Input;
 
 /// ECR's limit on policy texts.
-const MAX_POLICY: usize = 10240;
+pub(crate) const MAX_POLICY: usize = 10240;
 
 fn policy_text<'a>(input: &Input<'a>) -> Result<&'a str, AwsError> {
     let text = input.opt_str("policyText")?.ok_or_else(|| {

@@ -77,7 +77,7 @@ pub fn check_tag_key(key: &str) -> Result<(), AwsError> {
 
 /// `imageTagMutability` with `imageTagMutabilityExclusionFilters`: the `*_WITH_EXCLUSION` modes need 1 to 5
 /// `WILDCARD` filters, the plain modes none.
-fn tag_mutability(input: &Input<'_>) -> Result<(TagMutability, Vec<String>), AwsError> {
+pub(crate) fn tag_mutability(input: &Input<'_>) -> Result<(TagMutability, Vec<String>), AwsError> {
     let mode = input.opt_enum(
         "imageTagMutability",
         &["MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION"],
@@ -149,7 +149,7 @@ fn exclusion_filters_json(exclusions: &[String]) -> Value {
     exclusions.iter().map(|f| json!({"filterType": "WILDCARD", "filter": f})).collect()
 }
 
-fn settings(input: &Input<'_>) -> Result<RepositorySettings, AwsError> {
+pub(crate) fn settings(input: &Input<'_>) -> Result<RepositorySettings, AwsError> {
     let (tag_mutability, tag_mutability_exclusions) = tag_mutability(input)?;
     let scan_on_push = match input.opt_object("imageScanningConfiguration")? {
         Some(c) => c.opt_bool("scanOnPush")?.unwrap_or(false),

@@ -23,6 +23,7 @@ mod manifests;
 mod policies;
 mod scans;
 mod settings;
+mod summaries;
 mod tags;
 mod uploads;
 
@@ -47,6 +48,7 @@ pub use settings::{
     explicit_repositories, image_deletion_respects_indexes, image_details, image_listing, immutable_tags,
     mutability_exclusions_and_setters, pull_policies, repository_deletion, resource_tags,
 };
+pub use summaries::repository_summaries;
 pub use tags::tag_listing;
 pub use uploads::{upload_session_caps, upload_sessions, usage_counters};
 
@@ -97,6 +99,7 @@ pub async fn run_identity<S: MetaStore + IdentityMeta>(store: &S) {
     repository_policies(store).await;
     visibility(store).await;
     public_catalog_search(store).await;
+    repository_summaries(store).await;
     concurrent_identity_writes(store).await;
 }
 

@@ -48,6 +48,7 @@ mod recovery;
 mod repositories;
 mod scans;
 mod settings;
+mod summaries;
 mod tokens;
 mod uploads;
 mod usage;

@@ -44,7 +44,7 @@ pub(super) fn mutability_from_db(value: &str) -> Result<TagMutability> {
 /// Columns of a [`RepositoryRecord`] over `repositories r LEFT JOIN repository_settings s`. A repository
 /// without a settings row was created by its content: its creation time is that of its oldest blob link or
 /// manifest (`LEAST` ignores the one it lacks).
-const RECORD_COLUMNS: &str = "r.name AS name, \
+pub(super) const RECORD_COLUMNS: &str = "r.name AS name, \
      s.repository_id IS NOT NULL AS explicit, \
      COALESCE(s.image_tag_mutability, 'MUTABLE') AS image_tag_mutability, \
      s.tag_mutability_exclusions AS tag_mutability_exclusions, \
@@ -54,7 +54,7 @@ const RECORD_COLUMNS: &str = "r.name AS name, \
                (SELECT MIN(m.pushed_at) FROM manifests m WHERE m.repository_id = r.id)), \
          r.created_at) AS created_at";
 
-fn record(row: &PgRow) -> Result<RepositoryRecord> {
+pub(super) fn record(row: &PgRow) -> Result<RepositoryRecord> {
     Ok(RepositoryRecord {
         name: parse("repositories.name", row.try_get("name")?)?,
         created_at: row.try_get("created_at")?,

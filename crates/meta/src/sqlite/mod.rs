@@ -52,6 +52,7 @@ mod recovery;
 mod repositories;
 mod scans;
 mod settings;
+mod summaries;
 mod tokens;
 mod uploads;
 mod usage;

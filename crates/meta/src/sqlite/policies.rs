@@ -18,14 +18,14 @@ fn target_key(target: &PolicyTarget) -> (&'static str, &str) {
     }
 }
 
-fn visibility_to_db(visibility: Visibility) -> &'static str {
+pub(super) fn visibility_to_db(visibility: Visibility) -> &'static str {
     match visibility {
         Visibility::Private => "private",
         Visibility::Public => "public",
     }
 }
 
-fn visibility_from_db(value: &str) -> Result<Visibility> {
+pub(super) fn visibility_from_db(value: &str) -> Result<Visibility> {
     match value {
         "private" => Ok(Visibility::Private),
         "public" => Ok(Visibility::Public),

@@ -44,7 +44,7 @@ pub(super) fn mutability_from_db(value: &str) -> Result<TagMutability> {
 /// Columns of a [`RepositoryRecord`] over `repositories r LEFT JOIN repository_settings s`. A repository
 /// without a settings row was created by its content: its creation time is that of its oldest blob link or
 /// manifest (the `repositories` row may be older than the content's current life).
-const RECORD_COLUMNS: &str = "r.name AS name, \
+pub(super) const RECORD_COLUMNS: &str = "r.name AS name, \
      s.repository_id IS NOT NULL AS explicit, \
      COALESCE(s.image_tag_mutability, 'MUTABLE') AS image_tag_mutability, \
      s.tag_mutability_exclusions AS tag_mutability_exclusions, \
@@ -56,7 +56,7 @@ const RECORD_COLUMNS: &str = "r.name AS name, \
                       (SELECT MIN(b.created_at) FROM repository_blobs b WHERE b.repository_id = r.id))), \
          r.created_at) AS created_at";
 
-fn record(row: &SqliteRow) -> Result<RepositoryRecord> {
+pub(super) fn record(row: &SqliteRow) -> Result<RepositoryRecord> {
     let scan: i64 = row.try_get("scan_on_push")?;
     let explicit: i64 = row.try_get("explicit")?;
     Ok(RepositoryRecord {
