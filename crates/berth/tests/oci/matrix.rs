@@ -461,6 +461,51 @@ fn console_routes(repo: &str, kind: Kind, n: usize, digest: &str) -> Vec<Console
             vec!["ecr:PutRepositoryCatalogData"],
             scratch,
         ),
+        // The repository list's filters; creating with resource tags; the Settings and Permissions tabs.
+        (
+            "GET",
+            "/console/?prefix=m/&visibility=public&scan_on_push=false&mutability=MUTABLE".into(),
+            vec![],
+            vec![],
+            On::Registry,
+        ),
+        (
+            "POST",
+            "/console/repositories".into(),
+            vec![("name", format!("{SCRATCH}/console-tagged-{n}")), ("tags", "team=matrix".into())],
+            vec!["ecr:CreateRepository", "ecr:TagResource"],
+            scratch,
+        ),
+        ("GET", at(&format!("{repo}/-/settings")), vec![], vec!["ecr:DescribeRepositories"], r),
+        (
+            "POST",
+            at(&format!("{repo}/-/settings")),
+            vec![("tag_mutability", "MUTABLE".into()), ("exclusions", "not/a/filter".into())],
+            vec!["ecr:DescribeRepositories"],
+            r,
+        ),
+        (
+            "POST",
+            at(&format!("{SCRATCH}/-/settings")),
+            vec![("pull_severity", String::new())],
+            vec!["berth:PutPullPolicy"],
+            scratch,
+        ),
+        (
+            "GET",
+            at(&format!("{repo}/-/permissions")),
+            vec![],
+            vec!["ecr:DescribeRepositories", "ecr:GetRepositoryPolicy"],
+            r,
+        ),
+        (
+            "POST",
+            at(&format!("{SCRATCH}/-/permissions")),
+            vec![("policy", "{}".into())],
+            vec!["ecr:SetRepositoryPolicy"],
+            scratch,
+        ),
+        ("POST", at(&format!("{SCRATCH}/-/permissions/delete")), vec![], vec!["ecr:DeleteRepositoryPolicy"], scratch),
     ]
 }
 
