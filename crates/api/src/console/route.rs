@@ -395,7 +395,7 @@ fn settings(form: &Form) -> Result<Result<Settings, Rejected>, NoRoute> {
         })
     })();
     match parsed {
-        Ok(s) if s == (Settings { mutability: None, scan_on_push: None, visibility: None, pull_policy: None }) => {
+        Ok(Settings { mutability: None, scan_on_push: None, visibility: None, pull_policy: None }) => {
             Err(NoRoute::BadRequest("the form changes no setting".into()))
         }
         Ok(s) => Ok(Ok(s)),

@@ -7,10 +7,12 @@ Run by `console.rs` against a berth it started (with the users and repositories 
 
 Scenarios: the administrator signs in, creates a repository, opens its push commands and runs the shown
 `berth login-password | docker login`, `docker build`, `docker tag` and `docker push` lines with the real
-docker CLI, sees the image on the repository page, makes tags immutable, has a second push of another image to
-the same tag refused by docker, and deletes the repository after confirming its name; a post without the CSRF
-token is refused; a read-only user sees no create, delete or settings controls and a forged delete carrying
-that user's valid CSRF token gets 403; an anonymous browser sees a public repository in the gallery and not a
+docker CLI, sees the image on the repository page and its count and size in the filtered repository list, makes tags
+immutable except `dev-*` on the Settings tab, has a second push of another image to the same tag refused by
+docker while a push to `dev-1` goes through, edits the repository policy on the Permissions tab (the policy
+engine's objection shown inline), deletes an image, and deletes the repository after confirming its name; a post without the CSRF
+token is refused; a read-only user sees no create, delete, settings or policy controls and forged deletes,
+settings and policy posts carrying that user's valid CSRF token get 403; an anonymous browser sees a public repository in the gallery and not a
 private one; the administrator reads a scanned image's findings, filters and sorts them, and writes a public
 repository's description, which the anonymous gallery shows and finds. A screenshot of each page is saved in DIR. Exits non-zero with the reason on the first failure.
 """
@@ -215,6 +217,14 @@ def admin_walkthrough(b, args, env, tmp):
     b.find("#name").clear()
     b.find("#name").send_keys(REPO)
     check(not b.driver.execute_script(mismatch), "and accepts a valid one")
+    # What only the server checks comes back inline, with the form as typed.
+    b.find("#tags").send_keys("aws:owner=me")
+    b.press("Create repository")
+    check("reserved" in b.find("p.error").text, f"the API's refusal is shown on the form ({b.find('p.error').text})")
+    check(b.find("#name").get_attribute("value") == REPO, "the name typed is kept")
+    b.shot("create-repository-refused")
+    b.find("#tags").clear()
+    b.find("#tags").send_keys("team=console")
     b.press("Create repository")
     check(b.path().startswith(f"/console/repositories/{REPO}"), f"creating leads to the repository ({b.path()})")
     check("Repository created" in b.text() and "No images yet" in b.text(), "the new repository is empty")
@@ -243,10 +253,35 @@ def admin_walkthrough(b, args, env, tmp):
     check("sha256:" in b.text() and "not scanned" in b.text(), "with its digest and scan status")
     b.shot("repository-with-image")
 
-    # Tags become immutable; a push of another image to the same tag is refused.
-    Select(b.find("#tag_mutability")).select_by_value("IMMUTABLE")
+    # The list shows its image count, size and last push, and filters by settings.
+    b.open("/console/?prefix=console/")
+    row = [r.text for r in b.driver.find_elements(By.CSS_SELECTOR, "tbody tr") if r.text.startswith(REPO)]
+    check(len(row) == 1 and " 1 " in f" {row[0]} " and "MiB" in row[0] and " UTC" in row[0],
+          f"the repository list shows the image count, size and last push ({row})")
+    Select(b.find("#f-mutability")).select_by_value("IMMUTABLE")
+    b.press("Search")
+    check("mutability=IMMUTABLE" in b.path() and REPO not in b.text(), "filtering by immutable tags leaves it out")
+
+    # Tags become immutable, except dev-*, on the Settings tab; a push of another image to the same tag is
+    # refused, one to a tag of the exception goes through.
+    b.open(f"/console/repositories/{REPO}")
+    b.follow("Settings")
+    check(b.path() == f"/console/repositories/{REPO}/-/settings", "the Settings tab opens")
+    b.find("input[name=tag_mutability][value=IMMUTABLE]").click()
+    b.find("#exclusions").send_keys("a, b, c, d, e, f")
     b.press("Save settings")
-    check("Settings saved" in b.text() and "Immutable" in b.text(), "tag immutability is saved")
+    check("between 1 and 5" in b.find("p.error").text, "six exception filters are refused inline, as by the API")
+    b.find("input[name=tag_mutability][value=IMMUTABLE]").click()
+    b.find("#exclusions").clear()
+    b.find("#exclusions").send_keys("dev-*")
+    b.press("Save settings")
+    check("Settings saved" in b.text(), "tag immutability is saved")
+    check(b.find("input[name=tag_mutability][value=IMMUTABLE]").is_selected()
+          and b.find("#exclusions").get_attribute("value") == "dev-*", "immutable, except dev-*")
+    b.shot("settings")
+    b.open("/console/?prefix=console/&mutability=IMMUTABLE")
+    check(REPO in [a.text for a in b.driver.find_elements(By.CSS_SELECTOR, "td a")], "now listed as immutable")
+    b.shot("repositories-filtered")
     second = image_context(tmp, "second image")
     for line in (build, tag):
         code, _ = run_line(line, env, second)
@@ -254,6 +289,40 @@ def admin_walkthrough(b, args, env, tmp):
     code, out = run_line(push, env, second)
     check(code != 0 and ("immutable" in out.lower() or "tag invalid" in out.lower()),
           "docker's push of another image to the immutable tag is refused")
+    dev = f"{host}/{REPO}:dev-1"
+    for line in (f"docker tag {REPO}:latest {dev}", f"docker push {dev}"):
+        code, _ = run_line(line, env, second)
+        check(code == 0, f"`{line}` succeeds: dev-* tags stay mutable")
+
+    # The repository policy, on the Permissions tab: the engine's objection inline, then saved and deleted.
+    b.open(f"/console/repositories/{REPO}")
+    b.follow("Permissions")
+    check("has no policy" in b.text(), "the Permissions tab opens on a repository without a policy")
+    b.find("#policy").send_keys('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+                                '"Action": "ecr:DescribeImages"}]}')
+    b.press("Save policy")
+    check("missing Principal" in b.find("p.error").text, f"the policy engine's objection ({b.find('p.error').text})")
+    check("ecr:DescribeImages" in b.find("#policy").get_attribute("value"), "the policy typed is kept")
+    b.shot("permissions-refused")
+    b.find("#policy").clear()
+    b.find("#policy").send_keys('{"Version": "2012-10-17", "Statement": [{"Sid": "read", "Effect": "Allow", '
+                                '"Principal": {"AWS": "*"}, "Action": ["ecr:DescribeImages"]}]}')
+    b.press("Save policy")
+    check("Repository policy saved" in b.text() and '"Sid": "read"' in b.find("#policy").get_attribute("value"),
+          "a valid policy is saved and shown")
+    b.shot("permissions")
+    b.press("Delete policy")
+    check("Repository policy deleted" in b.text() and "has no policy" in b.text(), "and deleted")
+
+    # Delete the image tagged latest from its page; the dev-1 image stays.
+    b.open(f"/console/repositories/{REPO}")
+    links = b.driver.find_elements(By.CSS_SELECTOR, "a[aria-label^='Image ']")
+    latest = [a for a in links if "latest" in a.text]
+    check(len(links) == 2 and len(latest) == 1, f"two images, one tagged latest ({[a.text for a in links]})")
+    b.navigate(latest[0].click)
+    b.press("Delete image")
+    tags = [t.text for t in b.driver.find_elements(By.CSS_SELECTOR, "span.tag")]
+    check("image_deleted" in b.path() and "latest" not in tags and "dev-1" in tags, f"the image is deleted ({tags})")
 
     # A post without the CSRF token is refused, and changes nothing.
     b.open("/console/")
@@ -295,6 +364,12 @@ def reader_walkthrough(b, args):
     check("View push commands" in b.text(), "the repository page opens")
     check(not b.has("a.button.danger") and not b.has("form.settings"), "no delete or settings controls")
     b.shot("read-only-repository")
+    tabs = [a.text for a in b.driver.find_elements(By.CSS_SELECTOR, "nav.tabs a")]
+    check("Permissions" not in tabs and "Settings" in tabs, f"no Permissions tab for the read-only user ({tabs})")
+    b.follow("Settings")
+    check(not b.has("form[action$='/-/settings']") and "may not change" in b.text(),
+          "the Settings tab shows the settings without controls")
+    b.shot("read-only-settings")
     csrf = b.csrf()
     check(len(csrf) == 64, "the page carries the session's CSRF token")
     b.post_form("/console/repositories/gallery/private-app/-/delete", {"csrf": csrf, "confirm": "gallery/private-app"})
@@ -304,6 +379,15 @@ def reader_walkthrough(b, args):
     check(status == 403, f"... with 403 ({status})")
     status, _ = post_status(args.base, "/console/repositories", {"csrf": csrf, "name": "gallery/made"}, b.cookies())
     check(status == 403, f"a forged create gets 403 too ({status})")
+    at = "/console/repositories/gallery/private-app/-/"
+    for path, fields in ((at + "settings", {"tag_mutability": "IMMUTABLE"}),
+                         (at + "settings", {"pull_severity": "LOW"}),
+                         (at + "permissions", {"policy": "{}"}),
+                         (at + "permissions/delete", {})):
+        status, _ = post_status(args.base, path, {"csrf": csrf, **fields}, b.cookies())
+        check(status == 403, f"a forged post to {path} {fields} gets 403 ({status})")
+    status, _ = post_status(args.base, at + "permissions", {"policy": "{}"}, b.cookies())
+    check(status == 403, f"and without the CSRF token too ({status})")
     b.open("/console/repositories/gallery/private-app")
     check("View push commands" in b.text(), "the repository is still there")
     b.open("/console/repositories/gallery/scanned")
@@ -418,7 +502,7 @@ def main():
         return 1
     finally:
         b.quit()
-        subprocess.run(["docker", "rmi", "-f", REPO, f"{host}/{REPO}:latest"], stdout=subprocess.DEVNULL,
+        subprocess.run(["docker", "rmi", "-f", REPO, f"{host}/{REPO}:latest", f"{host}/{REPO}:dev-1"], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"console browser scenarios passed ({b.shots} screenshots)")
