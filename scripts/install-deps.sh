@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what berth's tests use, if missing: the real clients (docker's CLI is assumed), CNCF Distribution
-# to compare with, PostgreSQL for the metadata backend tests, and the Python packages (oras, boto3, the aws
-# CLI). Idempotent and quick when everything is present. Needs root (or sudo) for apt-get when something is
+# to compare with, PostgreSQL for the metadata backend tests, s3s-fs and the Python packages (oras, boto3, the aws
+# CLI, moto). Idempotent and quick when everything is present. Needs root (or sudo) for apt-get when something is
 # missing. Called by scripts/test.sh (the README's test command) and so by .ci/run.
 set -euo pipefail
 
@@ -62,6 +62,20 @@ install_pip() {
     python3 -m pip install -q "${pip_packages[@]}"
 }
 
+# s3s-fs, the second S3 implementation the S3 backend's tests run against: a Rust build of a few minutes, once.
+# A failed build does not stop the other installs; the test that needs s3s-fs then fails saying what to install.
+install_s3s_fs() {
+    if command -v s3s-fs >/dev/null || [[ -x "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs" ]]; then
+        log "cargo: s3s-fs present"
+        return 0
+    fi
+    log "cargo: installing s3s-fs 0.14.1 (a few minutes, once)"
+    if ! cargo install --quiet --locked s3s-fs --version 0.14.1 --features binary >/tmp/berth-ci-s3s-fs.log 2>&1; then
+        tail -n 20 /tmp/berth-ci-s3s-fs.log
+        log "warning: installing s3s-fs failed; the S3 backend's s3s-fs test will fail"
+    fi
+}
+
 check_docker() {
     if ! docker info >/dev/null 2>&1; then
         log "warning: the Docker daemon does not answer; the docker e2e cases will fail"
@@ -73,4 +87,5 @@ if [[ "$(id -u)" != 0 ]] && command -v sudo >/dev/null; then SUDO="sudo"; fi
 
 install_apt
 install_pip
+install_s3s_fs
 check_docker

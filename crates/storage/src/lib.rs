@@ -19,9 +19,9 @@
 //! explains, upload sessions) is not journaled.
 
 mod fs;
-#[cfg(any(test, feature = "testsuite"))]
-pub mod moto;
 mod s3;
+#[cfg(any(test, feature = "testsuite"))]
+pub mod s3_server;
 #[cfg(any(test, feature = "testsuite"))]
 pub mod testsuite;
 

@@ -1,5 +1,5 @@
 //! `berth serve` with its blobs in S3 (`BERTH_STORAGE_URL=s3://...`), against a real S3 API server the test
-//! starts (moto, `berth_storage::moto`): pushes (monolithic, and chunked across S3 parts with a small chunk
+//! starts (moto, `berth_storage::s3_server`): pushes (monolithic, and chunked across S3 parts with a small chunk
 //! between bigger ones) and pulls with digest checks; a chunked upload continued by a second node sharing
 //! the S3 bucket and a PostgreSQL metadata store after the first node was killed in the middle of a chunk;
 //! downloads redirected to presigned URLs; and a clear refusal to start when the bucket does not exist.
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use berth_meta::pg_harness::PgServer;
 use berth_oci::Digest;
-use berth_storage::moto::{self, MotoServer};
+use berth_storage::s3_server::{self as moto, S3Server};
 use reqwest::StatusCode;
 
 use crate::support::{ADMIN_PASSWORD, OCI_MANIFEST, Server, anonymous_client, bytes, header, image_manifest};
@@ -18,12 +18,12 @@ const MIB: usize = 1 << 20;
 /// Every node gets the same key for sealed secrets (as a multi-node setup must).
 const MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
-fn moto() -> MotoServer {
-    MotoServer::start().unwrap_or_else(|e| panic!("cannot start the test S3 server: {e}"))
+fn moto() -> S3Server {
+    S3Server::moto().unwrap_or_else(|e| panic!("cannot start the test S3 server: {e}"))
 }
 
 /// The environment of a node storing blobs in `bucket` on `server`, metadata at `metadata`.
-fn node_env(server: &MotoServer, bucket: &str, metadata: &str) -> Vec<(String, String)> {
+fn node_env(server: &S3Server, bucket: &str, metadata: &str) -> Vec<(String, String)> {
     [
         ("BERTH_STORAGE_URL", format!("s3://{bucket}/registry")),
         ("BERTH_S3_ENDPOINT", server.endpoint()),

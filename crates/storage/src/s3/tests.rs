@@ -1,17 +1,21 @@
-//! The S3 backend against a real S3 API server (moto, started by each test): the conformance suite, and what
-//! only S3 has (parts and tails, a session continued by another store, presigned URLs, start errors).
+//! The S3 backend against real S3 API servers (moto, and s3s-fs, started by each test): the conformance suite,
+//! and what only S3 has (parts and tails, a session continued by another store, presigned URLs, start errors).
 
 use berth_oci::{Algorithm, Digest, DigestHasher};
 
 use super::*;
-use crate::moto::MotoServer;
+use crate::s3_server::S3Server;
 use crate::testsuite::{body, content, read_all};
 
-fn moto() -> MotoServer {
-    MotoServer::start().unwrap_or_else(|e| panic!("{e}"))
+fn moto() -> S3Server {
+    S3Server::moto().unwrap_or_else(|e| panic!("{e}"))
 }
 
-async fn store(server: &MotoServer, bucket: &str, prefix: &str) -> S3BlobStore {
+fn s3s_fs() -> S3Server {
+    S3Server::s3s_fs().unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn store(server: &S3Server, bucket: &str, prefix: &str) -> S3BlobStore {
     server.create_bucket(bucket).unwrap_or_else(|e| panic!("{e}"));
     S3BlobStore::connect(&server.config(bucket, prefix)).await.expect("connect")
 }
@@ -21,6 +25,15 @@ async fn conforms_with_and_without_a_prefix() {
     let server = moto();
     crate::testsuite::run_all(&store(&server, "berth-blobs", "team/registry").await).await;
     crate::testsuite::run_all(&store(&server, "berth-root", "").await).await;
+}
+
+/// The second S3 implementation: the conformance suite, a multipart session across two stores, presigned URLs.
+#[tokio::test]
+async fn conforms_on_s3s_fs() {
+    let server = s3s_fs();
+    crate::testsuite::run_all(&store(&server, "berth-blobs", "team/registry").await).await;
+    multipart_session_continued_by_another_store_on(&server).await;
+    presigned_downloads_on(&server).await;
 }
 
 /// Appends `data` in `chunks` (sizes), each append resuming from the state the previous one returned,
@@ -51,8 +64,11 @@ async fn append_across(nodes: [&S3BlobStore; 2], id: &str, data: &[u8], chunks: 
 
 #[tokio::test]
 async fn multipart_session_continued_by_another_store() {
-    let server = moto();
-    let a = store(&server, "berth-parts", "p").await;
+    multipart_session_continued_by_another_store_on(&moto()).await;
+}
+
+async fn multipart_session_continued_by_another_store_on(server: &S3Server) {
+    let a = store(server, "berth-parts", "p").await;
     let b = S3BlobStore::connect(&server.config("berth-parts", "p")).await.expect("second store");
     let mib = 1 << 20;
     // A part, a small chunk carried as a tail, a chunk that completes a part with the tail, a last small one.
@@ -115,6 +131,17 @@ async fn multipart_commit_and_cancel_edge_cases() {
 #[tokio::test]
 async fn presigned_downloads_and_start_errors() {
     let server = moto();
+    presigned_downloads_on(&server).await;
+
+    let missing = S3BlobStore::connect(&server.config("no-such-bucket", "")).await.unwrap_err().to_string();
+    assert!(missing.contains("s3://no-such-bucket") && missing.contains("bucket exists"), "{missing}");
+    let mut nowhere = server.config("berth-signed", "");
+    nowhere.endpoint = Some("http://127.0.0.1:9".to_string());
+    let unreachable = S3BlobStore::connect(&nowhere).await.unwrap_err().to_string();
+    assert!(unreachable.contains("http://127.0.0.1:9") && unreachable.contains("BERTH_S3_ENDPOINT"), "{unreachable}");
+}
+
+async fn presigned_downloads_on(server: &S3Server) {
     let mut config = server.config("berth-signed", "x");
     server.create_bucket("berth-signed").unwrap();
     let plain = S3BlobStore::connect(&config).await.unwrap();
@@ -133,13 +160,7 @@ async fn presigned_downloads_and_start_errors() {
     let got = fetch(&url, None).await;
     assert_eq!(got, data, "the presigned URL serves the blob");
     assert_eq!(fetch(&url, Some("bytes=100-199")).await, &data[100..200], "and ranges of it");
-
-    let missing = S3BlobStore::connect(&server.config("no-such-bucket", "")).await.unwrap_err().to_string();
-    assert!(missing.contains("s3://no-such-bucket") && missing.contains("bucket exists"), "{missing}");
-    let mut nowhere = server.config("berth-signed", "");
-    nowhere.endpoint = Some("http://127.0.0.1:9".to_string());
-    let unreachable = S3BlobStore::connect(&nowhere).await.unwrap_err().to_string();
-    assert!(unreachable.contains("http://127.0.0.1:9") && unreachable.contains("BERTH_S3_ENDPOINT"), "{unreachable}");
+    redirecting.delete(&digest).await.unwrap();
 }
 
 /// A GET of `url` through a plain client (no S3 credentials), optionally with a `Range` header.
