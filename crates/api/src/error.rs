@@ -63,6 +63,8 @@ impl ApiError {
 
 /// Seconds a client is told to wait (`Retry-After`) before retrying a write refused on a full disk.
 const INSUFFICIENT_STORAGE_RETRY: u32 = 30;
+/// Seconds a client is told to wait when the blob store could not be reached.
+const STORAGE_UNAVAILABLE_RETRY: u32 = 5;
 
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
@@ -87,6 +89,10 @@ impl From<RegistryError> for ApiError {
             // 503 UNAVAILABLE: the same request succeeds once an operator has freed space.
             RegistryError::InsufficientStorage(_) => {
                 ApiError::new(code, message).with_header(header::RETRY_AFTER, INSUFFICIENT_STORAGE_RETRY.to_string())
+            }
+            // 503 UNAVAILABLE: the blob store (S3) did not answer; the same request succeeds once it does.
+            RegistryError::StorageUnavailable(_) => {
+                ApiError::new(code, message).with_header(header::RETRY_AFTER, STORAGE_UNAVAILABLE_RETRY.to_string())
             }
             _ => ApiError::new(code, message),
         }

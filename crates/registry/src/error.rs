@@ -66,6 +66,10 @@ pub enum RegistryError {
     /// same request succeeds once space has been freed. A fault of the server's environment, not of the request.
     #[error("no space left on device: {0}")]
     InsufficientStorage(String),
+    /// The blob store could not be reached (an S3 server down): nothing was stored, and the same request
+    /// succeeds once it answers again. A fault of the server's environment, not of the request.
+    #[error("{0}")]
+    StorageUnavailable(String),
     #[error(transparent)]
     Storage(StorageError),
     #[error(transparent)]
@@ -96,7 +100,7 @@ impl RegistryError {
             RegistryError::InvalidSetting(_) | RegistryError::NotScannable(_) => ErrorCode::Unsupported,
             RegistryError::TooMany(_) | RegistryError::PullBlocked(_) => ErrorCode::Denied,
             RegistryError::TooManyUploads(_) => ErrorCode::TooManyRequests,
-            RegistryError::InsufficientStorage(_) => ErrorCode::Unavailable,
+            RegistryError::InsufficientStorage(_) | RegistryError::StorageUnavailable(_) => ErrorCode::Unavailable,
             RegistryError::LayerPartTooSmall(_) => ErrorCode::BlobUploadInvalid,
             RegistryError::Storage(StorageError::BlobNotFound(d)) => {
                 return RegistryError::BlobUnknown(d.clone()).code();
@@ -116,6 +120,12 @@ impl From<StorageError> for RegistryError {
             tracing::warn!(error = %e, "the blob store is out of space; refusing the write");
             return RegistryError::InsufficientStorage(
                 "the registry's blob storage is full; nothing was stored, retry once space has been freed".into(),
+            );
+        }
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "the blob store cannot be reached; refusing the request");
+            return RegistryError::StorageUnavailable(
+                "the registry's blob storage cannot be reached; nothing was changed, retry shortly".into(),
             );
         }
         RegistryError::Storage(e)

@@ -99,6 +99,20 @@ impl StorageError {
     }
 }
 
+impl StorageError {
+    /// Whether the backend could not be reached (an S3 server down or unreachable, a request that timed out):
+    /// nothing was stored, and the same request succeeds once it answers again.
+    pub fn is_unavailable(&self) -> bool {
+        use std::io::ErrorKind::{
+            ConnectionAborted, ConnectionRefused, ConnectionReset, HostUnreachable, NetworkUnreachable, NotConnected,
+            TimedOut,
+        };
+        matches!(self, StorageError::Io(e) if matches!(e.kind(),
+            ConnectionRefused | ConnectionReset | ConnectionAborted | NotConnected | HostUnreachable
+                | NetworkUnreachable | TimedOut))
+    }
+}
+
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 /// A stream of body chunks coming from a client.

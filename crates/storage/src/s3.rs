@@ -735,12 +735,28 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// An S3 failure as a storage error (a missing object keeps `NotFound` as its kind).
+/// An S3 failure as a storage error. A missing object keeps `NotFound` as its kind; a server that could not be
+/// reached or did not answer in time (after the client's retries) becomes `ConnectionRefused` / `TimedOut` /
+/// `ConnectionReset`, which [`StorageError::is_unavailable`] recognises.
 fn s3_error(e: object_store::Error) -> StorageError {
-    let kind = match &e {
+    use object_store::client::{HttpError, HttpErrorKind};
+    let mut kind = match &e {
         object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
         _ => io::ErrorKind::Other,
     };
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        if let Some(http) = s.downcast_ref::<HttpError>() {
+            match http.kind() {
+                HttpErrorKind::Connect => kind = io::ErrorKind::ConnectionRefused,
+                HttpErrorKind::Timeout => kind = io::ErrorKind::TimedOut,
+                HttpErrorKind::Interrupted => kind = io::ErrorKind::ConnectionReset,
+                _ => {}
+            }
+            break;
+        }
+        source = s.source();
+    }
     StorageError::Io(io::Error::new(kind, e))
 }
 

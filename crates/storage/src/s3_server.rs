@@ -33,6 +33,9 @@ pub const SECRET_ACCESS_KEY: &str = "berth-test-secret";
 pub struct S3Server {
     name: &'static str,
     port: u16,
+    /// The command line, to start the server again on the same port.
+    bin: String,
+    args: Vec<String>,
     child: Child,
     log: tempfile::NamedTempFile,
     /// s3s-fs: the directory it serves (a bucket is a directory in it).
@@ -84,17 +87,9 @@ impl S3Server {
                 .suffix(".log")
                 .tempfile()
                 .map_err(|e| format!("creating the {name} log file: {e}"))?;
-            let stdout = log.reopen().map_err(|e| format!("opening the {name} log file: {e}"))?;
-            let stderr = log.reopen().map_err(|e| format!("opening the {name} log file: {e}"))?;
-            let child = Command::new(bin)
-                .args(args(port))
-                .env("RUST_LOG", "warn")
-                .stdin(Stdio::null())
-                .stdout(stdout)
-                .stderr(stderr)
-                .spawn()
-                .map_err(|e| format!("starting {bin:?}: {e}. {install}"))?;
-            let mut server = S3Server { name, port, child, log, root: root.take() };
+            let args = args(port);
+            let child = spawn(bin, &args, &log).map_err(|e| format!("starting {bin:?}: {e}. {install}"))?;
+            let mut server = S3Server { name, port, bin: bin.to_string(), args, child, log, root: root.take() };
             match server.wait_ready() {
                 Ok(()) => return Ok(server),
                 Err(e) => {
@@ -121,6 +116,19 @@ impl S3Server {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Stops the server (SIGKILL); [`S3Server::restart`] starts it again on the same port.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on its port (moto starts empty; s3s-fs finds its directory as it was).
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.stop();
+        self.child = spawn(&self.bin, &self.args, &self.log).map_err(|e| format!("restarting {}: {e}", self.name))?;
+        self.wait_ready()
     }
 
     /// `moto_server` or `s3s-fs`.
@@ -190,6 +198,16 @@ impl Drop for S3Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn spawn(bin: &str, args: &[String], log: &tempfile::NamedTempFile) -> std::io::Result<Child> {
+    Command::new(bin)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(log.reopen()?)
+        .stderr(log.reopen()?)
+        .spawn()
 }
 
 fn free_port() -> Result<u16, String> {

@@ -195,7 +195,9 @@ impl AwsError {
             RegistryError::PullBlocked(why) => AwsError::new(ErrorType::AccessDenied, why),
             // A full disk is a fault of the server's environment, not of the request: ServerException (500,
             // retried by the SDKs), saying what is wrong.
-            e @ RegistryError::InsufficientStorage(_) => AwsError::new(ErrorType::Server, e.to_string()),
+            e @ (RegistryError::InsufficientStorage(_) | RegistryError::StorageUnavailable(_)) => {
+                AwsError::new(ErrorType::Server, e.to_string())
+            }
             e if e.code().is_none() => AwsError::server(&e),
             e => AwsError::invalid(e.to_string()),
         }

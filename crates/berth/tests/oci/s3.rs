@@ -230,6 +230,40 @@ fn skopeo_round_trip(s: &Server, dir: &std::path::Path) {
     }
 }
 
+/// The S3 server goes away mid-run (s3s-fs, whose data survives a restart): pushes and pulls answer 503
+/// UNAVAILABLE with Retry-After while it is down, and everything works again once it is back, without
+/// restarting berth.
+#[tokio::test]
+async fn an_s3_outage_answers_503_and_recovers() {
+    let mut s3 = S3Server::s3s_fs().unwrap_or_else(|e| panic!("cannot start the test S3 server: {e}"));
+    s3.create_bucket("berth-outage").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let env = node_env(&s3, "berth-outage", &format!("sqlite://{}/meta.db", tmp.path().display()));
+    let s = start(&tmp.path().join("data"), &env, &[]);
+    let layer = bytes(41, 50_000);
+    s.push_image("s3/outage", "v1", &layer).await;
+
+    s3.stop();
+    let other = bytes(42, 1_000);
+    let r = s
+        .http
+        .post(s.url(&format!("/v2/s3/outage/blobs/uploads/?digest={}", Digest::sha256_of(&other))))
+        .body(other.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(header(&r, "retry-after"), "5");
+    assert_eq!(crate::support::error_code(r).await, "UNAVAILABLE");
+    let r = s.get(&format!("/v2/s3/outage/blobs/{}", Digest::sha256_of(&layer))).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE, "a pull while S3 is down");
+
+    s3.restart().unwrap();
+    pull_verified(&s, "s3/outage", &layer).await;
+    assert_eq!(s.push_blob("s3/outage", &other).await, Digest::sha256_of(&other));
+    pull_verified(&s, "s3/outage", &other).await;
+}
+
 #[test]
 fn a_missing_bucket_is_a_clear_error_at_start() {
     let s3 = moto();

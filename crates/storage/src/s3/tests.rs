@@ -141,6 +141,26 @@ async fn presigned_downloads_and_start_errors() {
     assert!(unreachable.contains("http://127.0.0.1:9") && unreachable.contains("BERTH_S3_ENDPOINT"), "{unreachable}");
 }
 
+/// A server that stops answering makes operations fail as unavailable (not as bugs), and the same store works
+/// again once the server is back, without reconnecting.
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable_until_it_returns() {
+    let mut server = s3s_fs();
+    let s = store(&server, "berth-outage", "").await;
+    let data = content("s3 outage", 1_000);
+    let digest = Digest::sha256_of(&data);
+    let id = "5e55a0e5-0000-4000-8000-000000000005";
+    let state = s.create_upload(id).await.unwrap();
+    server.stop();
+    let err = s.append_upload(id, &state, 0, body(&[&data]), &mut |_| {}).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(s.stat(&digest).await.unwrap_err().is_unavailable());
+    server.restart().unwrap();
+    let (size, state) = s.append_upload(id, &state, 0, body(&[&data]), &mut |_| {}).await.unwrap();
+    assert_eq!(s.commit_upload(id, &state, &digest, size).await.unwrap(), 1_000);
+    assert_eq!(read_all(s.open(&digest, None).await.unwrap()).await, data);
+}
+
 async fn presigned_downloads_on(server: &S3Server) {
     let mut config = server.config("berth-signed", "x");
     server.create_bucket("berth-signed").unwrap();
