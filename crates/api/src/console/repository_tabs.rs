@@ -71,6 +71,8 @@ pub struct PermissionsPage {
     /// The policy as stored, or as submitted when it was refused; empty when there is none.
     pub policy: String,
     pub stored: bool,
+    /// Whether the caller may read the stored policy (whether there is one included).
+    pub readable: bool,
     pub may_set: bool,
     pub may_delete: bool,
     pub error: String,
@@ -181,9 +183,12 @@ pub async fn permissions(
 ) -> Result<Response, Failure> {
     ctx.app.registry.repository(name).await.map_err(|e| Failure::registry(e, name))?;
     let target = PolicyTarget::Repository(name.clone());
+    // A refused save is shown to callers who may set the policy; whether one is stored is for those who may
+    // also read it.
+    let may_read = refused.is_none() || ctx.may("ecr:GetRepositoryPolicy", name).await?;
     let stored = match ctx.app.identity.get_policy(&ctx.authorized, &target).await {
-        Ok(text) => Some(text),
-        Err(IdentityError::NotFound(_)) => None,
+        Ok(text) if may_read => Some(text),
+        Ok(_) | Err(IdentityError::NotFound(_)) => None,
         Err(e) => return Err(Failure::identity(e)),
     };
     let notice = match ctx.query.get("policy") {
@@ -201,6 +206,7 @@ pub async fn permissions(
         name: name.to_string(),
         policy,
         stored: stored.is_some(),
+        readable: may_read,
         may_set: ctx.may("ecr:SetRepositoryPolicy", name).await?,
         may_delete: ctx.may("ecr:DeleteRepositoryPolicy", name).await?,
         error,

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -492,13 +493,15 @@ def main():
         reader_walkthrough(b, args)
         image_and_gallery_description(b, args)
         gallery(b)
-    except (Failed, NoSuchElementException) as e:
+    except Exception as e:  # noqa: BLE001 - any failure: say where, with the page as it was
         try:
             b.shot("failure")
-            print(b.text(), file=sys.stderr)
+            print(f"on {b.path()}:\n{b.text()}", file=sys.stderr)
         except Exception:  # noqa: BLE001 - the failure itself is what matters
             pass
-        print(f"FAILED: {e}", file=sys.stderr)
+        if not isinstance(e, (Failed, NoSuchElementException)):
+            traceback.print_exc()
+        print(f"FAILED: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     finally:
         b.quit()
