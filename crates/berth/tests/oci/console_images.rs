@@ -488,3 +488,38 @@ async fn image_pages_escape_what_images_say_and_list_their_signatures() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("There is no image"), "{html}");
 }
+
+#[tokio::test]
+async fn the_gallery_pages_through_public_repositories() {
+    let s = Server::start();
+    let target = ("x-amz-target", "AmazonEC2ContainerRegistry_V20150921.CreateRepository");
+    let names: Vec<String> = (0..23).map(|i| format!("many/repo-{i:02}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        let r = s.signed_post(Some(ADMIN_KEY), "ecr", "/", &[target], &json!({"repositoryName": name})).await;
+        assert!(r.status().is_success());
+        // Every third stays private.
+        if i % 3 != 0 {
+            s.admin("SetRepositoryVisibility", json!({"repositoryName": name, "visibility": "public"})).await;
+        }
+    }
+    let public: Vec<&String> = names.iter().enumerate().filter(|(i, _)| i % 3 != 0).map(|(_, n)| n).collect();
+    let listed = |html: &str| -> Vec<String> {
+        html.split("<h2>").skip(1).filter_map(|h| h.split("</h2>").next()).map(str::to_string).collect()
+    };
+    let (_, first) = get(&s, None, "/console/public?q=many/").await;
+    let shown = listed(&first);
+    assert_eq!(shown.len(), 15, "all 15 public ones fit a page: {shown:?}");
+    assert!(!first.contains("Next page"));
+    assert_eq!(shown.iter().collect::<Vec<_>>(), public);
+    // Twenty a page: with more public repositories than that, a link leads on, strictly after the last.
+    for name in names.iter().step_by(3) {
+        s.admin("SetRepositoryVisibility", json!({"repositoryName": name, "visibility": "public"})).await;
+    }
+    let (_, first) = get(&s, None, "/console/public?q=many").await;
+    assert_eq!(listed(&first), names[..20]);
+    let next = between(&first, "<p class=\"pager\"><a href=\"", "\"").expect("a next page link").replace("&amp;", "&");
+    assert_eq!(next, "/console/public?q=many&after=many/repo-19");
+    let (_, second) = get(&s, None, &next).await;
+    assert_eq!(listed(&second), names[20..]);
+    assert!(!second.contains("Next page"));
+}
