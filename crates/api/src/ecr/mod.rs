@@ -9,6 +9,9 @@
 //! Operations of ECR's model that berth does not implement yet answer 400 `UnsupportedOperationException`;
 //! names outside the model answer 400 `UnknownOperationException`. Creations, deletions and refusals are
 //! audited.
+//!
+//! ECR Public's catalog data operations (`SpencerFrontendService.PutRepositoryCatalogData` and
+//! `GetRepositoryCatalogData`, signed for service `ecr-public`) are answered here too: see [`catalog`].
 
 mod access;
 mod authorization;
