@@ -147,12 +147,14 @@ fn backoff(failures: u32) -> Duration {
 }
 
 /// Periodic work: write batched pull statistics every second, re-read signing keys every minute (another
-/// node may have rotated them), expire idle upload sessions every ten minutes. While the metadata store
+/// node may have rotated them), snapshot storage per repository every hour, expire idle upload sessions
+/// every ten minutes. While the metadata store
 /// refuses writes (a full disk), statistics are written less and less often (see [`backoff`]).
 async fn upkeep(registry: Registry, identity: Arc<Identity>, expiry_hours: u64) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut last_expiry = None::<tokio::time::Instant>;
     let mut last_keys = tokio::time::Instant::now();
+    let mut last_storage = None::<tokio::time::Instant>;
     let mut flush_failures = 0u32;
     let mut next_flush = tokio::time::Instant::now();
     loop {
@@ -178,6 +180,13 @@ async fn upkeep(registry: Registry, identity: Arc<Identity>, expiry_hours: u64) 
             last_keys = tokio::time::Instant::now();
             if let Err(e) = identity.refresh_keys().await {
                 tracing::warn!(error = %e, "refreshing token signing keys failed");
+            }
+        }
+        // Storage per repository, for the usage report's history: at start, then every hour.
+        if last_storage.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+            last_storage = Some(tokio::time::Instant::now());
+            if let Err(e) = registry.record_storage().await {
+                tracing::warn!(error = %e, "recording storage per repository failed");
             }
         }
         if last_expiry.is_none_or(|t| t.elapsed() >= Duration::from_secs(600)) {

@@ -186,6 +186,10 @@ mod tests {
         async fn list_audit(&self, _: Option<i64>, _: u32) -> berth_meta::Result<Vec<AuditEvent>> {
             Ok(self.written.lock().unwrap().clone())
         }
+
+        async fn search_audit(&self, _: &berth_meta::identity::AuditQuery) -> berth_meta::Result<Vec<AuditEvent>> {
+            Ok(self.written.lock().unwrap().iter().rev().cloned().collect())
+        }
     }
 
     fn event(i: usize) -> AuditEvent {

@@ -7,7 +7,7 @@ use berth_auth::policy::{PolicyDocument, PolicyKind};
 use berth_auth::secret::{self, Secret};
 use berth_auth::{password, sealed};
 use berth_meta::Page;
-use berth_meta::identity::{AccessKey, AuditEvent, PolicyTarget, RobotToken, User, Visibility};
+use berth_meta::identity::{AccessKey, AuditEvent, AuditQuery, PolicyTarget, RobotToken, User, Visibility};
 use berth_oci::RepositoryName;
 use serde_json::json;
 
@@ -100,6 +100,37 @@ impl Identity {
         Ok(out)
     }
 
+    /// One page of users (names after `after`, `n` at most) with their groups.
+    pub async fn list_users_page(
+        &self,
+        _: &Authorized,
+        after: Option<&str>,
+        n: u32,
+    ) -> Result<Vec<(User, Vec<String>)>> {
+        let mut out = Vec::new();
+        for u in self.meta.list_users_page(Page { last: after, n }).await? {
+            let groups = self.meta.groups_of(&u.name).await?;
+            out.push((u, groups));
+        }
+        Ok(out)
+    }
+
+    /// A user with their groups; `NotFound` for an unknown user.
+    pub async fn user(&self, _: &Authorized, name: &str) -> Result<(User, Vec<String>)> {
+        let user = self.meta.get_user(name).await?.ok_or_else(|| IdentityError::NotFound(format!("user {name}")))?;
+        let groups = self.meta.groups_of(name).await?;
+        Ok((user, groups))
+    }
+
+    /// Sets (or, with `None`, removes) a user's password. Credentials verified before stay cached for no
+    /// longer than this call: the cache is emptied.
+    pub async fn set_password(&self, _: &Authorized, name: &str, pass: Option<&str>) -> Result<()> {
+        let hash = pass.map(hash).transpose()?;
+        self.meta.set_password_hash(name, hash.as_deref()).await?;
+        self.forget_credentials();
+        Ok(())
+    }
+
     pub async fn delete_user(&self, _: &Authorized, caller: &Caller, name: &str) -> Result<()> {
         if let Principal::User { name: me, .. } = &caller.principal
             && me == name
@@ -186,6 +217,21 @@ impl Identity {
     pub async fn list_groups(&self, _: &Authorized) -> Result<Vec<(String, Vec<String>)>> {
         let mut out = Vec::new();
         for g in self.meta.list_groups().await? {
+            let members = self.meta.members_of(&g).await?;
+            out.push((g, members));
+        }
+        Ok(out)
+    }
+
+    /// One page of groups (names after `after`, `n` at most) with their members.
+    pub async fn list_groups_page(
+        &self,
+        _: &Authorized,
+        after: Option<&str>,
+        n: u32,
+    ) -> Result<Vec<(String, Vec<String>)>> {
+        let mut out = Vec::new();
+        for g in self.meta.list_groups_page(Page { last: after, n }).await? {
             let members = self.meta.members_of(&g).await?;
             out.push((g, members));
         }
@@ -299,6 +345,11 @@ impl Identity {
         Ok(self.meta.list_robot_tokens(None).await?)
     }
 
+    /// One page of every owner's robot tokens, by id (ids after `after`, `n` at most).
+    pub async fn list_robot_tokens_page(&self, _: &Authorized, after: Option<&str>, n: u32) -> Result<Vec<RobotToken>> {
+        Ok(self.meta.list_robot_tokens_page(Page { last: after, n }).await?)
+    }
+
     pub async fn delete_robot_token(&self, _: &Authorized, id: &str) -> Result<()> {
         self.robot_token_owner(id).await?.ok_or_else(|| IdentityError::NotFound(format!("token {id}")))?;
         self.meta.delete_robot_token(id).await?;
@@ -309,5 +360,13 @@ impl Identity {
     pub async fn list_audit(&self, _: &Authorized, after: Option<i64>, limit: u32) -> Result<Vec<AuditEvent>> {
         self.audit.flush().await;
         Ok(self.meta.list_audit(after, limit.clamp(1, 1000)).await?)
+    }
+
+    /// The audit log filtered, newest first (`query.limit` at most 1000). Waits for what was recorded
+    /// before to be written, so a change just made is listed.
+    pub async fn search_audit(&self, _: &Authorized, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        self.audit.flush().await;
+        let query = AuditQuery { limit: query.limit.clamp(1, 1000), ..query.clone() };
+        Ok(self.meta.search_audit(&query).await?)
     }
 }

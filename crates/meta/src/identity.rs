@@ -142,6 +142,71 @@ pub struct AuditEvent {
     pub detail: Option<String>,
 }
 
+/// Filters of the audit log (each `None` matches everything) and one page of it, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Exactly this principal (`user/NAME`, `robot/NAME`, `anonymous`, ...).
+    pub principal: Option<String>,
+    /// Exactly this action, or with `action_prefix` every action that starts with it.
+    pub action: Option<String>,
+    pub action_prefix: bool,
+    /// Exactly this resource (an ARN, or `*`).
+    pub resource: Option<String>,
+    pub outcome: Option<String>,
+    /// `at >= since`.
+    pub since: Option<i64>,
+    /// `at < until`.
+    pub until: Option<i64>,
+    /// Only events older than this id (the next page of a listing).
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+impl AuditQuery {
+    /// The `WHERE` clause (`TRUE` when nothing is filtered) and its values in order, with the backend's
+    /// placeholder for the n-th value (1-based): what both backends run.
+    pub(crate) fn where_clause<'a>(&'a self, placeholder: impl Fn(usize) -> String) -> (String, Vec<AuditValue<'a>>) {
+        let mut values = Vec::new();
+        let mut conditions = Vec::new();
+        let mut add = |condition: &dyn Fn(&str) -> String, value: AuditValue<'a>| {
+            values.push(value);
+            conditions.push(condition(&placeholder(values.len())));
+        };
+        if let Some(before) = self.before {
+            add(&|p| format!("id < {p}"), AuditValue::Int(before));
+        }
+        if let Some(p) = &self.principal {
+            add(&|ph| format!("principal = {ph}"), AuditValue::Text(p));
+        }
+        match (&self.action, self.action_prefix) {
+            (Some(a), false) => add(&|p| format!("action = {p}"), AuditValue::Text(a)),
+            (Some(a), true) => add(&|p| format!("substr(action, 1, length({p})) = {p}"), AuditValue::Text(a)),
+            (None, _) => {}
+        }
+        if let Some(r) = &self.resource {
+            add(&|p| format!("resource = {p}"), AuditValue::Text(r));
+        }
+        if let Some(o) = &self.outcome {
+            add(&|p| format!("outcome = {p}"), AuditValue::Text(o));
+        }
+        if let Some(s) = self.since {
+            add(&|p| format!("at >= {p}"), AuditValue::Int(s));
+        }
+        if let Some(u) = self.until {
+            add(&|p| format!("at < {p}"), AuditValue::Int(u));
+        }
+        let clause = if conditions.is_empty() { "TRUE".to_string() } else { conditions.join(" AND ") };
+        (clause, values)
+    }
+}
+
+/// A value bound to an audit filter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AuditValue<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// `AlreadyExists` if the name is taken.
@@ -150,6 +215,8 @@ pub trait UserStore: Send + Sync {
     async fn get_user_by_id(&self, id: &str) -> Result<Option<User>>;
     /// In lexical order of name.
     async fn list_users(&self) -> Result<Vec<User>>;
+    /// One page of users in lexical order of name (names after `page.last`, at most `page.n`).
+    async fn list_users_page(&self, page: Page<'_>) -> Result<Vec<User>>;
     /// `NotFound` for an unknown user.
     async fn set_password_hash(&self, name: &str, hash: Option<&str>) -> Result<()>;
     /// Deletes the user with its access keys, group memberships, policy and robot tokens. Returns whether
@@ -180,6 +247,8 @@ pub trait GroupStore: Send + Sync {
     async fn delete_group(&self, name: &str) -> Result<bool>;
     /// In lexical order.
     async fn list_groups(&self) -> Result<Vec<String>>;
+    /// One page of group names in lexical order.
+    async fn list_groups_page(&self, page: Page<'_>) -> Result<Vec<String>>;
     /// `NotFound` if the user or group does not exist. Idempotent.
     async fn add_member(&self, group: &str, user: &str) -> Result<()>;
     /// Returns whether the membership existed.
@@ -215,6 +284,8 @@ pub trait TokenStore: Send + Sync {
     async fn get_robot_token(&self, id: &str) -> Result<Option<RobotToken>>;
     /// All tokens, or one owner's; ordered by owner, then oldest first.
     async fn list_robot_tokens(&self, owner: Option<&str>) -> Result<Vec<RobotToken>>;
+    /// One page of every owner's tokens in lexical order of id (ids after `page.last`).
+    async fn list_robot_tokens_page(&self, page: Page<'_>) -> Result<Vec<RobotToken>>;
     async fn delete_robot_token(&self, id: &str) -> Result<bool>;
 
     /// `AlreadyExists` for a duplicate kid.
@@ -235,6 +306,8 @@ pub trait AuditLog: Send + Sync {
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<()>;
     /// Events with `id > after` (all when `None`), oldest first, at most `limit`.
     async fn list_audit(&self, after: Option<i64>, limit: u32) -> Result<Vec<AuditEvent>>;
+    /// Events matching every filter `query` sets, newest first, at most `query.limit`.
+    async fn search_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
 }
 
 /// Everything the HTTP layer needs to authenticate and authorise.

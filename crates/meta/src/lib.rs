@@ -175,6 +175,33 @@ pub struct Usage {
     pub pulls: u64,
 }
 
+/// A repository's storage and traffic, as the usage report shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryUsage {
+    pub name: RepositoryName,
+    /// Bytes of the blobs linked to the repository and of its manifests (a blob shared by several
+    /// repositories counts in each).
+    pub stored_bytes: u64,
+    /// Manifests in the repository (images, indexes and artifacts).
+    pub images: u64,
+    /// Transfer since the repository was first used.
+    pub usage: Usage,
+}
+
+/// One day of usage (`day`: Unix seconds of 00:00 UTC), for one repository or summed over all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageDay {
+    pub day: i64,
+    /// The day's latest storage snapshot; `None` when none was taken that day.
+    pub stored_bytes: Option<u64>,
+    pub images: Option<u64>,
+    /// What the day added to the counters.
+    pub usage: Usage,
+}
+
+/// Seconds in a day: days of usage start at 00:00 UTC.
+pub const DAY: i64 = 86_400;
+
 /// A page request: entries strictly after `last`, at most `n` (`n = 0` yields nothing; pass `u32::MAX` for
 /// "all"). Order is lexical by bytes (`"B" < "a"`).
 #[derive(Debug, Clone, Default)]
@@ -271,10 +298,20 @@ pub trait UploadStore: Send + Sync {
 
 #[async_trait]
 pub trait UsageStore: Send + Sync {
-    /// Adds to a repository's counters (the repository must exist; unknown repositories are ignored). Not
-    /// guaranteed durable (statistics).
-    async fn add_usage(&self, repo: &RepositoryName, bytes_in: u64, bytes_out: u64, pulls: u64) -> Result<()>;
+    /// Adds to a repository's counters and to those of the day `now` falls in, in one transaction (the
+    /// repository must exist; unknown repositories are ignored). Not guaranteed durable (statistics).
+    async fn add_usage(&self, repo: &RepositoryName, bytes_in: u64, bytes_out: u64, pulls: u64, now: i64)
+    -> Result<()>;
     async fn usage(&self, repo: &RepositoryName) -> Result<Usage>;
+    /// Records the storage of every existing repository (stored bytes, manifests) as the snapshot of the day
+    /// `now` falls in, replacing an earlier snapshot of that day. Not guaranteed durable (statistics).
+    async fn record_storage(&self, now: i64) -> Result<()>;
+    /// Storage and transfer of existing repositories in lexical order of name, one page.
+    async fn repository_usage(&self, page: Page<'_>) -> Result<Vec<RepositoryUsage>>;
+    /// Days from `since` on (oldest first) that have a row: of `repo`, or summed over every repository.
+    async fn usage_days(&self, repo: Option<&RepositoryName>, since: i64) -> Result<Vec<UsageDay>>;
+    /// Every stored blob, each once: (count, bytes).
+    async fn blob_totals(&self) -> Result<(u64, u64)>;
 }
 
 /// Everything the registry needs from metadata.

@@ -21,6 +21,7 @@ mod repositories;
 pub mod scanning;
 mod settings;
 mod uploads;
+mod usage;
 
 use std::sync::Arc;
 
@@ -103,7 +104,7 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
-        let pulls = PullRecorder::new(meta.clone());
+        let pulls = PullRecorder::new(meta.clone(), clock.clone());
         Registry {
             meta,
             blobs,

@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 use berth_meta::{MetaStore, Usage};
 use berth_oci::{Digest, RepositoryName};
 
+use crate::Clock;
+
 #[derive(Default)]
 struct Pending {
     last_pulled: HashMap<(RepositoryName, Digest), i64>,
@@ -20,12 +22,13 @@ struct Pending {
 #[derive(Clone)]
 pub struct PullRecorder {
     meta: Arc<dyn MetaStore>,
+    clock: Arc<dyn Clock>,
     pending: Arc<Mutex<Pending>>,
 }
 
 impl PullRecorder {
-    pub(crate) fn new(meta: Arc<dyn MetaStore>) -> Self {
-        PullRecorder { meta, pending: Default::default() }
+    pub(crate) fn new(meta: Arc<dyn MetaStore>, clock: Arc<dyn Clock>) -> Self {
+        PullRecorder { meta, clock, pending: Default::default() }
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Pending) -> R) -> R {
@@ -52,11 +55,13 @@ impl PullRecorder {
     /// Writes the pending statistics to the metadata store.
     pub async fn flush(&self) -> Result<(), berth_meta::MetaError> {
         let pending = self.with(std::mem::take);
+        // Traffic counts towards the day it is written in (at most a second late).
+        let now = self.clock.now();
         for ((repo, digest), at) in pending.last_pulled {
             self.meta.record_pull(&repo, &digest, at).await?;
         }
         for (repo, u) in pending.usage {
-            self.meta.add_usage(&repo, u.bytes_in, u.bytes_out, u.pulls).await?;
+            self.meta.add_usage(&repo, u.bytes_in, u.bytes_out, u.pulls, now).await?;
         }
         Ok(())
     }

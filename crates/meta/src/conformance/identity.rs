@@ -4,7 +4,8 @@ use futures_util::future::join_all;
 
 use super::repo;
 use crate::MetaError;
-use crate::identity::{AccessKey, AuditEvent, IdentityMeta, PolicyTarget, RobotToken, SigningKey, User};
+use crate::Page;
+use crate::identity::{AccessKey, AuditEvent, AuditQuery, IdentityMeta, PolicyTarget, RobotToken, SigningKey, User};
 
 fn user(name: &str, created_at: i64) -> User {
     User {
@@ -424,6 +425,94 @@ pub async fn audit_log<S: IdentityMeta>(store: &S) {
     assert_eq!(paged, got, "paging with `after` and `limit` sees every event once");
     if baseline.is_none() {
         assert_eq!(store.list_audit(None, u32::MAX).await.unwrap(), got, "None is from the start");
+    }
+}
+
+/// The audit log filtered (principal, exact action or prefix, resource, outcome, time range) and paged
+/// newest first with `before`.
+pub async fn audit_search<S: IdentityMeta>(store: &S) {
+    let who = "user/conf-audit-search";
+    let other = "robot/conf-audit-search";
+    let repo_arn = "arn:aws:ecr:local:000000000000:repository/conf-audit-search";
+    let at = |principal: &str, action: &str, t: i64, outcome: &str, resource: &str| AuditEvent {
+        outcome: outcome.into(),
+        resource: resource.into(),
+        ..event(principal, action, t)
+    };
+    store
+        .append_audit(&[
+            at(who, "berth:CreateUser", 1000, "allowed", "*"),
+            at(who, "berth:CreateAccessKey", 1001, "allowed", "*"),
+            at(other, "ecr:PutImage", 1002, "allowed", repo_arn),
+            at(who, "ecr:BatchGetImage", 1003, "denied", repo_arn),
+            at(who, "berth:DeleteUser", 1004, "error", "*"),
+        ])
+        .await
+        .expect("append_audit");
+    let search = async |q: AuditQuery| -> Vec<(String, i64)> {
+        let q = AuditQuery { limit: if q.limit == 0 { 100 } else { q.limit }, ..q };
+        let got = store.search_audit(&q).await.expect("search_audit");
+        assert!(got.windows(2).all(|w| w[0].id > w[1].id), "newest first: {got:?}");
+        got.into_iter().filter(|e| e.principal.ends_with("conf-audit-search")).map(|e| (e.action, e.at)).collect()
+    };
+    let mine = |principal: &str| AuditQuery { principal: Some(principal.into()), ..Default::default() };
+    let actions = |v: Vec<(String, i64)>| v.into_iter().map(|(a, _)| a).collect::<Vec<_>>();
+    assert_eq!(
+        actions(search(mine(who)).await),
+        ["berth:DeleteUser", "ecr:BatchGetImage", "berth:CreateAccessKey", "berth:CreateUser"],
+        "one principal's events, newest first"
+    );
+    let q = AuditQuery { action: Some("berth:Create".into()), action_prefix: true, ..mine(who) };
+    assert_eq!(actions(search(q).await), ["berth:CreateAccessKey", "berth:CreateUser"], "an action prefix");
+    let q = AuditQuery { action: Some("berth:Create".into()), ..mine(who) };
+    assert_eq!(search(q).await, [], "an exact action matches exactly");
+    let q = AuditQuery { resource: Some(repo_arn.into()), ..Default::default() };
+    assert_eq!(actions(search(q).await), ["ecr:BatchGetImage", "ecr:PutImage"], "by resource, any principal");
+    let q = AuditQuery { outcome: Some("denied".into()), ..mine(who) };
+    assert_eq!(actions(search(q).await), ["ecr:BatchGetImage"], "by outcome");
+    let q = AuditQuery { since: Some(1001), until: Some(1003), ..Default::default() };
+    assert_eq!(actions(search(q).await), ["ecr:PutImage", "berth:CreateAccessKey"], "since <= at < until");
+    // Pages of two, newest first, each after the last id of the one before.
+    let mut pages = Vec::new();
+    let mut before = None;
+    loop {
+        let q = AuditQuery { before, limit: 2, ..mine(who) };
+        let page = store.search_audit(&q).await.unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        before = Some(last.id);
+        pages.push(page.into_iter().map(|e| e.action).collect::<Vec<_>>());
+    }
+    assert_eq!(
+        pages,
+        [vec!["berth:DeleteUser", "ecr:BatchGetImage"], vec!["berth:CreateAccessKey", "berth:CreateUser"]],
+        "paging with before"
+    );
+}
+
+/// Users, groups and robot tokens listed a page at a time, in order.
+pub async fn identity_pages<S: IdentityMeta>(store: &S) {
+    for n in ["conf-page-b", "conf-page-a", "conf-page-c"] {
+        store.create_user(&user(n, 1)).await.unwrap();
+        store.create_group(&format!("{n}-group"), 1).await.unwrap();
+        store.create_robot_token(&robot_token(&format!("{n}-token"), n, 1)).await.unwrap();
+    }
+    let first = store.list_users_page(Page { last: Some("conf-page-"), n: 2 }).await.unwrap();
+    let names: Vec<&str> = first.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["conf-page-a", "conf-page-b"], "users after a name, at most n");
+    let rest = store.list_users_page(Page { last: Some("conf-page-b"), n: 2 }).await.unwrap();
+    assert_eq!(rest.first().map(|u| u.name.as_str()), Some("conf-page-c"));
+    assert_eq!(first[0], store.get_user("conf-page-a").await.unwrap().unwrap(), "whole records");
+    let groups = store.list_groups_page(Page { last: Some("conf-page-a-group"), n: 1 }).await.unwrap();
+    assert_eq!(groups, ["conf-page-b-group"]);
+    assert_eq!(store.list_users_page(Page { last: None, n: 0 }).await.unwrap(), []);
+    let tokens = store.list_robot_tokens_page(Page { last: Some("conf-page-a-token"), n: 2 }).await.unwrap();
+    let ids: Vec<&str> = tokens.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["conf-page-b-token", "conf-page-c-token"], "tokens by id");
+    assert_eq!(tokens[0], store.get_robot_token("conf-page-b-token").await.unwrap().unwrap());
+    for n in ["conf-page-a", "conf-page-b", "conf-page-c"] {
+        store.delete_user(n).await.unwrap();
+        store.delete_group(&format!("{n}-group")).await.unwrap();
     }
 }
 

@@ -36,8 +36,8 @@ pub use blobs::{blob_links, catalog, repository_existence};
 pub use catalog::{catalog_data, public_catalog_search};
 pub use concurrency::{concurrent_repository_creation, concurrent_tag_moves, concurrent_upload_updates};
 pub use identity::{
-    access_keys, audit_log, concurrent_identity_writes, groups, robot_tokens, signing_keys, user_deletion_cascades,
-    users,
+    access_keys, audit_log, audit_search, concurrent_identity_writes, groups, identity_pages, robot_tokens,
+    signing_keys, user_deletion_cascades, users,
 };
 pub use manifests::{
     delete_cascades, fsck_listings, manifest_round_trip, missing_references, record_pull, referrers, untagging,
@@ -50,7 +50,7 @@ pub use settings::{
 };
 pub use summaries::repository_summaries;
 pub use tags::tag_listing;
-pub use uploads::{upload_session_caps, upload_sessions, usage_counters};
+pub use uploads::{upload_session_caps, upload_sessions, usage_counters, usage_history};
 
 /// Runs every check against `store`, which should be freshly created (empty).
 pub async fn run_all<S: MetaStore>(store: &S) {
@@ -68,6 +68,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     upload_sessions(store).await;
     upload_session_caps(store).await;
     usage_counters(store).await;
+    usage_history(store).await;
     concurrent_tag_moves(store).await;
     concurrent_upload_updates(store).await;
     concurrent_repository_creation(store).await;
@@ -95,6 +96,8 @@ pub async fn run_identity<S: MetaStore + IdentityMeta>(store: &S) {
     robot_tokens(store).await;
     signing_keys(store).await;
     audit_log(store).await;
+    audit_search(store).await;
+    identity_pages(store).await;
     policies(store).await;
     repository_policies(store).await;
     visibility(store).await;

@@ -134,16 +134,88 @@ pub async fn upload_session_caps<S: MetaStore>(store: &S) {
 pub async fn usage_counters<S: MetaStore>(store: &S) {
     let r = repo("conf-usage/app");
     assert_eq!(store.usage(&r).await.unwrap(), Usage::default(), "unknown repository reads as zeros");
-    store.add_usage(&r, 1, 2, 3).await.expect("add_usage on an unknown repository is ignored");
+    store.add_usage(&r, 1, 2, 3, 1).await.expect("add_usage on an unknown repository is ignored");
     assert_eq!(store.usage(&r).await.unwrap(), Usage::default());
     assert!(!store.repository_exists(&r).await.unwrap(), "add_usage creates nothing");
 
     store.link_blob(&r, &blob("conf-usage a"), 1, 1).await.unwrap();
     assert_eq!(store.usage(&r).await.unwrap(), Usage::default(), "known repository without traffic");
-    store.add_usage(&r, 10, 20, 1).await.unwrap();
-    store.add_usage(&r, 5, 0, 2).await.unwrap();
+    store.add_usage(&r, 10, 20, 1, 1).await.unwrap();
+    store.add_usage(&r, 5, 0, 2, 1).await.unwrap();
     assert_eq!(store.usage(&r).await.unwrap(), Usage { bytes_in: 15, bytes_out: 20, pulls: 3 });
-    store.add_usage(&r, 1 << 40, 1 << 41, 0).await.unwrap();
+    store.add_usage(&r, 1 << 40, 1 << 41, 0, 1).await.unwrap();
     assert_eq!(store.usage(&r).await.unwrap(), Usage { bytes_in: 15 + (1 << 40), bytes_out: 20 + (1 << 41), pulls: 3 });
     assert_eq!(store.usage(&repo("conf-usage/other")).await.unwrap(), Usage::default(), "counters are per repository");
+}
+
+/// Daily transfer is added with the counters; storage snapshots replace the day's last one; days sum over
+/// repositories; the per-repository report pages by name.
+pub async fn usage_history<S: MetaStore>(store: &S) {
+    use crate::{DAY, RepositoryUsage, UsageDay};
+    let a = repo("conf-history/a");
+    let b = repo("conf-history/b");
+    // Day 10 and day 11 (made-up days, far from other checks' times).
+    let (d10, d11) = (10 * DAY, 11 * DAY);
+    store.link_blob(&a, &blob("conf-history one"), 100, 1).await.unwrap();
+    store.link_blob(&b, &blob("conf-history two"), 7, 1).await.unwrap();
+    store.link_blob(&b, &blob("conf-history one"), 100, 1).await.unwrap();
+    let m = super::image(&b, "conf-history", vec![blob("conf-history two")], 1);
+    store.put_manifest(&m, &[]).await.unwrap();
+    let manifest_size = m.content.len() as u64;
+
+    store.add_usage(&a, 10, 20, 1, d10 + 5).await.unwrap();
+    store.add_usage(&a, 1, 2, 1, d10 + DAY - 1).await.unwrap();
+    store.add_usage(&b, 0, 5, 1, d11).await.unwrap();
+    store.record_storage(d10 + 60).await.unwrap();
+    assert_eq!(store.usage(&a).await.unwrap(), Usage { bytes_in: 11, bytes_out: 22, pulls: 2 }, "the counters too");
+
+    let days_of_a = store.usage_days(Some(&a), d10).await.unwrap();
+    assert_eq!(
+        days_of_a,
+        [UsageDay {
+            day: d10,
+            stored_bytes: Some(100),
+            images: Some(0),
+            usage: Usage { bytes_in: 11, bytes_out: 22, pulls: 2 }
+        },],
+        "one repository's days"
+    );
+    // A later snapshot of the same day replaces the earlier one; another day gets its own.
+    store.link_blob(&a, &blob("conf-history three"), 50, 1).await.unwrap();
+    store.record_storage(d10 + 3600).await.unwrap();
+    store.record_storage(d11 + 10).await.unwrap();
+    let days_of_a = store.usage_days(Some(&a), d10).await.unwrap();
+    assert_eq!(days_of_a.iter().map(|d| d.stored_bytes).collect::<Vec<_>>(), [Some(150), Some(150)]);
+    assert_eq!(days_of_a[1].usage, Usage::default(), "no transfer on day 11");
+
+    let b_size = 7 + 100 + manifest_size;
+    let all = store.usage_days(None, d10).await.unwrap();
+    let mine: Vec<&UsageDay> = all.iter().filter(|d| d.day == d10 || d.day == d11).collect();
+    assert_eq!(mine.len(), 2, "{all:?}");
+    // Other checks' repositories are snapshotted too: compare at least what these two add.
+    assert!(mine[0].stored_bytes.unwrap() >= 150 + b_size, "{mine:?}");
+    assert_eq!(mine[1].usage.bytes_out, 5, "day 11's transfer summed over repositories");
+    assert_eq!(store.usage_days(Some(&a), d11 + 1).await.unwrap(), [], "days from `since` on");
+    assert_eq!(store.usage_days(Some(&repo("conf-history/none")), 0).await.unwrap(), []);
+
+    let page = store.repository_usage(crate::Page { last: Some("conf-history/"), n: 2 }).await.unwrap();
+    assert_eq!(
+        page,
+        [
+            RepositoryUsage {
+                name: a.clone(),
+                stored_bytes: 150,
+                images: 0,
+                usage: Usage { bytes_in: 11, bytes_out: 22, pulls: 2 }
+            },
+            RepositoryUsage {
+                name: b.clone(),
+                stored_bytes: b_size,
+                images: 1,
+                usage: Usage { bytes_in: 0, bytes_out: 5, pulls: 1 }
+            },
+        ]
+    );
+    let (blobs, bytes) = store.blob_totals().await.unwrap();
+    assert!(blobs >= 3 && bytes >= 157, "every blob once: {blobs} {bytes}");
 }

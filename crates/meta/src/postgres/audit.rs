@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::{LOCK_AUDIT, LOCK_SPACE, PgMeta};
-use crate::identity::{AuditEvent, AuditLog};
+use crate::identity::{AuditEvent, AuditLog, AuditQuery, AuditValue};
 use crate::{MetaError, Result};
 
 fn audit_event(row: &PgRow) -> Result<AuditEvent> {
@@ -72,6 +72,24 @@ impl AuditLog for PgMeta {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
+        rows.iter().map(audit_event).collect()
+    }
+
+    async fn search_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        let (clause, values) = query.where_clause(|n| format!("${n}"));
+        let sql = format!(
+            "SELECT id, at, principal, action, resource, source_ip, outcome, status, detail FROM audit_log \
+             WHERE {clause} ORDER BY id DESC LIMIT ${}",
+            values.len() + 1
+        );
+        let mut q = sqlx::query(&sql);
+        for v in values {
+            q = match v {
+                AuditValue::Int(i) => q.bind(i),
+                AuditValue::Text(t) => q.bind(t),
+            };
+        }
+        let rows = q.bind(i64::from(query.limit)).fetch_all(&self.pool).await?;
         rows.iter().map(audit_event).collect()
     }
 }

@@ -6,7 +6,7 @@ use sqlx::postgres::PgRow;
 
 use super::PgMeta;
 use crate::identity::{RobotToken, SigningKey, TokenStore};
-use crate::{MetaError, Result};
+use crate::{MetaError, Page, Result};
 
 const ROBOT_TOKEN_COLUMNS: &str = "id, name, owner, secret_hash, scope, expires_at, created_at";
 const SIGNING_KEY_COLUMNS: &str = "kid, sealed_private, created_at, retired_at";
@@ -73,6 +73,13 @@ impl TokenStore for PgMeta {
              ORDER BY owner, created_at, id"
         );
         let rows = sqlx::query(&sql).bind(owner).fetch_all(&self.pool).await?;
+        rows.iter().map(robot_token).collect()
+    }
+
+    async fn list_robot_tokens_page(&self, page: Page<'_>) -> Result<Vec<RobotToken>> {
+        let sql = format!("SELECT {ROBOT_TOKEN_COLUMNS} FROM robot_tokens WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows =
+            sqlx::query(&sql).bind(page.last.unwrap_or("")).bind(i64::from(page.n)).fetch_all(&self.pool).await?;
         rows.iter().map(robot_token).collect()
     }
 

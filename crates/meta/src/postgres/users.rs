@@ -6,7 +6,7 @@ use sqlx::postgres::PgRow;
 
 use super::PgMeta;
 use crate::identity::{User, UserStore};
-use crate::{MetaError, Result};
+use crate::{MetaError, Page, Result};
 
 const USER_COLUMNS: &str = "id, name, password_hash, is_admin, created_at";
 
@@ -59,6 +59,13 @@ impl UserStore for PgMeta {
     async fn list_users(&self) -> Result<Vec<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY name");
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(user).collect()
+    }
+
+    async fn list_users_page(&self, page: Page<'_>) -> Result<Vec<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE name > $1 ORDER BY name LIMIT $2");
+        let rows =
+            sqlx::query(&sql).bind(page.last.unwrap_or("")).bind(i64::from(page.n)).fetch_all(&self.pool).await?;
         rows.iter().map(user).collect()
     }
 

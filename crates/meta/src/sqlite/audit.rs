@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::SqliteMeta;
-use crate::identity::{AuditEvent, AuditLog};
+use crate::identity::{AuditEvent, AuditLog, AuditQuery, AuditValue};
 use crate::{MetaError, Result};
 
 fn audit_event(row: &SqliteRow) -> Result<AuditEvent> {
@@ -63,6 +63,24 @@ impl AuditLog for SqliteMeta {
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await?;
+        rows.iter().map(audit_event).collect()
+    }
+
+    async fn search_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        let (clause, values) = query.where_clause(|n| format!("?{n}"));
+        let sql = format!(
+            "SELECT id, at, principal, action, resource, source_ip, outcome, status, detail FROM audit_log \
+             WHERE {clause} ORDER BY id DESC LIMIT ?{}",
+            values.len() + 1
+        );
+        let mut q = sqlx::query(&sql);
+        for v in values {
+            q = match v {
+                AuditValue::Int(i) => q.bind(i),
+                AuditValue::Text(t) => q.bind(t),
+            };
+        }
+        let rows = q.bind(i64::from(query.limit)).fetch_all(&self.reader).await?;
         rows.iter().map(audit_event).collect()
     }
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::SqliteMeta;
 use crate::identity::GroupStore;
-use crate::{MetaError, Result};
+use crate::{MetaError, Page, Result};
 
 #[async_trait]
 impl GroupStore for SqliteMeta {
@@ -32,6 +32,14 @@ impl GroupStore for SqliteMeta {
 
     async fn list_groups(&self) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar("SELECT name FROM groups ORDER BY name").fetch_all(&self.reader).await?)
+    }
+
+    async fn list_groups_page(&self, page: Page<'_>) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT name FROM groups WHERE name > ?1 ORDER BY name LIMIT ?2")
+            .bind(page.last.unwrap_or(""))
+            .bind(i64::from(page.n))
+            .fetch_all(&self.reader)
+            .await?)
     }
 
     async fn add_member(&self, group: &str, user: &str) -> Result<()> {

@@ -231,7 +231,8 @@ async fn mutations_wait_for_the_barrier_and_statistics_do_not() {
     store.put_manifest(&m, &[]).await.unwrap();
     let before = syncs.load(Ordering::SeqCst);
     store.record_pull(&repo, &m.digest, 5).await.unwrap();
-    store.add_usage(&repo, 1, 2, 3).await.unwrap();
+    store.add_usage(&repo, 1, 2, 3, 5).await.unwrap();
+    store.record_storage(5).await.unwrap();
     assert_eq!(syncs.load(Ordering::SeqCst), before, "statistics do not wait for a sync");
 
     let refused = manifest(&repo, "refused", vec![Digest::sha256_of(b"missing")], vec![]);

@@ -1,12 +1,31 @@
-//! Per-repository traffic counters.
+//! Per-repository traffic counters, their daily history, and storage snapshots.
 
 use async_trait::async_trait;
 use berth_oci::RepositoryName;
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 
-use super::SqliteMeta;
 use super::codec::{from_db, to_db};
-use crate::{Result, Usage, UsageStore};
+use super::{REPOSITORY_EXISTS, SqliteMeta};
+use crate::{DAY, Page, RepositoryUsage, Result, Usage, UsageDay, UsageStore};
+
+/// Stored bytes (linked blobs and manifests) and manifests of repository `r`.
+const STORAGE: &str = "COALESCE((SELECT SUM(b.size) FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest \
+       WHERE rb.repository_id = r.id), 0) \
+     + COALESCE((SELECT SUM(m.size) FROM manifests m WHERE m.repository_id = r.id), 0) AS stored_bytes, \
+     (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id) AS images";
+
+fn optional(column: &str, row: &SqliteRow) -> Result<Option<u64>> {
+    row.try_get::<Option<i64>, _>(column)?.map(|v| from_db(column, v)).transpose()
+}
+
+fn counters(row: &SqliteRow) -> Result<Usage> {
+    Ok(Usage {
+        bytes_in: from_db("usage.bytes_in", row.try_get("bytes_in")?)?,
+        bytes_out: from_db("usage.bytes_out", row.try_get("bytes_out")?)?,
+        pulls: from_db("usage.pulls", row.try_get("pulls")?)?,
+    })
+}
 
 #[async_trait]
 impl UsageStore for SqliteMeta {
@@ -15,7 +34,17 @@ impl UsageStore for SqliteMeta {
     ///
     /// Not made durable (no wait on the barrier): counters are statistics and may lose their last updates on
     /// power loss, unless a later durable write carries them to disk.
-    async fn add_usage(&self, repo: &RepositoryName, bytes_in: u64, bytes_out: u64, pulls: u64) -> Result<()> {
+    async fn add_usage(
+        &self,
+        repo: &RepositoryName,
+        bytes_in: u64,
+        bytes_out: u64,
+        pulls: u64,
+        now: i64,
+    ) -> Result<()> {
+        let (bytes_in, bytes_out, pulls) =
+            (to_db("bytes_in", bytes_in)?, to_db("bytes_out", bytes_out)?, to_db("pulls", pulls)?);
+        let mut tx = self.write_tx().await?;
         // An unknown name selects no row, so nothing is inserted. (SQLite's upsert requires the SELECT to
         // have a WHERE clause, to tell ON CONFLICT from a join's ON; it has one.)
         sqlx::query(
@@ -27,11 +56,27 @@ impl UsageStore for SqliteMeta {
              pulls = pulls + excluded.pulls",
         )
         .bind(repo.as_str())
-        .bind(to_db("bytes_in", bytes_in)?)
-        .bind(to_db("bytes_out", bytes_out)?)
-        .bind(to_db("pulls", pulls)?)
-        .execute(&self.writer)
+        .bind(bytes_in)
+        .bind(bytes_out)
+        .bind(pulls)
+        .execute(&mut *tx)
         .await?;
+        sqlx::query(
+            "INSERT INTO usage_daily (repository_id, day, bytes_in, bytes_out, pulls) \
+             SELECT id, ?5, ?2, ?3, ?4 FROM repositories WHERE name = ?1 \
+             ON CONFLICT (repository_id, day) DO UPDATE SET \
+             bytes_in = bytes_in + excluded.bytes_in, \
+             bytes_out = bytes_out + excluded.bytes_out, \
+             pulls = pulls + excluded.pulls",
+        )
+        .bind(repo.as_str())
+        .bind(bytes_in)
+        .bind(bytes_out)
+        .bind(pulls)
+        .bind(now - now.rem_euclid(DAY))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -44,10 +89,68 @@ impl UsageStore for SqliteMeta {
         .fetch_optional(&self.reader)
         .await?;
         let Some(row) = row else { return Ok(Usage::default()) };
-        Ok(Usage {
-            bytes_in: from_db("usage.bytes_in", row.try_get("bytes_in")?)?,
-            bytes_out: from_db("usage.bytes_out", row.try_get("bytes_out")?)?,
-            pulls: from_db("usage.pulls", row.try_get("pulls")?)?,
-        })
+        counters(&row)
+    }
+
+    async fn record_storage(&self, now: i64) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO usage_daily (repository_id, day, stored_bytes, images) \
+             SELECT r.id, ?1, {STORAGE} FROM repositories r WHERE {REPOSITORY_EXISTS} \
+             ON CONFLICT (repository_id, day) DO UPDATE SET \
+             stored_bytes = excluded.stored_bytes, images = excluded.images"
+        );
+        sqlx::query(&sql).bind(now - now.rem_euclid(DAY)).execute(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn repository_usage(&self, page: Page<'_>) -> Result<Vec<RepositoryUsage>> {
+        let sql = format!(
+            "SELECT r.name, {STORAGE}, COALESCE(u.bytes_in, 0) AS bytes_in, COALESCE(u.bytes_out, 0) AS bytes_out, \
+             COALESCE(u.pulls, 0) AS pulls FROM repositories r LEFT JOIN usage u ON u.repository_id = r.id \
+             WHERE r.name > ?1 AND {REPOSITORY_EXISTS} ORDER BY r.name LIMIT ?2"
+        );
+        let rows =
+            sqlx::query(&sql).bind(page.last.unwrap_or("")).bind(i64::from(page.n)).fetch_all(&self.reader).await?;
+        rows.iter()
+            .map(|row| {
+                let name: String = row.try_get("name")?;
+                Ok(RepositoryUsage {
+                    name: name.parse().map_err(|_| crate::MetaError::Corrupt(format!("repository name {name:?}")))?,
+                    stored_bytes: from_db("stored_bytes", row.try_get("stored_bytes")?)?,
+                    images: from_db("images", row.try_get("images")?)?,
+                    usage: counters(row)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn usage_days(&self, repo: Option<&RepositoryName>, since: i64) -> Result<Vec<UsageDay>> {
+        let rows = sqlx::query(
+            "SELECT d.day, SUM(d.stored_bytes) AS stored_bytes, SUM(d.images) AS images, \
+             SUM(d.bytes_in) AS bytes_in, SUM(d.bytes_out) AS bytes_out, SUM(d.pulls) AS pulls \
+             FROM usage_daily d JOIN repositories r ON r.id = d.repository_id \
+             WHERE d.day >= ?1 AND (?2 IS NULL OR r.name = ?2) GROUP BY d.day ORDER BY d.day",
+        )
+        .bind(since)
+        .bind(repo.map(RepositoryName::as_str))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(UsageDay {
+                    day: row.try_get("day")?,
+                    stored_bytes: optional("stored_bytes", row)?,
+                    images: optional("images", row)?,
+                    usage: counters(row)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn blob_totals(&self) -> Result<(u64, u64)> {
+        let row = sqlx::query("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM blobs")
+            .fetch_one(&self.reader)
+            .await?;
+        Ok((from_db("blobs", row.try_get("n")?)?, from_db("bytes", row.try_get("bytes")?)?))
     }
 }

@@ -6,7 +6,7 @@ use sqlx::sqlite::SqliteRow;
 
 use super::SqliteMeta;
 use crate::identity::{User, UserStore};
-use crate::{MetaError, Result};
+use crate::{MetaError, Page, Result};
 
 const USER_COLUMNS: &str = "id, name, password_hash, is_admin, created_at";
 
@@ -57,6 +57,14 @@ impl UserStore for SqliteMeta {
     async fn list_users(&self) -> Result<Vec<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY name");
         let rows = sqlx::query(&sql).fetch_all(&self.reader).await?;
+        rows.iter().map(user).collect()
+    }
+
+    async fn list_users_page(&self, page: Page<'_>) -> Result<Vec<User>> {
+        // Names are never empty, so "after ''" is "from the start".
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE name > ?1 ORDER BY name LIMIT ?2");
+        let rows =
+            sqlx::query(&sql).bind(page.last.unwrap_or("")).bind(i64::from(page.n)).fetch_all(&self.reader).await?;
         rows.iter().map(user).collect()
     }
 

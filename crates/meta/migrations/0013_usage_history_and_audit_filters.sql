@@ -1,0 +1,23 @@
+-- berth metadata schema, version 13: usage over time, and indexes for the audit log's filters.
+--
+-- Same conventions as 0001 (INTEGER Unix seconds, BINARY collation).
+--
+-- One row per repository and day (`day`: Unix seconds of 00:00 UTC). Transfer figures are what that day
+-- added to the repository's counters in `usage` (written with them, in the same transaction); storage
+-- figures are the latest snapshot taken that day (every hour by each server; NULL until the first).
+CREATE TABLE usage_daily (
+    repository_id INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+    day           INTEGER NOT NULL,
+    bytes_in      INTEGER NOT NULL DEFAULT 0 CHECK (bytes_in >= 0),
+    bytes_out     INTEGER NOT NULL DEFAULT 0 CHECK (bytes_out >= 0),
+    pulls         INTEGER NOT NULL DEFAULT 0 CHECK (pulls >= 0),
+    stored_bytes  INTEGER CHECK (stored_bytes >= 0),
+    images        INTEGER CHECK (images >= 0),
+    PRIMARY KEY (repository_id, day)
+) STRICT, WITHOUT ROWID;
+-- Registry-wide totals per day.
+CREATE INDEX usage_daily_day ON usage_daily (day);
+
+-- The audit log filtered by who or by what, newest first.
+CREATE INDEX audit_log_principal ON audit_log (principal, id);
+CREATE INDEX audit_log_resource ON audit_log (resource, id);
