@@ -51,6 +51,14 @@ struct CreateUserInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct PasswordInput {
+    user_name: String,
+    /// Absent: the user signs in with access keys only.
+    password: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct UserInput {
     user_name: String,
 }
@@ -171,6 +179,7 @@ enum Operation {
     CreateUser(CreateUserInput),
     ListUsers,
     DeleteUser(String),
+    SetUserPassword(PasswordInput),
     CreateAccessKey(String),
     ListAccessKeys(Option<String>),
     UpdateAccessKey(UpdateAccessKeyInput),
@@ -235,6 +244,7 @@ impl Operation {
             "CreateUser" => Operation::CreateUser(input(b)?),
             "ListUsers" => Operation::ListUsers,
             "DeleteUser" => Operation::DeleteUser(input::<UserInput>(b)?.user_name),
+            "SetUserPassword" => Operation::SetUserPassword(input(b)?),
             "CreateAccessKey" => match input::<OptionalUserInput>(b)?.user_name {
                 Some(u) => Operation::CreateAccessKey(u),
                 None => Operation::CreateAccessKey(caller_user()?),
@@ -298,6 +308,7 @@ impl Operation {
             Operation::CreateUser(i) => on("berth:CreateUser", Target::User(i.user_name.clone())),
             Operation::ListUsers => on("berth:ListUsers", Target::Any),
             Operation::DeleteUser(u) => on("berth:DeleteUser", Target::User(u.clone())),
+            Operation::SetUserPassword(i) => on("berth:SetUserPassword", Target::User(i.user_name.clone())),
             Operation::CreateAccessKey(u) => on("berth:CreateAccessKey", Target::User(u.clone())),
             Operation::ListAccessKeys(u) => on("berth:ListAccessKeys", u.clone().map_or(Target::Any, Target::User)),
             Operation::UpdateAccessKey(i) => on(
@@ -467,6 +478,10 @@ async fn run(app: &AppState, caller: &Caller, ok: &Authorized, op: Operation) ->
         }
         Operation::DeleteUser(name) => {
             id.delete_user(ok, caller, &name).await.map_err(identity)?;
+            json!({})
+        }
+        Operation::SetUserPassword(i) => {
+            id.set_password(ok, &i.user_name, i.password.as_deref()).await.map_err(identity)?;
             json!({})
         }
         Operation::CreateAccessKey(user) => {

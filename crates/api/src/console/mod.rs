@@ -18,6 +18,8 @@
 //! scripts altogether.
 
 mod catalog;
+mod admin;
+mod charts;
 mod form;
 mod gallery;
 mod images;
@@ -25,6 +27,7 @@ mod repositories;
 mod repository_tabs;
 mod route;
 mod session;
+mod usage;
 mod views;
 
 use std::net::IpAddr;
@@ -199,7 +202,14 @@ async fn serve(app: &AppState, parts: &Parts, body: Body, ip: Option<IpAddr>) ->
         Ok(s) => s,
         Err(f) => return (Chrome::default(), Err(f)),
     };
-    let chrome = signed_in.as_ref().map(session::SignedIn::chrome).unwrap_or_default();
+    let mut chrome = signed_in.as_ref().map(session::SignedIn::chrome).unwrap_or_default();
+    if let Some(s) = &signed_in {
+        // The header links to the administration and usage pages only for those who may open them.
+        match navigation(app, &s.caller).await {
+            Ok((admin, usage)) => (chrome.admin, chrome.usage) = (admin, usage),
+            Err(f) => return (chrome, Err(f)),
+        }
+    }
     let result = async {
         let form = read_form(parts, body).await?;
         let query = Form::parse(parts.uri.query().unwrap_or(""));
@@ -265,10 +275,19 @@ async fn run(ctx: &Ctx<'_>, route: Route) -> Result<Response, Failure> {
         Route::Permissions(name) => repository_tabs::permissions(ctx, &name, None).await,
         Route::SetPolicy { name, policy } => repository_tabs::set_policy(ctx, &name, &policy).await,
         Route::DeletePolicy(name) => repository_tabs::delete_policy(ctx, &name).await,
+        Route::Admin(admin) => admin::run(ctx, admin).await,
+        Route::Usage(query) => usage::page(ctx, &query).await,
         Route::Stylesheet | Route::Home | Route::LoginForm | Route::Login | Route::Gallery(_) => {
             Err(Failure::fault("a public route reached the signed-in dispatcher"))
         }
     }
+}
+
+/// Whether the caller may open any administration page, and the usage report.
+async fn navigation(app: &AppState, caller: &Caller) -> Result<(bool, bool), Failure> {
+    let admin = !admin::sections(app, caller).await?.is_empty();
+    let usage = app.identity.is_allowed(caller, usage::ACTION, &Resource::Any).await.map_err(Failure::fault)?;
+    Ok((admin, usage))
 }
 
 fn stylesheet() -> Response {

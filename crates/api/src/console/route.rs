@@ -159,6 +159,10 @@ pub enum Route {
         policy: Result<String, Rejected>,
     },
     DeletePolicy(RepositoryName),
+    /// The administration pages (`/console/admin/...`).
+    Admin(super::admin::route::AdminRoute),
+    /// The usage report (`/console/usage`).
+    Usage(super::usage::UsageQuery),
 }
 
 /// What a route needs before it runs.
@@ -432,7 +436,11 @@ impl Route {
             "/public" => return only(get, Route::Gallery(search(query)?)),
             "/repositories/new" => return only(get, Route::NewRepository),
             "/repositories" => return only(post, Route::CreateRepository(new_repository(form))),
+            "/usage" => return only(get, Route::Usage(super::usage::UsageQuery::parse(query)?)),
             _ => {}
+        }
+        if let Some(admin) = path.strip_prefix("/admin").filter(|a| a.is_empty() || a.starts_with('/')) {
+            return super::admin::route::AdminRoute::parse(method, admin, query, form).map(Route::Admin);
         }
         let rest = path.strip_prefix("/repositories/").ok_or(NoRoute::NotFound)?;
         // `NAME` or `NAME/-/ACTION`, read from the right as names contain slashes.
@@ -531,23 +539,28 @@ impl Route {
             }
             Route::DeleteImage { name, .. } => Declared::All(vec![on("ecr:BatchDeleteImage", name)]),
             Route::PutCatalogData { name, .. } => Declared::All(vec![on("ecr:PutRepositoryCatalogData", name)]),
+            Route::Admin(admin) => Declared::All(admin.required()),
+            Route::Usage(_) => Declared::All(vec![Required::new(super::usage::ACTION, Target::Any)]),
         }
     }
 
     /// Whether the route changes something (a form post: CSRF-checked and audited).
     pub fn changes(&self) -> bool {
-        matches!(
-            self,
-            Route::Login
-                | Route::Logout
-                | Route::CreateRepository(_)
-                | Route::Delete { .. }
-                | Route::Settings { .. }
-                | Route::DeleteImage { .. }
-                | Route::PutCatalogData { .. }
-                | Route::SetPolicy { .. }
-                | Route::DeletePolicy(_)
-        )
+        match self {
+            Route::Admin(admin) => admin.changes(),
+            _ => matches!(
+                self,
+                Route::Login
+                    | Route::Logout
+                    | Route::CreateRepository(_)
+                    | Route::Delete { .. }
+                    | Route::Settings { .. }
+                    | Route::DeleteImage { .. }
+                    | Route::PutCatalogData { .. }
+                    | Route::SetPolicy { .. }
+                    | Route::DeletePolicy(_)
+            ),
+        }
     }
 }
 

@@ -34,7 +34,7 @@ pub struct SignedIn {
 
 impl SignedIn {
     pub fn chrome(&self) -> Chrome {
-        Chrome { user: Some(self.caller.principal.label()), csrf: self.session.csrf.clone() }
+        Chrome { user: Some(self.caller.principal.label()), csrf: self.session.csrf.clone(), ..Chrome::default() }
     }
 }
 
@@ -115,7 +115,7 @@ pub fn login_page(app: &AppState, headers: &HeaderMap, query: &Form, status: Sta
         _ => uuid::Uuid::new_v4().simple().to_string(),
     };
     let page = views::Login {
-        chrome: Chrome { user: None, csrf: token.clone() },
+        chrome: Chrome { user: None, csrf: token.clone(), ..Chrome::default() },
         next: next_page(query.get("next")),
         user: query.get("user").unwrap_or("").to_string(),
         error: error.to_string(),

@@ -11,6 +11,10 @@ pub struct Chrome {
     /// `user/NAME`, or `None` for an anonymous browser.
     pub user: Option<String>,
     pub csrf: String,
+    /// Whether the header links to the administration pages (the caller may open one of them).
+    pub admin: bool,
+    /// Whether the header links to the usage report.
+    pub usage: bool,
 }
 
 impl Chrome {
@@ -218,7 +222,7 @@ mod tests {
     #[test]
     fn pages_escape_what_they_show() {
         let page = ErrorPage {
-            chrome: Chrome { user: Some("user/<b>".into()), csrf: "t\"x".into() },
+            chrome: Chrome { user: Some("user/<b>".into()), csrf: "t\"x".into(), ..Chrome::default() },
             status: 400,
             title: "Bad".into(),
             message: "<script>alert(1)</script>".into(),

@@ -20,7 +20,7 @@ mod images;
 mod layers;
 mod operations;
 pub(crate) mod policies;
-mod registry;
+pub(crate) mod registry;
 pub(crate) mod repositories;
 mod scans;
 mod tags;

@@ -92,7 +92,7 @@ fn valid_repository_filter(f: &str) -> bool {
         && bytes.iter().all(|&b| ok_char(b) || b"._-/".contains(&b))
 }
 
-fn scanning_configuration(input: &Input<'_>) -> Result<ScanningConfiguration, AwsError> {
+pub(crate) fn scanning_configuration(input: &Input<'_>) -> Result<ScanningConfiguration, AwsError> {
     let scan_type = match input.opt_enum("scanType", &["BASIC", "ENHANCED"])? {
         Some("ENHANCED") => ScanType::Enhanced,
         _ => ScanType::Basic,

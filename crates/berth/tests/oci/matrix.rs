@@ -4,7 +4,7 @@
 //! against one model of who may do what ([`expected`]).
 //!
 //! **A new route gets its row here** ([`v2_routes`], [`ecr_operations`], [`admin_operations`],
-//! [`console_routes`]), with the
+//! [`console_routes`], [`console_admin_routes`]), with the
 //! ECR action and resource it is decided on. A cell is classified from the response alone: refused by
 //! the access decision, refused by the pull policy, or let through (whatever the handler then answered).
 
@@ -340,6 +340,12 @@ fn admin_operations(repo: &str, kind: Kind, n: usize) -> Vec<(&'static str, Valu
         ("CreateUser", json!({"userName": format!("made-{n}")}), "berth:CreateUser", On::Registry),
         ("ListUsers", json!({}), "berth:ListUsers", On::Registry),
         ("DeleteUser", json!({"userName": "nobody"}), "berth:DeleteUser", On::Registry),
+        (
+            "SetUserPassword",
+            json!({"userName": "nobody", "password": "long-enough"}),
+            "berth:SetUserPassword",
+            On::Registry,
+        ),
         ("CreateAccessKey", json!({"userName": "nobody"}), "berth:CreateAccessKey", On::Registry),
         ("ListAccessKeys", json!({}), "berth:ListAccessKeys", On::Registry),
         (
@@ -506,6 +512,105 @@ fn console_routes(repo: &str, kind: Kind, n: usize, digest: &str) -> Vec<Console
             scratch,
         ),
         ("POST", at(&format!("{SCRATCH}/-/permissions/delete")), vec![], vec!["ecr:DeleteRepositoryPolicy"], scratch),
+    ]
+}
+
+/// Console rows of the administration pages and the usage report (on no repository). Forms name users,
+/// groups, keys and tokens that do not exist, or change nothing the other cells see.
+fn console_admin_routes(n: usize) -> Vec<ConsoleRow> {
+    let at = |rest: &str| format!("/console/admin{rest}");
+    let f = |pairs: &[(&'static str, &str)]| pairs.iter().map(|(k, v)| (*k, v.to_string())).collect::<Vec<_>>();
+    let reg = On::Registry;
+    vec![
+        // The overview opens for anyone who may open one of its sections; under this model only `ecr:*`
+        // (the registry settings and policy) grants one to someone other than the administrator.
+        ("GET", at(""), vec![], vec!["ecr:GetRegistryScanningConfiguration"], reg),
+        ("GET", at("/users"), vec![], vec!["berth:ListUsers"], reg),
+        ("GET", at("/user?name=nopolicy"), vec![], vec!["berth:ListUsers", "berth:ListAccessKeys"], reg),
+        ("POST", at("/users/create"), f(&[("name", &format!("console-made-{n}"))]), vec!["berth:CreateUser"], reg),
+        (
+            "POST",
+            at("/user/password"),
+            f(&[("name", "nobody"), ("password", "long-enough")]),
+            vec!["berth:SetUserPassword"],
+            reg,
+        ),
+        ("POST", at("/user/delete"), f(&[("name", "nobody"), ("confirm", "nobody")]), vec!["berth:DeleteUser"], reg),
+        ("POST", at("/user/keys/create"), f(&[("name", "nobody")]), vec!["berth:CreateAccessKey"], reg),
+        (
+            "POST",
+            at("/user/keys/status"),
+            f(&[("name", "nobody"), ("key", "BKIANOSUCHKEY0000000"), ("active", "false")]),
+            vec!["berth:UpdateAccessKey"],
+            reg,
+        ),
+        (
+            "POST",
+            at("/user/keys/delete"),
+            f(&[("name", "nobody"), ("key", "BKIANOSUCHKEY0000000")]),
+            vec!["berth:DeleteAccessKey"],
+            reg,
+        ),
+        ("GET", at("/groups"), vec![], vec!["berth:ListGroups"], reg),
+        ("POST", at("/groups/create"), f(&[("group", &format!("console-group-{n}"))]), vec!["berth:CreateGroup"], reg),
+        ("POST", at("/group/delete"), f(&[("group", "nogroup")]), vec!["berth:DeleteGroup"], reg),
+        (
+            "POST",
+            at("/group/members/add"),
+            f(&[("group", "nogroup"), ("user", "nobody")]),
+            vec!["berth:AddUserToGroup"],
+            reg,
+        ),
+        (
+            "POST",
+            at("/group/members/remove"),
+            f(&[("group", "nogroup"), ("user", "nobody")]),
+            vec!["berth:RemoveUserFromGroup"],
+            reg,
+        ),
+        ("GET", at("/policy?user=nopolicy"), vec![], vec!["berth:GetUserPolicy"], reg),
+        ("GET", at("/policy?registry=1"), vec![], vec!["ecr:GetRegistryPolicy"], reg),
+        ("POST", at("/policy/put"), f(&[("group", "nogroup"), ("document", "{}")]), vec!["berth:PutGroupPolicy"], reg),
+        ("POST", at("/policy/delete"), f(&[("group", "nogroup")]), vec!["berth:DeleteGroupPolicy"], reg),
+        ("GET", at("/tokens"), vec![], vec!["berth:ListRobotTokens"], reg),
+        (
+            "POST",
+            at("/tokens/create"),
+            f(&[
+                ("owner", "admin"),
+                ("name", "console"),
+                ("repositories", SCRATCH),
+                ("pull", "true"),
+                ("expires_days", "1"),
+            ]),
+            vec!["berth:CreateRobotToken"],
+            reg,
+        ),
+        (
+            "POST",
+            at("/tokens/revoke"),
+            f(&[("owner", "admin"), ("token", "nosuchtoken")]),
+            vec!["berth:DeleteRobotToken"],
+            reg,
+        ),
+        ("GET", at("/audit?principal=admin"), vec![], vec!["berth:ListAuditEvents"], reg),
+        ("GET", at("/settings"), vec![], vec!["ecr:GetRegistryScanningConfiguration", "ecr:GetAccountSetting"], reg),
+        (
+            "POST",
+            at("/settings/scanning"),
+            f(&[("scan_type", "BASIC")]),
+            vec!["ecr:PutRegistryScanningConfiguration"],
+            reg,
+        ),
+        (
+            "POST",
+            at("/settings/account"),
+            f(&[("setting", "BLOB_MOUNTING"), ("value", "ENABLED")]),
+            vec!["ecr:PutAccountSetting"],
+            reg,
+        ),
+        ("GET", at("/vulndb"), vec![], vec!["berth:GetVulnerabilityDatabase"], reg),
+        ("GET", "/console/usage".into(), vec![], vec!["berth:GetUsage"], reg),
     ]
 }
 
@@ -769,6 +874,13 @@ async fn every_route_of_every_surface_for_every_caller() {
                 let want = if sigv4 { want(who, action, on, false) } else { Outcome::Refused };
                 tally.check("admin", who, format!("{op} {body} {repo}"), got, want);
             }
+        }
+        made += 1;
+        for (method, path, form, actions, on) in console_admin_routes(made) {
+            let got = console_outcome(&console_call(&s, &http, console.as_ref(), method, &path, &form).await);
+            let allowed = console.is_some() && actions.iter().all(|a| expected(who, a, on));
+            let want = if allowed { Outcome::Through } else { Outcome::Refused };
+            tally.check("console", who, format!("{method} {path} {form:?}"), got, want);
         }
         let got = console_outcome(&console_call(&s, &http, console.as_ref(), "POST", "/console/logout", &[]).await);
         let want = if console.is_some() { Outcome::Through } else { Outcome::Refused };
