@@ -17,8 +17,8 @@
 //! embedded with `include_str!`; no script is needed for any flow, so the Content-Security-Policy forbids
 //! scripts altogether.
 
-mod catalog;
 mod admin;
+mod catalog;
 mod charts;
 mod form;
 mod gallery;

@@ -9,7 +9,6 @@ mod blobs;
 mod challenges;
 mod cli_login;
 mod console;
-mod console_images;
 mod console_admin;
 mod console_repositories;
 mod crash;
