@@ -10,6 +10,7 @@ mod challenges;
 mod cli_login;
 mod console;
 mod console_admin;
+mod console_images;
 mod console_repositories;
 mod crash;
 mod ecr;
