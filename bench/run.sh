@@ -15,6 +15,12 @@
 #   - manifest GET by tag, 64 connections for 10 s (--quick 5 s); req/s, p99
 #   - skopeo copy of the oci-scanner-fixture layout; seconds
 #   - each server's peak RSS (VmHWM) at the end
+#   - each server's CPU time (utime + stime of /proc/PID/stat) over every measurement, shown
+#     per GiB moved (large blobs) or per operation (small blobs, manifest GETs)
+#   - physical references, measured in the same run before the servers start: SHA-256 on one
+#     core (openssl speed -evp sha256), an fdatasync'd sequential write (dd conv=fdatasync),
+#     and plain loopback TCP (berth-loadgen loopback); every large-blob figure is also shown
+#     as a fraction of the limit it is bounded by
 # Each cell is the median of --runs (default 3) runs; the two sides alternate in order.
 # Prints a Markdown table and saves it (plus the raw JSON lines) under bench/results/.
 #
@@ -143,9 +149,6 @@ if wants push; then
     blob_digest="$(python3 -c 'import json, sys; print(json.load(sys.stdin)["digest"])' <<<"$gen")"
 fi
 
-registry_start "$kind_a" A
-registry_start distribution B
-log "side a: ${label_a} on ${A_ADDR} (pid ${A_PID}); side b: ${label_b} on ${B_ADDR} (pid ${B_PID})"
 
 # raw measurements go straight to bench/results/, so a failed run still leaves them
 stamp="$(date -u +%Y%m%d-%H%M%S)"
@@ -155,13 +158,39 @@ mkdir -p "${bench}/results"
 results="${bench}/results/${stamp}.jsonl"
 : >"$results"
 
-# record SIDE RUN JSON: append one measurement
+# record SIDE RUN JSON [SERVER_CPU_S]: append one measurement
 record() {
     python3 -c '
 import json, sys
 r = json.loads(sys.argv[3]); r["side"] = sys.argv[1]; r["run"] = int(sys.argv[2])
-print(json.dumps(r))' "$1" "$2" "$3" >>"$results"
+if len(sys.argv) > 4: r["server_cpu_s"] = float(sys.argv[4])
+print(json.dumps(r))' "$@" >>"$results"
 }
+
+# cpu_ticks PID: user + system CPU time of a process so far, in clock ticks (all its threads;
+# the fields after the parenthesised command name, which may contain spaces)
+clk_tck="$(getconf CLK_TCK)"
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+
+# ------------------------------------------------------------------ physical references
+# Measured here, on the same machine and in the same run as the servers, so that every figure
+# can be put next to the limit it is bounded by. The servers are not running yet.
+if wants push; then
+    log "physical references: SHA-256 (1 core), fdatasync'd write, loopback TCP"
+    sha_kbs="$(openssl speed -evp sha256 -seconds 3 -bytes 1048576 2>/dev/null | awk '$1 == "sha256" {sub(/k$/, "", $2); print $2}')"
+    record ref 0 "{\"metric\": \"ref_sha256\", \"mib_s\": $(python3 -c "print(${sha_kbs} * 1000 / 1048576)")}"
+    dd_mib=$((blob_mib < 512 ? blob_mib : 512))
+    dd_out="$(LC_ALL=C dd if=/dev/zero of="${work}/dd.bin" bs=1M count="$dd_mib" conv=fdatasync 2>&1 | tail -1)"
+    rm -f "${work}/dd.bin"
+    dd_secs="$(awk '{for (i = 1; i <= NF; i++) if ($i ~ /^s,?$/) print $(i - 1)}' <<<"$dd_out" | head -1)"
+    record ref 0 "{\"metric\": \"ref_fdatasync_write\", \"mib_s\": $(python3 -c "print(${dd_mib} / ${dd_secs})")}"
+    record ref 0 "$("$loadgen" loopback --size-mib $((blob_mib * 4)))"
+    log "references: $(grep '"side": "ref"' "$results" | tr '\n' ' ')"
+fi
+
+registry_start "$kind_a" A
+registry_start distribution B
+log "side a: ${label_a} on ${A_ADDR} (pid ${A_PID}); side b: ${label_b} on ${B_ADDR} (pid ${B_PID})"
 
 addr_of() { if [[ "$1" == a ]]; then echo "$A_ADDR"; else echo "$B_ADDR"; fi; }
 # user:password of a side's administrator (berth is private by default), empty for Distribution
@@ -191,9 +220,11 @@ measure() {
                 args+=("$a")
             done
             sync
+            cpu_before="$(cpu_ticks "$(pid_of "$side")")"
             out="$(REGISTRY_AUTH="$(auth_of "$side")" "${args[@]}")" ||
                 { log "${name} failed on side ${side} (run ${run})"; return 1; }
-            record "$side" "$run" "$out"
+            cpu_after="$(cpu_ticks "$(pid_of "$side")")"
+            record "$side" "$run" "$out" "$(python3 -c "print((${cpu_after} - ${cpu_before}) / ${clk_tck})")"
             log "${name} run ${run} side ${side}: ${out}"
         done
     done

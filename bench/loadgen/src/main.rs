@@ -21,6 +21,9 @@
 //!   image manifest as tag `bench`, then C connections GET it by tag for T seconds.
 //! - `sink --listen ADDR`: a do-nothing registry stand-in that answers every request at
 //!   once, to measure what the client itself can do (`bench/run.sh --client-check`).
+//! - `loopback --size-mib N`: the physical reference for transfers: N MiB written through a
+//!   plain loopback TCP socket (1 MiB writes) and read (and discarded) on the other end, both
+//!   in this process; MiB/s.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -107,6 +110,7 @@ async fn run(cmd: &str, args: &Args) -> Res<Value> {
         "small-blobs" => small_blobs(args).await,
         "manifest-get" => manifest_get(args).await,
         "sink" => sink(args).await,
+        "loopback" => loopback(args).await,
         _ => Err(format!("unknown subcommand {cmd}").into()),
     }
 }
@@ -249,6 +253,8 @@ async fn push_blob(args: &Args) -> Res<Value> {
     let chunk = args.num::<u64>("chunk-mib", Some(16))? * MIB;
     let size = tokio::fs::metadata(path).await?.len();
     let c = client(4)?;
+    // per-request latencies (chunked: each PATCH)
+    let mut lat: Vec<u64> = Vec::new();
 
     let started = Instant::now();
     let loc = start_upload(&c, &base, repo).await?;
@@ -269,6 +275,7 @@ async fn push_blob(args: &Args) -> Res<Value> {
             let mut loc = loc;
             let mut offset = 0u64;
             while offset < size {
+                let sent = Instant::now();
                 let n = chunk.min(size - offset);
                 let mut buf = vec![0u8; n as usize];
                 file.read_exact(&mut buf).await?;
@@ -283,6 +290,7 @@ async fn push_blob(args: &Args) -> Res<Value> {
                 let resp = expect(resp, StatusCode::ACCEPTED, "PATCH chunk").await?;
                 loc = location(&base, &resp)?;
                 offset += n;
+                lat.push(sent.elapsed().as_micros() as u64);
             }
             finish_upload(&c, &base, loc, digest).await?;
         }
@@ -301,8 +309,13 @@ async fn push_blob(args: &Args) -> Res<Value> {
         _ => return Err(format!("--mode must be monolithic, chunked or streamed, not {mode}").into()),
     }
     let secs = started.elapsed().as_secs_f64();
-    Ok(json!({"metric": format!("push_{mode}"), "bytes": size, "seconds": secs,
-              "mib_s": size as f64 / MIB as f64 / secs}))
+    lat.sort_unstable();
+    let mut out = json!({"metric": format!("push_{mode}"), "bytes": size, "seconds": secs,
+              "mib_s": size as f64 / MIB as f64 / secs});
+    if !lat.is_empty() {
+        out["p99_ms"] = json!(percentile(&lat, 99.0));
+    }
+    Ok(out)
 }
 
 async fn read_body(resp: reqwest::Response, hasher: &mut Option<Sha256>) -> Res<u64> {
@@ -328,6 +341,7 @@ async fn pull_blob(args: &Args) -> Res<Value> {
     let url = base.join(&format!("v2/{repo}/blobs/{digest}"))?;
     let c = client(4)?;
     let mut hasher = verify.then(Sha256::new);
+    let mut lat: Vec<u64> = Vec::new();
 
     let started = Instant::now();
     let mut got = 0u64;
@@ -340,6 +354,7 @@ async fn pull_blob(args: &Args) -> Res<Value> {
         }
         "range" => {
             while got < size {
+                let sent = Instant::now();
                 let end = (got + chunk).min(size) - 1;
                 let resp = c.get(url.clone()).header(RANGE, format!("bytes={got}-{end}")).send().await?;
                 let resp = expect(resp, StatusCode::PARTIAL_CONTENT, "GET blob with Range").await?;
@@ -349,6 +364,7 @@ async fn pull_blob(args: &Args) -> Res<Value> {
                 }
                 got += n;
                 requests += 1;
+                lat.push(sent.elapsed().as_micros() as u64);
             }
         }
         _ => return Err(format!("--mode must be full or range, not {mode}").into()),
@@ -363,8 +379,13 @@ async fn pull_blob(args: &Args) -> Res<Value> {
             return Err(format!("pulled bytes hash to {seen}, not {digest}").into());
         }
     }
-    Ok(json!({"metric": format!("pull_{mode}"), "bytes": got, "requests": requests,
-              "seconds": secs, "mib_s": got as f64 / MIB as f64 / secs, "verified": verify}))
+    lat.sort_unstable();
+    let mut out = json!({"metric": format!("pull_{mode}"), "bytes": got, "requests": requests,
+              "seconds": secs, "mib_s": got as f64 / MIB as f64 / secs, "verified": verify});
+    if !lat.is_empty() {
+        out["p99_ms"] = json!(percentile(&lat, 99.0));
+    }
+    Ok(out)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -555,4 +576,41 @@ async fn sink(args: &Args) -> Res<Value> {
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
         });
     }
+}
+
+// ------------------------------------------------------------------------------------------
+// loopback: the plain TCP reference
+
+async fn loopback(args: &Args) -> Res<Value> {
+    use tokio::io::AsyncWriteExt;
+    let total = args.num::<u64>("size-mib", Some(2048))? * MIB;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let reader = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await?;
+        let mut buf = vec![0u8; MIB as usize];
+        let mut n = 0u64;
+        loop {
+            match s.read(&mut buf).await? {
+                0 => return Ok::<u64, std::io::Error>(n),
+                k => n += k as u64,
+            }
+        }
+    });
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    let buf = vec![0x5au8; MIB as usize];
+    let started = Instant::now();
+    let mut sent = 0u64;
+    while sent < total {
+        s.write_all(&buf).await?;
+        sent += MIB;
+    }
+    s.shutdown().await?;
+    drop(s);
+    let got = reader.await??;
+    let secs = started.elapsed().as_secs_f64();
+    if got != sent {
+        return Err(format!("loopback read {got} bytes of {sent}").into());
+    }
+    Ok(json!({"metric": "loopback_tcp", "bytes": got, "seconds": secs, "mib_s": got as f64 / MIB as f64 / secs}))
 }

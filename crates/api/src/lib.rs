@@ -14,6 +14,7 @@ mod console;
 mod ecr;
 pub mod endpoint;
 pub mod error;
+mod file_region;
 mod handlers;
 mod headers;
 mod login;
@@ -32,6 +33,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 pub use ecr::{NEWER_THAN_BOTOCORE as ECR_OPERATIONS_NEWER_THAN_BOTOCORE, OPERATIONS as ECR_OPERATIONS};
 pub use endpoint::Endpoint;
+pub use file_region::FileRegion;
 
 /// What every handler can reach.
 pub struct AppState {

@@ -30,6 +30,10 @@
 //!   open ones keep working. One client cannot take all descriptors; `raise_open_file_limit` makes the
 //!   process's share as large as the system allows.
 //!
+//! Zero-copy blob downloads: on plaintext HTTP/1.1 connections, a `GET` response that carries a
+//! [`berth_api::FileRegion`] (a blob served from local disk) has its bytes sent with `sendfile(2)` from the page
+//! cache to the socket ([`sendfile`]); over TLS and HTTP/2 the response's own body is copied as usual.
+//!
 //! While a request is in flight the connection itself has no deadline (a handler may legitimately take long,
 //! and a large download may stream for hours); only the body and write stall timers apply. Every request
 //! carries `ConnectInfo<SocketAddr>` with the client's address, as `into_make_service_with_connect_info` would.
@@ -59,6 +63,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, Sleep};
 use tokio_rustls::TlsAcceptor;
+
+use self::sendfile::{Pending, SendfileBody};
+
+mod sendfile;
 
 /// How long a connection asked to close while idle may linger before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -171,13 +179,18 @@ struct Conn {
 
 impl Conn {
     async fn run(self, stream: TcpStream, tls: Option<TlsAcceptor>) {
-        let io = WatchedIo::new(stream, self.activity.clone(), self.limits.body_timeout);
         match tls {
-            None => self.drive(io).await,
+            None => {
+                // Plaintext: responses may send file regions with sendfile.
+                let pending = Arc::new(Pending::default());
+                let io = WatchedIo::new(stream, self.activity.clone(), self.limits.body_timeout, Some(pending.clone()));
+                self.drive(io, Some(pending)).await
+            }
             Some(acceptor) => {
+                let io = WatchedIo::new(stream, self.activity.clone(), self.limits.body_timeout, None);
                 // The handshake is held to the same deadline as a request head.
                 match tokio::time::timeout(self.limits.header_timeout, acceptor.accept(io)).await {
-                    Ok(Ok(tls)) => self.drive(tls).await,
+                    Ok(Ok(tls)) => self.drive(tls, None).await,
                     Ok(Err(e)) => tracing::debug!(peer = %self.peer, error = %e, "TLS handshake failed"),
                     Err(_) => tracing::debug!(peer = %self.peer, "TLS handshake timed out"),
                 }
@@ -185,7 +198,8 @@ impl Conn {
         }
     }
 
-    async fn drive<I>(mut self, io: I)
+    /// Serves HTTP on `io`; `sendfile` is the queue of file pieces when `io` is a plaintext [`WatchedIo`].
+    async fn drive<I>(mut self, io: I, sendfile: Option<Arc<Pending>>)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -193,12 +207,18 @@ impl Conn {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         // Request heads are timed by the watchdog below (see the module documentation).
         builder.http1().header_read_timeout(None);
+        if sendfile.is_some() {
+            // Vectored writes make hyper queue body frames as they are instead of copying them into its own
+            // buffer, which zero-copy bodies rely on (see `sendfile`). A TCP socket takes them anyway.
+            builder.http1().writev(true);
+        }
         builder.http2().timer(TokioTimer::new());
         let service = PerConnection {
             app: self.app.clone(),
             peer: self.peer,
             activity: self.activity.clone(),
             body_timeout: self.limits.body_timeout,
+            sendfile,
         };
         let conn = builder.serve_connection(TokioIo::new(io), service);
         let mut conn = std::pin::pin!(conn);
@@ -369,6 +389,8 @@ struct PerConnection {
     peer: SocketAddr,
     activity: Arc<Activity>,
     body_timeout: Duration,
+    /// The connection's queue of file pieces, on plaintext connections.
+    sendfile: Option<Arc<Pending>>,
 }
 
 impl hyper::service::Service<hyper::Request<Incoming>> for PerConnection {
@@ -378,15 +400,31 @@ impl hyper::service::Service<hyper::Request<Incoming>> for PerConnection {
 
     fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
         let in_flight = self.activity.request_started(req.version() == hyper::Version::HTTP_2);
+        // Zero-copy only for HTTP/1 GETs: hyper writes every frame of their 200/206 bodies (or closes the
+        // connection), so no queued piece is ever skipped.
+        let http1 = matches!(req.version(), hyper::Version::HTTP_10 | hyper::Version::HTTP_11);
+        let sendfile = self.sendfile.clone().filter(|_| http1 && req.method() == hyper::Method::GET);
         let mut req = req.map(|body| StallTimeout::new(body, self.body_timeout));
         req.extensions_mut().insert(ConnectInfo(self.peer));
         // `Router` is always ready (its `poll_ready` returns `Ready` unconditionally).
         let response = tower::Service::call(&mut self.app.clone(), req);
         Box::pin(async move {
-            let response = response.await?;
+            let mut response = response.await?;
+            if let Some(region) = response.extensions_mut().remove::<berth_api::FileRegion>()
+                && let Some(pending) = sendfile
+                && matches!(response.status(), hyper::StatusCode::OK | hyper::StatusCode::PARTIAL_CONTENT)
+                && content_length(&response) == Some(region.len)
+            {
+                *response.body_mut() = axum::body::Body::new(SendfileBody::new(pending, region));
+            }
             Ok(response.map(|body| Tracked { body, _in_flight: in_flight }))
         })
     }
+}
+
+/// The response's `Content-Length`, when it has a valid one.
+fn content_length(response: &Response) -> Option<u64> {
+    response.headers().get(hyper::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 /// A response body that keeps its request counted as in flight until it is sent or dropped.
@@ -464,18 +502,25 @@ where
     }
 }
 
-/// The raw TCP stream (beneath TLS): reports bytes read to the watchdog, and fails a write that has been
-/// blocked for `write_stall` (the client reads nothing).
+/// The raw TCP stream (beneath TLS): reports bytes read to the watchdog, fails a write that has been
+/// blocked for `write_stall` (the client reads nothing), and, on plaintext connections, sends the placeholder
+/// frames of zero-copy bodies from their files.
 struct WatchedIo {
     stream: TcpStream,
     activity: Arc<Activity>,
     write_stall: Duration,
     write_blocked: Option<Pin<Box<Sleep>>>,
+    sendfile: Option<Arc<Pending>>,
 }
 
 impl WatchedIo {
-    fn new(stream: TcpStream, activity: Arc<Activity>, write_stall: Duration) -> WatchedIo {
-        WatchedIo { stream, activity, write_stall, write_blocked: None }
+    fn new(
+        stream: TcpStream,
+        activity: Arc<Activity>,
+        write_stall: Duration,
+        sendfile: Option<Arc<Pending>>,
+    ) -> WatchedIo {
+        WatchedIo { stream, activity, write_stall, write_blocked: None, sendfile }
     }
 
     fn on_write<T>(&mut self, cx: &mut Context<'_>, result: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
@@ -503,7 +548,10 @@ impl AsyncRead for WatchedIo {
 
 impl AsyncWrite for WatchedIo {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.stream).poll_write(cx, buf);
+        let result = match &self.sendfile {
+            Some(pending) => pending.poll_write_vectored(&self.stream, cx, &[io::IoSlice::new(buf)]),
+            None => Pin::new(&mut self.stream).poll_write(cx, buf),
+        };
         self.on_write(cx, result)
     }
 
@@ -512,7 +560,10 @@ impl AsyncWrite for WatchedIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        let result = match &self.sendfile {
+            Some(pending) => pending.poll_write_vectored(&self.stream, cx, bufs),
+            None => Pin::new(&mut self.stream).poll_write_vectored(cx, bufs),
+        };
         self.on_write(cx, result)
     }
 

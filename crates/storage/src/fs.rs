@@ -8,7 +8,8 @@
 //! - `commit_upload` flushes the upload file, creates the blob's fan-out directory durably (flushing each
 //!   new directory's parent), renames the file into place and flushes the destination directory. The blob is
 //!   visible only under its final name, and only with all of its bytes on disk. When the blob exists already,
-//!   the existing file is verified (size, then a re-hash): kept if sound, replaced by that same rename if not.
+//!   that same rename replaces it (the pushed bytes are verified; the stored copy may be damaged), unless its
+//!   size differs and it still hashes to its digest (then the session is what is wrong, and is discarded).
 //! - `quarantine` renames a blob into `quarantine/` and flushes both directories.
 //! - The repository journal (see [`journal`]) writes each entry to a temporary file, flushes it and renames
 //!   it into place, so an entry is whole or absent.
@@ -111,22 +112,25 @@ fn commit(path: &Path, id: &str, digest: &Digest, dest: &Path, size: u64, sessio
         Err(e) => return Err(e.into()),
     };
     if let Some(existing) = optional(fs::metadata(dest))? {
-        // Content-addressed: a sound copy has these very bytes. Keep it, drop the session (whatever the session
-        // holds: a sound copy is never replaced). A damaged copy (a disk error, someone editing the file) is
-        // replaced below by the caller's verified bytes. The re-hash reads the stored copy once; a re-push
-        // of an existing blob has just streamed and hashed as many bytes, so it costs that push about as much
-        // again, and only pushes of blobs that already exist pay it (clients check with HEAD first).
-        if holds_digest(dest, digest)? {
+        // Content-addressed. A stored copy of the committed size is replaced by the session's bytes, which the
+        // caller has just verified against the digest: a sound copy by identical bytes (readers cannot tell), a
+        // damaged one (flipped bits) by good ones. Re-hashing it instead would read and hash the whole blob
+        // again, doubling the cost of every re-push, to save a rename. A copy of another size is damaged if the
+        // caller's bytes are right, but the caller's bytes are the suspect ones if the copy hashes right: only
+        // then is it read, and kept if sound.
+        if existing.len() != size && holds_digest(dest, digest)? {
             fs::remove_file(path)?;
             session.unacked_from = None;
             return Ok(existing.len());
         }
-        tracing::warn!(
-            %digest,
-            stored_bytes = existing.len(),
-            expected_bytes = size,
-            "the stored copy of a blob is damaged; replacing it with the bytes just pushed"
-        );
+        if existing.len() != size {
+            tracing::warn!(
+                %digest,
+                stored_bytes = existing.len(),
+                expected_bytes = size,
+                "the stored copy of a blob is damaged; replacing it with the bytes just pushed"
+            );
+        }
     }
     let len = file.metadata()?.len();
     let acknowledged = session.acknowledged(len);
@@ -150,8 +154,7 @@ fn commit(path: &Path, id: &str, digest: &Digest, dest: &Path, size: u64, sessio
     Ok(size)
 }
 
-/// Whether the file at `path` holds bytes whose digest is `digest` (read in full; for a blob committed
-/// before, whose verification a re-push asks for).
+/// Whether the file at `path` holds bytes whose digest is `digest` (read in full).
 fn holds_digest(path: &Path, digest: &Digest) -> io::Result<bool> {
     use std::io::Read as _;
     let mut file = File::open(path)?;

@@ -183,9 +183,12 @@ pub trait BlobStore: Send + Sync + 'static {
     /// discarded: they were never hashed, and committing them would store bytes that do not match the digest.
     /// A session holding fewer than `size` bytes is `UploadOffsetMismatch`.
     ///
-    /// If the blob already exists, the stored copy is verified first (its size, then its digest): a sound copy
-    /// is kept and the session discarded; a damaged one (truncated, flipped bits) is replaced by the session's
-    /// bytes, atomically (readers see the old file or the new one), so pushing a blob again repairs it.
+    /// If the blob already exists, pushing it again repairs a damaged stored copy (truncated, flipped bits),
+    /// atomically (readers see the old file or the new one), and never replaces a sound copy by other bytes than
+    /// the caller verified. A backend either verifies the stored copy first (its size, then its digest), keeping
+    /// a sound one and discarding the session, or, when the stored copy has exactly `size` bytes, may replace it
+    /// by the session's bytes without reading it: the filesystem backend does, which costs a rename where
+    /// verifying would read and hash the whole blob again.
     async fn commit_upload(&self, id: &str, state: &UploadState, digest: &Digest, size: u64) -> Result<u64>;
 
     /// Reads the session's bytes from the start (used to verify a digest of an algorithm not hashed while

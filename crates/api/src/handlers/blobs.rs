@@ -11,6 +11,10 @@ use super::{HandlerResult, Req, empty, internal};
 use crate::error::ApiError;
 use crate::headers;
 
+/// Smallest body offered to the connection layer for `sendfile` (see [`crate::FileRegion`]): below it, the
+/// extra `open` costs more than copying the bytes.
+const ZERO_COPY_MIN: u64 = 64 * 1024;
+
 /// Read buffer for streaming a blob: large enough that a GiB blob is a thousand reads, and at least the
 /// store's own read buffer (1 MiB), which a read this large bypasses instead of copying every byte through.
 const READ_CHUNK: usize = 1024 * 1024;
@@ -52,8 +56,39 @@ pub async fn get(r: &Registry, name: &RepositoryName, digest: &Digest, req: &Req
             .status(StatusCode::PARTIAL_CONTENT)
             .header(header::CONTENT_RANGE, format!("bytes {}-{}/{}", range.start, range.end - 1, blob.size));
     }
+    let region = match &blob.local_path {
+        Some(path) if blob.reader.len >= ZERO_COPY_MIN => {
+            let start = blob.range.as_ref().map_or(0, |r| r.start);
+            local_region(path.clone(), blob.size, start, blob.reader.len).await
+        }
+        _ => None,
+    };
     let stream = ReaderStream::with_capacity(blob.reader.reader, READ_CHUNK);
-    b.body(Body::from_stream(stream)).map_err(|e| internal(&e))
+    let mut response = b.body(Body::from_stream(stream)).map_err(|e| internal(&e))?;
+    if let Some(region) = region {
+        response.extensions_mut().insert(region);
+    }
+    Ok(response)
+}
+
+/// The blob's file on local disk as a [`crate::FileRegion`] of `len` bytes from `start`, when it opens and still
+/// holds `size` bytes (the size the reader was checked against); otherwise `None` and the copying body is sent.
+async fn local_region(path: std::path::PathBuf, size: u64, start: u64, len: u64) -> Option<crate::FileRegion> {
+    let opened = tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&path)?;
+        let stored = file.metadata()?.len();
+        Ok::<_, std::io::Error>((stored == size).then_some(file))
+    })
+    .await;
+    match opened {
+        Ok(Ok(Some(file))) => Some(crate::FileRegion { file: std::sync::Arc::new(file), offset: start, len }),
+        Ok(Ok(None)) => None,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "blob file not available for zero-copy sending");
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 pub async fn delete(r: &Registry, name: &RepositoryName, digest: &Digest) -> HandlerResult {
