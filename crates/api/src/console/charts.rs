@@ -52,7 +52,9 @@ fn open(out: &mut String, title: &str, id: &str) {
 /// The value axis: the top value and zero, with a gridline at each.
 fn axis(out: &mut String, max: u64, format: &dyn Fn(u64) -> String) {
     let plot_bottom = HEIGHT - BOTTOM;
-    for (value, y) in [(max, TOP), (max / 2, (TOP + plot_bottom) / 2.0), (0, plot_bottom)] {
+    // The middle gridline only where half the top is a whole value (an axis 0-1-0 reads wrong).
+    let middle = max.is_multiple_of(2).then_some((max / 2, (TOP + plot_bottom) / 2.0));
+    for (value, y) in [Some((max, TOP)), middle, Some((0, plot_bottom))].into_iter().flatten() {
         let _ = write!(
             out,
             r#"<line class="grid" x1="{LEFT}" y1="{y}" x2="{WIDTH}" y2="{y}"/><text class="axis" x="{}" y="{}" text-anchor="end">{}</text>"#,
@@ -68,12 +70,15 @@ fn x_labels(out: &mut String, labels: &[String], x_of: &dyn Fn(usize) -> f64) {
     if labels.is_empty() {
         return;
     }
-    let mut shown = vec![0, labels.len() / 2, labels.len() - 1];
+    let last = labels.len() - 1;
+    let mut shown = vec![0, labels.len() / 2, last];
     shown.dedup();
     for i in shown {
+        // The last label ends at its position, so that it stays inside the chart.
+        let anchor = if i == last && last > 0 { "end" } else { "middle" };
         let _ = write!(
             out,
-            r#"<text class="axis" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+            r#"<text class="axis" x="{:.1}" y="{}" text-anchor="{anchor}">{}</text>"#,
             x_of(i),
             HEIGHT - 6.0,
             escape(&labels[i])

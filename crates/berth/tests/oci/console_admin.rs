@@ -1,10 +1,16 @@
 //! The console's administration pages and usage report over HTTP, as a browser without JavaScript uses
 //! them: each page and form for an administrator, refused (403) for a user without the permission, even
-//! with a valid CSRF token; refused without the CSRF token; secrets shown once; the audit log filtered.
+//! with a valid CSRF token; refused without the CSRF token; secrets shown once; the audit log filtered. And
+//! the same pages in a real browser (`console_admin_browser.py`, headless Chromium over WebDriver), which
+//! saves a screenshot of each page (to `BERTH_CONSOLE_SCREENSHOTS` when set; `docs/console-admin-*.png`
+//! come from there).
+
+use std::process::Command;
 
 use reqwest::{Client, Response, StatusCode};
 use serde_json::json;
 
+use crate::ecr::require;
 use crate::support::*;
 
 /// A signed-in browser: its cookie and its forms' CSRF token.
@@ -279,4 +285,36 @@ async fn console_usage_report_shows_storage_and_transfer() {
     assert!(cells[5].starts_with('1'), "one pull today: {cells:?}");
     assert_eq!(admin.get("/console/usage?days=12").await.0, StatusCode::BAD_REQUEST);
     assert_eq!(admin.get("/console/usage?repository=usage/none").await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn console_administration_in_a_real_browser() {
+    require("chromedriver", &["--version"], "Debian's chromium-driver (and chromium)");
+    require("python3", &["-c", "import selenium"], "Python selenium (`pip install selenium`)");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut s = Server::start_in(&dir);
+    s.admin("CreateUser", json!({"userName": "lee", "password": "lee-password"})).await;
+    s.push_image("usage/app", "v1", &[3u8; 20_000]).await;
+    s.push_image("usage/tools", "v1", b"tools layer").await;
+    assert_eq!(s.get("/v2/usage/app/manifests/v1").await.status(), StatusCode::OK);
+    // A restart snapshots storage (as every hour), so the usage charts have today's point.
+    s.stop();
+    let s = Server::start_in(&dir);
+
+    let shots = std::env::var("BERTH_CONSOLE_SCREENSHOTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| tmp.path().join("screenshots"));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oci/console_admin_browser.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args(["--base", &s.base, "--admin-password", ADMIN_PASSWORD, "--user", "lee:lee-password"])
+        .arg("--out")
+        .arg(&shots)
+        .output()
+        .expect("run console_admin_browser.py");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!("{stdout}\n{stderr}\nscreenshots in {}", shots.display());
+    assert!(out.status.success(), "the browser scenarios failed: {stderr}");
+    assert!(stdout.contains("console administration scenarios passed"), "{stdout}");
 }
