@@ -30,8 +30,9 @@
 //! go up as the final part, the multipart upload is completed into `uploads/<id>/data` and copied
 //! (server-side) to the blob's content-addressed key, then the session's objects are removed. S3 makes an
 //! object visible only once it is whole, so a blob appears under its digest with all of its bytes or not
-//! at all. A blob that exists already is verified first (re-read and re-hashed): a sound copy is kept, a
-//! damaged one replaced.
+//! at all. A blob that exists already with another size than the session's is verified (re-read and
+//! re-hashed): a sound copy is kept, a damaged one replaced; one of the same size is simply replaced by the
+//! session's verified bytes (an atomic overwrite, as the trait allows).
 //!
 //! Abandoned sessions (a node killed before it recorded a new multipart upload) can leave incomplete
 //! multipart uploads that no state names; an `AbortIncompleteMultipartUpload` lifecycle rule on the bucket
@@ -621,8 +622,12 @@ impl BlobStore for S3BlobStore {
         self.require_session(id).await?;
         let st = SessionState::decode(state)?;
         let target = self.layout.blob(digest);
-        if let Some(existing) = self.head(&target).await? {
-            // Content-addressed: a sound copy has these very bytes; keep it whatever the session holds.
+        if let Some(existing) = self.head(&target).await?
+            && existing != size
+        {
+            // Content-addressed: a sound copy has these very bytes; keep it whatever the session holds. (A copy
+            // of exactly `size` bytes is not read back: the session's verified bytes replace it below, in one
+            // atomic S3 write, which costs a server-side copy where verifying would read the whole blob.)
             if self.holds_digest(&target, existing, digest).await? {
                 self.remove_session(id, &st).await?;
                 return Ok(existing);
