@@ -31,10 +31,9 @@ import urllib.parse
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 REPO = "console/demo"
@@ -48,6 +47,20 @@ def check(condition, what):
     if not condition:
         raise Failed(what)
     print(f"ok: {what}", flush=True)
+
+
+def replaced(element):
+    """Whether the page `element` was on has been replaced. While a navigation is under way ChromeDriver may
+    answer for the old element with a generic error rather than a stale reference: both mean it is gone."""
+    try:
+        element.is_enabled()
+        return False
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as e:
+        if "does not belong to the document" in str(e) or "No node with given id" in str(e):
+            return True
+        raise
 
 
 class Browser:
@@ -89,7 +102,7 @@ class Browser:
         """Runs `action` (a click, a submit) and waits until the next page has loaded."""
         old = self.driver.find_element(By.TAG_NAME, "html")
         action()
-        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(old))
+        WebDriverWait(self.driver, 30).until(lambda _: replaced(old))
         WebDriverWait(self.driver, 30).until(
             lambda d: d.execute_script("return document.readyState") == "complete")
 
