@@ -66,12 +66,21 @@ impl CredentialCache {
     }
 }
 
-/// A fixed argon2 hash verified when the user is unknown, so that the response time does not tell which
-/// user names exist.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2nP3bNuRnoQyF2AwOa3BrFmDwFf0Vb7gX2w0sW6s1+o";
+/// An argon2 hash verified when the user is unknown, so that the response time does not tell which user names
+/// exist. Made once with the current parameters, so that it costs what a real user's hash costs.
+fn dummy_hash() -> String {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY
+        .get_or_init(|| {
+            berth_auth::password::hash_password("not a password anyone has").unwrap_or_else(|_| {
+                "$argon2id$v=19$m=7168,t=5,p=1$c29tZXNhbHRzb21lc2FsdA$2nP3bNuRnoQyF2AwOa3BrFmDwFf0Vb7gX2w0sW6s1+o"
+                    .into()
+            })
+        })
+        .clone()
+}
 
-/// argon2 runs at most this many at once: each takes ~19 MiB and a core for tens of milliseconds, so an
+/// argon2 runs at most this many at once: each takes ~7 MiB and a core for tens of milliseconds, so an
 /// unbounded number would let a burst of logins (or an attacker) exhaust memory and CPU.
 const MAX_CONCURRENT_HASHES: usize = 2;
 
@@ -153,7 +162,7 @@ impl Identity {
         }
         if let Some((id, secret_part)) = secret::parse_robot_token(pass) {
             let Some(t) = self.meta.get_robot_token(id).await? else {
-                verify_slow(secret_part.to_string(), DUMMY_HASH.to_string(), ip).await;
+                verify_slow(secret_part.to_string(), dummy_hash(), ip).await;
                 return Err(IdentityError::BadCredentials);
             };
             if !verify_slow(secret_part.to_string(), t.secret_hash.clone(), ip).await || t.expires_at <= now {
@@ -186,7 +195,7 @@ impl Identity {
                 _ => Err(IdentityError::BadCredentials),
             },
             None => {
-                verify_slow(pass.to_string(), DUMMY_HASH.to_string(), ip).await;
+                verify_slow(pass.to_string(), dummy_hash(), ip).await;
                 Err(IdentityError::BadCredentials)
             }
         }
