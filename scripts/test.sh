@@ -102,6 +102,18 @@ if ((run_e2e)); then
     done
 fi
 
+# Three nodes on PostgreSQL + S3 (moto) behind HAProxy, with kill tests (tests/multinode/run.py).
+if ((run_e2e)) && ((needs_berth)) && ((${#cases[@]} == 0)); then
+    banner "multinode (3 berth nodes, PostgreSQL, S3, HAProxy)"
+    if [[ ! -x "$BERTH_BIN" ]]; then
+        record "multinode" "FAIL (no binary)"
+    elif BERTH_BIN="$BERTH_BIN" python3 "${root}/tests/multinode/run.py"; then
+        record "multinode" ok
+    else
+        record "multinode" FAIL
+    fi
+fi
+
 banner "summary"
 for s in "${steps[@]}"; do
     echo "# $s"

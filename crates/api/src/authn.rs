@@ -123,6 +123,10 @@ fn identity_failure(app: &AppState, host: &str, scope: Option<String>, e: Identi
         IdentityError::BadCredentials | IdentityError::Signature(_) => {
             unauthorized(app, host, scope, "authentication required: the credentials are not valid")
         }
+        // The metadata database is down or restarting: 503 with Retry-After, as for any request that reaches it.
+        IdentityError::Meta(m) if m.is_unavailable() => {
+            ApiError::from(berth_registry::RegistryError::from(m)).into_response()
+        }
         other => {
             tracing::error!(error = %other, "authentication failed on a server fault");
             ApiError::internal().into_response()

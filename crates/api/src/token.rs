@@ -41,6 +41,10 @@ fn refused(e: IdentityError) -> Response {
                 .with_header(header::WWW_AUTHENTICATE, "Basic realm=\"berth\"".into())
                 .into_response()
         }
+        // The metadata database is down or restarting: 503 with Retry-After, as for any request that reaches it.
+        IdentityError::Meta(m) if m.is_unavailable() => {
+            ApiError::from(berth_registry::RegistryError::from(m)).into_response()
+        }
         other => {
             tracing::error!(error = %other, "token endpoint failed");
             ApiError::internal().into_response()

@@ -66,7 +66,7 @@ pub enum RegistryError {
     /// same request succeeds once space has been freed. A fault of the server's environment, not of the request.
     #[error("no space left on device: {0}")]
     InsufficientStorage(String),
-    /// The blob store could not be reached (an S3 server down): nothing was stored, and the same request
+    /// The blob store or the metadata database could not be reached (an S3 or PostgreSQL server down): nothing was stored, and the same request
     /// succeeds once it answers again. A fault of the server's environment, not of the request.
     #[error("{0}")]
     StorageUnavailable(String),
@@ -145,6 +145,12 @@ impl From<MetaError> for RegistryError {
                 RegistryError::InsufficientStorage(
                     "the registry's metadata storage is full; nothing was changed, retry once space has been freed"
                         .into(),
+                )
+            }
+            other if other.is_unavailable() => {
+                tracing::warn!(error = %other, "the metadata database cannot be reached; refusing the request");
+                RegistryError::StorageUnavailable(
+                    "the registry's metadata database cannot be reached; nothing was changed, retry shortly".into(),
                 )
             }
             other => RegistryError::Meta(other),

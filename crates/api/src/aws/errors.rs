@@ -216,6 +216,14 @@ impl From<IdentityError> for AwsError {
             | IdentityError::AlreadyExists(_)
             | IdentityError::Invalid(_)
             | IdentityError::MalformedPolicy(_) => ErrorType::InvalidParameter,
+            // The metadata database is down or restarting: ServerException (retried by the SDKs) saying so, as
+            // for a registry operation that meets the same outage.
+            IdentityError::Meta(m) if m.is_unavailable() => {
+                return AwsError::new(
+                    ErrorType::Server,
+                    "the registry's metadata database cannot be reached; nothing was changed, retry shortly",
+                );
+            }
             IdentityError::Crypto(_) | IdentityError::Meta(_) => return AwsError::server(&e),
         };
         let message = match &e {

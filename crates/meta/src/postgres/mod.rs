@@ -66,7 +66,9 @@ use crate::{MetaError, Result};
 /// Connections to the server per berth node. Requests queue for one beyond that.
 const MAX_CONNECTIONS: u32 = 16;
 /// How long a request may wait for a connection (the pool is full, or the server is slow to accept one).
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Short enough that while the server is down a request answers 503 (the pool keeps retrying to connect until
+/// then) before a client or load balancer gives up on it, long enough for a busy pool to free a connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(8);
 /// How long opening the store waits for the server to answer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Attempts of a transaction PostgreSQL aborted as a deadlock or serialisation failure.
@@ -80,6 +82,22 @@ const LOCK_AUDIT: i32 = 2;
 /// Namespaces of the upload caps' locks, keyed by `hashtext` of the repository name or owner.
 const LOCK_UPLOADS_BY_REPOSITORY: i32 = LOCK_SPACE + 1;
 const LOCK_UPLOADS_BY_OWNER: i32 = LOCK_SPACE + 2;
+
+impl MetaError {
+    /// Whether the database server could not be reached or went away mid-request (refused, reset, shutting
+    /// down or restarting, no connection within the pool's timeout): the transaction did not commit, and the
+    /// same request succeeds once the server answers again. The pool reconnects by itself.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            MetaError::Database(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_)) => true,
+            MetaError::Database(sqlx::Error::Database(e)) => e.code().is_some_and(|c| {
+                // Class 08: connection exceptions; 57P01..57P03: admin/crash shutdown, cannot connect now.
+                c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")
+            }),
+            _ => false,
+        }
+    }
+}
 
 /// The PostgreSQL metadata store. Cheap to clone (the pool is shared).
 #[derive(Debug, Clone)]
