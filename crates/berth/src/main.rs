@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod connections;
+mod migrate;
 mod serve;
 mod stores;
 mod tls;
@@ -35,8 +36,30 @@ enum Command {
     /// Manage the vulnerability database scans are matched against.
     #[command(subcommand)]
     Vulndb(VulndbCommand),
+    /// Copy this installation (SQLite + files) into the metadata and blob stores a config file names
+    /// (PostgreSQL + S3); resumable, verifies every blob's digest.
+    Migrate(MigrateArgs),
     #[command(flatten)]
     Admin(cli::AdminCommand),
+}
+
+#[derive(clap::Args)]
+struct MigrateArgs {
+    /// The target: a TOML config file whose [metadata] url is postgres://... and [storage] url s3://... (with
+    /// the S3 settings); credentials from the AWS variables, as for `berth serve`.
+    #[arg(long)]
+    to_config: PathBuf,
+    /// The source's data directory [default: ./berth-data].
+    #[arg(long, env = "BERTH_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The source's metadata store [default: meta.db in the data directory].
+    #[arg(long, env = "BERTH_METADATA_URL")]
+    metadata_url: Option<String>,
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// The source's config file.
+    #[arg(long, env = "BERTH_CONFIG")]
+    config: Option<PathBuf>,
 }
 
 /// Where the blobs live (serve, fsck and vulndb import take the same settings).
@@ -237,6 +260,19 @@ fn main() -> ExitCode {
                 Ok(ExitCode::SUCCESS)
             }
             Command::Vulndb(VulndbCommand::Status { json }) => vulndb::status(&cli.client, json).await,
+            Command::Migrate(a) => {
+                let file = config::FileConfig::load(a.config.as_deref())?;
+                let overrides = config::Overrides {
+                    data_dir: a.data_dir,
+                    metadata_url: a.metadata_url,
+                    storage: a.storage.overrides(),
+                    ..Default::default()
+                };
+                let source = file.resolve(overrides)?;
+                // The target is the config file alone (the BERTH_* variables describe the source).
+                let target = config::FileConfig::load(Some(&a.to_config))?.resolve(config::Overrides::default())?;
+                migrate::run(source, target).await.map(|_| ExitCode::SUCCESS)
+            }
             Command::Admin(c) => Ok(cli::run(cli.client, c).await),
         }
     });

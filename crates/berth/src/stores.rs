@@ -87,7 +87,7 @@ pub async fn open_stores(config: &Config) -> Result<Stores, BoxError> {
 }
 
 /// Opens the blob store `--storage-url` names; an unreachable S3 bucket is an error naming what to fix.
-async fn open_blobs(storage: &Storage) -> Result<Arc<dyn BlobStore>, BoxError> {
+pub async fn open_blobs(storage: &Storage) -> Result<Arc<dyn BlobStore>, BoxError> {
     match storage {
         Storage::Fs(dir) => {
             let store = FsBlobStore::open(dir.clone())
@@ -132,31 +132,38 @@ pub async fn open_identity(config: &Config, meta: Meta) -> Result<Arc<Identity>,
 /// The key that seals stored secrets: `BERTH_MASTER_KEY` (base64, 32 bytes; give every node the same one),
 /// else `master.key` in the data directory, created on first start with owner-only permissions.
 fn master_key(data_dir: &Path) -> Result<MasterKey, BoxError> {
+    if let Some(key) = existing_master_key(data_dir)? {
+        return Ok(key);
+    }
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = data_dir.join("master.key");
+    let key = MasterKey::generate();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("creating {}: {e}", path.display()))?;
+    f.write_all(base64::engine::general_purpose::STANDARD.encode(key.to_bytes()).as_bytes())?;
+    f.sync_all()?;
+    Ok(key)
+}
+
+/// The master key `BERTH_MASTER_KEY` or the data directory's `master.key` holds, if any (never creates one).
+pub fn existing_master_key(data_dir: &Path) -> Result<Option<MasterKey>, BoxError> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let decode = |text: &str, origin: &str| -> Result<MasterKey, BoxError> {
         let bytes = b64.decode(text.trim()).map_err(|e| format!("{origin}: not base64: {e}"))?;
         MasterKey::from_bytes(&bytes).map_err(|e| format!("{origin}: {e}").into())
     };
     if let Ok(text) = std::env::var("BERTH_MASTER_KEY") {
-        return decode(&text, "BERTH_MASTER_KEY");
+        return decode(&text, "BERTH_MASTER_KEY").map(Some);
     }
     let path = data_dir.join("master.key");
     match std::fs::read_to_string(&path) {
-        Ok(text) => decode(&text, &path.display().to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            use std::io::Write as _;
-            use std::os::unix::fs::OpenOptionsExt as _;
-            let key = MasterKey::generate();
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .map_err(|e| format!("creating {}: {e}", path.display()))?;
-            f.write_all(b64.encode(key.to_bytes()).as_bytes())?;
-            f.sync_all()?;
-            Ok(key)
-        }
+        Ok(text) => decode(&text, &path.display().to_string()).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("reading {}: {e}", path.display()).into()),
     }
 }

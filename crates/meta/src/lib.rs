@@ -28,6 +28,7 @@ pub mod scans;
 pub mod settings;
 mod sqlite;
 pub mod summaries;
+pub mod transfer;
 
 use async_trait::async_trait;
 use berth_oci::{Digest, Reference, RepositoryName, Tag};

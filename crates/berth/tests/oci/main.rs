@@ -17,6 +17,7 @@ mod ecr;
 mod listing;
 mod manifests;
 mod matrix;
+mod migrate;
 mod postgres;
 mod s3;
 mod scanning;

@@ -132,6 +132,11 @@ impl PgMeta {
         Ok(PgMeta { pool })
     }
 
+    /// The pool (for copying a whole store into this one, `transfer`).
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.pool.close().await;

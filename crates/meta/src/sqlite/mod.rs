@@ -126,6 +126,11 @@ impl SqliteMeta {
         Ok(SqliteMeta { writer, reader, barrier })
     }
 
+    /// The read-only pool (for copying the whole store elsewhere, `transfer`).
+    pub(crate) fn reader_pool(&self) -> &SqlitePool {
+        &self.reader
+    }
+
     /// Closes both pools, waiting for connections in use to be returned. The last connection to close
     /// checkpoints the WAL into the main file.
     pub async fn close(&self) {
