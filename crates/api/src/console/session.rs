@@ -157,7 +157,7 @@ pub async fn login(app: &AppState, parts: &Parts, form: &Form, ip: Option<IpAddr
     if !matches!(principal, Principal::User { .. }) {
         return again(StatusCode::UNAUTHORIZED, "Only users sign in to the console (not robot tokens).");
     }
-    let (token, _) = app.identity.start_console_session(&principal).map_err(Failure::fault)?;
+    let (token, _) = app.identity.start_console_session(&principal).await.map_err(Failure::fault)?;
     let caller = Caller { principal, source_ip: ip, secure: app.tls };
     let resource = app.identity.account().user_arn(caller.principal.label().trim_start_matches("user/"));
     crate::authn::audit(app, &caller, "berth:ConsoleSignIn", &resource, ip, "allowed", 200).await;

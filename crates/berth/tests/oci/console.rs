@@ -93,7 +93,7 @@ async fn lists(s: &Server, cookie: &str) -> bool {
 }
 
 #[tokio::test]
-async fn console_sessions_outlive_the_server_not_the_user_and_failed_sign_ins_are_limited() {
+async fn console_sessions_outlive_the_server_not_the_user_or_password_and_failed_sign_ins_are_limited() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let mut s = Server::start_in(&dir);
@@ -116,6 +116,12 @@ async fn console_sessions_outlive_the_server_not_the_user_and_failed_sign_ins_ar
     let mut tampered = cookie.clone();
     tampered.insert(tampered.len() - 5, 'x');
     assert!(!lists(&s, &tampered).await);
+    // Changing the password ends the sessions opened with the old one, on every node; a new sign-in works.
+    s.admin("SetUserPassword", json!({"userName": "kim", "password": "kim-new-password"})).await;
+    assert!(!lists(&s, &cookie).await, "a session opened with the old password is refused");
+    let r = sign_in(&s, "kim", "kim-new-password").await;
+    let cookie = format!("berth_session={}", set_cookie(&r, "berth_session").unwrap());
+    assert!(lists(&s, &cookie).await);
     // Deleting the user ends their sessions.
     s.admin("DeleteUser", json!({"userName": "kim"})).await;
     assert!(!lists(&s, &cookie).await, "a deleted user's session is refused");
