@@ -2,7 +2,7 @@
 //! sessions and usage. All SQL lives in this crate.
 //!
 //! Callers see narrow role traits ([`RepositoryStore`], [`BlobIndex`], [`ManifestStore`], [`UploadStore`],
-//! [`UsageStore`], [`settings::RepositorySettingsStore`]) gathered in [`MetaStore`]; the SQLite backend
+//! [`UsageStore`], [`settings::RepositorySettingsStore`], the job queue [`jobs::JobStore`]) gathered in [`MetaStore`]; the SQLite backend
 //! ([`SqliteMeta`]) implements them all, and so does the PostgreSQL backend ([`PgMeta`]), for several nodes
 //! sharing one database: both pass the same conformance suite. Identities and access (users, access keys,
 //! groups, policies, repository visibility, robot tokens, signing keys, the audit log) have role traits of
@@ -20,6 +20,7 @@ pub mod catalog;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod identity;
+pub mod jobs;
 #[cfg(any(test, feature = "conformance"))]
 pub mod pg_harness;
 mod postgres;
@@ -325,6 +326,7 @@ pub trait MetaStore:
     + settings::RepositorySettingsStore
     + summaries::RepositorySummaryStore
     + scans::ScanStore
+    + jobs::JobStore
     + recovery::RecoveryStore
     + catalog::CatalogStore
 {
@@ -338,6 +340,7 @@ impl<T> MetaStore for T where
         + settings::RepositorySettingsStore
         + summaries::RepositorySummaryStore
         + scans::ScanStore
+        + jobs::JobStore
         + recovery::RecoveryStore
         + catalog::CatalogStore
 {

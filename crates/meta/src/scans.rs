@@ -1,23 +1,12 @@
-//! Vulnerability scanning state: the durable job queue (one job per image), each image's latest scan, and
-//! the per-layer analysis cache. Inventories, findings and analyses are opaque JSON documents owned by the
+//! Vulnerability scanning state: each image's latest scan and the per-layer analysis cache. Scans run as
+//! `scan` jobs of the job queue ([`crate::jobs`]). Inventories, findings and analyses are opaque JSON documents owned by the
 //! scanning layer above.
 
 use async_trait::async_trait;
 use berth_oci::{Digest, RepositoryName};
 
 use crate::Result;
-
-/// A queued or running scan of one image.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScanJob {
-    pub id: i64,
-    pub repository: RepositoryName,
-    pub digest: Digest,
-    /// Why it was queued: `push`, `manual`, `rescan`.
-    pub reason: String,
-    /// How many times a worker claimed it (a job claimed again after a crash counts twice).
-    pub attempts: i64,
-}
+use crate::jobs::NewJob;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScanStatus {
@@ -102,21 +91,15 @@ pub struct Evaluation<'a> {
 
 #[async_trait]
 pub trait ScanStore: Send + Sync {
-    /// Queues a scan of the manifest `digest` of `repo` and marks the image's scan `IN_PROGRESS`. `false` when
-    /// a job for it is already queued or running (nothing changes) or the manifest is not there.
-    async fn enqueue_scan(&self, repo: &RepositoryName, digest: &Digest, reason: &str, now: i64) -> Result<bool>;
-    /// Claims the oldest job that is unclaimed or whose claim is older than `stale_before` (its worker is
-    /// gone), for `worker`.
-    async fn claim_scan(&self, worker: &str, now: i64, stale_before: i64) -> Result<Option<ScanJob>>;
-    /// Renews the claim of `worker` on job `id`; `false` if the job is no longer its own.
-    async fn renew_scan(&self, id: i64, worker: &str, now: i64) -> Result<bool>;
-    /// Records `scan` as the image's latest with its index entries (packages and advisories; both replaced)
-    /// and removes job `id`, in one transaction. Nothing is recorded if the image was deleted meanwhile.
-    async fn finish_scan(&self, id: i64, scan: &ImageScan, index: &ScanIndex) -> Result<()>;
+    /// Queues `job` (a scan of the manifest `digest` of `repo`) and marks the image's scan `IN_PROGRESS`, in
+    /// one transaction. `false` when a live job of the same (kind, key) exists (nothing changes) or the
+    /// manifest is not there.
+    async fn enqueue_scan(&self, repo: &RepositoryName, digest: &Digest, job: &NewJob, now: i64) -> Result<bool>;
+    /// Records `scan` as the image's latest with its index entries (packages and advisories; both replaced),
+    /// in one transaction. Nothing is recorded if the image was deleted meanwhile.
+    async fn finish_scan(&self, scan: &ImageScan, index: &ScanIndex) -> Result<()>;
     /// Sets the description of an image's scan while it is `IN_PROGRESS` (its progress).
     async fn scan_progress(&self, repo: &RepositoryName, digest: &Digest, description: &str) -> Result<()>;
-    /// Jobs queued or running.
-    async fn pending_scans(&self) -> Result<Vec<ScanJob>>;
     async fn image_scan(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<ImageScan>>;
     /// Complete scans in (repository, digest) order strictly after `after`, at most `n`.
     async fn complete_scans(&self, after: Option<(&RepositoryName, &Digest)>, n: u32) -> Result<Vec<ImageScan>>;

@@ -19,6 +19,7 @@ mod blobs;
 mod catalog;
 mod concurrency;
 mod identity;
+mod jobs;
 mod manifests;
 mod policies;
 mod scans;
@@ -39,6 +40,7 @@ pub use identity::{
     access_keys, audit_log, audit_search, concurrent_identity_writes, groups, identity_pages, robot_tokens,
     signing_keys, user_deletion_cascades, users,
 };
+pub use jobs::{job_cancellation, job_claims, job_dedup, job_retention, job_retries};
 pub use manifests::{
     delete_cascades, fsck_listings, manifest_round_trip, missing_references, record_pull, referrers, untagging,
 };
@@ -81,6 +83,11 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     mutability_exclusions_and_setters(store).await;
     image_deletion_respects_indexes(store).await;
     pull_policies(store).await;
+    job_claims(store).await;
+    job_retries(store).await;
+    job_cancellation(store).await;
+    job_dedup(store).await;
+    job_retention(store).await;
     scan_queue(store).await;
     catalog_data(store).await;
 }

@@ -1,9 +1,23 @@
-//! The scan queue: one job per image, claims with leases, results replacing the previous scan, cascade on
-//! image deletion; the layer analysis cache.
+//! Scans: queued as jobs (one live job per image) with the image marked `IN_PROGRESS`, results replacing the
+//! previous scan, cascade on image deletion; the layer analysis cache.
 
 use super::{image, repo, tags};
 use crate::MetaStore;
+use crate::jobs::{JobEnd, JobFilter, JobState, NewJob};
+use berth_oci::{Digest, RepositoryName};
 use crate::scans::{Evaluation, ImageScan, IndexEntry, IndexKind, ScanIndex, ScanStatus};
+
+/// A scan job of `digest` as the registry queues it.
+fn scan_job(r: &RepositoryName, digest: &Digest, now: i64) -> NewJob {
+    NewJob {
+        kind: "scan".into(),
+        key: format!("{r}@{digest}"),
+        payload: "{}".into(),
+        max_attempts: 3,
+        run_after: now,
+        unless_created_since: None,
+    }
+}
 
 pub async fn scan_queue<S: MetaStore>(store: &S) {
     let r = repo("conf-scans/app");
@@ -11,28 +25,23 @@ pub async fn scan_queue<S: MetaStore>(store: &S) {
     store.put_manifest(&m1, &tags(&["v1"])).await.unwrap();
     store.put_manifest(&m2, &tags(&["v2"])).await.unwrap();
     let missing = image(&r, "conf-scans missing", vec![], 12);
-    assert!(!store.enqueue_scan(&r, &missing.digest, "push", 20).await.unwrap(), "no manifest, no job");
-    assert!(store.enqueue_scan(&r, &m1.digest, "push", 20).await.unwrap());
-    assert!(!store.enqueue_scan(&r, &m1.digest, "manual", 21).await.unwrap(), "one job per image");
-    assert!(store.enqueue_scan(&r, &m2.digest, "manual", 22).await.unwrap());
+    let queue = |d: &Digest, now| scan_job(&r, d, now);
+    assert!(!store.enqueue_scan(&r, &missing.digest, &queue(&missing.digest, 20), 20).await.unwrap(), "no manifest");
+    assert!(store.enqueue_scan(&r, &m1.digest, &queue(&m1.digest, 20), 20).await.unwrap());
+    assert!(!store.enqueue_scan(&r, &m1.digest, &queue(&m1.digest, 21), 21).await.unwrap(), "one job per image");
+    assert!(store.enqueue_scan(&r, &m2.digest, &queue(&m2.digest, 22), 22).await.unwrap());
     store.scan_progress(&r, &m1.digest, "layer 1 of 2").await.unwrap();
     let queued = store.image_scan(&r, &m1.digest).await.unwrap().unwrap();
     assert_eq!(queued.description.as_deref(), Some("layer 1 of 2"));
     assert_eq!((queued.status, queued.started_at, queued.findings), (ScanStatus::InProgress, 20, None));
-    assert_eq!(store.pending_scans().await.unwrap().len(), 2);
+    let live = JobFilter { kind: Some("scan".into()), state: Some(JobState::Queued), limit: 10, ..Default::default() };
+    assert_eq!(store.list_jobs(&live).await.unwrap().len(), 2, "the missing image queued nothing");
 
-    // Oldest first; a claimed job is not handed out again until its lease is stale.
-    let a = store.claim_scan("node-a", 30, 0).await.unwrap().unwrap();
-    assert_eq!((a.digest.clone(), a.reason.as_str(), a.attempts), (m1.digest.clone(), "push", 1));
-    let b = store.claim_scan("node-b", 31, 0).await.unwrap().unwrap();
-    assert_eq!(b.digest, m2.digest);
-    assert_eq!(store.claim_scan("node-c", 32, 0).await.unwrap(), None);
-    assert!(store.renew_scan(a.id, "node-a", 40).await.unwrap());
-    assert!(!store.renew_scan(a.id, "node-b", 40).await.unwrap(), "only the claimer renews");
-    // node-b crashed: its claim (31) is older than the lease; node-c takes over.
-    let taken = store.claim_scan("node-c", 100, 35).await.unwrap().unwrap();
-    assert_eq!((taken.id, taken.attempts), (b.id, 2));
-    assert!(!store.renew_scan(b.id, "node-b", 101).await.unwrap(), "node-b lost the job");
+    // The scan queue is the job queue: oldest first, one claim at a time.
+    let a = store.claim_job(&["scan"], "node-a", 30, 120).await.unwrap().unwrap();
+    assert_eq!(a.key, format!("{r}@{}", m1.digest));
+    let b = store.claim_job(&["scan"], "node-b", 31, 121).await.unwrap().unwrap();
+    assert_eq!(b.key, format!("{r}@{}", m2.digest));
 
     let done = ImageScan {
         repository: r.clone(),
@@ -47,9 +56,9 @@ pub async fn scan_queue<S: MetaStore>(store: &S) {
         vulndb: Some("db-1".into()),
         evaluated_at: Some(45),
     };
-    store.finish_scan(a.id, &done, &ScanIndex::default()).await.unwrap();
+    store.finish_scan(&done, &ScanIndex::default()).await.unwrap();
+    assert!(store.finish_job(a.id, "node-a", &JobEnd::Succeeded { result: None }, 45).await.unwrap());
     assert_eq!(store.image_scan(&r, &m1.digest).await.unwrap().unwrap(), done);
-    assert_eq!(store.pending_scans().await.unwrap().len(), 1, "the finished job is gone");
     let advisories = [IndexEntry { key: "X".into(), detail: "p 1 (X)".into() }];
     let gone = image(&r, "conf-scans never pushed", vec![], 16);
     let evaluations = [
@@ -69,19 +78,22 @@ pub async fn scan_queue<S: MetaStore>(store: &S) {
     assert!(complete.iter().all(|s| s.status == ScanStatus::Complete));
 
     // A re-queued scan shows IN_PROGRESS but keeps the previous results until replaced.
-    assert!(store.enqueue_scan(&r, &m1.digest, "manual", 70).await.unwrap());
+    assert!(store.enqueue_scan(&r, &m1.digest, &queue(&m1.digest, 70), 70).await.unwrap(), "the last one ended");
     let again = store.image_scan(&r, &m1.digest).await.unwrap().unwrap();
     assert_eq!((again.status, again.findings.is_some()), (ScanStatus::InProgress, true));
 
-    // Deleting an image deletes its scan and its job.
+    // Deleting an image deletes its scan.
     store.delete_manifest(&r, &m1.digest).await.unwrap();
     assert_eq!(store.image_scan(&r, &m1.digest).await.unwrap(), None);
-    assert!(store.pending_scans().await.unwrap().iter().all(|j| j.digest != m1.digest));
-    // Finishing a job whose image is gone records nothing and removes the job.
-    let last = store.pending_scans().await.unwrap().pop().unwrap();
+    // Finishing a scan whose image is gone records nothing.
     store.delete_manifest(&r, &m2.digest).await.unwrap();
     let scan = ImageScan { digest: m2.digest.clone(), ..done.clone() };
-    store.finish_scan(last.id, &scan, &ScanIndex::default()).await.unwrap();
+    store.finish_scan(&scan, &ScanIndex::default()).await.unwrap();
+    assert!(store.finish_job(b.id, "node-b", &JobEnd::Succeeded { result: None }, 80).await.unwrap());
+    // The re-queued scan of the deleted m1 is still a job (its handler finds the image gone).
+    let requeued = store.claim_job(&["scan"], "node-a", 81, 200).await.unwrap().unwrap();
+    assert_eq!(requeued.key, format!("{r}@{}", m1.digest));
+    assert!(store.finish_job(requeued.id, "node-a", &JobEnd::Succeeded { result: None }, 82).await.unwrap());
     assert_eq!(store.image_scan(&r, &m2.digest).await.unwrap(), None);
 
     let pushed = repo("conf-scans/pushed");
@@ -106,10 +118,12 @@ pub async fn scan_queue<S: MetaStore>(store: &S) {
         (&i1, ScanIndex { packages, advisories }),
         (&i2, ScanIndex { packages: vec![e("openssl", "openssl 3.0.2 Debian:12")], advisories: vec![] }),
     ] {
-        assert!(store.enqueue_scan(&idx, &m.digest, "push", 200).await.unwrap());
-        let job = store.claim_scan("node-a", 201, 0).await.unwrap().unwrap();
+        assert!(store.enqueue_scan(&idx, &m.digest, &scan_job(&idx, &m.digest, 200), 200).await.unwrap());
+        let job = store.claim_job(&["scan"], "node-a", 201, 300).await.unwrap().unwrap();
+        assert_eq!(job.key, format!("{idx}@{}", m.digest));
         let scan = ImageScan { repository: idx.clone(), digest: m.digest.clone(), ..done.clone() };
-        store.finish_scan(job.id, &scan, &index).await.unwrap();
+        store.finish_scan(&scan, &index).await.unwrap();
+        assert!(store.finish_job(job.id, "node-a", &JobEnd::Succeeded { result: None }, 202).await.unwrap());
     }
     assert_eq!(store.lookup_scan_index(IndexKind::Package, "pkg299", 10).await.unwrap().len(), 1);
     let hits = store.lookup_scan_index(IndexKind::Package, "openssl", 10).await.unwrap();

@@ -42,6 +42,7 @@ mod audit;
 mod catalog;
 mod codec;
 mod groups;
+mod jobs;
 mod manifests;
 mod policies;
 mod recovery;

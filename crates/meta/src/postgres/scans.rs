@@ -1,9 +1,8 @@
-//! The scan queue, image scans and the layer analysis cache.
+//! Image scans and the layer analysis cache (scans run as jobs: `jobs.rs`).
 //!
-//! Workers on any number of nodes claim jobs with `FOR UPDATE SKIP LOCKED`: each takes the oldest job no
-//! other claim is working on, without waiting. Writes that hang rows off a manifest (a queued job, a scan's
-//! results, its index) lock the manifest row `FOR KEY SHARE` first, so a concurrent deletion of the image
-//! waits for them (and then deletes their rows with it) instead of making them fail.
+//! Writes that hang rows off a manifest (a scan's status and results, its index) lock the manifest row `FOR
+//! KEY SHARE` first, so a concurrent deletion of the image waits for them (and then deletes their rows with
+//! it) instead of making them fail.
 
 use async_trait::async_trait;
 use berth_oci::{Digest, RepositoryName};
@@ -12,7 +11,9 @@ use sqlx::{PgConnection, Row};
 
 use super::PgMeta;
 use super::codec::parse;
-use crate::scans::{Evaluation, ImageScan, IndexEntry, IndexHit, IndexKind, ScanIndex, ScanJob, ScanStatus, ScanStore};
+use crate::scans::{Evaluation, ImageScan, IndexEntry, IndexHit, IndexKind, ScanIndex, ScanStatus, ScanStore};
+use super::jobs::insert_job;
+use crate::jobs::{Enqueued, NewJob};
 use crate::{MetaError, Result};
 
 /// The id of the manifest `digest` of `repo`, locked against deletion until the transaction ends.
@@ -51,21 +52,6 @@ async fn write_index(conn: &mut PgConnection, manifest_id: i64, kind: IndexKind,
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-const JOB_COLUMNS: &str = "j.id AS id, r.name AS repository, m.digest AS digest, j.reason AS reason, \
-     j.attempts AS attempts";
-const JOB_FROM: &str =
-    "scan_jobs j JOIN manifests m ON m.id = j.manifest_id JOIN repositories r ON r.id = m.repository_id";
-
-fn job(row: &PgRow) -> Result<ScanJob> {
-    Ok(ScanJob {
-        id: row.try_get("id")?,
-        repository: parse("repositories.name", row.try_get("repository")?)?,
-        digest: parse("manifests.digest", row.try_get("digest")?)?,
-        reason: row.try_get("reason")?,
-        attempts: row.try_get("attempts")?,
-    })
 }
 
 const SCAN_COLUMNS: &str = "r.name AS repository, m.digest AS digest, s.status, s.description, s.started_at, \
@@ -108,24 +94,14 @@ fn scan(row: &PgRow) -> Result<ImageScan> {
 
 #[async_trait]
 impl ScanStore for PgMeta {
-    async fn enqueue_scan(&self, repo: &RepositoryName, digest: &Digest, reason: &str, now: i64) -> Result<bool> {
+    async fn enqueue_scan(&self, repo: &RepositoryName, digest: &Digest, job: &NewJob, now: i64) -> Result<bool> {
         self.retry(move || async move {
             let mut tx = self.write_tx().await?;
             let Some(manifest_id) = manifest_id(&mut tx, repo, digest).await? else {
                 return Ok(false);
             };
             // A concurrent enqueue of the same image waits for this one's row, then finds it.
-            let queued = sqlx::query(
-                "INSERT INTO scan_jobs (manifest_id, reason, created_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (manifest_id) DO NOTHING",
-            )
-            .bind(manifest_id)
-            .bind(reason)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
+            let queued = matches!(insert_job(&mut tx, job, now).await?, Enqueued::Created(_));
             if !queued {
                 return Ok(false);
             }
@@ -145,48 +121,7 @@ impl ScanStore for PgMeta {
         .await
     }
 
-    async fn claim_scan(&self, worker: &str, now: i64, stale_before: i64) -> Result<Option<ScanJob>> {
-        self.retry(move || async move {
-            let mut tx = self.write_tx().await?;
-            // SKIP LOCKED: a job another worker is claiming right now is passed over, not waited for. The
-            // condition is checked again on the row as it is when locked (READ COMMITTED re-reads it), so a
-            // job just claimed by someone else is never taken over before its lease lapses.
-            let id: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM scan_jobs WHERE claimed_at IS NULL OR claimed_at < $1 \
-                 ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-            )
-            .bind(stale_before)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(id) = id else {
-                return Ok(None);
-            };
-            sqlx::query("UPDATE scan_jobs SET claimed_by = $2, claimed_at = $3, attempts = attempts + 1 WHERE id = $1")
-                .bind(id)
-                .bind(worker)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            let sql = format!("SELECT {JOB_COLUMNS} FROM {JOB_FROM} WHERE j.id = $1");
-            let claimed = job(&sqlx::query(&sql).bind(id).fetch_one(&mut *tx).await?)?;
-            tx.commit().await?;
-            Ok(Some(claimed))
-        })
-        .await
-    }
-
-    async fn renew_scan(&self, id: i64, worker: &str, now: i64) -> Result<bool> {
-        let n = sqlx::query("UPDATE scan_jobs SET claimed_at = $3 WHERE id = $1 AND claimed_by = $2")
-            .bind(id)
-            .bind(worker)
-            .bind(now)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(n == 1)
-    }
-
-    async fn finish_scan(&self, id: i64, s: &ImageScan, index: &ScanIndex) -> Result<()> {
+    async fn finish_scan(&self, s: &ImageScan, index: &ScanIndex) -> Result<()> {
         self.retry(move || async move {
             let mut tx = self.write_tx().await?;
             if let Some(manifest_id) = manifest_id(&mut tx, &s.repository, &s.digest).await? {
@@ -215,7 +150,6 @@ impl ScanStore for PgMeta {
                 write_index(&mut tx, manifest_id, IndexKind::Package, &index.packages).await?;
                 write_index(&mut tx, manifest_id, IndexKind::Advisory, &index.advisories).await?;
             }
-            sqlx::query("DELETE FROM scan_jobs WHERE id = $1").bind(id).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(())
         })
@@ -234,11 +168,6 @@ impl ScanStore for PgMeta {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    async fn pending_scans(&self) -> Result<Vec<ScanJob>> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM {JOB_FROM} ORDER BY j.created_at, j.id");
-        sqlx::query(&sql).fetch_all(&self.pool).await?.iter().map(job).collect()
     }
 
     async fn image_scan(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<ImageScan>> {

@@ -15,7 +15,7 @@ use futures_util::future::join_all;
 use super::PgMeta;
 use crate::pg_harness::PgServer;
 use crate::recovery::{JournalChange, JournalEntry, RecoveryStore};
-use crate::scans::ScanStore;
+use crate::jobs::{JobStore, NewJob};
 use crate::settings::RepositorySettingsStore;
 use crate::{BlobIndex, ManifestStore, NewManifest, Page, RepositoryStore};
 
@@ -133,36 +133,46 @@ fn migrations_mirror_the_sqlite_ones() {
 }
 
 /// Workers on several "nodes" (stores with pools of their own) claim one queue at once: every job is
-/// claimed exactly once, nobody waits for anybody, and the losers of a race get the next job.
+/// claimed exactly once, nobody waits for anybody, and the losers of a race get the next job. Nodes queueing
+/// the same work at once make one job of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scan_claims_race_across_nodes() {
+async fn job_claims_race_across_nodes() {
     let server = server();
     let url = server.create_database().unwrap();
     let nodes = [PgMeta::connect(&url).await.unwrap(), PgMeta::connect(&url).await.unwrap()];
-    let r = name("claims/app");
-    let mut digests = Vec::new();
-    for i in 0..40 {
-        let m = manifest(&r, &format!("{{\"claim\":{i}}}"));
-        nodes[0].put_manifest(&m, &[]).await.unwrap();
-        assert!(nodes[i % 2].enqueue_scan(&r, &m.digest, "push", i as i64).await.unwrap());
-        digests.push(m.digest);
-    }
+    let job = |key: String, at: i64| NewJob {
+        kind: "race".into(),
+        key,
+        payload: "{}".into(),
+        max_attempts: 3,
+        run_after: at,
+        unless_created_since: None,
+    };
+    let enqueues = (0..80).map(|i| {
+        let node = &nodes[i % 2];
+        let job = job(format!("k{}", i / 2), i as i64);
+        async move { node.enqueue_job(&job, 1).await.unwrap() }
+    });
+    let enqueued = join_all(enqueues).await;
+    let mut ids: Vec<i64> = enqueued.iter().filter_map(|e| e.id()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40, "each key queued twice at once is one job");
     let workers = (0..8).map(|w| {
         let node = &nodes[w % 2];
         async move {
             let mut mine = Vec::new();
-            while let Some(job) = node.claim_scan(&format!("worker-{w}"), 100, 50).await.unwrap() {
-                mine.push(job.digest);
+            while let Some(job) = node.claim_job(&["race"], &format!("worker-{w}"), 100, 150).await.unwrap() {
+                mine.push(job.id);
             }
             mine
         }
     });
-    let mut claimed: Vec<Digest> = join_all(workers).await.into_iter().flatten().collect();
+    let mut claimed: Vec<i64> = join_all(workers).await.into_iter().flatten().collect();
     claimed.sort();
-    digests.sort();
-    assert_eq!(claimed, digests, "each job claimed once");
-    assert_eq!(nodes[1].claim_scan("late", 101, 50).await.unwrap(), None, "claims are not stale yet");
-    let taken = nodes[1].claim_scan("late", 200, 150).await.unwrap().expect("a stale claim is taken over");
+    assert_eq!(claimed, ids, "each job claimed once");
+    assert_eq!(nodes[1].claim_job(&["race"], "late", 101, 200).await.unwrap(), None, "leases are held");
+    let taken = nodes[1].claim_job(&["race"], "late", 151, 250).await.unwrap().expect("a lapsed lease is taken over");
     assert_eq!(taken.attempts, 2);
 }
 

@@ -46,6 +46,7 @@ mod barrier;
 mod catalog;
 mod codec;
 mod groups;
+mod jobs;
 mod manifests;
 mod policies;
 mod recovery;

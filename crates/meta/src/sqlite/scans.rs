@@ -1,4 +1,4 @@
-//! The scan queue, image scans and the layer analysis cache.
+//! Image scans and the layer analysis cache (scans run as jobs: `jobs.rs`).
 
 use async_trait::async_trait;
 use berth_oci::{Digest, RepositoryName};
@@ -7,7 +7,9 @@ use sqlx::{Row, SqliteConnection};
 
 use super::SqliteMeta;
 use super::codec::parse;
-use crate::scans::{Evaluation, ImageScan, IndexEntry, IndexHit, IndexKind, ScanIndex, ScanJob, ScanStatus, ScanStore};
+use crate::scans::{Evaluation, ImageScan, IndexEntry, IndexHit, IndexKind, ScanIndex, ScanStatus, ScanStore};
+use super::jobs::insert_job;
+use crate::jobs::{Enqueued, NewJob};
 use crate::{MetaError, Result};
 
 /// The id of the manifest `digest` of `repo`.
@@ -45,21 +47,6 @@ async fn write_index(
         q.execute(&mut *conn).await?;
     }
     Ok(())
-}
-
-const JOB_COLUMNS: &str = "j.id AS id, r.name AS repository, m.digest AS digest, j.reason AS reason, \
-     j.attempts AS attempts";
-const JOB_FROM: &str =
-    "scan_jobs j JOIN manifests m ON m.id = j.manifest_id JOIN repositories r ON r.id = m.repository_id";
-
-fn job(row: &SqliteRow) -> Result<ScanJob> {
-    Ok(ScanJob {
-        id: row.try_get("id")?,
-        repository: parse("repositories.name", row.try_get("repository")?)?,
-        digest: parse("manifests.digest", row.try_get("digest")?)?,
-        reason: row.try_get("reason")?,
-        attempts: row.try_get("attempts")?,
-    })
 }
 
 const SCAN_COLUMNS: &str = "r.name AS repository, m.digest AS digest, s.status, s.description, s.started_at, \
@@ -102,22 +89,12 @@ fn scan(row: &SqliteRow) -> Result<ImageScan> {
 
 #[async_trait]
 impl ScanStore for SqliteMeta {
-    async fn enqueue_scan(&self, repo: &RepositoryName, digest: &Digest, reason: &str, now: i64) -> Result<bool> {
+    async fn enqueue_scan(&self, repo: &RepositoryName, digest: &Digest, job: &NewJob, now: i64) -> Result<bool> {
         let mut tx = self.write_tx().await?;
         let Some(manifest_id) = manifest_id(&mut tx, repo, digest).await? else {
             return Ok(false);
         };
-        let queued = sqlx::query(
-            "INSERT INTO scan_jobs (manifest_id, reason, created_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (manifest_id) DO NOTHING",
-        )
-        .bind(manifest_id)
-        .bind(reason)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
+        let queued = matches!(insert_job(&mut tx, job, now).await?, Enqueued::Created(_));
         if !queued {
             return Ok(false);
         }
@@ -136,51 +113,7 @@ impl ScanStore for SqliteMeta {
         Ok(true)
     }
 
-    async fn claim_scan(&self, worker: &str, now: i64, stale_before: i64) -> Result<Option<ScanJob>> {
-        // Idle workers ask often: answer "nothing" from the read pool, without taking the writer.
-        let claimable: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM scan_jobs WHERE claimed_at IS NULL OR claimed_at < ?1)")
-                .bind(stale_before)
-                .fetch_one(&self.reader)
-                .await?;
-        if !claimable {
-            return Ok(None);
-        }
-        let mut tx = self.write_tx().await?;
-        let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM {JOB_FROM} WHERE j.claimed_at IS NULL OR j.claimed_at < ?1 \
-             ORDER BY j.created_at, j.id LIMIT 1"
-        );
-        let Some(row) = sqlx::query(&sql).bind(stale_before).fetch_optional(&mut *tx).await? else {
-            return Ok(None);
-        };
-        let mut claimed = job(&row)?;
-        sqlx::query("UPDATE scan_jobs SET claimed_by = ?2, claimed_at = ?3, attempts = attempts + 1 WHERE id = ?1")
-            .bind(claimed.id)
-            .bind(worker)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        self.durable().await?;
-        claimed.attempts += 1;
-        Ok(Some(claimed))
-    }
-
-    async fn renew_scan(&self, id: i64, worker: &str, now: i64) -> Result<bool> {
-        let mut tx = self.write_tx().await?;
-        let n = sqlx::query("UPDATE scan_jobs SET claimed_at = ?3 WHERE id = ?1 AND claimed_by = ?2")
-            .bind(id)
-            .bind(worker)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(n == 1)
-    }
-
-    async fn finish_scan(&self, id: i64, s: &ImageScan, index: &ScanIndex) -> Result<()> {
+    async fn finish_scan(&self, s: &ImageScan, index: &ScanIndex) -> Result<()> {
         let mut tx = self.write_tx().await?;
         if let Some(manifest_id) = manifest_id(&mut tx, &s.repository, &s.digest).await? {
             sqlx::query(
@@ -207,7 +140,6 @@ impl ScanStore for SqliteMeta {
             write_index(&mut tx, manifest_id, IndexKind::Package, &index.packages).await?;
             write_index(&mut tx, manifest_id, IndexKind::Advisory, &index.advisories).await?;
         }
-        sqlx::query("DELETE FROM scan_jobs WHERE id = ?1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         self.durable().await
     }
@@ -225,12 +157,6 @@ impl ScanStore for SqliteMeta {
         // Progress is advisory: a crash may lose it, so no fsync barrier.
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn pending_scans(&self) -> Result<Vec<ScanJob>> {
-        let mut conn = self.reader.acquire().await?;
-        let sql = format!("SELECT {JOB_COLUMNS} FROM {JOB_FROM} ORDER BY j.created_at, j.id");
-        sqlx::query(&sql).fetch_all(&mut *conn).await?.iter().map(job).collect()
     }
 
     async fn image_scan(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<ImageScan>> {
