@@ -39,6 +39,18 @@ pub struct FileConfig {
     pub metadata: FileMetadata,
     #[serde(default)]
     pub storage: FileStorage,
+    #[serde(default)]
+    pub jobs: FileJobs,
+}
+
+/// The job runtime on this node.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileJobs {
+    /// Jobs (scans, lifecycle runs, ...) this node runs at once.
+    pub workers: Option<usize>,
+    /// Days finished jobs stay listed by `berth jobs list`.
+    pub retention_days: Option<u64>,
 }
 
 /// Where the blobs live.
@@ -143,6 +155,10 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: String,
     pub upload_expiry_hours: u64,
+    /// Jobs this node runs at once (at least 1).
+    pub job_workers: usize,
+    /// Days finished jobs are kept.
+    pub job_retention_days: u64,
     /// Caps on open upload sessions (`None`: no cap).
     pub max_open_uploads_per_repository: Option<u64>,
     pub max_open_uploads_per_principal: Option<u64>,
@@ -368,6 +384,8 @@ impl FileConfig {
             log_format: o.log_format.or(self.log.format).unwrap_or_default(),
             log_level: self.log.level.unwrap_or_else(|| "info".to_string()),
             upload_expiry_hours: self.uploads.expire_after_hours.unwrap_or(4).max(1),
+            job_workers: self.jobs.workers.unwrap_or(2).max(1),
+            job_retention_days: self.jobs.retention_days.unwrap_or(7).max(1),
             max_open_uploads_per_repository: cap(self.uploads.max_open_per_repository, 1000),
             max_open_uploads_per_principal: cap(self.uploads.max_open_per_principal, 200),
             tls,
@@ -431,6 +449,10 @@ mod tests {
     fn upload_session_limits() {
         let d = FileConfig::default().resolve(Overrides::default()).unwrap();
         assert_eq!(d.upload_expiry_hours, 4);
+        assert_eq!((d.job_workers, d.job_retention_days), (2, 7));
+        let jobs = FileConfig::parse("[jobs]\nworkers = 0\nretention_days = 30\n").unwrap();
+        let c = jobs.resolve(Overrides::default()).unwrap();
+        assert_eq!((c.job_workers, c.job_retention_days), (1, 30), "at least one worker");
         assert_eq!((d.max_open_uploads_per_repository, d.max_open_uploads_per_principal), (Some(1000), Some(200)));
         let file = FileConfig::parse("[uploads]\nmax_open_per_repository = 0\nmax_open_per_principal = 7\n").unwrap();
         let c = file.resolve(Overrides::default()).unwrap();

@@ -1,5 +1,5 @@
 //! `berth serve`: logging, metrics, the listener (connections are served by `connections.rs`), background
-//! upkeep and graceful shutdown.
+//! upkeep, the job workers and graceful shutdown.
 
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// checkpoint) may take. A store that cannot be written (a full or failing disk) must not keep the process
 /// alive: what is lost is statistics and audit records the log already reports as failing.
 const SHUTDOWN_STEP: Duration = Duration::from_secs(5);
-/// Longest pause between attempts of a background writer (pull statistics, the scan worker) whose writes
+/// Longest pause between attempts of a background writer (pull statistics, the journal exporter) whose writes
 /// fail; the pause doubles from one second up to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -94,7 +94,16 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
 
     let upkeep = tokio::spawn(upkeep(registry.clone(), identity.clone(), config.upload_expiry_hours));
     let journal = tokio::spawn(journal_exporter(registry.clone()));
-    let scanner = tokio::spawn(scan_worker(registry.clone()));
+    let vulndb = tokio::spawn(vulndb_refresher(registry.clone()));
+    // Every node runs jobs of every kind registered on the registry (scans, ...).
+    let workers = berth_registry::jobs::start_workers(
+        &registry,
+        berth_registry::jobs::WorkerOptions {
+            slots: config.job_workers,
+            retention_secs: config.job_retention_days as i64 * 86400,
+            ..Default::default()
+        },
+    );
     let app = router(AppState {
         registry: registry.clone(),
         identity: identity.clone(),
@@ -114,7 +123,10 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
         } => tracing::warn!("in-flight requests did not finish in time; exiting"),
     }
     upkeep.abort();
-    scanner.abort();
+    vulndb.abort();
+    for worker in &workers {
+        worker.abort();
+    }
     journal.abort();
     match tokio::time::timeout(SHUTDOWN_STEP, registry.export_journal()).await {
         Ok(Ok(_)) => {}
@@ -226,43 +238,24 @@ async fn journal_exporter(registry: Registry) {
     }
 }
 
-/// Vulnerability scanning on this node: runs queued scans one at a time (any node may take a job; a job
-/// whose node died is taken over when its lease lapses), loads a newly imported vulnerability database within
-/// a few seconds and then re-evaluates the stored inventories against it.
-async fn scan_worker(registry: Registry) {
-    let worker = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4());
-    let mut last_refresh = None::<tokio::time::Instant>;
-    let mut failures = 0u32;
+/// Loads a newly imported vulnerability database within a few seconds (any node may import one), then
+/// re-evaluates the stored inventories against it.
+async fn vulndb_refresher(registry: Registry) {
     loop {
-        if last_refresh.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
-            last_refresh = Some(tokio::time::Instant::now());
-            match registry.refresh_vulndb().await {
-                Ok(true) => {
-                    if let Some((db, _)) = registry.vulndb() {
-                        tracing::info!(vulndb = %db.blob, source = %db.source, records = db.records, "vulnerability database loaded");
-                    }
-                    match registry.reevaluate_scans().await {
-                        Ok(n) => tracing::info!(images = n, "re-evaluated scans against the new database"),
-                        Err(e) => tracing::warn!(error = %e, "re-evaluating scans failed"),
-                    }
+        match registry.refresh_vulndb().await {
+            Ok(true) => {
+                if let Some((db, _)) = registry.vulndb() {
+                    tracing::info!(vulndb = %db.blob, source = %db.source, records = db.records, "vulnerability database loaded");
                 }
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "loading the vulnerability database failed"),
+                match registry.reevaluate_scans().await {
+                    Ok(n) => tracing::info!(images = n, "re-evaluated scans against the new database"),
+                    Err(e) => tracing::warn!(error = %e, "re-evaluating scans failed"),
+                }
             }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "loading the vulnerability database failed"),
         }
-        match registry.scan_next(&worker).await {
-            Ok(true) => failures = 0,
-            Ok(false) => {
-                failures = 0;
-                registry.wait_for_scan_work(Duration::from_secs(2)).await;
-            }
-            Err(e) => {
-                // A store that refuses writes (a full disk) fails every attempt: wait longer each time.
-                failures = failures.saturating_add(1);
-                tracing::warn!(error = %e, failures, "running a scan failed");
-                tokio::time::sleep(backoff(failures)).await;
-            }
-        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
     }
 }
 

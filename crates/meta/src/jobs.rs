@@ -149,11 +149,20 @@ pub enum Renewal {
 /// How an attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobEnd {
-    Succeeded { result: Option<String> },
+    Succeeded {
+        result: Option<String>,
+    },
     /// Queued again, not before `run_after`, keeping `error`.
-    Retry { error: String, run_after: i64 },
-    Failed { error: String },
-    Cancelled { error: Option<String> },
+    Retry {
+        error: String,
+        run_after: i64,
+    },
+    Failed {
+        error: String,
+    },
+    Cancelled {
+        error: Option<String>,
+    },
 }
 
 /// What [`JobStore::cancel_job`] did.

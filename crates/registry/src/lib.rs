@@ -14,6 +14,7 @@ pub mod catalog;
 mod clock;
 mod error;
 mod fsck;
+pub mod jobs;
 mod manifests;
 mod pulls;
 mod recovery;
@@ -97,15 +98,15 @@ pub struct Registry {
     vulndb: scanning::VulnDbState,
     scanning_config: settings::CachedScanning,
     pull_policies: scanning::PolicyCache,
-    /// Woken when this node queues a scan, so its worker starts at once.
-    scan_wakeup: Arc<tokio::sync::Notify>,
+    /// Job handlers and schedules, this node's running jobs, the idle workers' wake-up.
+    jobs: jobs::Jobs,
     layer_memo: scanning::LayerMemo,
 }
 
 impl Registry {
     pub fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
         let pulls = PullRecorder::new(meta.clone(), clock.clone());
-        Registry {
+        let registry = Registry {
             meta,
             blobs,
             clock,
@@ -115,9 +116,12 @@ impl Registry {
             vulndb: Default::default(),
             scanning_config: Default::default(),
             pull_policies: Default::default(),
-            scan_wakeup: Default::default(),
+            jobs: Default::default(),
             layer_memo: Default::default(),
-        }
+        };
+        // Built-in kinds; other kinds are registered by whoever builds the registry.
+        registry.register_job_handler(Arc::new(scanning::ScanHandler));
+        registry
     }
 
     pub fn limits(&self) -> &Limits {

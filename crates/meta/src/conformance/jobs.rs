@@ -57,7 +57,10 @@ pub async fn job_claims<S: MetaStore>(store: &S) {
     assert_eq!((taken.id, taken.attempts, taken.lease_owner.as_deref()), (second, 2, Some("node-d")));
     assert_eq!(store.renew_job(second, "node-b", 123, 220).await.unwrap(), Renewal::Lost);
     let done = JobEnd::Succeeded { result: Some("{\"n\":1}".into()) };
-    assert!(!store.finish_job(second, "node-b", &done, 124).await.unwrap(), "a lost job is not finished by its old worker");
+    assert!(
+        !store.finish_job(second, "node-b", &done, 124).await.unwrap(),
+        "a lost job is not finished by its old worker"
+    );
     assert!(store.finish_job(second, "node-d", &done, 125).await.unwrap());
     let finished = store.job(second).await.unwrap().unwrap();
     assert_eq!(
@@ -116,7 +119,10 @@ pub async fn job_retries<S: MetaStore>(store: &S) {
     store.claim_job(&[k], "node-a", 201, 300).await.unwrap().unwrap();
     assert!(store.finish_job(fatal, "node-a", &JobEnd::Failed { error: "bad payload".into() }, 202).await.unwrap());
     let failed = store.job(fatal).await.unwrap().unwrap();
-    assert_eq!((failed.state, failed.error.as_deref(), failed.finished_at), (JobState::Failed, Some("bad payload"), Some(202)));
+    assert_eq!(
+        (failed.state, failed.error.as_deref(), failed.finished_at),
+        (JobState::Failed, Some("bad payload"), Some(202))
+    );
 }
 
 pub async fn job_cancellation<S: MetaStore>(store: &S) {
@@ -139,12 +145,16 @@ pub async fn job_cancellation<S: MetaStore>(store: &S) {
         Cancelling::Requested(j) => assert_eq!((j.state, j.cancel_requested_at), (JobState::Running, Some(11))),
         other => panic!("a running job is asked to stop: {other:?}"),
     }
-    assert!(matches!(store.cancel_job(running, 12).await.unwrap(), Cancelling::Requested(j) if j.cancel_requested_at == Some(11)));
+    assert!(
+        matches!(store.cancel_job(running, 12).await.unwrap(), Cancelling::Requested(j) if j.cancel_requested_at == Some(11))
+    );
     // Its worker learns it at the next renewal and ends it.
     assert_eq!(store.renew_job(running, "node-a", 13, 100).await.unwrap(), Renewal::CancelRequested);
     assert!(store.finish_job(running, "node-a", &JobEnd::Cancelled { error: None }, 14).await.unwrap());
     assert_eq!(store.job(running).await.unwrap().unwrap().state, JobState::Cancelled);
-    assert!(matches!(store.cancel_job(running, 15).await.unwrap(), Cancelling::Finished(j) if j.state == JobState::Cancelled));
+    assert!(
+        matches!(store.cancel_job(running, 15).await.unwrap(), Cancelling::Finished(j) if j.state == JobState::Cancelled)
+    );
     assert_eq!(store.cancel_job(i64::MAX, 15).await.unwrap(), Cancelling::NotFound);
 
     // A running job asked to stop whose worker died is not taken over but ended as cancelled.

@@ -4,8 +4,8 @@
 use super::{image, repo, tags};
 use crate::MetaStore;
 use crate::jobs::{JobEnd, JobFilter, JobState, NewJob};
-use berth_oci::{Digest, RepositoryName};
 use crate::scans::{Evaluation, ImageScan, IndexEntry, IndexKind, ScanIndex, ScanStatus};
+use berth_oci::{Digest, RepositoryName};
 
 /// A scan job of `digest` as the registry queues it.
 fn scan_job(r: &RepositoryName, digest: &Digest, now: i64) -> NewJob {

@@ -193,7 +193,9 @@ impl JobStore for PgMeta {
     async fn finish_job(&self, id: i64, owner: &str, end: &JobEnd, now: i64) -> Result<bool> {
         let (state, result, error, run_after, finished) = match end {
             JobEnd::Succeeded { result } => (JobState::Succeeded, result.as_deref(), None, None, Some(now)),
-            JobEnd::Retry { error, run_after } => (JobState::Queued, None, Some(error.as_str()), Some(*run_after), None),
+            JobEnd::Retry { error, run_after } => {
+                (JobState::Queued, None, Some(error.as_str()), Some(*run_after), None)
+            }
             JobEnd::Failed { error } => (JobState::Failed, None, Some(error.as_str()), None, Some(now)),
             JobEnd::Cancelled { error } => (JobState::Cancelled, None, error.as_deref(), None, Some(now)),
         };

@@ -13,9 +13,9 @@ use berth_oci::{Digest, RepositoryName, Tag};
 use futures_util::future::join_all;
 
 use super::PgMeta;
+use crate::jobs::{JobStore, NewJob};
 use crate::pg_harness::PgServer;
 use crate::recovery::{JournalChange, JournalEntry, RecoveryStore};
-use crate::jobs::{JobStore, NewJob};
 use crate::settings::RepositorySettingsStore;
 use crate::{BlobIndex, ManifestStore, NewManifest, Page, RepositoryStore};
 

@@ -80,14 +80,13 @@ pub(super) async fn insert_job(conn: &mut SqliteConnection, new: &NewJob, now: i
         return Ok(Enqueued::Existing(id));
     }
     if let Some(since) = new.unless_created_since {
-        let ran: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = ?1 AND key = ?2 AND created_at >= ?3)",
-        )
-        .bind(&new.kind)
-        .bind(&new.key)
-        .bind(since)
-        .fetch_one(&mut *conn)
-        .await?;
+        let ran: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = ?1 AND key = ?2 AND created_at >= ?3)")
+                .bind(&new.kind)
+                .bind(&new.key)
+                .bind(since)
+                .fetch_one(&mut *conn)
+                .await?;
         if ran {
             return Ok(Enqueued::Skipped);
         }
@@ -137,7 +136,8 @@ impl JobStore for SqliteMeta {
             return Ok(None);
         }
         let mut tx = self.write_tx().await?;
-        let pick = format!("SELECT id FROM jobs WHERE {CLAIMABLE} AND kind IN ({kinds_in}) ORDER BY run_after, id LIMIT 1");
+        let pick =
+            format!("SELECT id FROM jobs WHERE {CLAIMABLE} AND kind IN ({kinds_in}) ORDER BY run_after, id LIMIT 1");
         let mut q = sqlx::query_scalar::<_, i64>(&pick).bind(now);
         for k in kinds {
             q = q.bind(*k);
@@ -199,7 +199,9 @@ impl JobStore for SqliteMeta {
     async fn finish_job(&self, id: i64, owner: &str, end: &JobEnd, now: i64) -> Result<bool> {
         let (state, result, error, run_after, finished) = match end {
             JobEnd::Succeeded { result } => (JobState::Succeeded, result.as_deref(), None, None, Some(now)),
-            JobEnd::Retry { error, run_after } => (JobState::Queued, None, Some(error.as_str()), Some(*run_after), None),
+            JobEnd::Retry { error, run_after } => {
+                (JobState::Queued, None, Some(error.as_str()), Some(*run_after), None)
+            }
             JobEnd::Failed { error } => (JobState::Failed, None, Some(error.as_str()), None, Some(now)),
             JobEnd::Cancelled { error } => (JobState::Cancelled, None, error.as_deref(), None, Some(now)),
         };

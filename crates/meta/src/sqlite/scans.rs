@@ -7,9 +7,9 @@ use sqlx::{Row, SqliteConnection};
 
 use super::SqliteMeta;
 use super::codec::parse;
-use crate::scans::{Evaluation, ImageScan, IndexEntry, IndexHit, IndexKind, ScanIndex, ScanStatus, ScanStore};
 use super::jobs::insert_job;
 use crate::jobs::{Enqueued, NewJob};
+use crate::scans::{Evaluation, ImageScan, IndexEntry, IndexHit, IndexKind, ScanIndex, ScanStatus, ScanStore};
 use crate::{MetaError, Result};
 
 /// The id of the manifest `digest` of `repo`.

@@ -1,10 +1,10 @@
 //! Vulnerability scanning: which images are scanned and when, the scan itself (layers → inventory → SBOM
 //! referrer → findings), and the vulnerability database the findings come from.
 //!
-//! Scans are jobs in the metadata store ([`berth_meta::scans`]): queued on push (repository `scanOnPush` or
-//! a registry rule), on demand, and re-evaluated from the stored inventory whenever a new database is
-//! imported. Any node's worker claims a job with a lease it renews while it works, so a scan survives a
-//! restart or a crashed node. Layer analyses are cached by layer digest: a base layer shared by many images
+//! Scans are `scan` jobs of the job runtime ([`crate::jobs`], handler [`ScanHandler`]): queued on push
+//! (repository `scanOnPush` or a registry rule) and on demand; stored inventories are re-evaluated whenever a
+//! new database is imported. Any node's worker claims a job with a lease it renews while it works, so a scan
+//! survives a restart or a crashed node. Layer analyses are cached by layer digest: a base layer shared by many images
 //! is read once.
 
 mod database;
@@ -22,8 +22,8 @@ pub use database::{ImportedDb, LoadedDb, VULNDB_SETTING, VulnDbState};
 pub use findings::{Finding, evaluate, severity_counts};
 pub(crate) use policy::PolicyCache;
 pub use policy::PullPolicy;
-pub use worker::LEASE_SECS;
 pub(crate) use worker::LayerMemo;
+pub use worker::{SCAN_JOB, ScanHandler};
 
 use crate::{Registry, RegistryError, Result};
 
@@ -73,16 +73,18 @@ impl Registry {
                 "{repo}@{digest} is not a container image (an index or an artifact); scan its images instead"
             )));
         }
-        let queued = self.meta.enqueue_scan(repo, digest, reason, self.now()).await?;
-        if queued {
-            self.scan_wakeup.notify_one();
-        }
-        Ok(queued)
+        self.queue_scan(repo, digest, reason).await
     }
 
-    /// Waits until this node queues a scan, or `at_most` (jobs queued by other nodes, leases lapsing).
-    pub async fn wait_for_scan_work(&self, at_most: std::time::Duration) {
-        let _ = tokio::time::timeout(at_most, self.scan_wakeup.notified()).await;
+    /// Queues the `scan` job of an image and marks its scan `IN_PROGRESS`; `false` when one is live.
+    async fn queue_scan(&self, repo: &RepositoryName, digest: &Digest, reason: &str) -> Result<bool> {
+        let now = self.now();
+        let job = worker::scan_job(repo, digest, reason).to_new(now, None);
+        let queued = self.meta.enqueue_scan(repo, digest, &job, now).await?;
+        if queued {
+            self.job_queued();
+        }
+        Ok(queued)
     }
 
     /// After a push: queues a scan when the repository or a registry rule asks for scans on push.
@@ -98,9 +100,8 @@ impl Registry {
         };
         // The push has succeeded; a failure to queue its scan is logged, not reported to the client.
         match wanted.await {
-            Ok(true) => match self.meta.enqueue_scan(repo, digest, "push", self.now()).await {
-                Ok(true) => self.scan_wakeup.notify_one(),
-                Ok(false) => {}
+            Ok(true) => match self.queue_scan(repo, digest, "push").await {
+                Ok(_) => {}
                 Err(e) => tracing::warn!(%repo, %digest, error = %e, "could not queue the scan on push"),
             },
             Ok(false) => {}
