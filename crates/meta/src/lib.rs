@@ -19,6 +19,7 @@
 pub mod catalog;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+pub mod gc;
 pub mod identity;
 pub mod jobs;
 #[cfg(any(test, feature = "conformance"))]
@@ -232,6 +233,16 @@ pub trait BlobIndex: Send + Sync {
     async fn linked_blob_size(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<u64>>;
     /// Removes the link; returns whether there was one. The bytes stay until garbage collection.
     async fn unlink_blob(&self, repo: &RepositoryName, digest: &Digest) -> Result<bool>;
+    /// Links to `repo` the blob `from` has (a cross-repository mount), checking in the same transaction that
+    /// `from` still links it, so garbage collection cannot remove it in between. Returns its size, or `None`
+    /// when `from` does not link it.
+    async fn mount_blob(
+        &self,
+        repo: &RepositoryName,
+        from: &RepositoryName,
+        digest: &Digest,
+        now: i64,
+    ) -> Result<Option<u64>>;
     /// Every known blob with its size (for `fsck`).
     async fn all_blobs(&self) -> Result<Vec<(Digest, u64)>>;
 }
@@ -329,6 +340,7 @@ pub trait MetaStore:
     + jobs::JobStore
     + recovery::RecoveryStore
     + catalog::CatalogStore
+    + gc::GcStore
 {
 }
 impl<T> MetaStore for T where
@@ -343,5 +355,6 @@ impl<T> MetaStore for T where
         + jobs::JobStore
         + recovery::RecoveryStore
         + catalog::CatalogStore
+        + gc::GcStore
 {
 }

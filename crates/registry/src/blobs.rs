@@ -115,11 +115,8 @@ impl Registry {
         if self.account_setting(crate::AccountSetting::BlobMounting).await? == "DISABLED" {
             return Ok(None);
         }
-        let Some(size) = self.meta.linked_blob_size(from, digest).await? else {
-            return Ok(None);
-        };
-        self.meta.link_blob(repo, digest, size, self.now()).await?;
-        Ok(Some(size))
+        // One transaction that re-checks `from` still links the blob: garbage collection may remove it.
+        Ok(self.meta.mount_blob(repo, from, digest, self.now()).await?)
     }
 }
 

@@ -14,6 +14,7 @@ pub mod catalog;
 mod clock;
 mod error;
 mod fsck;
+pub mod gc;
 pub mod jobs;
 mod manifests;
 mod pulls;
@@ -101,6 +102,10 @@ pub struct Registry {
     /// Job handlers and schedules, this node's running jobs, the idle workers' wake-up.
     jobs: jobs::Jobs,
     layer_memo: scanning::LayerMemo,
+    /// Garbage collection's settings.
+    gc: gc::GcSettings,
+    /// Names this process's blob commits (`gc_blob_commits.owner`).
+    instance: Arc<str>,
 }
 
 impl Registry {
@@ -118,6 +123,8 @@ impl Registry {
             pull_policies: Default::default(),
             jobs: Default::default(),
             layer_memo: Default::default(),
+            gc: Default::default(),
+            instance: uuid::Uuid::new_v4().to_string().into(),
         };
         // Built-in kinds; other kinds are registered by whoever builds the registry.
         registry.register_job_handler(Arc::new(scanning::ScanHandler));

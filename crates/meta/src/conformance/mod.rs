@@ -18,6 +18,7 @@
 mod blobs;
 mod catalog;
 mod concurrency;
+mod gc;
 mod identity;
 mod jobs;
 mod manifests;
@@ -36,6 +37,7 @@ use crate::{MetaStore, NewManifest, Page};
 pub use blobs::{blob_links, catalog, repository_existence};
 pub use catalog::{catalog_data, public_catalog_search};
 pub use concurrency::{concurrent_repository_creation, concurrent_tag_moves, concurrent_upload_updates};
+pub use gc::garbage_collection;
 pub use identity::{
     access_keys, audit_log, audit_search, concurrent_identity_writes, groups, identity_pages, robot_tokens,
     signing_keys, user_deletion_cascades, users,
@@ -90,6 +92,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     job_retention(store).await;
     scan_queue(store).await;
     catalog_data(store).await;
+    garbage_collection(store).await;
 }
 
 /// Runs every check of the identity traits ([`IdentityMeta`]) against `store`, which should be freshly

@@ -41,6 +41,7 @@ mod access_keys;
 mod audit;
 mod catalog;
 mod codec;
+mod gc;
 mod groups;
 mod jobs;
 mod manifests;
@@ -83,6 +84,8 @@ const LOCK_AUDIT: i32 = 2;
 /// Namespaces of the upload caps' locks, keyed by `hashtext` of the repository name or owner.
 const LOCK_UPLOADS_BY_REPOSITORY: i32 = LOCK_SPACE + 1;
 const LOCK_UPLOADS_BY_OWNER: i32 = LOCK_SPACE + 2;
+/// Namespace of the per-digest lock that serialises a blob commit's start with a review deleting the blob.
+const LOCK_GC_DIGEST: i32 = LOCK_SPACE + 3;
 
 impl MetaError {
     /// Whether the database server could not be reached or went away mid-request (refused, reset, shutting

@@ -45,6 +45,7 @@ mod audit;
 mod barrier;
 mod catalog;
 mod codec;
+mod gc;
 mod groups;
 mod jobs;
 mod manifests;

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use berth_oci::{Digest, RepositoryName};
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 
 use super::codec::{from_db, parse, to_db};
 use super::{REPOSITORY_EXISTS, SqliteMeta, ensure_repository};
@@ -28,31 +28,71 @@ impl RepositoryStore for SqliteMeta {
     }
 }
 
+/// Links `digest` to `repo` inside `conn`'s transaction, recording the blob if it is new.
+pub(super) async fn link_in(
+    conn: &mut SqliteConnection,
+    repo: &RepositoryName,
+    digest: &Digest,
+    size: u64,
+    now: i64,
+) -> Result<()> {
+    let size = to_db("blob size", size)?;
+    let digest = digest.to_string();
+    let repository_id = ensure_repository(&mut *conn, repo.as_str(), now).await?;
+    // A digest names its content, so a blob row once written never changes (first size wins).
+    sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (digest) DO NOTHING")
+        .bind(&digest)
+        .bind(size)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (repository_id, digest) DO NOTHING",
+    )
+    .bind(repository_id)
+    .bind(&digest)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl BlobIndex for SqliteMeta {
     async fn link_blob(&self, repo: &RepositoryName, digest: &Digest, size: u64, now: i64) -> Result<()> {
-        let size = to_db("blob size", size)?;
-        let digest = digest.to_string();
         let mut tx = self.write_tx().await?;
-        let repository_id = ensure_repository(&mut tx, repo.as_str(), now).await?;
-        // A digest names its content, so a blob row once written never changes (first size wins).
-        sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (digest) DO NOTHING")
-            .bind(&digest)
-            .bind(size)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (repository_id, digest) DO NOTHING",
-        )
-        .bind(repository_id)
-        .bind(&digest)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        link_in(&mut tx, repo, digest, size, now).await?;
         tx.commit().await?;
         self.durable().await
+    }
+
+    async fn mount_blob(
+        &self,
+        repo: &RepositoryName,
+        from: &RepositoryName,
+        digest: &Digest,
+        now: i64,
+    ) -> Result<Option<u64>> {
+        let mut tx = self.write_tx().await?;
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT b.size FROM repository_blobs rb \
+             JOIN repositories r ON r.id = rb.repository_id \
+             JOIN blobs b ON b.digest = rb.digest \
+             WHERE r.name = ?1 AND rb.digest = ?2",
+        )
+        .bind(from.as_str())
+        .bind(digest.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(size) = size else {
+            return Ok(None);
+        };
+        let size = from_db("blobs.size", size)?;
+        link_in(&mut tx, repo, digest, size, now).await?;
+        tx.commit().await?;
+        self.durable().await?;
+        Ok(Some(size))
     }
 
     async fn linked_blob_size(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<u64>> {

@@ -1,0 +1,171 @@
+//! Online garbage collection: blobs no manifest of any repository needs, and no repository links, are
+//! deleted while pushes and pulls go on (the design of GitLab's container registry: a review queue filled by
+//! triggers, a grace period, and a re-check under lock in the transaction that deletes the row).
+//!
+//! Why a concurrent push never loses a blob:
+//! - A link younger than the grace period is never removed, so a client that uploaded a layer has that long
+//!   to push the manifest that references it; past it, a manifest push whose layer was collected fails with
+//!   `MANIFEST_BLOB_UNKNOWN` (the metadata store re-checks every reference inside the manifest's
+//!   transaction), it is never stored pointing at nothing.
+//! - A link is removed only if no manifest of its repository references the blob, checked in the same
+//!   transaction (SQLite: the single writer; PostgreSQL: the repository locked against manifest pushes).
+//! - A blob commit announces itself (`begin_blob_commit`) before moving bytes into `blobs/`; a review that
+//!   sees a commit in flight keeps the blob, and a commit that sees a deletion in progress waits until the
+//!   bytes are gone before moving its own. The row goes (and the deletion is recorded) in one transaction,
+//!   the bytes after it commits, the record last: a crash anywhere is finished by the next pass.
+
+use std::time::Duration;
+
+use berth_meta::gc::{GcStatus, Review};
+use berth_oci::Digest;
+
+use crate::{Registry, RegistryError, Result};
+
+/// How long a commit may wait for a deletion of its digest to finish before answering "try again".
+const DELETION_WAIT: Duration = Duration::from_secs(30);
+/// A blob commit still in flight after this long was cut short by a crash (or its node died).
+pub const COMMIT_TIMEOUT_SECS: i64 = 3600;
+
+/// Settings of the collector.
+#[derive(Debug, Clone, Copy)]
+pub struct GcSettings {
+    /// How long an unreferenced link stays before it may be collected (`BERTH_GC_GRACE`).
+    pub grace: Duration,
+    /// Blob commits in flight for longer than this are judged abandoned.
+    pub commit_timeout_secs: i64,
+}
+
+impl Default for GcSettings {
+    fn default() -> Self {
+        GcSettings { grace: Duration::from_secs(3600), commit_timeout_secs: COMMIT_TIMEOUT_SECS }
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GcReport {
+    pub reviewed: u64,
+    pub links_removed: u64,
+    pub blobs_deleted: u64,
+    pub bytes_reclaimed: u64,
+    /// Blob commits a crash left in flight, cleaned up.
+    pub abandoned_commits: u64,
+    /// Whether more blobs were due than the pass's limit.
+    pub more: bool,
+}
+
+impl Registry {
+    /// Announces a blob commit (see the module docs), waiting while the digest is being deleted.
+    pub(crate) async fn begin_blob_commit(
+        &self,
+        digest: &Digest,
+        upload: &str,
+        backend_state: &[u8],
+        delete_session: bool,
+    ) -> Result<i64> {
+        let started = tokio::time::Instant::now();
+        loop {
+            let begun = self
+                .meta
+                .begin_blob_commit(digest, upload, backend_state, delete_session, &self.instance, self.now())
+                .await?;
+            if let Some(id) = begun {
+                return Ok(id);
+            }
+            if started.elapsed() > DELETION_WAIT {
+                return Err(RegistryError::StorageUnavailable(format!(
+                    "blob {digest} is being deleted by garbage collection; retry"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// One collection pass at `now`: finishes deletions a crash interrupted, cleans up abandoned blob commits,
+    /// then reviews up to `limit` due blobs.
+    pub async fn gc_pass(&self, now: i64, limit: u32) -> Result<GcReport> {
+        let mut report = GcReport::default();
+        let grace = i64::try_from(self.gc.grace.as_secs()).unwrap_or(i64::MAX);
+
+        for (digest, size) in self.meta.pending_blob_deletions(limit).await? {
+            self.finish_deletion(&digest, size, &mut report).await?;
+        }
+
+        let before = now.saturating_sub(self.gc.commit_timeout_secs);
+        for commit in self.meta.stale_blob_commits(before, limit).await? {
+            // The session's bytes, if the crash came before they moved (idempotent).
+            let _ = self.blobs.cancel_upload(&commit.upload, &commit.backend_state).await;
+            if self.meta.drop_stale_commit(commit.id, now).await? {
+                self.finish_deletion(&commit.digest, 0, &mut report).await?;
+            }
+            report.abandoned_commits += 1;
+        }
+
+        let protected = self.vulndb_setting_blob().await;
+        let due = self.meta.gc_due(now, limit.saturating_add(1)).await?;
+        report.more = due.len() > limit as usize;
+        for digest in due.iter().take(limit as usize) {
+            report.reviewed += 1;
+            match self.meta.gc_review(digest, now, grace, protected.as_ref()).await? {
+                Review::Skipped => {}
+                Review::Kept { unlinked } => report.links_removed += unlinked,
+                Review::Delete { size, unlinked } => {
+                    report.links_removed += unlinked;
+                    self.finish_deletion(digest, size, &mut report).await?;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Deletes the bytes of a blob whose row is gone, then forgets the deletion.
+    async fn finish_deletion(&self, digest: &Digest, size: u64, report: &mut GcReport) -> Result<()> {
+        self.blobs.delete(digest).await?;
+        self.meta.finish_blob_deletion(digest, size).await?;
+        report.blobs_deleted += 1;
+        report.bytes_reclaimed += size;
+        tracing::debug!(%digest, size, "garbage collection deleted a blob");
+        Ok(())
+    }
+
+    /// Runs passes until nothing is due (a whole collection), recording its start and end.
+    pub async fn gc_run(&self, limit: u32) -> Result<GcReport> {
+        self.meta.gc_run_started(self.now()).await?;
+        let mut total = GcReport::default();
+        loop {
+            let pass = self.gc_pass(self.now(), limit).await?;
+            total.reviewed += pass.reviewed;
+            total.links_removed += pass.links_removed;
+            total.blobs_deleted += pass.blobs_deleted;
+            total.bytes_reclaimed += pass.bytes_reclaimed;
+            total.abandoned_commits += pass.abandoned_commits;
+            if !pass.more {
+                break;
+            }
+        }
+        self.meta.gc_run_finished(self.now()).await?;
+        Ok(total)
+    }
+
+    /// Asks the collector (on whichever node runs it) for a collection now.
+    pub async fn request_gc(&self) -> Result<i64> {
+        let now = self.now();
+        self.meta.request_gc(now).await?;
+        Ok(now)
+    }
+
+    pub async fn gc_status(&self) -> Result<GcStatus> {
+        Ok(self.meta.gc_status(self.now()).await?)
+    }
+
+    pub fn gc_settings(&self) -> GcSettings {
+        self.gc
+    }
+
+    /// Sets the collector's settings (at start-up).
+    pub fn with_gc_settings(mut self, settings: GcSettings) -> Self {
+        self.gc = settings;
+        self
+    }
+}
