@@ -202,6 +202,8 @@ enum Operation {
     GetPullPolicy(RepositoryName),
     ListAuditEvents(AuditInput),
     GetVulnerabilityDatabase,
+    RunGarbageCollection,
+    GetGarbageCollectionStatus,
 }
 
 /// What an operation needs before it runs.
@@ -292,6 +294,8 @@ impl Operation {
             }
             "ListAuditEvents" => Operation::ListAuditEvents(input(b)?),
             "GetVulnerabilityDatabase" => Operation::GetVulnerabilityDatabase,
+            "RunGarbageCollection" => Operation::RunGarbageCollection,
+            "GetGarbageCollectionStatus" => Operation::GetGarbageCollectionStatus,
             other => {
                 return Err(AwsError::new(ErrorType::UnknownAdminOperation, format!("no operation {other:?}")));
             }
@@ -340,6 +344,8 @@ impl Operation {
             Operation::GetPullPolicy(r) => on("berth:GetPullPolicy", Target::Repository(r.clone())),
             Operation::ListAuditEvents(_) => on("berth:ListAuditEvents", Target::Any),
             Operation::GetVulnerabilityDatabase => on("berth:GetVulnerabilityDatabase", Target::Any),
+            Operation::RunGarbageCollection => on("berth:RunGarbageCollection", Target::Any),
+            Operation::GetGarbageCollectionStatus => on("berth:GetGarbageCollectionStatus", Target::Any),
         }
     }
 
@@ -357,6 +363,7 @@ impl Operation {
                 | Operation::GetPullPolicy(_)
                 | Operation::ListAuditEvents(_)
                 | Operation::GetVulnerabilityDatabase
+                | Operation::GetGarbageCollectionStatus
         )
     }
 }
@@ -584,6 +591,30 @@ async fn run(app: &AppState, caller: &Caller, ok: &Authorized, op: Operation) ->
                 Some(p) => json!({"minSeverity": p.min_severity.as_str(), "allow": p.allow}),
                 None => json!({}),
             }
+        }
+        Operation::RunGarbageCollection => {
+            // Recorded in the metadata store: the collector of whichever node sees it first runs it.
+            let at = app.registry.request_gc().await.map_err(|e| AwsError::server(&e))?;
+            json!({ "requestedAt": at })
+        }
+        Operation::GetGarbageCollectionStatus => {
+            let s = app.registry.gc_status().await.map_err(|e| AwsError::server(&e))?;
+            let settings = app.registry.gc_settings();
+            json!({
+                "requestedAt": s.requested_at,
+                "runs": s.runs,
+                "lastStartedAt": s.last_started_at,
+                "lastFinishedAt": s.last_finished_at,
+                "running": s.last_started_at.is_some_and(|st| s.last_finished_at.is_none_or(|f| f < st)),
+                "linksRemoved": s.links_removed,
+                "blobsDeleted": s.blobs_deleted,
+                "bytesReclaimed": s.bytes_reclaimed,
+                "queued": s.queued,
+                "due": s.due,
+                "deleting": s.deleting,
+                "commitsInFlight": s.commits_in_flight,
+                "graceSeconds": settings.grace.as_secs(),
+            })
         }
         Operation::GetVulnerabilityDatabase => {
             // The database imported (the registry's, shared by every node) and the one this node has loaded.

@@ -41,6 +41,8 @@ pub struct FileConfig {
     pub storage: FileStorage,
     #[serde(default)]
     pub jobs: FileJobs,
+    #[serde(default)]
+    pub gc: FileGc,
 }
 
 /// The job runtime on this node.
@@ -51,6 +53,33 @@ pub struct FileJobs {
     pub workers: Option<usize>,
     /// Days finished jobs stay listed by `berth jobs list`.
     pub retention_days: Option<u64>,
+}
+
+/// Online garbage collection. Durations as `90s`, `30m`, `1h`, `7d` (a bare number is seconds).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileGc {
+    /// How long an unreferenced blob waits before it is deleted [default: 1h; `0s` allowed].
+    pub grace: Option<String>,
+    /// How often the collector runs on its own [default: 1m; `0` turns the schedule off, `berth gc run`
+    /// still works].
+    pub interval: Option<String>,
+}
+
+/// Parses `90`, `90s`, `30m`, `1h`, `7d` into a duration.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration such as 90s, 30m, 1h or 7d"))?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?}: unit must be s, m, h or d")),
+    };
+    n.checked_mul(scale).map(Duration::from_secs).ok_or_else(|| format!("{text:?} is too long"))
 }
 
 /// Where the blobs live.
@@ -169,6 +198,10 @@ pub struct Config {
     pub connections: crate::connections::Limits,
     pub metadata: Metadata,
     pub storage: Storage,
+    /// Garbage collection's grace period (`BERTH_GC_GRACE`, `[gc] grace`).
+    pub gc_grace: Duration,
+    /// How often the collector runs (`BERTH_GC_INTERVAL`, `[gc] interval`); zero: only on request.
+    pub gc_interval: Duration,
 }
 
 /// The blob store `--storage-url` names.
@@ -280,6 +313,8 @@ pub struct Overrides {
     pub max_connections_per_address: Option<usize>,
     pub metadata_url: Option<String>,
     pub storage: StorageOverrides,
+    pub gc_grace: Option<String>,
+    pub gc_interval: Option<String>,
 }
 
 /// Blob store settings from flags and the environment.
@@ -308,6 +343,8 @@ pub enum ResolveError {
     /// `--storage-url` / `BERTH_STORAGE_URL` / `[storage] url` is not one berth can use.
     #[error("storage URL (--storage-url / BERTH_STORAGE_URL / [storage] url): {0}")]
     StorageUrl(String),
+    #[error("garbage collection setting {setting}: {message}")]
+    Gc { setting: &'static str, message: String },
 }
 
 impl FileConfig {
@@ -376,7 +413,18 @@ impl FileConfig {
                 .or(self.connections.max_per_address)
                 .unwrap_or(defaults.max_per_address),
         };
+        let duration = |setting: &'static str, value: Option<String>, default: Duration| match value {
+            Some(v) if !v.trim().is_empty() => {
+                parse_duration(&v).map_err(|message| ResolveError::Gc { setting, message })
+            }
+            _ => Ok(default),
+        };
+        let gc_grace = duration("BERTH_GC_GRACE / [gc] grace", o.gc_grace.or(self.gc.grace), Duration::from_secs(3600))?;
+        let gc_interval =
+            duration("BERTH_GC_INTERVAL / [gc] interval", o.gc_interval.or(self.gc.interval), Duration::from_secs(60))?;
         Ok(Config {
+            gc_grace,
+            gc_interval,
             listen: o.listen.or(self.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 5000))),
             data_dir,
             max_manifest_bytes: self.limits.max_manifest_bytes.unwrap_or(4 * 1024 * 1024),
@@ -512,6 +560,23 @@ mod tests {
             assert!(e.contains("sqlite://") && e.contains("postgres"), "{bad}: {e}");
         }
         assert!(FileConfig::parse("[metadata]\nurls = \"x\"").is_err());
+    }
+
+    #[test]
+    fn gc_settings() {
+        let c = FileConfig::default().resolve(Overrides::default()).unwrap();
+        assert_eq!((c.gc_grace, c.gc_interval), (Duration::from_secs(3600), Duration::from_secs(60)));
+        let file = FileConfig::parse("[gc]\ngrace = \"30m\"\ninterval = \"0\"").unwrap();
+        let c = file.resolve(Overrides::default()).unwrap();
+        assert_eq!((c.gc_grace, c.gc_interval), (Duration::from_secs(1800), Duration::ZERO));
+        let file = FileConfig::parse("[gc]\ngrace = \"30m\"").unwrap();
+        let c = file.resolve(Overrides { gc_grace: Some("0s".into()), ..Default::default() }).unwrap();
+        assert_eq!(c.gc_grace, Duration::ZERO, "the environment wins over the file");
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("1w").is_err() && parse_duration("h").is_err() && parse_duration("-1s").is_err());
+        let bad = FileConfig::default().resolve(Overrides { gc_grace: Some("soon".into()), ..Default::default() });
+        assert!(bad.unwrap_err().to_string().contains("BERTH_GC_GRACE"));
     }
 
     #[test]

@@ -135,6 +135,14 @@ struct ServeArgs {
     /// refuses by default: the metadata was probably lost; see `berth fsck --rebuild-metadata`).
     #[arg(long, env = "BERTH_ALLOW_EMPTY_METADATA")]
     allow_empty_metadata: bool,
+    /// How long an unreferenced blob waits before garbage collection deletes it, e.g. 1h, 30m, 0s
+    /// [default: 1h].
+    #[arg(long, env = "BERTH_GC_GRACE")]
+    gc_grace: Option<String>,
+    /// How often garbage collection runs on its own, e.g. 1m; 0 runs it only when asked (`berth gc run`)
+    /// [default: 1m].
+    #[arg(long, env = "BERTH_GC_INTERVAL")]
+    gc_interval: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -222,6 +230,8 @@ fn main() -> ExitCode {
                     max_connections_per_address: a.max_connections_per_address,
                     metadata_url: a.metadata_url,
                     storage: a.storage.overrides(),
+                    gc_grace: a.gc_grace,
+                    gc_interval: a.gc_interval,
                 };
                 let options = serve::ServeOptions { allow_empty_metadata: a.allow_empty_metadata };
                 serve::run(file.resolve(overrides)?, options).await.map(|_| ExitCode::SUCCESS)

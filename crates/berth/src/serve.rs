@@ -104,6 +104,7 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
             ..Default::default()
         },
     );
+    let collector = tokio::spawn(gc_worker(registry.clone(), config.gc_interval));
     let app = router(AppState {
         registry: registry.clone(),
         identity: identity.clone(),
@@ -127,6 +128,7 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
     for worker in &workers {
         worker.abort();
     }
+    collector.abort();
     journal.abort();
     match tokio::time::timeout(SHUTDOWN_STEP, registry.export_journal()).await {
         Ok(Ok(_)) => {}
@@ -256,6 +258,53 @@ async fn vulndb_refresher(registry: Registry) {
             Err(e) => tracing::warn!(error = %e, "loading the vulnerability database failed"),
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+/// Blobs one pass of the collector reviews before it looks at the schedule again.
+const GC_PASS_LIMIT: u32 = 1000;
+
+/// Online garbage collection on this node: a collection every `interval` (never when zero) and whenever one
+/// is requested (`berth gc run`, recorded in the metadata store, so any node may serve it). Nodes may collect
+/// at once: each review locks its blob, a second collector skips it.
+async fn gc_worker(registry: Registry, interval: Duration) {
+    let mut last_run = None::<tokio::time::Instant>;
+    let mut failures = 0u32;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let requested = match registry.gc_status().await {
+            // A request made at or after the last start has not been served (a run started in the same second
+            // runs once more: harmless).
+            Ok(s) => s.requested_at.is_some_and(|r| s.last_started_at.is_none_or(|started| r >= started)),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the garbage collector's state failed");
+                false
+            }
+        };
+        let scheduled = !interval.is_zero() && last_run.is_none_or(|t: tokio::time::Instant| t.elapsed() >= interval);
+        if !requested && !scheduled {
+            continue;
+        }
+        last_run = Some(tokio::time::Instant::now());
+        match registry.gc_run(GC_PASS_LIMIT).await {
+            Ok(r) => {
+                failures = 0;
+                if r.blobs_deleted > 0 || r.links_removed > 0 || r.abandoned_commits > 0 {
+                    tracing::info!(
+                        blobs = r.blobs_deleted,
+                        bytes = r.bytes_reclaimed,
+                        links = r.links_removed,
+                        abandoned_commits = r.abandoned_commits,
+                        "garbage collection reclaimed space"
+                    );
+                }
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                tracing::warn!(error = %e, failures, "garbage collection failed");
+                tokio::time::sleep(backoff(failures)).await;
+            }
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use berth_auth::secret::Secret;
 use berth_identity::{Account, Identity, IdentityConfig};
 use berth_meta::identity::IdentityMeta;
 use berth_meta::{MetaStore, PgMeta, SqliteMeta};
+use berth_registry::gc::GcSettings;
 use berth_registry::{Limits, Registry, SystemClock};
 use berth_storage::{BlobStore, FsBlobStore, S3BlobStore};
 
@@ -82,7 +83,13 @@ pub async fn open_stores(config: &Config) -> Result<Stores, BoxError> {
         max_open_uploads_per_principal: config.max_open_uploads_per_principal,
         ..Limits::default()
     };
-    let registry = Registry::new(meta.store(), blobs, Arc::new(SystemClock), limits);
+    let gc = GcSettings {
+        grace: config.gc_grace,
+        // SQLite is one server's store: a commit another process left in flight was cut short by a crash.
+        single_process: matches!(meta, Meta::Sqlite(_)),
+        ..GcSettings::default()
+    };
+    let registry = Registry::new(meta.store(), blobs, Arc::new(SystemClock), limits).with_gc_settings(gc);
     Ok(Stores { registry, meta })
 }
 

@@ -27,6 +27,9 @@ pub struct StaleCommit {
     /// The upload session's id (storage bytes under `uploads/`).
     pub upload: String,
     pub backend_state: Vec<u8>,
+    /// The process that started it.
+    pub owner: String,
+    pub started_at: i64,
 }
 
 /// The collector's totals and queue, as `berth gc status` shows them.

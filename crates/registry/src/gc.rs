@@ -33,11 +33,14 @@ pub struct GcSettings {
     pub grace: Duration,
     /// Blob commits in flight for longer than this are judged abandoned.
     pub commit_timeout_secs: i64,
+    /// Only this process uses the metadata store (SQLite): a commit in flight that another process started
+    /// was abandoned by a crash, whatever its age.
+    pub single_process: bool,
 }
 
 impl Default for GcSettings {
     fn default() -> Self {
-        GcSettings { grace: Duration::from_secs(3600), commit_timeout_secs: COMMIT_TIMEOUT_SECS }
+        GcSettings { grace: Duration::from_secs(3600), commit_timeout_secs: COMMIT_TIMEOUT_SECS, single_process: false }
     }
 }
 
@@ -92,8 +95,13 @@ impl Registry {
             self.finish_deletion(&digest, size, &mut report).await?;
         }
 
-        let before = now.saturating_sub(self.gc.commit_timeout_secs);
+        let cutoff = now.saturating_sub(self.gc.commit_timeout_secs);
+        let before = if self.gc.single_process { i64::MAX } else { cutoff };
         for commit in self.meta.stale_blob_commits(before, limit).await? {
+            // This process's own commits are running now unless they are very old.
+            if commit.owner == *self.instance && commit.started_at >= cutoff {
+                continue;
+            }
             // The session's bytes, if the crash came before they moved (idempotent).
             let _ = self.blobs.cancel_upload(&commit.upload, &commit.backend_state).await;
             if self.meta.drop_stale_commit(commit.id, now).await? {

@@ -76,6 +76,9 @@ pub enum AdminCommand {
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Online garbage collection: reclaim the bytes of deleted images and repositories.
+    #[command(subcommand)]
+    Gc(GcCommand),
     /// Scan an image for known vulnerabilities now (ECR's StartImageScan).
     Scan(ScanArgs),
     /// Show an image's vulnerability findings (ECR's DescribeImageScanFindings).
@@ -282,6 +285,25 @@ pub enum TokenCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum GcCommand {
+    /// Start a collection now (on whichever server sees the request first).
+    Run {
+        /// Wait until it has finished, then print the status.
+        #[arg(long)]
+        wait: bool,
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show progress, bytes reclaimed and what is pending.
+    Status {
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum AuditCommand {
     /// List audit events, oldest first.
     List {
@@ -368,6 +390,7 @@ async fn dispatch(global: GlobalArgs, command: AdminCommand) -> Result<(), CliEr
         AdminCommand::Login { .. } | AdminCommand::Logout => unreachable!("handled above"),
         AdminCommand::Token(c) => commands::tokens::run(&client, c).await,
         AdminCommand::Audit(c) => commands::audit::run(&client, c).await,
+        AdminCommand::Gc(c) => commands::gc::run(&client, c).await,
         AdminCommand::Scan(a) => commands::scans::scan(&client, a).await,
         AdminCommand::Findings(a) => commands::scans::findings(&client, a).await,
         AdminCommand::Images(a) => commands::scans::images(&client, a).await,

@@ -229,7 +229,7 @@ impl GcStore for SqliteMeta {
 
     async fn stale_blob_commits(&self, before: i64, limit: u32) -> Result<Vec<StaleCommit>> {
         let rows = sqlx::query(
-            "SELECT id, digest, upload, backend_state FROM gc_blob_commits WHERE started_at < ?1 ORDER BY id LIMIT ?2",
+            "SELECT id, digest, upload, backend_state, owner, started_at FROM gc_blob_commits WHERE started_at < ?1 ORDER BY id LIMIT ?2",
         )
         .bind(before)
         .bind(limit)
@@ -242,6 +242,8 @@ impl GcStore for SqliteMeta {
                     digest: parse("gc_blob_commits.digest", r.try_get("digest")?)?,
                     upload: r.try_get("upload")?,
                     backend_state: r.try_get("backend_state")?,
+                    owner: r.try_get("owner")?,
+                    started_at: r.try_get("started_at")?,
                 })
             })
             .collect()
