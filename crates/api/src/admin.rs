@@ -594,14 +594,16 @@ async fn run(app: &AppState, caller: &Caller, ok: &Authorized, op: Operation) ->
         }
         Operation::RunGarbageCollection => {
             // Recorded in the metadata store: the collector of whichever node sees it first runs it.
-            let at = app.registry.request_gc().await.map_err(|e| AwsError::server(&e))?;
-            json!({ "requestedAt": at })
+            let request = app.registry.request_gc().await.map_err(|e| AwsError::server(&e))?;
+            json!({ "request": request })
         }
         Operation::GetGarbageCollectionStatus => {
             let s = app.registry.gc_status().await.map_err(|e| AwsError::server(&e))?;
             let settings = app.registry.gc_settings();
             json!({
                 "requestedAt": s.requested_at,
+                "requests": s.requests,
+                "served": s.served,
                 "runs": s.runs,
                 "lastStartedAt": s.last_started_at,
                 "lastFinishedAt": s.last_finished_at,

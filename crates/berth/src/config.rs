@@ -419,7 +419,8 @@ impl FileConfig {
             }
             _ => Ok(default),
         };
-        let gc_grace = duration("BERTH_GC_GRACE / [gc] grace", o.gc_grace.or(self.gc.grace), Duration::from_secs(3600))?;
+        let gc_grace =
+            duration("BERTH_GC_GRACE / [gc] grace", o.gc_grace.or(self.gc.grace), Duration::from_secs(3600))?;
         let gc_interval =
             duration("BERTH_GC_INTERVAL / [gc] interval", o.gc_interval.or(self.gc.interval), Duration::from_secs(60))?;
         Ok(Config {

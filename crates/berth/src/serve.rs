@@ -273,9 +273,7 @@ async fn gc_worker(registry: Registry, interval: Duration) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let requested = match registry.gc_status().await {
-            // A request made at or after the last start has not been served (a run started in the same second
-            // runs once more: harmless).
-            Ok(s) => s.requested_at.is_some_and(|r| s.last_started_at.is_none_or(|started| r >= started)),
+            Ok(s) => s.requests > s.served,
             Err(e) => {
                 tracing::warn!(error = %e, "reading the garbage collector's state failed");
                 false

@@ -46,6 +46,9 @@ CREATE TABLE gc_blob_deletions (
 CREATE TABLE gc_state (
     id               INTEGER PRIMARY KEY CHECK (id = 1),
     requested_at     BIGINT,
+    -- Requests made (`berth gc run`) and the highest one a finished run served.
+    requests         BIGINT NOT NULL DEFAULT 0,
+    served           BIGINT NOT NULL DEFAULT 0,
     runs             BIGINT NOT NULL DEFAULT 0,
     last_started_at  BIGINT,
     last_finished_at BIGINT,

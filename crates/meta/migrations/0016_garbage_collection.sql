@@ -54,6 +54,9 @@ CREATE TABLE gc_blob_deletions (
 CREATE TABLE gc_state (
     id              INTEGER PRIMARY KEY CHECK (id = 1),
     requested_at    INTEGER,
+    -- Requests made (`berth gc run`) and the highest one a finished run served.
+    requests         INTEGER NOT NULL DEFAULT 0,
+    served           INTEGER NOT NULL DEFAULT 0,
     runs            INTEGER NOT NULL DEFAULT 0,
     last_started_at INTEGER,
     last_finished_at INTEGER,

@@ -37,6 +37,9 @@ pub struct StaleCommit {
 pub struct GcStatus {
     /// When a collection was last requested (`berth gc run`), if one was.
     pub requested_at: Option<i64>,
+    /// Requests made so far, and the highest one a finished run served.
+    pub requests: u64,
+    pub served: u64,
     pub runs: u64,
     pub last_started_at: Option<i64>,
     pub last_finished_at: Option<i64>,
@@ -99,10 +102,10 @@ pub trait GcStore: Send + Sync {
     async fn drop_stale_commit(&self, id: i64, now: i64) -> Result<bool>;
 
     async fn gc_status(&self, now: i64) -> Result<GcStatus>;
-    /// Records a request for a collection (`berth gc run`).
-    async fn request_gc(&self, now: i64) -> Result<()>;
-    /// Records the start of a run.
-    async fn gc_run_started(&self, now: i64) -> Result<()>;
-    /// Records the end of a run.
-    async fn gc_run_finished(&self, now: i64) -> Result<()>;
+    /// Records a request for a collection (`berth gc run`); returns its number.
+    async fn request_gc(&self, now: i64) -> Result<u64>;
+    /// Records the start of a run; returns the number of the last request it serves.
+    async fn gc_run_started(&self, now: i64) -> Result<u64>;
+    /// Records the end of a run that started serving request `serving`.
+    async fn gc_run_finished(&self, now: i64, serving: u64) -> Result<()>;
 }

@@ -139,7 +139,7 @@ impl Registry {
 
     /// Runs passes until nothing is due (a whole collection), recording its start and end.
     pub async fn gc_run(&self, limit: u32) -> Result<GcReport> {
-        self.meta.gc_run_started(self.now()).await?;
+        let serving = self.meta.gc_run_started(self.now()).await?;
         let mut total = GcReport::default();
         loop {
             let pass = self.gc_pass(self.now(), limit).await?;
@@ -152,15 +152,14 @@ impl Registry {
                 break;
             }
         }
-        self.meta.gc_run_finished(self.now()).await?;
+        self.meta.gc_run_finished(self.now(), serving).await?;
         Ok(total)
     }
 
-    /// Asks the collector (on whichever node runs it) for a collection now.
-    pub async fn request_gc(&self) -> Result<i64> {
-        let now = self.now();
-        self.meta.request_gc(now).await?;
-        Ok(now)
+    /// Asks the collector (on whichever node runs it) for a collection now; returns the request's number (the
+    /// status's `served` reaches it when a collection that started after it has finished).
+    pub async fn request_gc(&self) -> Result<u64> {
+        Ok(self.meta.request_gc(self.now()).await?)
     }
 
     pub async fn gc_status(&self) -> Result<GcStatus> {

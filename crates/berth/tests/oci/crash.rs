@@ -62,7 +62,7 @@ async fn client(s: Arc<Server>, worker: u64, acked: Arc<Mutex<Acknowledged>>) {
 }
 
 impl Server {
-    async fn put_manifest_checked(&self, repo: &str, tag: &str, body: &[u8]) -> Option<bool> {
+    pub(crate) async fn put_manifest_checked(&self, repo: &str, tag: &str, body: &[u8]) -> Option<bool> {
         let r = self
             .http
             .put(self.url(&format!("/v2/{repo}/manifests/{tag}")))

@@ -14,6 +14,7 @@ mod console_images;
 mod console_repositories;
 mod crash;
 mod ecr;
+mod gc;
 mod listing;
 mod manifests;
 mod matrix;

@@ -387,6 +387,8 @@ fn admin_operations(repo: &str, kind: Kind, n: usize) -> Vec<(&'static str, Valu
         ("GetPullPolicy", json!({"repositoryName": repo}), "berth:GetPullPolicy", r),
         ("ListAuditEvents", json!({"limit": 1}), "berth:ListAuditEvents", On::Registry),
         ("GetVulnerabilityDatabase", json!({}), "berth:GetVulnerabilityDatabase", On::Registry),
+        ("RunGarbageCollection", json!({}), "berth:RunGarbageCollection", On::Registry),
+        ("GetGarbageCollectionStatus", json!({}), "berth:GetGarbageCollectionStatus", On::Registry),
     ]
 }
 

@@ -125,13 +125,17 @@ pub async fn garbage_collection<S: MetaStore>(store: &S) {
     assert_eq!(store.mount_blob(&other, &r, &b, 900).await.unwrap(), None, "a collected blob cannot be mounted");
 
     // Requests and runs are recorded.
-    store.request_gc(1000).await.unwrap();
-    store.gc_run_started(1001).await.unwrap();
-    store.gc_run_finished(1002).await.unwrap();
+    let first = store.request_gc(1000).await.unwrap();
+    let serving = store.gc_run_started(1001).await.unwrap();
+    assert_eq!(serving, first, "a run serves the requests made before it started");
+    let second = store.request_gc(1001).await.unwrap();
+    assert_eq!(second, first + 1);
+    store.gc_run_finished(1002, serving).await.unwrap();
     let status = store.gc_status(1002).await.unwrap();
+    assert_eq!((status.requests, status.served), (second, first), "the second request is still to serve");
     assert_eq!(
         (status.requested_at, status.last_started_at, status.last_finished_at),
-        (Some(1000), Some(1001), Some(1002))
+        (Some(1001), Some(1001), Some(1002))
     );
     assert!(status.runs >= 1 && status.links_removed >= 4 && status.queued >= status.due);
 }

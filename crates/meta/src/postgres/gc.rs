@@ -215,7 +215,7 @@ impl GcStore for PgMeta {
 
     async fn gc_status(&self, now: i64) -> Result<GcStatus> {
         let row = sqlx::query(
-            "SELECT requested_at, runs, last_started_at, last_finished_at, links_removed, blobs_deleted, \
+            "SELECT requested_at, requests, served, runs, last_started_at, last_finished_at, links_removed, blobs_deleted, \
              bytes_reclaimed, \
              (SELECT COUNT(*) FROM gc_blob_review_queue) AS queued, \
              (SELECT COUNT(*) FROM gc_blob_review_queue WHERE review_after <= $1) AS due, \
@@ -228,6 +228,8 @@ impl GcStore for PgMeta {
         .await?;
         Ok(GcStatus {
             requested_at: row.try_get("requested_at")?,
+            requests: count("gc_state.requests", row.try_get("requests")?)?,
+            served: count("gc_state.served", row.try_get("served")?)?,
             runs: count("gc_state.runs", row.try_get("runs")?)?,
             last_started_at: row.try_get("last_started_at")?,
             last_finished_at: row.try_get("last_finished_at")?,
@@ -241,21 +243,33 @@ impl GcStore for PgMeta {
         })
     }
 
-    async fn request_gc(&self, now: i64) -> Result<()> {
-        sqlx::query("UPDATE gc_state SET requested_at = $1 WHERE id = 1").bind(now).execute(&self.pool).await?;
-        Ok(())
+    async fn request_gc(&self, now: i64) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "UPDATE gc_state SET requests = requests + 1, requested_at = $1 WHERE id = 1 RETURNING requests",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        count("gc_state.requests", n)
     }
 
-    async fn gc_run_started(&self, now: i64) -> Result<()> {
-        sqlx::query("UPDATE gc_state SET last_started_at = $1 WHERE id = 1").bind(now).execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn gc_run_finished(&self, now: i64) -> Result<()> {
-        sqlx::query("UPDATE gc_state SET last_finished_at = $1, runs = runs + 1 WHERE id = 1")
+    async fn gc_run_started(&self, now: i64) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("UPDATE gc_state SET last_started_at = $1 WHERE id = 1 RETURNING requests")
             .bind(now)
-            .execute(&self.pool)
+            .fetch_one(&self.pool)
             .await?;
+        count("gc_state.requests", n)
+    }
+
+    async fn gc_run_finished(&self, now: i64, serving: u64) -> Result<()> {
+        sqlx::query(
+            "UPDATE gc_state SET last_finished_at = $1, runs = runs + 1, \
+             served = CASE WHEN served > $2 THEN served ELSE $2 END WHERE id = 1",
+        )
+        .bind(now)
+        .bind(to_db("request number", serving)?)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

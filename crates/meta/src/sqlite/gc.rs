@@ -281,7 +281,7 @@ impl GcStore for SqliteMeta {
 
     async fn gc_status(&self, now: i64) -> Result<GcStatus> {
         let row = sqlx::query(
-            "SELECT requested_at, runs, last_started_at, last_finished_at, links_removed, blobs_deleted, \
+            "SELECT requested_at, requests, served, runs, last_started_at, last_finished_at, links_removed, blobs_deleted, \
              bytes_reclaimed, \
              (SELECT COUNT(*) FROM gc_blob_review_queue) AS queued, \
              (SELECT COUNT(*) FROM gc_blob_review_queue WHERE review_after <= ?1) AS due, \
@@ -294,6 +294,8 @@ impl GcStore for SqliteMeta {
         .await?;
         Ok(GcStatus {
             requested_at: row.try_get("requested_at")?,
+            requests: count("gc_state.requests", row.try_get("requests")?)?,
+            served: count("gc_state.served", row.try_get("served")?)?,
             runs: count("gc_state.runs", row.try_get("runs")?)?,
             last_started_at: row.try_get("last_started_at")?,
             last_finished_at: row.try_get("last_finished_at")?,
@@ -307,21 +309,36 @@ impl GcStore for SqliteMeta {
         })
     }
 
-    async fn request_gc(&self, now: i64) -> Result<()> {
-        sqlx::query("UPDATE gc_state SET requested_at = ?1 WHERE id = 1").bind(now).execute(&self.writer).await?;
-        self.durable().await
+    async fn request_gc(&self, now: i64) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "UPDATE gc_state SET requests = requests + 1, requested_at = ?1 WHERE id = 1 RETURNING requests",
+        )
+        .bind(now)
+        .fetch_one(&self.writer)
+        .await?;
+        self.durable().await?;
+        count("gc_state.requests", n)
     }
 
-    async fn gc_run_started(&self, now: i64) -> Result<()> {
-        sqlx::query("UPDATE gc_state SET last_started_at = ?1 WHERE id = 1").bind(now).execute(&self.writer).await?;
-        self.durable().await
-    }
-
-    async fn gc_run_finished(&self, now: i64) -> Result<()> {
-        sqlx::query("UPDATE gc_state SET last_finished_at = ?1, runs = runs + 1 WHERE id = 1")
+    async fn gc_run_started(&self, now: i64) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("UPDATE gc_state SET last_started_at = ?1 WHERE id = 1 RETURNING requests")
             .bind(now)
-            .execute(&self.writer)
+            .fetch_one(&self.writer)
             .await?;
-        self.durable().await
+        self.durable().await?;
+        count("gc_state.requests", n)
+    }
+
+    async fn gc_run_finished(&self, now: i64, serving: u64) -> Result<()> {
+        sqlx::query(
+            "UPDATE gc_state SET last_finished_at = ?1, runs = runs + 1, \
+             served = CASE WHEN served > ?2 THEN served ELSE ?2 END WHERE id = 1",
+        )
+        .bind(now)
+        .bind(to_db("request number", serving)?)
+        .execute(&self.writer)
+        .await?;
+        self.durable().await?;
+        Ok(())
     }
 }

@@ -15,21 +15,21 @@ pub async fn run(client: &Client, command: GcCommand) -> Result<(), CliError> {
     match command {
         GcCommand::Run { wait, json } => {
             let requested = client.call("RunGarbageCollection", json!({})).await?;
-            let at = requested["requestedAt"].as_i64().unwrap_or(0);
+            let request = requested["request"].as_u64().unwrap_or(0);
             if !wait {
                 if json {
                     output::print_json(&requested);
                 } else {
-                    println!("garbage collection requested; the server starts it within a few seconds (`berth gc status`)");
+                    println!(
+                        "garbage collection requested; the server starts it within a few seconds (`berth gc status`)"
+                    );
                 }
                 return Ok(());
             }
             let deadline = Instant::now() + WAIT_LIMIT;
             loop {
                 let status = client.call("GetGarbageCollectionStatus", json!({})).await?;
-                let started = status["lastStartedAt"].as_i64().unwrap_or(i64::MIN);
-                let finished = status["lastFinishedAt"].as_i64().unwrap_or(i64::MIN);
-                if started >= at && finished >= started {
+                if status["served"].as_u64().unwrap_or(0) >= request {
                     if json {
                         output::print_json(&status);
                     } else {
