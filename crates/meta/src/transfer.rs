@@ -9,7 +9,8 @@
 //!
 //! Not copied: upload sessions in progress (`uploads`: their bytes stay in the source) and `journal_changes`
 //! (the target's triggers record every copied manifest and tag there again, so its nodes write the repository
-//! journal into the target blob store).
+//! journal into the target blob store), garbage collection's review queue (every copied blob is queued for
+//! review in the target instead) and its totals (`gc_state`: the target keeps its own row).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,7 +19,8 @@ use sqlx::{Row, postgres::PgArguments, query::Query};
 use crate::{PgMeta, SqliteMeta};
 
 /// Tables that are not copied (see the module docs).
-const SKIPPED: &[&str] = &["uploads", "journal_changes", "_sqlx_migrations", MARKER];
+const SKIPPED: &[&str] =
+    &["uploads", "journal_changes", "gc_blob_review_queue", "gc_state", "_sqlx_migrations", MARKER];
 /// The table in the target recording which installation is being (or was) copied into it.
 const MARKER: &str = "berth_migration";
 
@@ -120,6 +122,14 @@ pub async fn copy_metadata(source: &SqliteMeta, target: &PgMeta) -> Result<Trans
             .map_err(|source| TransferError::Table { table: t.name.clone(), source })?;
         report.tables.push((t.name.clone(), n));
     }
+    // The copied links queued their blobs through the target's triggers; blobs without links (left by deleted
+    // repositories) are queued here, so the target's collector looks at every blob once.
+    sqlx::query(
+        "INSERT INTO gc_blob_review_queue (digest, review_after) SELECT digest, 0 FROM blobs \
+         ON CONFLICT (digest) DO NOTHING",
+    )
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(&format!("UPDATE {MARKER} SET metadata_copied = true")).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(report)
