@@ -148,7 +148,7 @@ async fn gc_reclaims_deleted_images_and_repositories_on_disk() {
     assert_eq!(st["queued"], 0, "nothing left to review: {st}");
 
     // A layer pushed again after its collection is stored again.
-    let again = try_push(&s, "gc/b", "v2", &[shared.clone()]).await.unwrap();
+    let again = try_push(&s, "gc/b", "v2", std::slice::from_ref(&shared)).await.unwrap();
     pull_verified(&s, "gc/b", &again).await;
     s.stop();
     assert_clean(&fsck(&dir, &[]));
@@ -175,7 +175,7 @@ async fn gc_reclaims_deleted_images_in_the_s3_bucket() {
     let mut s = Server::start_with(&dir, &env);
     let (shared, own) = (bytes(11, 30_000), bytes(12, 20_000));
     let a = try_push(&s, "gc/s3a", "v1", &[shared.clone(), own.clone()]).await.unwrap();
-    let b = try_push(&s, "gc/s3b", "v1", &[shared.clone()]).await.unwrap();
+    let b = try_push(&s, "gc/s3b", "v1", std::slice::from_ref(&shared)).await.unwrap();
     assert!(bucket.stat(&Digest::sha256_of(&own)).await.unwrap().is_some());
 
     // BatchDeleteImage, then a collection: the image's own layer leaves the bucket.
@@ -217,7 +217,7 @@ async fn pusher(s: Arc<Server>, w: usize, acked: Acked, stop: Arc<std::sync::ato
             Some(d) => {
                 pushed += 1;
                 acked.lock().unwrap().insert((repo.clone(), tag), d.clone());
-                if n % 3 == 0 {
+                if n.is_multiple_of(3) {
                     acked.lock().unwrap().retain(|_, v| *v != d);
                     if s.http.delete(s.url(&format!("/v2/{repo}/manifests/{d}"))).send().await.is_err() {
                         break;
