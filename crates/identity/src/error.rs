@@ -27,6 +27,14 @@ pub enum IdentityError {
     MalformedPolicy(String),
     #[error("cryptography: {0}")]
     Crypto(String),
+    /// The store's sealed secrets do not open with this node's master key: it was started with another key
+    /// than the node that first used the store (each node generated its own `master.key`, or a typo).
+    #[error(
+        "the master key differs from the one that sealed this store's secrets (its token signing keys do not \
+         open with it); give every node the same BERTH_MASTER_KEY: the content of master.key in the data \
+         directory of the node that first used this metadata store"
+    )]
+    MasterKeyMismatch,
     #[error(transparent)]
     Meta(MetaError),
 }

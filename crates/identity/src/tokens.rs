@@ -35,6 +35,13 @@ pub(crate) async fn load_key_ring(
     max_token_ttl: i64,
 ) -> Result<KeyRing> {
     let mut stored = meta.signing_keys().await?;
+    // A stored key that does not open means another master key sealed this store: stop before sealing
+    // anything new with this one (a key sealed with each would leave the store unusable by either).
+    if let Some(newest) = stored.first()
+        && sealed::open(master, &newest.sealed_private).is_err()
+    {
+        return Err(IdentityError::MasterKeyMismatch);
+    }
     let active_young = stored.iter().any(|k| k.retired_at.is_none() && now - k.created_at < rotation);
     if !active_young {
         let pair = SigningKeyPair::generate();
@@ -58,7 +65,7 @@ pub(crate) async fn load_key_ring(
         if k.retired_at.is_some_and(|r| r < now - 2 * max_token_ttl) {
             continue;
         }
-        let private = sealed::open(master, &k.sealed_private).map_err(crypto)?;
+        let private = sealed::open(master, &k.sealed_private).map_err(|_| IdentityError::MasterKeyMismatch)?;
         let pair = SigningKeyPair::from_private_bytes(&k.kid, &private).map_err(crypto)?;
         if active.is_none() && k.retired_at.is_none() {
             active = Some(k.kid.clone());

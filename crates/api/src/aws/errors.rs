@@ -224,7 +224,9 @@ impl From<IdentityError> for AwsError {
                     "the registry's metadata database cannot be reached; nothing was changed, retry shortly",
                 );
             }
-            IdentityError::Crypto(_) | IdentityError::Meta(_) => return AwsError::server(&e),
+            IdentityError::Crypto(_) | IdentityError::MasterKeyMismatch | IdentityError::Meta(_) => {
+                return AwsError::server(&e);
+            }
         };
         let message = match &e {
             IdentityError::BadCredentials => "The security token included in the request is invalid.".to_string(),

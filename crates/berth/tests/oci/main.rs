@@ -17,6 +17,7 @@ mod ecr;
 mod gc;
 mod listing;
 mod manifests;
+mod master_key;
 mod matrix;
 mod migrate;
 mod postgres;
