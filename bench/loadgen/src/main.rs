@@ -15,8 +15,9 @@
 //!   streamed = POST, one PATCH without Content-Range (chunked transfer encoding), empty PUT.
 //! - `pull-blob --registry A --repo R --digest D --size BYTES --mode full|range
 //!   [--chunk-mib 16] [--verify 1]`: reads the blob back (one GET, or sequential Range GETs).
-//! - `small-blobs --registry A --repo R --count N --size BYTES --concurrency C --seed S`:
-//!   N distinct blobs, each pushed with POST + PUT ?digest=, by C concurrent clients.
+//! - `small-blobs --registry A --repo R --count N --size BYTES --concurrency C --seed S
+//!   [--keep-going 1]`: N distinct blobs, each pushed with POST + PUT ?digest=, by C concurrent
+//!   clients; with --keep-going a failed push is counted in `errors` instead of ending the run.
 //! - `manifest-get --registry A --repo R --connections C --duration-s T`: pushes a small
 //!   image manifest as tag `bench`, then C connections GET it by tag for T seconds.
 //! - `sink --listen ADDR`: a do-nothing registry stand-in that answers every request at
@@ -398,6 +399,8 @@ async fn small_blobs(args: &Args) -> Res<Value> {
     let size = args.num::<usize>("size", Some(4096))?;
     let concurrency = args.num::<usize>("concurrency", Some(32))?;
     let seed = args.num::<u64>("seed", None)?;
+    // `--keep-going 1`: a failed push is counted (`errors`) instead of ending the run.
+    let keep_going = args.num::<u8>("keep-going", Some(0))? == 1;
 
     let mut rng = Rng(seed);
     let blobs: Arc<Vec<(Bytes, String)>> = Arc::new(
@@ -426,15 +429,22 @@ async fn small_blobs(args: &Args) -> Res<Value> {
                 }
                 let (data, digest) = &blobs[i];
                 let t = Instant::now();
-                let loc = start_upload(&c, &base, &repo).await?;
-                let resp = c
-                    .put(with_digest(loc, digest))
-                    .header(CONTENT_TYPE, OCTET)
-                    .body(data.clone())
-                    .send()
-                    .await?;
-                expect(resp, StatusCode::CREATED, "PUT ?digest= (small blob)").await?;
-                lat.push(t.elapsed().as_micros() as u64);
+                let pushed = async {
+                    let loc = start_upload(&c, &base, &repo).await?;
+                    let resp = c
+                        .put(with_digest(loc, digest))
+                        .header(CONTENT_TYPE, OCTET)
+                        .body(data.clone())
+                        .send()
+                        .await?;
+                    expect(resp, StatusCode::CREATED, "PUT ?digest= (small blob)").await?;
+                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+                };
+                match pushed.await {
+                    Ok(()) => lat.push(t.elapsed().as_micros() as u64),
+                    Err(_) if keep_going => {} // counted at the end: count - successes
+                    Err(e) => return Err(e),
+                }
             }
         }));
     }
@@ -444,8 +454,12 @@ async fn small_blobs(args: &Args) -> Res<Value> {
     }
     let secs = started.elapsed().as_secs_f64();
     lat.sort_unstable();
-    Ok(json!({"metric": "small_blobs", "count": count, "size": size, "concurrency": concurrency,
-              "seconds": secs, "ops_s": count as f64 / secs,
+    let errors = count - lat.len();
+    if lat.is_empty() {
+        return Err(format!("no small blob was pushed ({errors} errors)").into());
+    }
+    Ok(json!({"metric": "small_blobs", "count": lat.len(), "errors": errors, "size": size,
+              "concurrency": concurrency, "seconds": secs, "ops_s": lat.len() as f64 / secs,
               "p50_ms": percentile(&lat, 50.0), "p99_ms": percentile(&lat, 99.0)}))
 }
 
