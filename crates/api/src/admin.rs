@@ -13,6 +13,7 @@ use berth_identity::manage::policy_permission;
 use berth_identity::{Authorized, Caller, Identity, IdentityError, Required, Target};
 use berth_meta::identity::{PolicyTarget, Visibility};
 use berth_oci::RepositoryName;
+use berth_registry::jobs::{Job, JobFilter, JobState};
 use berth_registry::scanning::{PullPolicy, Severity};
 use http_body_util::{BodyExt, Limited};
 use serde::de::DeserializeOwned;
@@ -174,6 +175,66 @@ struct AuditInput {
     limit: Option<u64>,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListJobsInput {
+    kind: Option<String>,
+    state: Option<String>,
+    key: Option<String>,
+    /// Jobs with a smaller id than this (the previous page's `nextBefore`).
+    before: Option<i64>,
+    limit: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JobIdInput {
+    job_id: i64,
+}
+
+fn list_jobs_filter(i: ListJobsInput) -> Result<JobFilter, AwsError> {
+    let state = match i.state.as_deref() {
+        None => None,
+        Some(s) => Some(JobState::parse(s).ok_or_else(|| {
+            let states: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
+            validation(format!("state {s:?} is not one of {}", states.join(", ")))
+        })?),
+    };
+    let limit = i.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(validation(format!("limit {limit} is not between 1 and 1000")));
+    }
+    Ok(JobFilter { kind: i.kind, state, key: i.key, before: i.before, limit: limit as u32 })
+}
+
+/// A job as the admin API shows it.
+fn job_output(j: &Job) -> Value {
+    json!({
+        "jobId": j.id,
+        "kind": j.kind,
+        "key": j.key,
+        "state": j.state.as_str(),
+        "payload": serde_json::from_str::<Value>(&j.payload).unwrap_or(Value::String(j.payload.clone())),
+        "attempts": j.attempts,
+        "maxAttempts": j.max_attempts,
+        "runAfter": j.run_after,
+        "worker": j.lease_owner,
+        "leaseUntil": j.lease_until,
+        "cancelRequestedAt": j.cancel_requested_at,
+        "progress": j.progress.as_ref().map(|p| json!({"done": p.done, "total": p.total, "message": p.message})),
+        "result": j.result,
+        "error": j.error,
+        "createdAt": j.created_at,
+        "updatedAt": j.updated_at,
+        "startedAt": j.started_at,
+        "finishedAt": j.finished_at,
+    })
+}
+
+fn no_such_job(id: i64) -> AwsError {
+    AwsError::new(ErrorType::NoSuchEntity, format!("job {id} does not exist"))
+}
+
 /// An admin request, parsed and validated: what it acts on is known before anything runs.
 enum Operation {
     CreateUser(CreateUserInput),
@@ -204,6 +265,9 @@ enum Operation {
     GetVulnerabilityDatabase,
     RunGarbageCollection,
     GetGarbageCollectionStatus,
+    ListJobs(JobFilter),
+    DescribeJob(i64),
+    CancelJob(i64),
 }
 
 /// What an operation needs before it runs.
@@ -296,6 +360,9 @@ impl Operation {
             "GetVulnerabilityDatabase" => Operation::GetVulnerabilityDatabase,
             "RunGarbageCollection" => Operation::RunGarbageCollection,
             "GetGarbageCollectionStatus" => Operation::GetGarbageCollectionStatus,
+            "ListJobs" => Operation::ListJobs(list_jobs_filter(input(b)?)?),
+            "DescribeJob" => Operation::DescribeJob(input::<JobIdInput>(b)?.job_id),
+            "CancelJob" => Operation::CancelJob(input::<JobIdInput>(b)?.job_id),
             other => {
                 return Err(AwsError::new(ErrorType::UnknownAdminOperation, format!("no operation {other:?}")));
             }
@@ -346,6 +413,10 @@ impl Operation {
             Operation::GetVulnerabilityDatabase => on("berth:GetVulnerabilityDatabase", Target::Any),
             Operation::RunGarbageCollection => on("berth:RunGarbageCollection", Target::Any),
             Operation::GetGarbageCollectionStatus => on("berth:GetGarbageCollectionStatus", Target::Any),
+            // Background jobs are the registry's work, whatever repository they are about.
+            Operation::ListJobs(_) => on("berth:ListJobs", Target::Registry),
+            Operation::DescribeJob(_) => on("berth:DescribeJob", Target::Registry),
+            Operation::CancelJob(_) => on("berth:CancelJob", Target::Registry),
         }
     }
 
@@ -364,6 +435,8 @@ impl Operation {
                 | Operation::ListAuditEvents(_)
                 | Operation::GetVulnerabilityDatabase
                 | Operation::GetGarbageCollectionStatus
+                | Operation::ListJobs(_)
+                | Operation::DescribeJob(_)
         )
     }
 }
@@ -626,6 +699,24 @@ async fn run(app: &AppState, caller: &Caller, ok: &Authorized, op: Operation) ->
                 db.map(|d| json!({"digest": d.blob, "source": d.source, "importedAt": d.imported_at, "advisories": d.records}))
             };
             json!({"imported": shown(imported), "loadedByThisNode": shown(loaded)})
+        }
+        Operation::ListJobs(filter) => {
+            let jobs = app.registry.list_jobs(&filter).await.map_err(|e| AwsError::server(&e))?;
+            let next = (jobs.len() as u32 == filter.limit).then(|| jobs.last().map(|j| j.id)).flatten();
+            let mut out = json!({"jobs": jobs.iter().map(job_output).collect::<Vec<_>>()});
+            if let Some(n) = next {
+                out["nextBefore"] = json!(n);
+            }
+            out
+        }
+        Operation::DescribeJob(id) => {
+            let job = app.registry.job(id).await.map_err(|e| AwsError::server(&e))?.ok_or_else(|| no_such_job(id))?;
+            json!({"job": job_output(&job)})
+        }
+        Operation::CancelJob(id) => {
+            let job =
+                app.registry.cancel_job(id).await.map_err(|e| AwsError::server(&e))?.ok_or_else(|| no_such_job(id))?;
+            json!({"job": job_output(&job)})
         }
         Operation::ListAuditEvents(i) => {
             let limit = i.limit.unwrap_or(100).min(1000) as u32;

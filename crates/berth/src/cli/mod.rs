@@ -76,6 +76,9 @@ pub enum AdminCommand {
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Background jobs (scans, ...): list, show, cancel.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Online garbage collection: reclaim the bytes of deleted images and repositories.
     #[command(subcommand)]
     Gc(GcCommand),
@@ -304,6 +307,37 @@ pub enum GcCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum JobsCommand {
+    /// List jobs, newest first.
+    List {
+        /// Only jobs of this kind (e.g. `scan`).
+        #[arg(long, value_name = "KIND")]
+        kind: Option<String>,
+        /// Only jobs in this state.
+        #[arg(long, value_name = "STATE", value_parser = ["queued", "running", "succeeded", "failed", "cancelled"])]
+        state: Option<String>,
+        /// Only jobs older than this id (the hint printed after a full page).
+        #[arg(long, value_name = "ID")]
+        before: Option<i64>,
+        /// At most this many jobs [server default: 100].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: Option<u32>,
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one job: payload, attempts, progress, result or error.
+    Show {
+        id: i64,
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a job: a queued job is cancelled at once, a running one is asked to stop.
+    Cancel { id: i64 },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum AuditCommand {
     /// List audit events, oldest first.
     List {
@@ -390,6 +424,7 @@ async fn dispatch(global: GlobalArgs, command: AdminCommand) -> Result<(), CliEr
         AdminCommand::Login { .. } | AdminCommand::Logout => unreachable!("handled above"),
         AdminCommand::Token(c) => commands::tokens::run(&client, c).await,
         AdminCommand::Audit(c) => commands::audit::run(&client, c).await,
+        AdminCommand::Jobs(c) => commands::jobs::run(&client, c).await,
         AdminCommand::Gc(c) => commands::gc::run(&client, c).await,
         AdminCommand::Scan(a) => commands::scans::scan(&client, a).await,
         AdminCommand::Findings(a) => commands::scans::findings(&client, a).await,
@@ -503,6 +538,10 @@ mod tests {
     fn other_arguments() {
         assert!(parse(&["repo", "set-visibility", "team/app", "public"]).is_ok());
         assert!(parse(&["repo", "set-visibility", "team/app", "internal"]).is_err());
+        assert!(parse(&["jobs", "list", "--state", "done"]).is_err());
+        assert!(parse(&["jobs", "list", "--kind", "scan", "--state", "running", "--limit", "5"]).is_ok());
+        assert!(parse(&["jobs", "show", "x"]).is_err());
+        assert!(parse(&["jobs", "cancel", "7"]).is_ok());
         assert!(parse(&["audit", "list", "--limit", "0"]).is_err());
         assert!(parse(&["audit", "list", "--limit", "1001"]).is_err());
         assert!(parse(&["audit", "list", "--after", "42", "--limit", "1000", "--json"]).is_ok());

@@ -15,6 +15,7 @@ mod console_repositories;
 mod crash;
 mod ecr;
 mod gc;
+mod jobs;
 mod listing;
 mod manifests;
 mod master_key;

@@ -389,6 +389,9 @@ fn admin_operations(repo: &str, kind: Kind, n: usize) -> Vec<(&'static str, Valu
         ("GetVulnerabilityDatabase", json!({}), "berth:GetVulnerabilityDatabase", On::Registry),
         ("RunGarbageCollection", json!({}), "berth:RunGarbageCollection", On::Registry),
         ("GetGarbageCollectionStatus", json!({}), "berth:GetGarbageCollectionStatus", On::Registry),
+        ("ListJobs", json!({"limit": 1}), "berth:ListJobs", On::Registry),
+        ("DescribeJob", json!({"jobId": 999_999_999}), "berth:DescribeJob", On::Registry),
+        ("CancelJob", json!({"jobId": 999_999_999}), "berth:CancelJob", On::Registry),
     ]
 }
 

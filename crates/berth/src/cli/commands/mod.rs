@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod gc;
 pub mod groups;
+pub mod jobs;
 pub mod keys;
 pub mod login;
 pub mod policies;
