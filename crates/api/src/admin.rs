@@ -170,6 +170,15 @@ struct PullPolicyInput {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LifecycleRunInput {
+    repository_name: String,
+    /// Answer once the run is over, with what it expired; otherwise answer at once and run in the background.
+    #[serde(default)]
+    wait: bool,
+}
+
+#[derive(Deserialize)]
 struct AuditInput {
     after: Option<i64>,
     limit: Option<u64>,
@@ -261,6 +270,7 @@ enum Operation {
     ListScannedImages(ScannedImagesInput),
     PutPullPolicy(RepositoryName, Option<PullPolicy>),
     GetPullPolicy(RepositoryName),
+    RunLifecyclePolicy(RepositoryName, bool),
     ListAuditEvents(AuditInput),
     GetVulnerabilityDatabase,
     RunGarbageCollection,
@@ -356,6 +366,10 @@ impl Operation {
             "GetPullPolicy" => {
                 Operation::GetPullPolicy(repository(&input::<RepositoryInput>(b)?.repository_name, "repositoryName")?)
             }
+            "RunLifecyclePolicy" => {
+                let i: LifecycleRunInput = input(b)?;
+                Operation::RunLifecyclePolicy(repository(&i.repository_name, "repositoryName")?, i.wait)
+            }
             "ListAuditEvents" => Operation::ListAuditEvents(input(b)?),
             "GetVulnerabilityDatabase" => Operation::GetVulnerabilityDatabase,
             "RunGarbageCollection" => Operation::RunGarbageCollection,
@@ -409,6 +423,7 @@ impl Operation {
             Operation::ListScannedImages(_) => Ok(Declared::Filtered),
             Operation::PutPullPolicy(r, _) => on("berth:PutPullPolicy", Target::Repository(r.clone())),
             Operation::GetPullPolicy(r) => on("berth:GetPullPolicy", Target::Repository(r.clone())),
+            Operation::RunLifecyclePolicy(r, _) => on("berth:RunLifecyclePolicy", Target::Repository(r.clone())),
             Operation::ListAuditEvents(_) => on("berth:ListAuditEvents", Target::Any),
             Operation::GetVulnerabilityDatabase => on("berth:GetVulnerabilityDatabase", Target::Any),
             Operation::RunGarbageCollection => on("berth:RunGarbageCollection", Target::Any),
@@ -690,6 +705,31 @@ async fn run(app: &AppState, caller: &Caller, ok: &Authorized, op: Operation) ->
                 "commitsInFlight": s.commits_in_flight,
                 "graceSeconds": settings.grace.as_secs(),
             })
+        Operation::RunLifecyclePolicy(repo, wait) => {
+            let principal = caller.principal.label();
+            if !wait {
+                // Checked now so that a missing repository or policy is the caller's error, not a log line.
+                app.registry.lifecycle_policy(&repo).await.map_err(|e| registry_error(e, &repo))?;
+                let (registry, identity) = (app.registry.clone(), app.identity.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = crate::lifecycle::run_and_audit(&registry, &identity, &repo, &principal).await {
+                        tracing::warn!(repository = %repo, error = %e, "lifecycle policy run failed");
+                    }
+                });
+                return Ok(json!({"status": "STARTED"}));
+            }
+            let run = crate::lifecycle::run_and_audit(&app.registry, &app.identity, &repo, &principal)
+                .await
+                .map_err(|e| registry_error(e, &repo))?;
+            let expired: Vec<Value> = run
+                .expired
+                .iter()
+                .map(|e| {
+                    json!({"imageDigest": e.digest.to_string(), "imageTags": e.tags, "imagePushedAt": e.pushed_at,
+                           "appliedRulePriority": e.rule_priority, "referrersDeleted": e.referrers.len()})
+                })
+                .collect();
+            json!({"status": "COMPLETE", "evaluatedAt": run.evaluated_at, "expired": expired, "skipped": run.skipped})
         }
         Operation::GetVulnerabilityDatabase => {
             // The database imported (the registry's, shared by every node) and the one this node has loaded.
@@ -772,6 +812,10 @@ fn registry_error(e: berth_registry::RegistryError, repo: &RepositoryName) -> Aw
         berth_registry::RegistryError::NameUnknown => {
             AwsError::new(ErrorType::RepositoryNotFound, format!("repository {repo} does not exist"))
         }
+        berth_registry::RegistryError::LifecyclePolicyNotFound => {
+            AwsError::new(ErrorType::NoSuchEntity, format!("repository {repo} has no lifecycle policy"))
+        }
+        e @ berth_registry::RegistryError::LifecyclePolicyInvalid(_) => AwsError::new(ErrorType::Validation, e.to_string()),
         other => AwsError::server(&other),
     }
 }

@@ -17,6 +17,7 @@ pub mod error;
 mod file_region;
 mod handlers;
 mod headers;
+pub mod lifecycle;
 mod login;
 mod observe;
 mod params;

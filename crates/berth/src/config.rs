@@ -43,6 +43,8 @@ pub struct FileConfig {
     pub jobs: FileJobs,
     #[serde(default)]
     pub gc: FileGc,
+    #[serde(default)]
+    pub lifecycle: FileLifecycle,
 }
 
 /// The job runtime on this node.
@@ -80,6 +82,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("{text:?}: unit must be s, m, h or d")),
     };
     n.checked_mul(scale).map(Duration::from_secs).ok_or_else(|| format!("{text:?} is too long"))
+/// Lifecycle policies.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLifecycle {
+    /// Each repository's lifecycle policy is evaluated this often [default: 24].
+    pub interval_hours: Option<u64>,
 }
 
 /// Where the blobs live.
@@ -191,6 +199,8 @@ pub struct Config {
     /// Caps on open upload sessions (`None`: no cap).
     pub max_open_uploads_per_repository: Option<u64>,
     pub max_open_uploads_per_principal: Option<u64>,
+    /// How often each repository's lifecycle policy is evaluated, in hours (at least 1).
+    pub lifecycle_interval_hours: u64,
     /// Certificate and key files: serve HTTPS (HTTP/2 and HTTP/1.1) instead of plain HTTP.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub account_id: String,
@@ -315,6 +325,7 @@ pub struct Overrides {
     pub storage: StorageOverrides,
     pub gc_grace: Option<String>,
     pub gc_interval: Option<String>,
+    pub lifecycle_interval_hours: Option<u64>,
 }
 
 /// Blob store settings from flags and the environment.
@@ -437,6 +448,7 @@ impl FileConfig {
             job_retention_days: self.jobs.retention_days.unwrap_or(7).max(1),
             max_open_uploads_per_repository: cap(self.uploads.max_open_per_repository, 1000),
             max_open_uploads_per_principal: cap(self.uploads.max_open_per_principal, 200),
+            lifecycle_interval_hours: o.lifecycle_interval_hours.or(self.lifecycle.interval_hours).unwrap_or(24).max(1),
             tls,
             account_id: self.identity.account_id.unwrap_or_else(|| "000000000000".to_string()),
             region: self.identity.region.unwrap_or_else(|| "us-east-1".to_string()),

@@ -143,6 +143,9 @@ struct ServeArgs {
     /// [default: 1m].
     #[arg(long, env = "BERTH_GC_INTERVAL")]
     gc_interval: Option<String>,
+    /// How often each repository's lifecycle policy is evaluated, in hours [default: 24].
+    #[arg(long, env = "BERTH_LIFECYCLE_INTERVAL_HOURS")]
+    lifecycle_interval_hours: Option<u64>,
 }
 
 #[derive(clap::Args)]
@@ -232,6 +235,7 @@ fn main() -> ExitCode {
                     storage: a.storage.overrides(),
                     gc_grace: a.gc_grace,
                     gc_interval: a.gc_interval,
+                    lifecycle_interval_hours: a.lifecycle_interval_hours,
                 };
                 let options = serve::ServeOptions { allow_empty_metadata: a.allow_empty_metadata };
                 serve::run(file.resolve(overrides)?, options).await.map(|_| ExitCode::SUCCESS)

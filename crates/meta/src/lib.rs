@@ -22,6 +22,7 @@ pub mod conformance;
 pub mod gc;
 pub mod identity;
 pub mod jobs;
+pub mod lifecycle;
 #[cfg(any(test, feature = "conformance"))]
 pub mod pg_harness;
 mod postgres;
@@ -341,6 +342,7 @@ pub trait MetaStore:
     + recovery::RecoveryStore
     + catalog::CatalogStore
     + gc::GcStore
+    + lifecycle::LifecycleStore
 {
 }
 impl<T> MetaStore for T where
@@ -356,5 +358,6 @@ impl<T> MetaStore for T where
         + recovery::RecoveryStore
         + catalog::CatalogStore
         + gc::GcStore
+        + lifecycle::LifecycleStore
 {
 }

@@ -62,6 +62,18 @@ pub enum RegistryError {
     /// A registry setting given a value berth does not honour (never raised on /v2).
     #[error("{0}")]
     InvalidSetting(String),
+    /// A lifecycle policy document ECR would refuse, saying why (never raised on /v2).
+    #[error("Lifecycle policy validation failure: {0}")]
+    LifecyclePolicyInvalid(String),
+    /// The repository has no lifecycle policy (never raised on /v2).
+    #[error("no lifecycle policy is set for the repository")]
+    LifecyclePolicyNotFound,
+    /// The repository has no lifecycle policy preview (never raised on /v2).
+    #[error("no lifecycle policy preview exists for the repository")]
+    LifecyclePreviewNotFound,
+    /// A preview of the repository is still being computed (never raised on /v2).
+    #[error("a lifecycle policy preview of the repository is still in progress")]
+    LifecyclePreviewInProgress,
     /// The blob store or the metadata store is out of space (a full disk or quota): nothing was stored, and the
     /// same request succeeds once space has been freed. A fault of the server's environment, not of the request.
     #[error("no space left on device: {0}")]
@@ -97,7 +109,12 @@ impl RegistryError {
             // Only the ECR-compatible API raises these, and maps them itself; the nearest OCI codes.
             RegistryError::RepositoryAlreadyExists(_) => ErrorCode::NameInvalid,
             RegistryError::RepositoryNotEmpty(_) => ErrorCode::Denied,
-            RegistryError::InvalidSetting(_) | RegistryError::NotScannable(_) => ErrorCode::Unsupported,
+            RegistryError::InvalidSetting(_)
+            | RegistryError::NotScannable(_)
+            | RegistryError::LifecyclePolicyInvalid(_)
+            | RegistryError::LifecyclePolicyNotFound
+            | RegistryError::LifecyclePreviewNotFound
+            | RegistryError::LifecyclePreviewInProgress => ErrorCode::Unsupported,
             RegistryError::TooMany(_) | RegistryError::PullBlocked(_) => ErrorCode::Denied,
             RegistryError::TooManyUploads(_) => ErrorCode::TooManyRequests,
             RegistryError::InsufficientStorage(_) | RegistryError::StorageUnavailable(_) => ErrorCode::Unavailable,

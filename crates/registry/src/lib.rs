@@ -16,6 +16,7 @@ mod error;
 mod fsck;
 pub mod gc;
 pub mod jobs;
+pub mod lifecycle;
 mod manifests;
 mod pulls;
 mod recovery;

@@ -27,6 +27,9 @@ pub enum ErrorType {
     ImageNotFound,
     RepositoryPolicyNotFound,
     RegistryPolicyNotFound,
+    LifecyclePolicyNotFound,
+    LifecyclePolicyPreviewNotFound,
+    LifecyclePolicyPreviewInProgress,
     ImageAlreadyExists,
     ImageTagAlreadyExists,
     ImageDigestDoesNotMatch,
@@ -86,6 +89,9 @@ impl ErrorType {
 
             ErrorType::RepositoryPolicyNotFound => "RepositoryPolicyNotFoundException",
             ErrorType::RegistryPolicyNotFound => "RegistryPolicyNotFoundException",
+            ErrorType::LifecyclePolicyNotFound => "LifecyclePolicyNotFoundException",
+            ErrorType::LifecyclePolicyPreviewNotFound => "LifecyclePolicyPreviewNotFoundException",
+            ErrorType::LifecyclePolicyPreviewInProgress => "LifecyclePolicyPreviewInProgressException",
             ErrorType::Server => "ServerException",
             ErrorType::Serialization => "SerializationException",
             ErrorType::UnknownOperation => "UnknownOperationException",
@@ -119,6 +125,9 @@ impl ErrorType {
             | ErrorType::ImageNotFound
             | ErrorType::RepositoryPolicyNotFound
             | ErrorType::RegistryPolicyNotFound
+            | ErrorType::LifecyclePolicyNotFound
+            | ErrorType::LifecyclePolicyPreviewNotFound
+            | ErrorType::LifecyclePolicyPreviewInProgress
             | ErrorType::ImageAlreadyExists
             | ErrorType::ImageTagAlreadyExists
             | ErrorType::ImageDigestDoesNotMatch
@@ -189,6 +198,31 @@ impl AwsError {
                 format!(
                     "The repository with name '{name}' in registry with id '{registry_id}' cannot be deleted \
                      because it still contains images"
+                ),
+            ),
+            RegistryError::LifecyclePolicyInvalid(why) => AwsError::invalid(format!(
+                "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy \
+                 validation failure: {why}'"
+            )),
+            RegistryError::LifecyclePolicyNotFound => AwsError::new(
+                ErrorType::LifecyclePolicyNotFound,
+                format!(
+                    "Lifecycle policy does not exist for the repository with name '{name}' in the registry with \
+                     id '{registry_id}'"
+                ),
+            ),
+            RegistryError::LifecyclePreviewNotFound => AwsError::new(
+                ErrorType::LifecyclePolicyPreviewNotFound,
+                format!(
+                    "Lifecycle policy preview does not exist for the repository with name '{name}' in the registry \
+                     with id '{registry_id}'"
+                ),
+            ),
+            RegistryError::LifecyclePreviewInProgress => AwsError::new(
+                ErrorType::LifecyclePolicyPreviewInProgress,
+                format!(
+                    "Previous lifecycle policy preview request has not completed for the repository with name \
+                     '{name}' in the registry with id '{registry_id}'"
                 ),
             ),
             // A repository's pull policy refuses the image (or a layer only refused images use).
@@ -263,7 +297,10 @@ impl IntoResponse for AwsError {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorType; 35] = [
+    const ALL: [ErrorType; 38] = [
+        ErrorType::LifecyclePolicyNotFound,
+        ErrorType::LifecyclePolicyPreviewNotFound,
+        ErrorType::LifecyclePolicyPreviewInProgress,
         ErrorType::NoSuchEntity,
         ErrorType::EntityAlreadyExists,
         ErrorType::MalformedPolicyDocument,

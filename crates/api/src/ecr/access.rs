@@ -51,6 +51,11 @@ const ON_REPOSITORY: &[&str] = &[
     "ListImageReferrers",
     "StartImageScan",
     "DescribeImageScanFindings",
+    "PutLifecyclePolicy",
+    "GetLifecyclePolicy",
+    "DeleteLifecyclePolicy",
+    "StartLifecyclePolicyPreview",
+    "GetLifecyclePolicyPreview",
     // ECR Public's (see `catalog.rs`).
     "GetRepositoryCatalogData",
     "PutRepositoryCatalogData",
@@ -166,7 +171,7 @@ mod tests {
         let Ok(Some(Declared::All(r))) = declared_for("PutRegistryPolicy", json!({})) else { panic!() };
         assert_eq!(r[0].target, Target::Registry);
         assert!(matches!(declared_for("DescribeRepositories", json!({})), Ok(Some(Declared::Filtered))));
-        assert!(matches!(declared_for("PutLifecyclePolicy", json!({"repositoryName": "a"})), Ok(None)));
+        assert!(matches!(declared_for("UpdateImageStorageClass", json!({"repositoryName": "a"})), Ok(None)));
         assert!(declared_for("ListImages", json!({})).is_err(), "a missing repositoryName is invalid");
         let foreign = json!({"resourceArn": "arn:aws:ecr:us-east-1:999999999999:repository/a"});
         assert!(declared_for("TagResource", foreign).is_err(), "another account's ARN");

@@ -18,6 +18,7 @@ mod authorization;
 mod catalog;
 mod images;
 mod layers;
+mod lifecycle;
 mod operations;
 pub(crate) mod policies;
 pub(crate) mod registry;
@@ -215,6 +216,11 @@ async fn dispatch(ctx: &Ctx<'_>, operation: &str, input: &Input<'_>) -> Result<V
         "BatchGetRepositoryScanningConfiguration" => {
             registry::batch_get_repository_scanning_configuration(ctx, input).await
         }
+        "PutLifecyclePolicy" => lifecycle::put(ctx, input).await,
+        "GetLifecyclePolicy" => lifecycle::get(ctx, input).await,
+        "DeleteLifecyclePolicy" => lifecycle::delete(ctx, input).await,
+        "StartLifecyclePolicyPreview" => lifecycle::start_preview(ctx, input).await,
+        "GetLifecyclePolicyPreview" => lifecycle::get_preview(ctx, input).await,
         "GetRepositoryCatalogData" => catalog::get(ctx, input).await,
         "PutRepositoryCatalogData" => catalog::put(ctx, input).await,
         other => Err(AwsError::server(&format!("{other} declares its access but has no handler"))),

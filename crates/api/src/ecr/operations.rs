@@ -88,6 +88,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "BatchGetRepositoryScanningConfiguration",
     "CompleteLayerUpload",
     "CreateRepository",
+    "DeleteLifecyclePolicy",
     "DeleteRegistryPolicy",
     "DeleteRepository",
     "DeleteRepositoryPolicy",
@@ -98,6 +99,8 @@ pub const IMPLEMENTED: &[&str] = &[
     "GetAccountSetting",
     "GetAuthorizationToken",
     "GetDownloadUrlForLayer",
+    "GetLifecyclePolicy",
+    "GetLifecyclePolicyPreview",
     "GetRegistryPolicy",
     "GetRegistryScanningConfiguration",
     "GetRepositoryPolicy",
@@ -109,10 +112,12 @@ pub const IMPLEMENTED: &[&str] = &[
     "PutImage",
     "PutImageScanningConfiguration",
     "PutImageTagMutability",
+    "PutLifecyclePolicy",
     "PutRegistryPolicy",
     "PutRegistryScanningConfiguration",
     "SetRepositoryPolicy",
     "StartImageScan",
+    "StartLifecyclePolicyPreview",
     "TagResource",
     "UntagResource",
     "UploadLayerPart",
@@ -121,9 +126,7 @@ pub const IMPLEMENTED: &[&str] = &[
 /// The berth feature an operation berth does not implement belongs to (named in its error).
 pub fn feature_of(operation: &str) -> &'static str {
     let has = |words: &[&str]| words.iter().any(|w| operation.contains(w));
-    if has(&["Lifecycle"]) {
-        "lifecycle policies"
-    } else if has(&["Replication"]) {
+    if has(&["Replication"]) {
         "replication"
     } else if has(&["PullThroughCache", "PullTimeUpdateExclusion"]) {
         "pull-through caching"

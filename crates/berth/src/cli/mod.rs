@@ -54,6 +54,9 @@ pub enum AdminCommand {
     /// Manage repository settings.
     #[command(subcommand)]
     Repo(RepoCommand),
+    /// Run lifecycle policies (set them with `aws ecr put-lifecycle-policy`).
+    #[command(subcommand)]
+    Lifecycle(LifecycleCommand),
     /// Sign in with a user's password: saves a new access key of that user, the endpoint and the region as
     /// the profile in the credentials file (like `aws configure` and `docker login` together).
     Login {
@@ -240,6 +243,20 @@ pub enum RepoCommand {
     GetPullPolicy { name: String },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum LifecycleCommand {
+    /// Evaluate a repository's lifecycle policy now and expire what it selects.
+    Run {
+        name: String,
+        /// Wait for the run to finish and list the images it expired.
+        #[arg(long)]
+        wait: bool,
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenAction {
     Pull,
@@ -420,6 +437,7 @@ async fn dispatch(global: GlobalArgs, command: AdminCommand) -> Result<(), CliEr
         AdminCommand::Group(c) => commands::groups::run(&client, c).await,
         AdminCommand::Policy(c) => commands::policies::run(&client, c).await,
         AdminCommand::Repo(c) => commands::repos::run(&client, c).await,
+        AdminCommand::Lifecycle(c) => commands::lifecycle::run(&client, c).await,
         AdminCommand::LoginPassword => commands::login::run(&client).await,
         AdminCommand::Login { .. } | AdminCommand::Logout => unreachable!("handled above"),
         AdminCommand::Token(c) => commands::tokens::run(&client, c).await,

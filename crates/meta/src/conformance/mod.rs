@@ -21,6 +21,7 @@ mod concurrency;
 mod gc;
 mod identity;
 mod jobs;
+mod lifecycle;
 mod manifests;
 mod policies;
 mod scans;
@@ -43,6 +44,7 @@ pub use identity::{
     signing_keys, user_deletion_cascades, users,
 };
 pub use jobs::{job_cancellation, job_claims, job_dedup, job_retention, job_retries};
+pub use lifecycle::lifecycle_policies;
 pub use manifests::{
     delete_cascades, fsck_listings, manifest_round_trip, missing_references, record_pull, referrers, untagging,
 };
@@ -93,6 +95,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     scan_queue(store).await;
     catalog_data(store).await;
     garbage_collection(store).await;
+    lifecycle_policies(store).await;
 }
 
 /// Runs every check of the identity traits ([`IdentityMeta`]) against `store`, which should be freshly

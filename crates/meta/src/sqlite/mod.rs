@@ -48,6 +48,7 @@ mod codec;
 mod gc;
 mod groups;
 mod jobs;
+mod lifecycle;
 mod manifests;
 mod policies;
 mod recovery;

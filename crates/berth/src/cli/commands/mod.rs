@@ -5,6 +5,7 @@ pub mod gc;
 pub mod groups;
 pub mod jobs;
 pub mod keys;
+pub mod lifecycle;
 pub mod login;
 pub mod policies;
 pub mod repos;

@@ -1,0 +1,13 @@
+//! Lifecycle policies as ECR defines them: the document ([`policy`]: parsed and validated), the evaluator
+//! ([`evaluate`]: pure, time passed in) and the use cases that store policies, preview them and run them
+//! ([`run`]).
+
+pub mod evaluate;
+pub mod policy;
+mod run;
+#[cfg(test)]
+mod tests;
+
+pub use evaluate::{Candidate, Verdict, evaluate};
+pub use policy::{Action, LifecyclePolicy, PolicyError, StorageClass};
+pub use run::{Expiry, LifecycleRun, Preview, PreviewStatus, PreviewedImage};

@@ -1,0 +1,331 @@
+//! The lifecycle use cases: set, read and remove a repository's policy; preview what it would do; run it.
+//!
+//! Which manifests a policy sees: every manifest of the repository except those an index of the repository
+//! lists (they live and go with their index, as ECR refuses to delete them alone) and referrers (artifacts
+//! with a `subject`, such as the SBOMs berth's scanner pushes), which go with their subject: expiring an
+//! image deletes its referrers too. A preview and a run evaluate the same candidates with the same function,
+//! so a preview shows exactly what a run at that moment would do.
+
+use std::collections::HashSet;
+
+use berth_meta::lifecycle::{LifecyclePolicyRecord, LifecyclePreviewRecord};
+use berth_meta::settings::{ImageDeletion, TagStatus};
+use berth_oci::{Digest, ParsedManifest, Reference, RepositoryName};
+use serde::{Deserialize, Serialize};
+
+use super::evaluate::{Candidate, evaluate};
+use super::policy::{Action, LifecyclePolicy, StorageClass};
+use crate::{Registry, RegistryError, Result};
+
+/// How long a preview may stay in progress before another may replace it (its node died).
+const PREVIEW_STALE_AFTER: i64 = 300;
+
+/// ECR's `LifecyclePolicyPreviewStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviewStatus {
+    InProgress,
+    Complete,
+    Expired,
+    Failed,
+}
+
+impl PreviewStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PreviewStatus::InProgress => "IN_PROGRESS",
+            PreviewStatus::Complete => "COMPLETE",
+            PreviewStatus::Expired => "EXPIRED",
+            PreviewStatus::Failed => "FAILED",
+        }
+    }
+
+    fn parse(s: &str) -> PreviewStatus {
+        match s {
+            "COMPLETE" => PreviewStatus::Complete,
+            "EXPIRED" => PreviewStatus::Expired,
+            "FAILED" => PreviewStatus::Failed,
+            _ => PreviewStatus::InProgress,
+        }
+    }
+}
+
+/// One image a preview shows the policy acting on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewedImage {
+    pub digest: Digest,
+    pub tags: Vec<String>,
+    pub pushed_at: i64,
+    /// `EXPIRE` or `TRANSITION`.
+    pub action: String,
+    pub rule_priority: u32,
+    /// `STANDARD` or `ARCHIVE`: the image's storage class now.
+    pub storage_class: String,
+}
+
+/// A repository's last preview.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    pub policy_text: String,
+    pub status: PreviewStatus,
+    pub started_at: i64,
+    /// Oldest push first within each rule, rules in priority order; empty unless complete.
+    pub images: Vec<PreviewedImage>,
+}
+
+/// One image a run expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expiry {
+    pub digest: Digest,
+    pub tags: Vec<String>,
+    pub pushed_at: i64,
+    pub rule_priority: u32,
+    pub rule_description: Option<String>,
+    /// Referrers deleted with it.
+    pub referrers: Vec<Digest>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LifecycleRun {
+    pub evaluated_at: i64,
+    pub expired: Vec<Expiry>,
+    /// Images the policy marked that were gone or had become part of an index by the time of their deletion.
+    pub skipped: usize,
+}
+
+fn storage_class_name(c: StorageClass) -> &'static str {
+    match c {
+        StorageClass::Standard => "STANDARD",
+        StorageClass::Archive => "ARCHIVE",
+    }
+}
+
+/// Parses and validates `text`, refusing what berth cannot carry out: berth has no archive storage class
+/// yet, so `transition` actions and `storageClass: archive` selections are refused rather than accepted and
+/// never acted on.
+fn valid(text: &str) -> Result<LifecyclePolicy> {
+    let policy = LifecyclePolicy::parse(text).map_err(|e| RegistryError::LifecyclePolicyInvalid(e.0))?;
+    if let Some(r) = policy.rules.iter().find(|r| r.action == Action::Transition || r.storage_class == StorageClass::Archive)
+    {
+        return Err(RegistryError::LifecyclePolicyInvalid(format!(
+            "rule {}: the archive storage class (action 'transition', storageClass 'archive') is not available \
+             in this registry",
+            r.priority
+        )));
+    }
+    Ok(policy)
+}
+
+impl Registry {
+    /// Sets the lifecycle policy of `repo` after validating it. `NameUnknown` if the repository does not
+    /// exist; `LifecyclePolicyInvalid` naming the problem.
+    pub async fn put_lifecycle_policy(&self, repo: &RepositoryName, text: &str) -> Result<()> {
+        valid(text)?;
+        if self.meta.put_lifecycle_policy(repo, text, self.now()).await? { Ok(()) } else { Err(RegistryError::NameUnknown) }
+    }
+
+    /// The lifecycle policy of `repo`. `NameUnknown`, or `LifecyclePolicyNotFound` when it has none.
+    pub async fn lifecycle_policy(&self, repo: &RepositoryName) -> Result<LifecyclePolicyRecord> {
+        match self.meta.lifecycle_policy(repo).await? {
+            Some(p) => Ok(p),
+            None => {
+                self.repository(repo).await?;
+                Err(RegistryError::LifecyclePolicyNotFound)
+            }
+        }
+    }
+
+    /// Removes the lifecycle policy of `repo` and returns it. `NameUnknown`, or `LifecyclePolicyNotFound`.
+    pub async fn delete_lifecycle_policy(&self, repo: &RepositoryName) -> Result<LifecyclePolicyRecord> {
+        match self.meta.delete_lifecycle_policy(repo).await? {
+            Some(p) => Ok(p),
+            None => {
+                self.repository(repo).await?;
+                Err(RegistryError::LifecyclePolicyNotFound)
+            }
+        }
+    }
+
+    /// The manifests a policy of `repo` sees (see the module's documentation), with the referrers of each.
+    async fn lifecycle_candidates(&self, repo: &RepositoryName) -> Result<(Vec<Candidate>, Vec<(Digest, Digest)>)> {
+        let mut details = Vec::new();
+        let mut after: Option<Digest> = None;
+        loop {
+            let page = self.image_details(repo, TagStatus::Any, after.as_ref(), 500).await?;
+            after = page.entries.last().map(|d| d.digest.clone());
+            details.extend(page.entries);
+            if !page.more {
+                break;
+            }
+        }
+        let mut children: HashSet<Digest> = HashSet::new();
+        let mut referrers: Vec<(Digest, Digest)> = Vec::new();
+        for d in &details {
+            let Some(m) = self.meta.get_manifest(repo, &Reference::Digest(d.digest.clone())).await? else {
+                continue;
+            };
+            if let Some(subject) = m.subject {
+                referrers.push((subject, d.digest.clone()));
+            }
+            if let Ok(parsed) = ParsedManifest::parse(&m.content, Some(&m.media_type)) {
+                children.extend(parsed.manifests.into_iter().map(|c| c.digest));
+            }
+        }
+        let referrer_digests: HashSet<&Digest> = referrers.iter().map(|(_, r)| r).collect();
+        let candidates = details
+            .iter()
+            .filter(|d| !children.contains(&d.digest) && !referrer_digests.contains(&d.digest))
+            .map(|d| Candidate {
+                digest: d.digest.clone(),
+                tags: d.tags.iter().map(|t| t.to_string()).collect(),
+                pushed_at: d.pushed_at,
+                last_pulled_at: d.last_pulled_at,
+                storage_class: StorageClass::Standard,
+                transitioned_at: None,
+            })
+            .collect();
+        Ok((candidates, referrers))
+    }
+
+    /// What `policy` does to `repo` now, as a preview shows it.
+    async fn previewed(&self, repo: &RepositoryName, policy: &LifecyclePolicy) -> Result<Vec<PreviewedImage>> {
+        let (candidates, _) = self.lifecycle_candidates(repo).await?;
+        let verdicts = evaluate(policy, &candidates, self.now());
+        Ok(verdicts
+            .into_iter()
+            .filter_map(|v| {
+                let c = candidates.iter().find(|c| c.digest == v.digest)?;
+                Some(PreviewedImage {
+                    digest: v.digest,
+                    tags: c.tags.clone(),
+                    pushed_at: c.pushed_at,
+                    action: v.action.ecr_name().to_string(),
+                    rule_priority: v.rule_priority,
+                    storage_class: storage_class_name(c.storage_class).to_string(),
+                })
+            })
+            .collect())
+    }
+
+    /// Starts a preview of `text` (or, with `None`, of the repository's policy) on `repo` and returns it
+    /// in progress; [`Registry::compute_lifecycle_preview`] completes it. `LifecyclePreviewInProgress` while
+    /// another preview of the repository is being computed.
+    pub async fn start_lifecycle_preview(&self, repo: &RepositoryName, text: Option<&str>) -> Result<Preview> {
+        let text = match text {
+            Some(t) => t.to_string(),
+            None => self.lifecycle_policy(repo).await?.text,
+        };
+        valid(&text)?;
+        let now = self.now();
+        if let Some(p) = self.meta.lifecycle_preview(repo).await?
+            && p.status == PreviewStatus::InProgress.as_str()
+            && now - p.started_at < PREVIEW_STALE_AFTER
+        {
+            return Err(RegistryError::LifecyclePreviewInProgress);
+        }
+        let record = LifecyclePreviewRecord {
+            policy_text: text.clone(),
+            status: PreviewStatus::InProgress.as_str().into(),
+            started_at: now,
+            result: None,
+        };
+        if !self.meta.put_lifecycle_preview(repo, &record).await? {
+            return Err(RegistryError::NameUnknown);
+        }
+        Ok(Preview { policy_text: text, status: PreviewStatus::InProgress, started_at: now, images: Vec::new() })
+    }
+
+    /// Computes the preview `start_lifecycle_preview` started on `repo` and records it complete (or failed,
+    /// saying why in the log). Nothing if the repository's preview is no longer that one.
+    pub async fn compute_lifecycle_preview(&self, repo: &RepositoryName, started: &Preview) -> Result<()> {
+        let policy = valid(&started.policy_text)?;
+        let (status, result) = match self.previewed(repo, &policy).await {
+            Ok(images) => (PreviewStatus::Complete, Some(serde_json::to_string(&images).expect("serialisable"))),
+            Err(e) => {
+                tracing::warn!(repository = %repo, error = %e, "lifecycle policy preview failed");
+                (PreviewStatus::Failed, None)
+            }
+        };
+        match self.meta.lifecycle_preview(repo).await? {
+            Some(p) if p.started_at == started.started_at && p.policy_text == started.policy_text => {}
+            _ => return Ok(()),
+        }
+        let record = LifecyclePreviewRecord {
+            policy_text: started.policy_text.clone(),
+            status: status.as_str().into(),
+            started_at: started.started_at,
+            result,
+        };
+        self.meta.put_lifecycle_preview(repo, &record).await?;
+        Ok(())
+    }
+
+    /// The last preview of `repo`. `NameUnknown`, or `LifecyclePreviewNotFound` when there is none.
+    pub async fn lifecycle_preview(&self, repo: &RepositoryName) -> Result<Preview> {
+        let Some(p) = self.meta.lifecycle_preview(repo).await? else {
+            self.repository(repo).await?;
+            return Err(RegistryError::LifecyclePreviewNotFound);
+        };
+        let images = match &p.result {
+            Some(r) => serde_json::from_str(r)
+                .map_err(|e| RegistryError::Meta(berth_meta::MetaError::Corrupt(format!("lifecycle preview: {e}"))))?,
+            None => Vec::new(),
+        };
+        Ok(Preview { policy_text: p.policy_text, status: PreviewStatus::parse(&p.status), started_at: p.started_at, images })
+    }
+
+    /// Runs the lifecycle policy of `repo` now: every image it expires is deleted through the registry's
+    /// delete path (manifest and tags, one transaction; an image an index lists meanwhile stays), with its
+    /// referrers. `NameUnknown`, or `LifecyclePolicyNotFound`. The caller audits each expiry.
+    pub async fn run_lifecycle_policy(&self, repo: &RepositoryName) -> Result<LifecycleRun> {
+        let record = self.lifecycle_policy(repo).await?;
+        let policy = valid(&record.text)?;
+        let now = self.now();
+        let (candidates, referrers) = self.lifecycle_candidates(repo).await?;
+        let mut run = LifecycleRun { evaluated_at: now, ..LifecycleRun::default() };
+        for v in evaluate(&policy, &candidates, now) {
+            if v.action != Action::Expire {
+                run.skipped += 1;
+                continue;
+            }
+            let Some(c) = candidates.iter().find(|c| c.digest == v.digest) else { continue };
+            match self.meta.delete_image(repo, &v.digest).await? {
+                ImageDeletion::Deleted => {}
+                ImageDeletion::NotFound | ImageDeletion::ReferencedByIndex => {
+                    run.skipped += 1;
+                    continue;
+                }
+            }
+            let mut deleted_referrers = Vec::new();
+            for (_, r) in referrers.iter().filter(|(subject, _)| subject == &v.digest) {
+                if self.meta.delete_image(repo, r).await? == ImageDeletion::Deleted {
+                    deleted_referrers.push(r.clone());
+                }
+            }
+            let rule = policy.rules.iter().find(|r| r.priority == v.rule_priority);
+            run.expired.push(Expiry {
+                digest: v.digest,
+                tags: c.tags.clone(),
+                pushed_at: c.pushed_at,
+                rule_priority: v.rule_priority,
+                rule_description: rule.and_then(|r| r.description.clone()),
+                referrers: deleted_referrers,
+            });
+        }
+        self.meta.record_lifecycle_evaluation(repo, &record.text, now).await?;
+        Ok(run)
+    }
+
+    /// Repositories whose lifecycle policy was not evaluated in the last `interval` seconds (or never).
+    pub async fn lifecycle_runs_due(&self, interval: i64) -> Result<Vec<RepositoryName>> {
+        let now = self.now();
+        Ok(self
+            .meta
+            .lifecycle_policies()
+            .await?
+            .into_iter()
+            .filter(|(_, last)| last.is_none_or(|at| now - at >= interval))
+            .map(|(name, _)| name)
+            .collect())
+    }
+}
