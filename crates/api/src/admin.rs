@@ -815,7 +815,9 @@ fn registry_error(e: berth_registry::RegistryError, repo: &RepositoryName) -> Aw
         berth_registry::RegistryError::LifecyclePolicyNotFound => {
             AwsError::new(ErrorType::NoSuchEntity, format!("repository {repo} has no lifecycle policy"))
         }
-        e @ berth_registry::RegistryError::LifecyclePolicyInvalid(_) => AwsError::new(ErrorType::Validation, e.to_string()),
+        e @ berth_registry::RegistryError::LifecyclePolicyInvalid(_) => {
+            AwsError::new(ErrorType::Validation, e.to_string())
+        }
         other => AwsError::server(&other),
     }
 }

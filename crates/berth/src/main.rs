@@ -7,6 +7,7 @@ mod connections;
 mod migrate;
 mod serve;
 mod stores;
+mod test_clock;
 mod tls;
 mod vulndb;
 

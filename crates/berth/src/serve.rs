@@ -105,6 +105,8 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
         },
     );
     let collector = tokio::spawn(gc_worker(registry.clone(), config.gc_interval));
+    let lifecycle =
+        tokio::spawn(lifecycle_scheduler(registry.clone(), identity.clone(), config.lifecycle_interval_hours));
     let app = router(AppState {
         registry: registry.clone(),
         identity: identity.clone(),
@@ -129,6 +131,7 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
         worker.abort();
     }
     collector.abort();
+    lifecycle.abort();
     journal.abort();
     match tokio::time::timeout(SHUTDOWN_STEP, registry.export_journal()).await {
         Ok(Ok(_)) => {}
@@ -301,6 +304,39 @@ async fn gc_worker(registry: Registry, interval: Duration) {
                 failures = failures.saturating_add(1);
                 tracing::warn!(error = %e, failures, "garbage collection failed");
                 tokio::time::sleep(backoff(failures)).await;
+            }
+        }
+    }
+}
+
+/// How often the lifecycle scheduler looks for repositories whose policy is due.
+const LIFECYCLE_CHECK: Duration = Duration::from_secs(15);
+
+/// Evaluates each repository's lifecycle policy every `interval_hours` (measured on the registry's clock from
+/// its last evaluation, which the metadata store keeps, so a restart does not reset it), auditing every image
+/// it expires as the principal `lifecycle`.
+async fn lifecycle_scheduler(registry: Registry, identity: Arc<Identity>, interval_hours: u64) {
+    let interval = (interval_hours as i64).saturating_mul(3600);
+    loop {
+        tokio::time::sleep(LIFECYCLE_CHECK).await;
+        let due = match registry.lifecycle_runs_due(interval).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "listing lifecycle policies failed");
+                continue;
+            }
+        };
+        for repo in due {
+            match berth_api::lifecycle::run_and_audit(&registry, &identity, &repo, "lifecycle").await {
+                Ok(run) if !run.expired.is_empty() => {
+                    tracing::info!(repository = %repo, expired = run.expired.len(), "lifecycle policy applied")
+                }
+                Ok(_) => {}
+                // Removed or replaced meanwhile: nothing to do.
+                Err(
+                    berth_registry::RegistryError::LifecyclePolicyNotFound | berth_registry::RegistryError::NameUnknown,
+                ) => {}
+                Err(e) => tracing::warn!(repository = %repo, error = %e, "running a lifecycle policy failed"),
             }
         }
     }

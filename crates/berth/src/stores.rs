@@ -11,7 +11,7 @@ use berth_identity::{Account, Identity, IdentityConfig};
 use berth_meta::identity::IdentityMeta;
 use berth_meta::{MetaStore, PgMeta, SqliteMeta};
 use berth_registry::gc::GcSettings;
-use berth_registry::{Limits, Registry, SystemClock};
+use berth_registry::{Limits, Registry};
 use berth_storage::{BlobStore, FsBlobStore, S3BlobStore};
 
 use crate::config::{Config, Metadata, Storage};
@@ -89,7 +89,7 @@ pub async fn open_stores(config: &Config) -> Result<Stores, BoxError> {
         single_process: matches!(meta, Meta::Sqlite(_)),
         ..GcSettings::default()
     };
-    let registry = Registry::new(meta.store(), blobs, Arc::new(SystemClock), limits).with_gc_settings(gc);
+    let registry = Registry::new(meta.store(), blobs, crate::test_clock::registry_clock(), limits).with_gc_settings(gc);
     Ok(Stores { registry, meta })
 }
 

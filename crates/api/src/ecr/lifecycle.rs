@@ -113,7 +113,8 @@ fn shown(preview: &Preview, input: &Input<'_>) -> Result<Vec<usize>, AwsError> {
     if let Some(ids) = input.opt_list("imageIds")? {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let id = id.as_object().map(Input).ok_or_else(|| AwsError::invalid("imageIds must be a list of structures"))?;
+            let id =
+                id.as_object().map(Input).ok_or_else(|| AwsError::invalid("imageIds must be a list of structures"))?;
             let digest = id.opt_str("imageDigest")?.map(str::to_string);
             let tag = id.opt_str("imageTag")?.map(str::to_string);
             out.push((digest, tag));
@@ -155,9 +156,9 @@ pub async fn get_preview(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsE
         }
     } as usize;
     let start = match input.opt_str("nextToken")? {
-        Some(t) => decode_token(t)?.parse::<usize>().map_err(|_| {
-            AwsError::invalid("Invalid parameter at 'nextToken': not a token this registry issued")
-        })?,
+        Some(t) => decode_token(t)?
+            .parse::<usize>()
+            .map_err(|_| AwsError::invalid("Invalid parameter at 'nextToken': not a token this registry issued"))?,
         None => 0,
     };
     let preview = ctx.app.registry.lifecycle_preview(&name).await.map_err(registry_error(ctx, &name))?;

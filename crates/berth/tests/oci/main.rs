@@ -16,6 +16,7 @@ mod crash;
 mod ecr;
 mod gc;
 mod jobs;
+mod lifecycle;
 mod listing;
 mod manifests;
 mod master_key;

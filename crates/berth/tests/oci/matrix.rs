@@ -268,6 +268,9 @@ fn v2_routes(repo: &str, layer: &str) -> Vec<(&'static str, String, &'static str
     ]
 }
 
+/// A valid lifecycle policy (ECR wants at least 100 characters).
+const LIFECYCLE_POLICY: &str = r#"{"rules": [{"rulePriority": 1, "description": "keep ten untagged images", "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 10}, "action": {"type": "expire"}}]}"#;
+
 /// ECR rows: (operation, input, action's resource, hands out content). Operations that change things act
 /// on [`SCRATCH`] or change nothing the other cells see.
 fn ecr_operations(repo: &str, kind: Kind, layer: &str) -> Vec<(&'static str, Value, On, bool)> {
@@ -328,6 +331,16 @@ fn ecr_operations(repo: &str, kind: Kind, layer: &str) -> Vec<(&'static str, Val
         ("StartImageScan", json!({"repositoryName": SCRATCH, "imageId": {"imageTag": "v1"}}), scratch, false),
         ("DescribeImageScanFindings", json!({"repositoryName": repo, "imageId": {"imageTag": "v1"}}), r, false),
         ("BatchGetRepositoryScanningConfiguration", json!({"repositoryNames": [repo]}), r, false),
+        (
+            "PutLifecyclePolicy",
+            json!({"repositoryName": SCRATCH, "lifecyclePolicyText": LIFECYCLE_POLICY}),
+            scratch,
+            false,
+        ),
+        ("GetLifecyclePolicy", json!({"repositoryName": repo}), r, false),
+        ("DeleteLifecyclePolicy", json!({"repositoryName": SCRATCH}), scratch, false),
+        ("StartLifecyclePolicyPreview", json!({"repositoryName": SCRATCH}), scratch, false),
+        ("GetLifecyclePolicyPreview", json!({"repositoryName": repo}), r, false),
     ]
 }
 
@@ -385,6 +398,8 @@ fn admin_operations(repo: &str, kind: Kind, n: usize) -> Vec<(&'static str, Valu
         ("DeleteRobotToken", json!({"tokenId": "nosuchtoken"}), "berth:DeleteRobotToken", On::Registry),
         ("PutPullPolicy", json!({"repositoryName": SCRATCH}), "berth:PutPullPolicy", scratch),
         ("GetPullPolicy", json!({"repositoryName": repo}), "berth:GetPullPolicy", r),
+        // The matrix's repositories have no lifecycle policy: a run that gets through changes nothing.
+        ("RunLifecyclePolicy", json!({"repositoryName": repo, "wait": true}), "berth:RunLifecyclePolicy", r),
         ("ListAuditEvents", json!({"limit": 1}), "berth:ListAuditEvents", On::Registry),
         ("GetVulnerabilityDatabase", json!({}), "berth:GetVulnerabilityDatabase", On::Registry),
         ("RunGarbageCollection", json!({}), "berth:RunGarbageCollection", On::Registry),

@@ -67,17 +67,17 @@ fn older_than(at: i64, days: u32, now: i64) -> bool {
 fn marked<'a>(rule: &Rule, selected: &[&'a Candidate], now: i64) -> Vec<&'a Candidate> {
     match rule.count {
         Count::ImageCountMoreThan(keep) => selected.iter().skip(keep as usize).copied().collect(),
-        Count::SinceImagePushed(days) => selected.iter().filter(|i| older_than(i.pushed_at, days, now)).copied().collect(),
+        Count::SinceImagePushed(days) => {
+            selected.iter().filter(|i| older_than(i.pushed_at, days, now)).copied().collect()
+        }
         Count::SinceImagePulled(days) => selected
             .iter()
             .filter(|i| older_than(i.last_pulled_at.unwrap_or(i.pushed_at).max(i.pushed_at), days, now))
             .copied()
             .collect(),
-        Count::SinceImageTransitioned(days) => selected
-            .iter()
-            .filter(|i| i.transitioned_at.is_some_and(|t| older_than(t, days, now)))
-            .copied()
-            .collect(),
+        Count::SinceImageTransitioned(days) => {
+            selected.iter().filter(|i| i.transitioned_at.is_some_and(|t| older_than(t, days, now))).copied().collect()
+        }
     }
 }
 

@@ -110,7 +110,10 @@ fn string_list(obj: &Map<String, Value>, key: &str, at: &str) -> Result<Option<V
     let Some(v) = obj.get(key) else { return Ok(None) };
     let bad = || err(format!("{at}: '{key}' must be a non-empty list of non-empty strings"));
     let list = v.as_array().filter(|l| !l.is_empty()).ok_or_else(bad)?;
-    list.iter().map(|s| s.as_str().filter(|s| !s.is_empty()).map(str::to_string).ok_or_else(bad)).collect::<Result<_, _>>().map(Some)
+    list.iter()
+        .map(|s| s.as_str().filter(|s| !s.is_empty()).map(str::to_string).ok_or_else(bad))
+        .collect::<Result<_, _>>()
+        .map(Some)
 }
 
 impl LifecyclePolicy {
@@ -119,7 +122,8 @@ impl LifecyclePolicy {
         let doc: Value = serde_json::from_str(text).map_err(|e| err(format!("the policy is not valid JSON: {e}")))?;
         let doc = doc.as_object().ok_or_else(|| err("the policy must be a JSON object with 'rules'"))?;
         only(doc, &["rules"], "the policy")?;
-        let rules = doc.get("rules").and_then(Value::as_array).ok_or_else(|| err("'rules' is required and must be a list"))?;
+        let rules =
+            doc.get("rules").and_then(Value::as_array).ok_or_else(|| err("'rules' is required and must be a list"))?;
         if rules.is_empty() {
             return Err(err("'rules' must have at least one rule"));
         }
@@ -129,7 +133,10 @@ impl LifecyclePolicy {
         let mut parsed = rules.iter().enumerate().map(|(i, r)| parse_rule(i, r)).collect::<Result<Vec<_>, _>>()?;
         parsed.sort_by_key(|r| r.priority);
         if let Some(w) = parsed.windows(2).find(|w| w[0].priority == w[1].priority) {
-            return Err(err(format!("rulePriority {} is used by more than one rule: priorities must be unique", w[0].priority)));
+            return Err(err(format!(
+                "rulePriority {} is used by more than one rule: priorities must be unique",
+                w[0].priority
+            )));
         }
         let last = parsed.len() - 1;
         if let Some(r) = parsed[..last].iter().find(|r| r.tags == TagSelection::Any) {
@@ -205,7 +212,8 @@ fn parse_rule(index: usize, rule: &Value) -> Result<Rule, PolicyError> {
             return Err(err(format!("{at}: storageClass '{other}' is not one of 'standard', 'archive'")));
         }
     };
-    let count_type = string(selection, "countType", &at)?.ok_or_else(|| err(format!("{at}: 'countType' is required")))?;
+    let count_type =
+        string(selection, "countType", &at)?.ok_or_else(|| err(format!("{at}: 'countType' is required")))?;
     let unit = string(selection, "countUnit", &at)?;
     let number = positive(selection, "countNumber", &at)?;
     let count = match count_type {

@@ -105,7 +105,8 @@ fn storage_class_name(c: StorageClass) -> &'static str {
 /// never acted on.
 fn valid(text: &str) -> Result<LifecyclePolicy> {
     let policy = LifecyclePolicy::parse(text).map_err(|e| RegistryError::LifecyclePolicyInvalid(e.0))?;
-    if let Some(r) = policy.rules.iter().find(|r| r.action == Action::Transition || r.storage_class == StorageClass::Archive)
+    if let Some(r) =
+        policy.rules.iter().find(|r| r.action == Action::Transition || r.storage_class == StorageClass::Archive)
     {
         return Err(RegistryError::LifecyclePolicyInvalid(format!(
             "rule {}: the archive storage class (action 'transition', storageClass 'archive') is not available \
@@ -121,7 +122,11 @@ impl Registry {
     /// exist; `LifecyclePolicyInvalid` naming the problem.
     pub async fn put_lifecycle_policy(&self, repo: &RepositoryName, text: &str) -> Result<()> {
         valid(text)?;
-        if self.meta.put_lifecycle_policy(repo, text, self.now()).await? { Ok(()) } else { Err(RegistryError::NameUnknown) }
+        if self.meta.put_lifecycle_policy(repo, text, self.now()).await? {
+            Ok(())
+        } else {
+            Err(RegistryError::NameUnknown)
+        }
     }
 
     /// The lifecycle policy of `repo`. `NameUnknown`, or `LifecyclePolicyNotFound` when it has none.
@@ -271,7 +276,12 @@ impl Registry {
                 .map_err(|e| RegistryError::Meta(berth_meta::MetaError::Corrupt(format!("lifecycle preview: {e}"))))?,
             None => Vec::new(),
         };
-        Ok(Preview { policy_text: p.policy_text, status: PreviewStatus::parse(&p.status), started_at: p.started_at, images })
+        Ok(Preview {
+            policy_text: p.policy_text,
+            status: PreviewStatus::parse(&p.status),
+            started_at: p.started_at,
+            images,
+        })
     }
 
     /// Runs the lifecycle policy of `repo` now: every image it expires is deleted through the registry's

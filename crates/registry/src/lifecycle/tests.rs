@@ -92,7 +92,8 @@ fn filtering_on_image_age_with_a_tag_pattern() {
 #[test]
 fn filtering_on_image_count() {
     // "keeps only one untagged image and expires all others"
-    let p = policy(vec![rule(1, json!({"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 1}))]);
+    let p =
+        policy(vec![rule(1, json!({"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 1}))]);
     let images = [
         ("a", image("a", &[], 3)),
         ("b", image("b", &[], 2)),
@@ -177,8 +178,11 @@ fn any_rule_last_and_rules_protect_what_they_match() {
     // A tagged rule that keeps 9999 release images protects them from the `any` rule after it, which keeps
     // the three most recently pushed images of the whole repository and expires the other ones.
     let p = policy(vec![
-        rule(1, json!({"tagStatus": "tagged", "tagPatternList": ["release-*"], "countType": "imageCountMoreThan",
-                       "countNumber": 9999})),
+        rule(
+            1,
+            json!({"tagStatus": "tagged", "tagPatternList": ["release-*"], "countType": "imageCountMoreThan",
+                       "countNumber": 9999}),
+        ),
         rule(5, json!({"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 3})),
     ]);
     let images = [
@@ -257,9 +261,18 @@ fn malformed_policies_are_refused_naming_the_problem() {
         (json!({"rules": []}), "at least one rule"),
         (json!({"rules": [], "extra": 1}), "unknown property 'extra'"),
         (json!({"rules": [{"selection": ok_sel, "action": {"type": "expire"}}]}), "'rulePriority' is required"),
-        (json!({"rules": [{"rulePriority": 0, "selection": ok_sel, "action": {"type": "expire"}}]}), "positive integer"),
-        (json!({"rules": [{"rulePriority": -3, "selection": ok_sel, "action": {"type": "expire"}}]}), "positive integer"),
-        (json!({"rules": [{"rulePriority": 1.5, "selection": ok_sel, "action": {"type": "expire"}}]}), "positive integer"),
+        (
+            json!({"rules": [{"rulePriority": 0, "selection": ok_sel, "action": {"type": "expire"}}]}),
+            "positive integer",
+        ),
+        (
+            json!({"rules": [{"rulePriority": -3, "selection": ok_sel, "action": {"type": "expire"}}]}),
+            "positive integer",
+        ),
+        (
+            json!({"rules": [{"rulePriority": 1.5, "selection": ok_sel, "action": {"type": "expire"}}]}),
+            "positive integer",
+        ),
         (
             json!({"rules": [{"rulePriority": 1, "selection": ok_sel, "action": {"type": "expire"}},
                              {"rulePriority": 1, "selection": ok_sel, "action": {"type": "expire"}}]}),
@@ -272,36 +285,112 @@ fn malformed_policies_are_refused_naming_the_problem() {
         ),
         (json!({"rules": [{"rulePriority": 1, "selection": ok_sel}]}), "'action' is required"),
         (json!({"rules": [{"rulePriority": 1, "action": {"type": "expire"}}]}), "'selection' is required"),
-        (json!({"rules": [{"rulePriority": 1, "selection": ok_sel, "action": {"type": "expire"}, "x": 1}]}), "unknown property 'x'"),
-        (with(json!({"countType": "imageCountMoreThan", "countNumber": 1})), "'tagStatus' is required"),
-        (with(json!({"tagStatus": "TAGGED", "countType": "imageCountMoreThan", "countNumber": 1})), "tagStatus 'TAGGED'"),
-        (with(json!({"tagStatus": "tagged", "countType": "imageCountMoreThan", "countNumber": 1})), "requires tagPrefixList or tagPatternList"),
         (
-            with(json!({"tagStatus": "tagged", "tagPrefixList": ["a"], "tagPatternList": ["a*"], "countType": "imageCountMoreThan", "countNumber": 1})),
+            json!({"rules": [{"rulePriority": 1, "selection": ok_sel, "action": {"type": "expire"}, "x": 1}]}),
+            "unknown property 'x'",
+        ),
+        (with(json!({"countType": "imageCountMoreThan", "countNumber": 1})), "'tagStatus' is required"),
+        (
+            with(json!({"tagStatus": "TAGGED", "countType": "imageCountMoreThan", "countNumber": 1})),
+            "tagStatus 'TAGGED'",
+        ),
+        (
+            with(json!({"tagStatus": "tagged", "countType": "imageCountMoreThan", "countNumber": 1})),
+            "requires tagPrefixList or tagPatternList",
+        ),
+        (
+            with(
+                json!({"tagStatus": "tagged", "tagPrefixList": ["a"], "tagPatternList": ["a*"], "countType": "imageCountMoreThan", "countNumber": 1}),
+            ),
             "not both",
         ),
-        (with(json!({"tagStatus": "tagged", "tagPrefixList": [], "countType": "imageCountMoreThan", "countNumber": 1})), "non-empty list"),
-        (with(json!({"tagStatus": "tagged", "tagPrefixList": "prod", "countType": "imageCountMoreThan", "countNumber": 1})), "non-empty list"),
         (
-            with(json!({"tagStatus": "tagged", "tagPatternList": ["test*1*2*3*4*5*6"], "countType": "imageCountMoreThan", "countNumber": 1})),
+            with(
+                json!({"tagStatus": "tagged", "tagPrefixList": [], "countType": "imageCountMoreThan", "countNumber": 1}),
+            ),
+            "non-empty list",
+        ),
+        (
+            with(
+                json!({"tagStatus": "tagged", "tagPrefixList": "prod", "countType": "imageCountMoreThan", "countNumber": 1}),
+            ),
+            "non-empty list",
+        ),
+        (
+            with(
+                json!({"tagStatus": "tagged", "tagPatternList": ["test*1*2*3*4*5*6"], "countType": "imageCountMoreThan", "countNumber": 1}),
+            ),
             "more than 4 wildcards",
         ),
-        (with(json!({"tagStatus": "untagged", "tagPrefixList": ["a"], "countType": "imageCountMoreThan", "countNumber": 1})), "only allowed with tagStatus 'tagged'"),
-        (with(json!({"tagStatus": "any", "tagPatternList": ["a*"], "countType": "imageCountMoreThan", "countNumber": 1})), "only allowed with tagStatus 'tagged'"),
+        (
+            with(
+                json!({"tagStatus": "untagged", "tagPrefixList": ["a"], "countType": "imageCountMoreThan", "countNumber": 1}),
+            ),
+            "only allowed with tagStatus 'tagged'",
+        ),
+        (
+            with(
+                json!({"tagStatus": "any", "tagPatternList": ["a*"], "countType": "imageCountMoreThan", "countNumber": 1}),
+            ),
+            "only allowed with tagStatus 'tagged'",
+        ),
         (with(json!({"tagStatus": "untagged", "countNumber": 1})), "'countType' is required"),
-        (with(json!({"tagStatus": "untagged", "countType": "imageCountLessThan", "countNumber": 1})), "countType 'imageCountLessThan'"),
+        (
+            with(json!({"tagStatus": "untagged", "countType": "imageCountLessThan", "countNumber": 1})),
+            "countType 'imageCountLessThan'",
+        ),
         (with(json!({"tagStatus": "untagged", "countType": "imageCountMoreThan"})), "'countNumber' is required"),
-        (with(json!({"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 0})), "positive integer"),
-        (with(json!({"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": "5"})), "positive integer"),
-        (with(json!({"tagStatus": "untagged", "countType": "imageCountMoreThan", "countUnit": "days", "countNumber": 1})), "must not be given"),
-        (with(json!({"tagStatus": "untagged", "countType": "sinceImagePushed", "countNumber": 1})), "requires countUnit 'days'"),
-        (with(json!({"tagStatus": "untagged", "countType": "sinceImagePulled", "countUnit": "hours", "countNumber": 1})), "countUnit 'hours'"),
-        (with(json!({"tagStatus": "untagged", "countType": "sinceImageTransitioned", "countUnit": "days", "countNumber": 1})), "requires storageClass 'archive'"),
-        (with(json!({"tagStatus": "untagged", "storageClass": "glacier", "countType": "imageCountMoreThan", "countNumber": 1})), "storageClass 'glacier'"),
-        (with(json!({"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 1, "tagFilter": "x"})), "unknown property 'tagFilter'"),
-        (json!({"rules": [{"rulePriority": 1, "selection": ok_sel, "action": {"type": "delete"}}]}), "action type 'delete'"),
+        (
+            with(json!({"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 0})),
+            "positive integer",
+        ),
+        (
+            with(json!({"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": "5"})),
+            "positive integer",
+        ),
+        (
+            with(
+                json!({"tagStatus": "untagged", "countType": "imageCountMoreThan", "countUnit": "days", "countNumber": 1}),
+            ),
+            "must not be given",
+        ),
+        (
+            with(json!({"tagStatus": "untagged", "countType": "sinceImagePushed", "countNumber": 1})),
+            "requires countUnit 'days'",
+        ),
+        (
+            with(
+                json!({"tagStatus": "untagged", "countType": "sinceImagePulled", "countUnit": "hours", "countNumber": 1}),
+            ),
+            "countUnit 'hours'",
+        ),
+        (
+            with(
+                json!({"tagStatus": "untagged", "countType": "sinceImageTransitioned", "countUnit": "days", "countNumber": 1}),
+            ),
+            "requires storageClass 'archive'",
+        ),
+        (
+            with(
+                json!({"tagStatus": "untagged", "storageClass": "glacier", "countType": "imageCountMoreThan", "countNumber": 1}),
+            ),
+            "storageClass 'glacier'",
+        ),
+        (
+            with(
+                json!({"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 1, "tagFilter": "x"}),
+            ),
+            "unknown property 'tagFilter'",
+        ),
+        (
+            json!({"rules": [{"rulePriority": 1, "selection": ok_sel, "action": {"type": "delete"}}]}),
+            "action type 'delete'",
+        ),
         (json!({"rules": [{"rulePriority": 1, "selection": ok_sel, "action": {}}]}), "action 'type' is required"),
-        (json!({"rules": [{"rulePriority": 1, "selection": ok_sel, "action": {"type": "transition"}}]}), "requires targetStorageClass 'archive'"),
+        (
+            json!({"rules": [{"rulePriority": 1, "selection": ok_sel, "action": {"type": "transition"}}]}),
+            "requires targetStorageClass 'archive'",
+        ),
         (
             json!({"rules": [{"rulePriority": 1, "selection": ok_sel, "action": {"type": "transition", "targetStorageClass": "cold"}}]}),
             "targetStorageClass 'cold'",

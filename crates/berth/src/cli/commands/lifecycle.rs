@@ -20,8 +20,10 @@ pub async fn run(client: &Client, command: LifecycleCommand) -> Result<(), CliEr
             }
             let expired = out["expired"].as_array().cloned().unwrap_or_default();
             for e in &expired {
-                let tags: Vec<&str> =
-                    e["imageTags"].as_array().map(|t| t.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+                let tags: Vec<&str> = e["imageTags"]
+                    .as_array()
+                    .map(|t| t.iter().filter_map(|v| v.as_str()).collect())
+                    .unwrap_or_default();
                 println!(
                     "expired {} ({}) by rule {}",
                     e["imageDigest"].as_str().unwrap_or(""),
