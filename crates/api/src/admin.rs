@@ -705,6 +705,7 @@ async fn run(app: &AppState, caller: &Caller, ok: &Authorized, op: Operation) ->
                 "commitsInFlight": s.commits_in_flight,
                 "graceSeconds": settings.grace.as_secs(),
             })
+        }
         Operation::RunLifecyclePolicy(repo, wait) => {
             let principal = caller.principal.label();
             if !wait {

@@ -82,6 +82,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("{text:?}: unit must be s, m, h or d")),
     };
     n.checked_mul(scale).map(Duration::from_secs).ok_or_else(|| format!("{text:?} is too long"))
+}
+
 /// Lifecycle policies.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
