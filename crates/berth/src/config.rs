@@ -88,7 +88,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileLifecycle {
-    /// Each repository's lifecycle policy is evaluated this often [default: 24].
+    /// Each repository's lifecycle policy is evaluated this often [default: 24; `0` turns the schedule off].
     pub interval_hours: Option<u64>,
 }
 
@@ -201,7 +201,7 @@ pub struct Config {
     /// Caps on open upload sessions (`None`: no cap).
     pub max_open_uploads_per_repository: Option<u64>,
     pub max_open_uploads_per_principal: Option<u64>,
-    /// How often each repository's lifecycle policy is evaluated, in hours (at least 1).
+    /// How often each repository's lifecycle policy is evaluated, in hours (`0`: only when asked).
     pub lifecycle_interval_hours: u64,
     /// Certificate and key files: serve HTTPS (HTTP/2 and HTTP/1.1) instead of plain HTTP.
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -450,7 +450,7 @@ impl FileConfig {
             job_retention_days: self.jobs.retention_days.unwrap_or(7).max(1),
             max_open_uploads_per_repository: cap(self.uploads.max_open_per_repository, 1000),
             max_open_uploads_per_principal: cap(self.uploads.max_open_per_principal, 200),
-            lifecycle_interval_hours: o.lifecycle_interval_hours.or(self.lifecycle.interval_hours).unwrap_or(24).max(1),
+            lifecycle_interval_hours: o.lifecycle_interval_hours.or(self.lifecycle.interval_hours).unwrap_or(24),
             tls,
             account_id: self.identity.account_id.unwrap_or_else(|| "000000000000".to_string()),
             region: self.identity.region.unwrap_or_else(|| "us-east-1".to_string()),

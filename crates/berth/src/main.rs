@@ -144,7 +144,8 @@ struct ServeArgs {
     /// [default: 1m].
     #[arg(long, env = "BERTH_GC_INTERVAL")]
     gc_interval: Option<String>,
-    /// How often each repository's lifecycle policy is evaluated, in hours [default: 24].
+    /// How often each repository's lifecycle policy is evaluated, in hours; 0 evaluates only when asked
+    /// (`berth lifecycle run`) [default: 24].
     #[arg(long, env = "BERTH_LIFECYCLE_INTERVAL_HOURS")]
     lifecycle_interval_hours: Option<u64>,
 }

@@ -316,6 +316,10 @@ const LIFECYCLE_CHECK: Duration = Duration::from_secs(15);
 /// its last evaluation, which the metadata store keeps, so a restart does not reset it), auditing every image
 /// it expires as the principal `lifecycle`.
 async fn lifecycle_scheduler(registry: Registry, identity: Arc<Identity>, interval_hours: u64) {
+    if interval_hours == 0 {
+        tracing::info!("lifecycle schedule off: policies run only when asked (berth lifecycle run)");
+        return;
+    }
     let interval = (interval_hours as i64).saturating_mul(3600);
     loop {
         tokio::time::sleep(LIFECYCLE_CHECK).await;

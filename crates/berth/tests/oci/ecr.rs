@@ -658,8 +658,8 @@ async fn the_aws_cli_uploads_layers_and_manages_registry_settings() {
             .json();
     assert_eq!(configs["scanningConfigurations"][0]["scanFrequency"], "SCAN_ON_PUSH");
     let missing = aws(&s, dir, ADMIN_KEY, &["get-lifecycle-policy", "--repository-name", "cli/layers"]);
-    let message = missing.error("UnsupportedOperationException");
-    assert!(message.contains("lifecycle policies is not a berth feature yet"), "{message}");
+    let message = missing.error("LifecyclePolicyNotFoundException");
+    assert!(message.contains("cli/layers"), "{message}");
 }
 
 #[tokio::test]

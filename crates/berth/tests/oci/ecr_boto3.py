@@ -401,9 +401,6 @@ print("boto3: DescribeRegistry, account settings, scanning configuration ok")
 
 # Operations of features berth does not have yet name the feature, once, without a retry.
 for call, feature in [
-    (lambda: admin.get_lifecycle_policy(repositoryName="boto/b"), "lifecycle policies"),
-    (lambda: admin.put_lifecycle_policy(repositoryName="boto/b", lifecyclePolicyText="{" + " " * 100 + "}"),
-     "lifecycle policies"),
     (lambda: admin.describe_pull_through_cache_rules(), "pull-through caching"),
     (lambda: admin.put_replication_configuration(replicationConfiguration={"rules": []}), "replication"),
 ]:

@@ -16,11 +16,20 @@ use crate::support::*;
 
 const DAY: i64 = 86_400;
 
-/// A server whose registry clock is the system's plus the seconds in `clock` (0 to start with).
-fn start(tmp: &Path) -> Server {
+/// A server whose registry clock is the system's plus the seconds in `clock` (0 to start with), evaluating
+/// policies on its own every `interval_hours` (0: only when asked).
+fn start_evaluating_every(tmp: &Path, interval_hours: &str) -> Server {
     let clock = tmp.join("clock");
     std::fs::write(&clock, "0").unwrap();
-    Server::start_with(&tmp.join("data"), &[("BERTH_TEST_CLOCK_FILE", clock.to_str().unwrap())])
+    Server::start_with(
+        &tmp.join("data"),
+        &[("BERTH_TEST_CLOCK_FILE", clock.to_str().unwrap()), ("BERTH_LIFECYCLE_INTERVAL_HOURS", interval_hours)],
+    )
+}
+
+/// A server whose schedule never runs a policy by itself, so that each run is the test's.
+fn start(tmp: &Path) -> Server {
+    start_evaluating_every(tmp, "0")
 }
 
 /// Moves the registry clock to `days` days after the test's start.
@@ -174,7 +183,7 @@ async fn the_server_applies_policies_by_itself_using_pull_times() {
     require("aws", &["--version"], "the AWS CLI (`pip install awscli`)");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let s = start(dir);
+    let s = start_evaluating_every(dir, "24");
     let key = (ADMIN_KEY.0, ADMIN_KEY.1);
     let repo = "team/pulled";
     let used = push(&s, repo, "used", &["used"]).await;
