@@ -197,6 +197,15 @@ struct ListJobsInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct StorageUsageInput {
+    repository_name: Option<String>,
+    /// The last repository of the previous page.
+    next_token: Option<String>,
+    max_results: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct JobIdInput {
     job_id: i64,
 }
@@ -244,6 +253,19 @@ fn no_such_job(id: i64) -> AwsError {
     AwsError::new(ErrorType::NoSuchEntity, format!("job {id} does not exist"))
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QuotaInput {
+    prefix: String,
+    limit_bytes: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QuotaPrefixInput {
+    prefix: String,
+}
+
 /// An admin request, parsed and validated: what it acts on is known before anything runs.
 enum Operation {
     CreateUser(CreateUserInput),
@@ -278,6 +300,11 @@ enum Operation {
     ListJobs(JobFilter),
     DescribeJob(i64),
     CancelJob(i64),
+    /// One repository's storage account, or every repository's (a page) and the registry's totals.
+    GetStorageUsage(Option<RepositoryName>, StorageUsageInput),
+    PutQuota(QuotaInput),
+    ListQuotas,
+    DeleteQuota(String),
 }
 
 /// What an operation needs before it runs.
@@ -377,6 +404,14 @@ impl Operation {
             "ListJobs" => Operation::ListJobs(list_jobs_filter(input(b)?)?),
             "DescribeJob" => Operation::DescribeJob(input::<JobIdInput>(b)?.job_id),
             "CancelJob" => Operation::CancelJob(input::<JobIdInput>(b)?.job_id),
+            "GetStorageUsage" => {
+                let i: StorageUsageInput = input(b)?;
+                let repo = i.repository_name.as_deref().map(|r| repository(r, "repositoryName")).transpose()?;
+                Operation::GetStorageUsage(repo, i)
+            }
+            "PutQuota" => Operation::PutQuota(input(b)?),
+            "ListQuotas" => Operation::ListQuotas,
+            "DeleteQuota" => Operation::DeleteQuota(input::<QuotaPrefixInput>(b)?.prefix),
             other => {
                 return Err(AwsError::new(ErrorType::UnknownAdminOperation, format!("no operation {other:?}")));
             }
@@ -432,6 +467,14 @@ impl Operation {
             Operation::ListJobs(_) => on("berth:ListJobs", Target::Registry),
             Operation::DescribeJob(_) => on("berth:DescribeJob", Target::Registry),
             Operation::CancelJob(_) => on("berth:CancelJob", Target::Registry),
+            // One repository's figures are the repository's; the registry's totals and the list of every
+            // repository are the registry's.
+            Operation::GetStorageUsage(repo, _) => {
+                on("berth:GetStorageUsage", repo.clone().map_or(Target::Registry, Target::Repository))
+            }
+            Operation::PutQuota(_) => on("berth:PutQuota", Target::Registry),
+            Operation::ListQuotas => on("berth:ListQuotas", Target::Registry),
+            Operation::DeleteQuota(_) => on("berth:DeleteQuota", Target::Registry),
         }
     }
 
@@ -452,6 +495,8 @@ impl Operation {
                 | Operation::GetGarbageCollectionStatus
                 | Operation::ListJobs(_)
                 | Operation::DescribeJob(_)
+                | Operation::GetStorageUsage(..)
+                | Operation::ListQuotas
         )
     }
 }
@@ -759,6 +804,31 @@ async fn run(app: &AppState, caller: &Caller, ok: &Authorized, op: Operation) ->
                 app.registry.cancel_job(id).await.map_err(|e| AwsError::server(&e))?.ok_or_else(|| no_such_job(id))?;
             json!({"job": job_output(&job)})
         }
+        Operation::GetStorageUsage(repo, i) => storage_usage(app, repo, i).await?,
+        Operation::PutQuota(i) => {
+            app.registry.set_quota(&i.prefix, i.limit_bytes).await.map_err(quota_error)?;
+            json!({})
+        }
+        Operation::ListQuotas => {
+            let quotas = app.registry.quotas().await.map_err(quota_error)?;
+            let quotas: Vec<QuotaOutput> = quotas
+                .into_iter()
+                .map(|q| QuotaOutput {
+                    prefix: q.quota.prefix,
+                    limit_bytes: q.quota.limit_bytes,
+                    used_bytes: q.used_bytes,
+                    repositories: q.repositories,
+                    updated_at: q.quota.updated_at,
+                })
+                .collect();
+            json!({"quotas": quotas})
+        }
+        Operation::DeleteQuota(prefix) => {
+            if !app.registry.delete_quota(&prefix).await.map_err(quota_error)? {
+                return Err(AwsError::new(ErrorType::NoSuchEntity, format!("there is no quota on {prefix:?}")));
+            }
+            json!({})
+        }
         Operation::ListAuditEvents(i) => {
             let limit = i.limit.unwrap_or(100).min(1000) as u32;
             let events = id.list_audit(ok, i.after, limit).await.map_err(identity)?;
@@ -806,6 +876,80 @@ async fn list_scanned_images(app: &AppState, caller: &Caller, i: ScannedImagesIn
         }
     }
     Ok(to_json(json!({"images": images})))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QuotaOutput {
+    prefix: String,
+    limit_bytes: u64,
+    used_bytes: u64,
+    repositories: u64,
+    updated_at: i64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AccountOutput {
+    repository_name: String,
+    total_bytes: u64,
+    exclusive_bytes: u64,
+    shared_bytes: u64,
+    reclaimable_bytes: u64,
+    manifest_bytes: u64,
+    blobs: u64,
+    images: u64,
+}
+
+impl From<berth_meta::accounting::StorageAccount> for AccountOutput {
+    fn from(a: berth_meta::accounting::StorageAccount) -> Self {
+        AccountOutput {
+            repository_name: a.name.to_string(),
+            total_bytes: a.total_bytes,
+            exclusive_bytes: a.exclusive_bytes,
+            shared_bytes: a.shared_bytes,
+            reclaimable_bytes: a.reclaimable_bytes,
+            manifest_bytes: a.manifest_bytes,
+            blobs: a.blobs,
+            images: a.images,
+        }
+    }
+}
+
+/// `GetStorageUsage`: one repository's account, or a page of every repository's with the registry's totals.
+async fn storage_usage(app: &AppState, repo: Option<RepositoryName>, i: StorageUsageInput) -> AdminResult {
+    let registry = &app.registry;
+    if let Some(repo) = repo {
+        let account = registry.storage_account(&repo).await.map_err(|e| registry_error(e, &repo))?;
+        return Ok(json!({"repositories": [AccountOutput::from(account)]}));
+    }
+    let n = i.max_results.unwrap_or(1000).clamp(1, 1000);
+    let page = registry.storage_accounts(i.next_token.as_deref(), n).await.map_err(|e| AwsError::server(&e))?;
+    let next = page.more.then(|| page.entries.last().map(|a| a.name.to_string())).flatten();
+    let totals = registry.registry_storage().await.map_err(|e| AwsError::server(&e))?;
+    let accounts: Vec<AccountOutput> = page.entries.into_iter().map(AccountOutput::from).collect();
+    let mut out = json!({
+        "registry": {
+            "storedBytes": totals.stored_bytes,
+            "logicalBytes": totals.logical_bytes,
+            "unlinkedBytes": totals.unlinked_bytes,
+            "blobs": totals.blobs,
+            "repositories": totals.repositories,
+            "dedupRatio": totals.dedup_ratio(),
+        },
+        "repositories": accounts,
+    });
+    if let Some(next) = next {
+        out["nextToken"] = json!(next);
+    }
+    Ok(out)
+}
+
+fn quota_error(e: berth_registry::RegistryError) -> AwsError {
+    match e {
+        berth_registry::RegistryError::InvalidSetting(m) => validation(m),
+        other => AwsError::server(&other),
+    }
 }
 
 fn registry_error(e: berth_registry::RegistryError, repo: &RepositoryName) -> AwsError {

@@ -69,7 +69,8 @@ pub trait GcStore: Send + Sync {
         owner: &str,
         now: i64,
     ) -> Result<Option<i64>>;
-    /// Links the committed blob to `repo` (as [`crate::BlobIndex::link_blob`]) and forgets commit `id`, in one
+    /// Links the committed blob to `repo` (as [`crate::BlobIndex::link_blob`]) if `guard` allows it
+    /// ([`crate::MetaError::Refused`] if not, the commit left in flight) and forgets commit `id`, in one
     /// transaction.
     async fn link_committed_blob(
         &self,
@@ -78,6 +79,7 @@ pub trait GcStore: Send + Sync {
         size: u64,
         id: i64,
         now: i64,
+        guard: &dyn crate::quotas::LinkGuard,
     ) -> Result<()>;
     /// Forgets a commit (its bytes were linked, or never moved).
     async fn end_blob_commit(&self, id: i64) -> Result<()>;

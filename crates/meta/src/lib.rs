@@ -16,6 +16,7 @@
 //! exceptions are the statistics, [`ManifestStore::record_pull`], [`UsageStore::add_usage`] and
 //! [`identity::AccessKeyStore::touch_access_key`], whose latest updates may be lost.
 
+pub mod accounting;
 pub mod catalog;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -26,6 +27,7 @@ pub mod lifecycle;
 #[cfg(any(test, feature = "conformance"))]
 pub mod pg_harness;
 mod postgres;
+pub mod quotas;
 pub mod recovery;
 pub mod scans;
 pub mod settings;
@@ -62,6 +64,9 @@ pub enum MetaError {
     /// A limit on how many of something a resource may have would be exceeded; nothing changed.
     #[error("{0}")]
     LimitExceeded(String),
+    /// The caller's guard ([`quotas::LinkGuard`]) refused a change; nothing changed.
+    #[error("{0}")]
+    Refused(String),
     /// A compare-and-set on an upload session lost (another request changed it first).
     #[error("upload session changed concurrently")]
     Conflict,
@@ -235,14 +240,15 @@ pub trait BlobIndex: Send + Sync {
     /// Removes the link; returns whether there was one. The bytes stay until garbage collection.
     async fn unlink_blob(&self, repo: &RepositoryName, digest: &Digest) -> Result<bool>;
     /// Links to `repo` the blob `from` has (a cross-repository mount), checking in the same transaction that
-    /// `from` still links it, so garbage collection cannot remove it in between. Returns its size, or `None`
-    /// when `from` does not link it.
+    /// `from` still links it, so garbage collection cannot remove it in between, and that `guard` allows the
+    /// link ([`MetaError::Refused`] if not). Returns its size, or `None` when `from` does not link it.
     async fn mount_blob(
         &self,
         repo: &RepositoryName,
         from: &RepositoryName,
         digest: &Digest,
         now: i64,
+        guard: &dyn quotas::LinkGuard,
     ) -> Result<Option<u64>>;
     /// Every known blob with its size (for `fsck`).
     async fn all_blobs(&self) -> Result<Vec<(Digest, u64)>>;
@@ -343,6 +349,8 @@ pub trait MetaStore:
     + catalog::CatalogStore
     + gc::GcStore
     + lifecycle::LifecycleStore
+    + accounting::AccountingStore
+    + quotas::QuotaStore
 {
 }
 impl<T> MetaStore for T where
@@ -359,5 +367,7 @@ impl<T> MetaStore for T where
         + catalog::CatalogStore
         + gc::GcStore
         + lifecycle::LifecycleStore
+        + accounting::AccountingStore
+        + quotas::QuotaStore
 {
 }

@@ -105,7 +105,7 @@ impl Registry {
 
     /// Links a blob of `from` into `repo` without copying bytes. Returns the blob's size, or `None` when
     /// `from` does not have it or mounting is disabled (account setting `BLOB_MOUNTING`): the caller then
-    /// starts a normal upload.
+    /// starts a normal upload. Refused with `QuotaExceeded` when a quota covering `repo` has no room for it.
     pub async fn mount_blob(
         &self,
         repo: &RepositoryName,
@@ -115,8 +115,9 @@ impl Registry {
         if self.account_setting(crate::AccountSetting::BlobMounting).await? == "DISABLED" {
             return Ok(None);
         }
-        // One transaction that re-checks `from` still links the blob: garbage collection may remove it.
-        Ok(self.meta.mount_blob(repo, from, digest, self.now()).await?)
+        // One transaction that re-checks `from` still links the blob (garbage collection may remove it) and
+        // that the quotas covering `repo` have room.
+        self.mount_within_quota(repo, from, digest).await
     }
 }
 

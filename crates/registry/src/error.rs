@@ -49,6 +49,10 @@ pub enum RegistryError {
     /// A resource would have more of something than allowed (never raised on /v2).
     #[error("{0}")]
     TooMany(String),
+    /// Linking a blob would take a storage quota past its limit; nothing was linked. The message names the
+    /// quota, its limit and its usage.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// Starting an upload session would exceed a cap on open sessions (per repository or per principal).
     #[error("{0}")]
     TooManyUploads(String),
@@ -115,7 +119,9 @@ impl RegistryError {
             | RegistryError::LifecyclePolicyNotFound
             | RegistryError::LifecyclePreviewNotFound
             | RegistryError::LifecyclePreviewInProgress => ErrorCode::Unsupported,
-            RegistryError::TooMany(_) | RegistryError::PullBlocked(_) => ErrorCode::Denied,
+            RegistryError::TooMany(_) | RegistryError::PullBlocked(_) | RegistryError::QuotaExceeded(_) => {
+                ErrorCode::Denied
+            }
             RegistryError::TooManyUploads(_) => ErrorCode::TooManyRequests,
             RegistryError::InsufficientStorage(_) | RegistryError::StorageUnavailable(_) => ErrorCode::Unavailable,
             RegistryError::LayerPartTooSmall(_) => ErrorCode::BlobUploadInvalid,
@@ -154,6 +160,7 @@ impl From<MetaError> for RegistryError {
         match e {
             MetaError::MissingBlob(d) | MetaError::MissingManifest(d) => RegistryError::ManifestBlobUnknown(d),
             MetaError::TagImmutable { repository, tag } => RegistryError::TagImmutable { repository, tag },
+            MetaError::Refused(why) => RegistryError::QuotaExceeded(why),
             MetaError::Conflict => {
                 RegistryError::BlobUploadInvalid("the upload session was changed by a concurrent request".into())
             }

@@ -127,6 +127,15 @@ impl Registry {
         Ok(report)
     }
 
+    /// Gives up blob commit `id` of `digest` whose link was refused: its bytes are deleted now unless a blob row
+    /// (another push's) names them.
+    pub(crate) async fn abandon_commit(&self, id: i64, digest: &Digest) -> Result<()> {
+        if self.meta.drop_stale_commit(id, self.now()).await? {
+            self.finish_deletion(digest, 0, &mut GcReport::default()).await?;
+        }
+        Ok(())
+    }
+
     /// Deletes the bytes of a blob whose row is gone, then forgets the deletion.
     async fn finish_deletion(&self, digest: &Digest, size: u64, report: &mut GcReport) -> Result<()> {
         self.blobs.delete(digest).await?;

@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod lifecycle;
 mod manifests;
 mod pulls;
+pub mod quotas;
 mod recovery;
 mod repositories;
 pub mod scanning;

@@ -225,11 +225,17 @@ impl Registry {
         // Order matters for crashes: forget the session first, then commit the bytes, then link them. A crash
         // between steps leaves only bytes nothing points at (an unrecorded upload file or an unlinked blob,
         // both reclaimable), never a row pointing at bytes that are gone.
+        // A streamed push's size is known only now: refused before its bytes are committed, the session
+        // discarded (the link re-checks in its transaction).
+        if let Err(e) = self.check_quota(repo, Some(digest), s.size).await {
+            self.discard_upload(&s).await?;
+            return Err(e);
+        }
         // The session's removal and the commit's announcement (which garbage collection honours) are one
         // transaction; a crash after it leaves a commit in flight that the collector cleans up.
         let commit = self.begin_blob_commit(digest, &s.id, &s.backend_state, true).await?;
         let size = self.blobs.commit_upload(&s.id, &s.backend_state, digest, s.size).await?;
-        self.meta.link_committed_blob(repo, digest, size, commit, self.now()).await?;
+        self.link_committed_within_quota(repo, digest, size, commit).await?;
         Ok(size)
     }
 
@@ -279,9 +285,10 @@ impl Registry {
         if &actual != digest {
             return Err(RegistryError::DigestInvalid(format!("uploaded content has digest {actual}, not {digest}")));
         }
+        self.check_quota(repo, Some(digest), size).await?;
         let commit = self.begin_blob_commit(digest, id, &state, false).await?;
         let size = self.blobs.commit_upload(id, &state, digest, size).await?;
-        self.meta.link_committed_blob(repo, digest, size, commit, self.now()).await?;
+        self.link_committed_within_quota(repo, digest, size, commit).await?;
         Ok(size)
     }
 

@@ -227,6 +227,8 @@ impl AwsError {
             ),
             // A repository's pull policy refuses the image (or a layer only refused images use).
             RegistryError::PullBlocked(why) => AwsError::new(ErrorType::AccessDenied, why),
+            // A storage quota has no room for the layer (not LimitExceededException: SDKs retry that).
+            RegistryError::QuotaExceeded(why) => AwsError::new(ErrorType::AccessDenied, why),
             // A full disk is a fault of the server's environment, not of the request: ServerException (500,
             // retried by the SDKs), saying what is wrong.
             e @ (RegistryError::InsufficientStorage(_) | RegistryError::StorageUnavailable(_)) => {

@@ -125,6 +125,7 @@ pub async fn upload_layer_part(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value
             format!("partFirstByte {first} and partLastByte {last} do not frame the {} bytes sent", bytes.len()),
         ));
     }
+    ctx.app.registry.check_upload_quota(&repo, id, bytes.len() as u64).await.map_err(|e| layer_error(ctx, &repo, e))?;
     let body = berth_registry::byte_stream(futures_util::stream::once(async move {
         Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))
     }));

@@ -76,6 +76,10 @@ pub async fn start(app: &AppState, name: &RepositoryName, req: &Req, body: Body)
         }
         // Not mountable: the spec says to fall back to an ordinary upload session.
     } else if let Some(digest) = digest_param(req, "digest")? {
+        // The size is known before the bytes arrive: a push a quota has no room for is refused unread.
+        if let Some(len) = headers::content_length(&req.headers) {
+            r.check_quota(name, Some(&digest), len).await?;
+        }
         let body = body_of(&req.headers, body)
             .unwrap_or_else(|| byte_stream(futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
         r.push_blob(name, &digest, body).await?;
@@ -113,6 +117,9 @@ fn chunk_start(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 
 pub async fn patch(r: &Registry, name: &RepositoryName, id: &str, req: &Req, body: Body) -> HandlerResult {
     let start = chunk_start(&req.headers)?;
+    if let Some(len) = headers::content_length(&req.headers).filter(|len| *len > 0) {
+        r.check_upload_quota(name, id, len).await?;
+    }
     let p = match body_of(&req.headers, body) {
         Some(body) => r.append_upload(name, id, start, body).await?,
         None => r.upload_status(name, id).await?,
@@ -130,6 +137,9 @@ pub async fn finish(r: &Registry, name: &RepositoryName, id: &str, req: &Req, bo
                 berth_registry::RegistryError::UploadRangeInvalid { range: format!("{start}-"), size: p.size }.into()
             );
         }
+    }
+    if let Some(len) = headers::content_length(&req.headers).filter(|len| *len > 0) {
+        r.check_upload_quota(name, id, len).await?;
     }
     r.finish_upload(name, id, &digest, body_of(&req.headers, body)).await?;
     blob_created(name, &digest)

@@ -9,6 +9,7 @@ mod commands;
 mod duration;
 mod output;
 mod profile;
+mod size;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,6 +86,9 @@ pub enum AdminCommand {
     /// Online garbage collection: reclaim the bytes of deleted images and repositories.
     #[command(subcommand)]
     Gc(GcCommand),
+    /// Storage quotas on a repository or a namespace (`team-a/`): pushes that would exceed one are refused.
+    #[command(subcommand)]
+    Quota(QuotaCommand),
     /// Scan an image for known vulnerabilities now (ECR's StartImageScan).
     Scan(ScanArgs),
     /// Show an image's vulnerability findings (ECR's DescribeImageScanFindings).
@@ -241,6 +245,35 @@ pub enum RepoCommand {
     },
     /// Show a repository's pull policy.
     GetPullPolicy { name: String },
+    /// Storage used: per repository total, exclusive, shared and reclaimable bytes, and (without REPO) the
+    /// registry's stored and logical bytes with the deduplication ratio.
+    Usage {
+        /// Only this repository.
+        name: Option<String>,
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QuotaCommand {
+    /// Set (or replace) a quota: `berth quota set team-a/ 50GiB`, `berth quota set team-a/app 1GiB`.
+    Set {
+        /// A repository name, or a namespace ending in `/` (every repository under it).
+        prefix: String,
+        /// The limit: e.g. 50GiB, 500MB, or a number of bytes.
+        #[arg(value_parser = size::parse_size)]
+        limit: u64,
+    },
+    /// List quotas with their current usage.
+    List {
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a quota.
+    Delete { prefix: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -444,6 +477,7 @@ async fn dispatch(global: GlobalArgs, command: AdminCommand) -> Result<(), CliEr
         AdminCommand::Audit(c) => commands::audit::run(&client, c).await,
         AdminCommand::Jobs(c) => commands::jobs::run(&client, c).await,
         AdminCommand::Gc(c) => commands::gc::run(&client, c).await,
+        AdminCommand::Quota(c) => commands::quotas::run(&client, c).await,
         AdminCommand::Scan(a) => commands::scans::scan(&client, a).await,
         AdminCommand::Findings(a) => commands::scans::findings(&client, a).await,
         AdminCommand::Images(a) => commands::scans::images(&client, a).await,

@@ -23,6 +23,7 @@ mod master_key;
 mod matrix;
 mod migrate;
 mod postgres;
+mod quotas;
 mod s3;
 mod scanning;
 mod slowloris;

@@ -407,6 +407,12 @@ fn admin_operations(repo: &str, kind: Kind, n: usize) -> Vec<(&'static str, Valu
         ("ListJobs", json!({"limit": 1}), "berth:ListJobs", On::Registry),
         ("DescribeJob", json!({"jobId": 999_999_999}), "berth:DescribeJob", On::Registry),
         ("CancelJob", json!({"jobId": 999_999_999}), "berth:CancelJob", On::Registry),
+        ("GetStorageUsage", json!({"repositoryName": repo}), "berth:GetStorageUsage", r),
+        ("GetStorageUsage", json!({}), "berth:GetStorageUsage", On::Registry),
+        // A limit no push of the matrix comes near, on a namespace it does not use.
+        ("PutQuota", json!({"prefix": "quota-matrix/", "limitBytes": 1u64 << 50}), "berth:PutQuota", On::Registry),
+        ("ListQuotas", json!({}), "berth:ListQuotas", On::Registry),
+        ("DeleteQuota", json!({"prefix": "quota-matrix-none/"}), "berth:DeleteQuota", On::Registry),
     ]
 }
 

@@ -84,7 +84,7 @@ pub async fn garbage_collection<S: MetaStore>(store: &S) {
 
     // A commit linking its blob ends in the same transaction.
     let commit = store.begin_blob_commit(&e, "conf-gc-up-e", b"", false, "node", 600).await.unwrap().unwrap();
-    store.link_committed_blob(&r, &e, 5, commit, 600).await.unwrap();
+    store.link_committed_blob(&r, &e, 5, commit, 600, &crate::quotas::NoGuard).await.unwrap();
     assert_eq!(store.linked_blob_size(&r, &e).await.unwrap(), Some(5));
     assert!(!store.stale_blob_commits(i64::MAX, ALL_DUE).await.unwrap().iter().any(|s| s.id == commit));
 
@@ -120,9 +120,13 @@ pub async fn garbage_collection<S: MetaStore>(store: &S) {
     assert!(!store.drop_stale_commit(commit, 900).await.unwrap(), "a recorded blob keeps its bytes");
 
     // Mounting re-checks the source link in its transaction.
-    assert_eq!(store.mount_blob(&other, &r, &e, 900).await.unwrap(), Some(5));
+    assert_eq!(store.mount_blob(&other, &r, &e, 900, &crate::quotas::NoGuard).await.unwrap(), Some(5));
     assert_eq!(store.linked_blob_size(&other, &e).await.unwrap(), Some(5));
-    assert_eq!(store.mount_blob(&other, &r, &b, 900).await.unwrap(), None, "a collected blob cannot be mounted");
+    assert_eq!(
+        store.mount_blob(&other, &r, &b, 900, &crate::quotas::NoGuard).await.unwrap(),
+        None,
+        "a collected blob cannot be mounted"
+    );
 
     // Requests and runs are recorded.
     let first = store.request_gc(1000).await.unwrap();

@@ -15,6 +15,7 @@
 //! The suite is generic rather than taking `&dyn MetaStore`: `MetaStore` is a bundle of supertraits, and
 //! upcasting a trait object to each of them is more ceremony than a type parameter.
 
+mod accounting;
 mod blobs;
 mod catalog;
 mod concurrency;
@@ -35,6 +36,7 @@ use berth_oci::{Digest, RepositoryName, Tag};
 use crate::identity::IdentityMeta;
 use crate::{MetaStore, NewManifest, Page};
 
+pub use accounting::{concurrent_quota_links, quotas, registry_storage, storage_accounting};
 pub use blobs::{blob_links, catalog, repository_existence};
 pub use catalog::{catalog_data, public_catalog_search};
 pub use concurrency::{concurrent_repository_creation, concurrent_tag_moves, concurrent_upload_updates};
@@ -96,6 +98,10 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     catalog_data(store).await;
     garbage_collection(store).await;
     lifecycle_policies(store).await;
+    storage_accounting(store).await;
+    registry_storage(store).await;
+    quotas(store).await;
+    concurrent_quota_links(store).await;
 }
 
 /// Runs every check of the identity traits ([`IdentityMeta`]) against `store`, which should be freshly

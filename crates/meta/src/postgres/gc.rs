@@ -9,10 +9,12 @@ use berth_oci::{Digest, RepositoryName};
 use sqlx::{PgConnection, Row};
 
 use super::codec::{from_db, parse, to_db};
+use super::quotas::check_link;
 use super::repositories::link_in;
 use super::{LOCK_GC_DIGEST, PgMeta};
 use crate::Result;
 use crate::gc::{GcStatus, GcStore, Review, StaleCommit};
+use crate::quotas::LinkGuard;
 
 /// Whether `digest` is needed by something other than links: a manifest reference or a commit in flight.
 async fn pinned(conn: &mut PgConnection, digest: &str) -> Result<bool> {
@@ -86,8 +88,10 @@ impl GcStore for PgMeta {
         size: u64,
         id: i64,
         now: i64,
+        guard: &dyn LinkGuard,
     ) -> Result<()> {
         let mut tx = self.write_tx().await?;
+        check_link(&mut tx, repo, digest, size, guard).await?;
         link_in(&mut tx, repo, digest, size, now).await?;
         sqlx::query("DELETE FROM gc_blob_commits WHERE id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;

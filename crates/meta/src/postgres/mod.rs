@@ -18,7 +18,9 @@
 //!   names) are locked `FOR KEY SHARE`, so a concurrent delete waits for the write instead of leaving an
 //!   orphan or failing on a foreign key.
 //! * **Counts**: creating an upload session under caps takes a transaction-scoped advisory lock per
-//!   repository name and per owner (repository first), so concurrent creations cannot overshoot.
+//!   repository name and per owner (repository first), so concurrent creations cannot overshoot. A guarded
+//!   blob link locks every quota covering its repository (in prefix order) before reading their usage, so
+//!   concurrent pushes under one quota are checked one after the other.
 //! * **Orders**: the audit log and the journal's change feed are read as "everything after id N". Ids are
 //!   drawn before commit, so without care a transaction could commit an id lower than one a reader has
 //!   already gone past. Appends to the audit log are serialised by an advisory lock; writers to the feed
@@ -38,6 +40,7 @@
 //! statistics the SQLite backend does not wait for are plain commits here too.
 
 mod access_keys;
+mod accounting;
 mod audit;
 mod catalog;
 mod codec;
@@ -47,6 +50,7 @@ mod jobs;
 mod lifecycle;
 mod manifests;
 mod policies;
+mod quotas;
 mod recovery;
 mod repositories;
 mod scans;
@@ -87,6 +91,8 @@ const LOCK_UPLOADS_BY_REPOSITORY: i32 = LOCK_SPACE + 1;
 const LOCK_UPLOADS_BY_OWNER: i32 = LOCK_SPACE + 2;
 /// Namespace of the per-digest lock that serialises a blob commit's start with a review deleting the blob.
 const LOCK_GC_DIGEST: i32 = LOCK_SPACE + 3;
+/// Namespace of the quota locks, keyed by `hashtext` of the quota's prefix.
+const LOCK_QUOTAS: i32 = LOCK_SPACE + 17;
 
 impl MetaError {
     /// Whether the database server could not be reached or went away mid-request (refused, reset, shutting

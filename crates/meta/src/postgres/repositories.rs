@@ -6,6 +6,7 @@ use sqlx::{PgConnection, Row};
 
 use super::codec::{from_db, parse, to_db};
 use super::{Lock, PgMeta, REPOSITORY_EXISTS, ensure_repository, lock_repository};
+use crate::quotas::LinkGuard;
 use crate::{BlobIndex, Page, RepositoryStore, Result};
 
 #[async_trait]
@@ -76,6 +77,7 @@ impl BlobIndex for PgMeta {
         from: &RepositoryName,
         digest: &Digest,
         now: i64,
+        guard: &dyn LinkGuard,
     ) -> Result<Option<u64>> {
         self.retry(move || async move {
             let mut tx = self.write_tx().await?;
@@ -95,6 +97,7 @@ impl BlobIndex for PgMeta {
                 return Ok(None);
             };
             let size = from_db("blobs.size", size)?;
+            super::quotas::check_link(&mut tx, repo, digest, size, guard).await?;
             link_in(&mut tx, repo, digest, size, now).await?;
             tx.commit().await?;
             Ok(Some(size))

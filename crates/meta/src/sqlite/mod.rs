@@ -41,6 +41,7 @@
 //! milliseconds before that push is acknowledged, may see it disappear on power loss.
 
 mod access_keys;
+mod accounting;
 mod audit;
 mod barrier;
 mod catalog;
@@ -51,6 +52,7 @@ mod jobs;
 mod lifecycle;
 mod manifests;
 mod policies;
+mod quotas;
 mod recovery;
 mod repositories;
 mod scans;

@@ -6,6 +6,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::codec::{from_db, parse, to_db};
 use super::{REPOSITORY_EXISTS, SqliteMeta, ensure_repository};
+use crate::quotas::LinkGuard;
 use crate::{BlobIndex, Page, RepositoryStore, Result};
 
 #[async_trait]
@@ -73,6 +74,7 @@ impl BlobIndex for SqliteMeta {
         from: &RepositoryName,
         digest: &Digest,
         now: i64,
+        guard: &dyn LinkGuard,
     ) -> Result<Option<u64>> {
         let mut tx = self.write_tx().await?;
         let size: Option<i64> = sqlx::query_scalar(
@@ -89,6 +91,7 @@ impl BlobIndex for SqliteMeta {
             return Ok(None);
         };
         let size = from_db("blobs.size", size)?;
+        super::quotas::check_link(&mut tx, repo, digest, size, guard).await?;
         link_in(&mut tx, repo, digest, size, now).await?;
         tx.commit().await?;
         self.durable().await?;

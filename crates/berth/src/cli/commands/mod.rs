@@ -8,6 +8,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod login;
 pub mod policies;
+pub mod quotas;
 pub mod repos;
 pub mod scans;
 pub mod session;

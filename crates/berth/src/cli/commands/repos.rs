@@ -1,8 +1,10 @@
-//! `berth repo set-visibility`, `set-pull-policy`, `get-pull-policy`.
+//! `berth repo set-visibility`, `set-pull-policy`, `get-pull-policy`, `usage`.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::cli::client::Client;
+use crate::cli::output::{self, Table};
+use crate::cli::size::human;
 use crate::cli::{CliError, RepoCommand};
 
 pub async fn run(client: &Client, command: RepoCommand) -> Result<(), CliError> {
@@ -42,6 +44,91 @@ pub async fn run(client: &Client, command: RepoCommand) -> Result<(), CliError> 
                 None => println!("no pull policy"),
             }
         }
+        RepoCommand::Usage { name, json } => usage(client, name, json).await?,
     }
     Ok(())
+}
+
+/// `berth repo usage [REPO]`: every page of accounts when no repository is named.
+async fn usage(client: &Client, name: Option<String>, json: bool) -> Result<(), CliError> {
+    if let Some(name) = name {
+        let response = client.call("GetStorageUsage", json!({ "repositoryName": name })).await?;
+        if json {
+            output::print_json(&response);
+        } else {
+            accounts(output::items(&response, "repositories")).print();
+        }
+        return Ok(());
+    }
+    let mut body = json!({});
+    let mut all = Vec::new();
+    let registry = loop {
+        let response = client.call("GetStorageUsage", body.clone()).await?;
+        all.extend(output::items(&response, "repositories").iter().cloned());
+        match response.get("nextToken").and_then(Value::as_str) {
+            Some(next) => body["nextToken"] = json!(next),
+            None => break response.get("registry").cloned().unwrap_or(Value::Null),
+        }
+    };
+    if json {
+        output::print_json(&json!({ "registry": registry, "repositories": all }));
+    } else {
+        accounts(&all).print();
+        println!();
+        print!("{}", totals(&registry));
+    }
+    Ok(())
+}
+
+fn bytes(v: Option<&Value>) -> String {
+    human(v.and_then(Value::as_u64).unwrap_or(0))
+}
+
+fn accounts(list: &[Value]) -> Table {
+    let mut t = Table::new(&["REPOSITORY", "TOTAL", "EXCLUSIVE", "SHARED", "RECLAIMABLE", "IMAGES", "BLOBS"]);
+    for a in list {
+        t.row(vec![
+            output::text(a.get("repositoryName")),
+            bytes(a.get("totalBytes")),
+            bytes(a.get("exclusiveBytes")),
+            bytes(a.get("sharedBytes")),
+            bytes(a.get("reclaimableBytes")),
+            output::text(a.get("images")),
+            output::text(a.get("blobs")),
+        ]);
+    }
+    t
+}
+
+fn totals(registry: &Value) -> String {
+    let ratio = registry.get("dedupRatio").and_then(Value::as_f64).unwrap_or(1.0);
+    format!(
+        "stored (deduplicated): {}\nlogical (sum of repositories): {}\ndeduplication ratio: {ratio:.2}\n\
+         unlinked (awaiting garbage collection): {}\n",
+        bytes(registry.get("storedBytes")),
+        bytes(registry.get("logicalBytes")),
+        bytes(registry.get("unlinkedBytes")),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn usage_output() {
+        let list = [json!({"repositoryName": "team-a/app", "totalBytes": 3072, "exclusiveBytes": 2048,
+            "sharedBytes": 1024, "reclaimableBytes": 0, "images": 1, "blobs": 2})];
+        assert_eq!(
+            super::accounts(&list).render(),
+            "REPOSITORY  TOTAL    EXCLUSIVE  SHARED   RECLAIMABLE  IMAGES  BLOBS\n\
+             team-a/app  3.0 KiB  2.0 KiB    1.0 KiB  0 B          1       2\n"
+        );
+        let registry = json!({"storedBytes": 2048, "logicalBytes": 3072, "unlinkedBytes": 0, "dedupRatio": 1.5});
+        assert_eq!(
+            super::totals(&registry),
+            "stored (deduplicated): 2.0 KiB\nlogical (sum of repositories): 3.0 KiB\ndeduplication ratio: 1.50\n\
+             unlinked (awaiting garbage collection): 0 B\n"
+        );
+    }
 }
