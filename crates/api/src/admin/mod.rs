@@ -13,13 +13,18 @@ use berth_identity::manage::policy_permission;
 use berth_identity::{Authorized, Caller, Identity, IdentityError, Required, Target};
 use berth_meta::identity::{PolicyTarget, Visibility};
 use berth_oci::RepositoryName;
-use berth_registry::jobs::{Job, JobFilter, JobState};
+use berth_registry::jobs::JobFilter;
 use berth_registry::scanning::{PullPolicy, Severity};
 use http_body_util::{BodyExt, Limited};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+mod jobs;
+mod storage;
+
+use self::jobs::{JobIdInput, list_jobs_filter};
+use self::storage::{QuotaInput, QuotaPrefixInput, StorageUsageInput};
 use crate::AppState;
 use crate::authn::{audit, client_ip};
 use crate::aws::errors::{AwsError, ErrorType};
@@ -182,88 +187,6 @@ struct LifecycleRunInput {
 struct AuditInput {
     after: Option<i64>,
     limit: Option<u64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ListJobsInput {
-    kind: Option<String>,
-    state: Option<String>,
-    key: Option<String>,
-    /// Jobs with a smaller id than this (the previous page's `nextBefore`).
-    before: Option<i64>,
-    limit: Option<u64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StorageUsageInput {
-    repository_name: Option<String>,
-    /// The last repository of the previous page.
-    next_token: Option<String>,
-    max_results: Option<u32>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct JobIdInput {
-    job_id: i64,
-}
-
-fn list_jobs_filter(i: ListJobsInput) -> Result<JobFilter, AwsError> {
-    let state = match i.state.as_deref() {
-        None => None,
-        Some(s) => Some(JobState::parse(s).ok_or_else(|| {
-            let states: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
-            validation(format!("state {s:?} is not one of {}", states.join(", ")))
-        })?),
-    };
-    let limit = i.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(validation(format!("limit {limit} is not between 1 and 1000")));
-    }
-    Ok(JobFilter { kind: i.kind, state, key: i.key, before: i.before, limit: limit as u32 })
-}
-
-/// A job as the admin API shows it.
-fn job_output(j: &Job) -> Value {
-    json!({
-        "jobId": j.id,
-        "kind": j.kind,
-        "key": j.key,
-        "state": j.state.as_str(),
-        "payload": serde_json::from_str::<Value>(&j.payload).unwrap_or(Value::String(j.payload.clone())),
-        "attempts": j.attempts,
-        "maxAttempts": j.max_attempts,
-        "runAfter": j.run_after,
-        "worker": j.lease_owner,
-        "leaseUntil": j.lease_until,
-        "cancelRequestedAt": j.cancel_requested_at,
-        "progress": j.progress.as_ref().map(|p| json!({"done": p.done, "total": p.total, "message": p.message})),
-        "result": j.result,
-        "error": j.error,
-        "createdAt": j.created_at,
-        "updatedAt": j.updated_at,
-        "startedAt": j.started_at,
-        "finishedAt": j.finished_at,
-    })
-}
-
-fn no_such_job(id: i64) -> AwsError {
-    AwsError::new(ErrorType::NoSuchEntity, format!("job {id} does not exist"))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct QuotaInput {
-    prefix: String,
-    limit_bytes: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct QuotaPrefixInput {
-    prefix: String,
 }
 
 /// An admin request, parsed and validated: what it acts on is known before anything runs.
@@ -786,49 +709,13 @@ async fn run(app: &AppState, caller: &Caller, ok: &Authorized, op: Operation) ->
             };
             json!({"imported": shown(imported), "loadedByThisNode": shown(loaded)})
         }
-        Operation::ListJobs(filter) => {
-            let jobs = app.registry.list_jobs(&filter).await.map_err(|e| AwsError::server(&e))?;
-            let next = (jobs.len() as u32 == filter.limit).then(|| jobs.last().map(|j| j.id)).flatten();
-            let mut out = json!({"jobs": jobs.iter().map(job_output).collect::<Vec<_>>()});
-            if let Some(n) = next {
-                out["nextBefore"] = json!(n);
-            }
-            out
-        }
-        Operation::DescribeJob(id) => {
-            let job = app.registry.job(id).await.map_err(|e| AwsError::server(&e))?.ok_or_else(|| no_such_job(id))?;
-            json!({"job": job_output(&job)})
-        }
-        Operation::CancelJob(id) => {
-            let job =
-                app.registry.cancel_job(id).await.map_err(|e| AwsError::server(&e))?.ok_or_else(|| no_such_job(id))?;
-            json!({"job": job_output(&job)})
-        }
-        Operation::GetStorageUsage(repo, i) => storage_usage(app, repo, i).await?,
-        Operation::PutQuota(i) => {
-            app.registry.set_quota(&i.prefix, i.limit_bytes).await.map_err(quota_error)?;
-            json!({})
-        }
-        Operation::ListQuotas => {
-            let quotas = app.registry.quotas().await.map_err(quota_error)?;
-            let quotas: Vec<QuotaOutput> = quotas
-                .into_iter()
-                .map(|q| QuotaOutput {
-                    prefix: q.quota.prefix,
-                    limit_bytes: q.quota.limit_bytes,
-                    used_bytes: q.used_bytes,
-                    repositories: q.repositories,
-                    updated_at: q.quota.updated_at,
-                })
-                .collect();
-            json!({"quotas": quotas})
-        }
-        Operation::DeleteQuota(prefix) => {
-            if !app.registry.delete_quota(&prefix).await.map_err(quota_error)? {
-                return Err(AwsError::new(ErrorType::NoSuchEntity, format!("there is no quota on {prefix:?}")));
-            }
-            json!({})
-        }
+        Operation::ListJobs(filter) => jobs::list(app, &filter).await?,
+        Operation::DescribeJob(id) => jobs::describe(app, id).await?,
+        Operation::CancelJob(id) => jobs::cancel(app, id).await?,
+        Operation::GetStorageUsage(repo, i) => storage::usage(app, repo, i).await?,
+        Operation::PutQuota(i) => storage::put_quota(app, i).await?,
+        Operation::ListQuotas => storage::list_quotas(app).await?,
+        Operation::DeleteQuota(prefix) => storage::delete_quota(app, &prefix).await?,
         Operation::ListAuditEvents(i) => {
             let limit = i.limit.unwrap_or(100).min(1000) as u32;
             let events = id.list_audit(ok, i.after, limit).await.map_err(identity)?;
@@ -876,80 +763,6 @@ async fn list_scanned_images(app: &AppState, caller: &Caller, i: ScannedImagesIn
         }
     }
     Ok(to_json(json!({"images": images})))
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct QuotaOutput {
-    prefix: String,
-    limit_bytes: u64,
-    used_bytes: u64,
-    repositories: u64,
-    updated_at: i64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AccountOutput {
-    repository_name: String,
-    total_bytes: u64,
-    exclusive_bytes: u64,
-    shared_bytes: u64,
-    reclaimable_bytes: u64,
-    manifest_bytes: u64,
-    blobs: u64,
-    images: u64,
-}
-
-impl From<berth_meta::accounting::StorageAccount> for AccountOutput {
-    fn from(a: berth_meta::accounting::StorageAccount) -> Self {
-        AccountOutput {
-            repository_name: a.name.to_string(),
-            total_bytes: a.total_bytes,
-            exclusive_bytes: a.exclusive_bytes,
-            shared_bytes: a.shared_bytes,
-            reclaimable_bytes: a.reclaimable_bytes,
-            manifest_bytes: a.manifest_bytes,
-            blobs: a.blobs,
-            images: a.images,
-        }
-    }
-}
-
-/// `GetStorageUsage`: one repository's account, or a page of every repository's with the registry's totals.
-async fn storage_usage(app: &AppState, repo: Option<RepositoryName>, i: StorageUsageInput) -> AdminResult {
-    let registry = &app.registry;
-    if let Some(repo) = repo {
-        let account = registry.storage_account(&repo).await.map_err(|e| registry_error(e, &repo))?;
-        return Ok(json!({"repositories": [AccountOutput::from(account)]}));
-    }
-    let n = i.max_results.unwrap_or(1000).clamp(1, 1000);
-    let page = registry.storage_accounts(i.next_token.as_deref(), n).await.map_err(|e| AwsError::server(&e))?;
-    let next = page.more.then(|| page.entries.last().map(|a| a.name.to_string())).flatten();
-    let totals = registry.registry_storage().await.map_err(|e| AwsError::server(&e))?;
-    let accounts: Vec<AccountOutput> = page.entries.into_iter().map(AccountOutput::from).collect();
-    let mut out = json!({
-        "registry": {
-            "storedBytes": totals.stored_bytes,
-            "logicalBytes": totals.logical_bytes,
-            "unlinkedBytes": totals.unlinked_bytes,
-            "blobs": totals.blobs,
-            "repositories": totals.repositories,
-            "dedupRatio": totals.dedup_ratio(),
-        },
-        "repositories": accounts,
-    });
-    if let Some(next) = next {
-        out["nextToken"] = json!(next);
-    }
-    Ok(out)
-}
-
-fn quota_error(e: berth_registry::RegistryError) -> AwsError {
-    match e {
-        berth_registry::RegistryError::InvalidSetting(m) => validation(m),
-        other => AwsError::server(&other),
-    }
 }
 
 fn registry_error(e: berth_registry::RegistryError, repo: &RepositoryName) -> AwsError {
