@@ -194,7 +194,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: String,
     pub upload_expiry_hours: u64,
-    /// Jobs this node runs at once (at least 1).
+    /// Jobs this node runs at once (`BERTH_JOB_WORKERS`, `[jobs] workers`); 0: it only queues them.
     pub job_workers: usize,
     /// Days finished jobs are kept.
     pub job_retention_days: u64,
@@ -328,6 +328,7 @@ pub struct Overrides {
     pub gc_grace: Option<String>,
     pub gc_interval: Option<String>,
     pub lifecycle_interval_hours: Option<u64>,
+    pub job_workers: Option<usize>,
 }
 
 /// Blob store settings from flags and the environment.
@@ -446,7 +447,7 @@ impl FileConfig {
             log_format: o.log_format.or(self.log.format).unwrap_or_default(),
             log_level: self.log.level.unwrap_or_else(|| "info".to_string()),
             upload_expiry_hours: self.uploads.expire_after_hours.unwrap_or(4).max(1),
-            job_workers: self.jobs.workers.unwrap_or(2).max(1),
+            job_workers: o.job_workers.or(self.jobs.workers).unwrap_or(2),
             job_retention_days: self.jobs.retention_days.unwrap_or(7).max(1),
             max_open_uploads_per_repository: cap(self.uploads.max_open_per_repository, 1000),
             max_open_uploads_per_principal: cap(self.uploads.max_open_per_principal, 200),
@@ -464,6 +465,21 @@ impl FileConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every ```toml block of the README is a config file berth accepts (unknown keys are refused, so a
+    /// misplaced or misspelt setting in the documentation fails here).
+    #[test]
+    fn the_readme_config_examples_parse() {
+        let readme = include_str!("../../../README.md");
+        let blocks: Vec<&str> =
+            readme.split("```toml\n").skip(1).map(|rest| rest.split("```").next().unwrap_or_default()).collect();
+        assert!(!blocks.is_empty(), "the README has config examples");
+        for block in blocks {
+            if let Err(e) = FileConfig::parse(block) {
+                panic!("README config example does not parse: {e}\n{block}");
+            }
+        }
+    }
 
     #[test]
     fn layers_flags_over_file_over_defaults() {
@@ -515,7 +531,7 @@ mod tests {
         assert_eq!((d.job_workers, d.job_retention_days), (2, 7));
         let jobs = FileConfig::parse("[jobs]\nworkers = 0\nretention_days = 30\n").unwrap();
         let c = jobs.resolve(Overrides::default()).unwrap();
-        assert_eq!((c.job_workers, c.job_retention_days), (1, 30), "at least one worker");
+        assert_eq!((c.job_workers, c.job_retention_days), (0, 30), "a node that runs no jobs");
         assert_eq!((d.max_open_uploads_per_repository, d.max_open_uploads_per_principal), (Some(1000), Some(200)));
         let file = FileConfig::parse("[uploads]\nmax_open_per_repository = 0\nmax_open_per_principal = 7\n").unwrap();
         let c = file.resolve(Overrides::default()).unwrap();

@@ -148,6 +148,10 @@ struct ServeArgs {
     /// (`berth lifecycle run`) [default: 24].
     #[arg(long, env = "BERTH_LIFECYCLE_INTERVAL_HOURS")]
     lifecycle_interval_hours: Option<u64>,
+    /// Jobs (scans, lifecycle runs, ...) this node runs at once; 0: this node only queues jobs and others
+    /// run them [default: 2].
+    #[arg(long, env = "BERTH_JOB_WORKERS")]
+    job_workers: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -238,6 +242,7 @@ fn main() -> ExitCode {
                     gc_grace: a.gc_grace,
                     gc_interval: a.gc_interval,
                     lifecycle_interval_hours: a.lifecycle_interval_hours,
+                    job_workers: a.job_workers,
                 };
                 let options = serve::ServeOptions { allow_empty_metadata: a.allow_empty_metadata };
                 serve::run(file.resolve(overrides)?, options).await.map(|_| ExitCode::SUCCESS)

@@ -100,6 +100,8 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
         &registry,
         berth_registry::jobs::WorkerOptions {
             slots: config.job_workers,
+            // The listen address names the node in `berth jobs show` (worker) and the logs.
+            node: format!("{addr}#{}", std::process::id()),
             retention_secs: config.job_retention_days as i64 * 86400,
             ..Default::default()
         },

@@ -18,7 +18,7 @@ use crate::Registry;
 /// How a node runs jobs.
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
-    /// Jobs run at once on this node.
+    /// Jobs run at once on this node; 0: it runs none (it still queues jobs and keeps the upkeep).
     pub slots: usize,
     /// Names this node's claims (with the slot number appended); unique per process.
     pub node: String,
@@ -59,7 +59,7 @@ fn pause(failures: u32) -> Duration {
 /// by another node when its lease lapses, or by this one after a restart).
 pub fn start_workers(registry: &Registry, options: WorkerOptions) -> Vec<JoinHandle<()>> {
     let options = Arc::new(options);
-    let mut handles: Vec<JoinHandle<()>> = (0..options.slots.max(1))
+    let mut handles: Vec<JoinHandle<()>> = (0..options.slots)
         .map(|slot| tokio::spawn(slot_loop(registry.clone(), options.clone(), format!("{}/{slot}", options.node))))
         .collect();
     handles.push(tokio::spawn(upkeep_loop(registry.clone(), options)));
@@ -197,11 +197,13 @@ impl Registry {
             }
         };
         match self.meta.finish_job(job.id, owner, &end, now).await {
-            Ok(true) => {
-                if let Some(why) = why {
-                    handler.abandoned(self, &job, &why).await;
+            Ok(true) => match why {
+                Some(why) => handler.abandoned(self, &job, &why).await,
+                None if matches!(end, JobEnd::Succeeded { .. }) => {
+                    tracing::info!(job = job.id, kind = %job.kind, key = %job.key, worker = owner, "job succeeded")
                 }
-            }
+                None => {}
+            },
             Ok(false) => tracing::warn!(job = job.id, "the job was taken over before it could be recorded as ended"),
             // The lease lapses: another worker takes the job over, or the upkeep ends it.
             Err(e) => tracing::warn!(job = job.id, error = %e, "recording the end of a job failed"),
