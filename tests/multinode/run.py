@@ -6,7 +6,8 @@
 Starts everything itself on free loopback ports in a temporary directory (kept with MULTINODE_KEEP=1), then
 checks, through the balancer: docker push/pull of a multi-layer image, skopeo and oras round trips, the aws
 CLI; a chunked upload whose POST, PATCHes and PUT go to different nodes; a temporary login password and a
-bearer token issued by one node accepted by the others. Kill tests: SIGKILL of a node in the middle of a
+bearer token issued by one node accepted by the others; a scan queued on a node that runs no jobs
+(BERTH_JOB_WORKERS=0) run by another. Kill tests: SIGKILL of a node in the middle of a
 chunked push of MULTINODE_BIG_MIB (default 200) MiB (the client resumes through the balancer from the
 upload's Range and the blob's digest verifies), SIGKILL during manifest pushes, PostgreSQL stopped mid-run
 (503 UNAVAILABLE with Retry-After while down, recovery without restarting berth). Last, every blob and tag
@@ -19,6 +20,7 @@ import hashlib
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -161,9 +163,12 @@ def s3_setup():
 NODES = {f"node{i}": free_port() for i in (1, 2, 3)}
 LB_PORT = free_port()
 LB = f"127.0.0.1:{LB_PORT}"
+# A node that runs no jobs, so that a scan queued there must be run by another.
+QUEUE_ONLY = "node1"
+FIXTURE = os.path.join(os.path.dirname(ROOT), "shared", "testdata", "fixtures", "oci-scanner-fixture")
 
 
-def node_env():
+def node_env(name):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BERTH_"))}
     env.update({
         "BERTH_METADATA_URL": f"postgres://postgres@127.0.0.1:{PG_PORT}/berth",
@@ -176,6 +181,8 @@ def node_env():
         "BERTH_ADMIN_ACCESS_KEY_ID": KEY_ID, "BERTH_ADMIN_SECRET_ACCESS_KEY": KEY_SECRET,
         "RUST_LOG": "info",
     })
+    if name == QUEUE_ONLY:
+        env["BERTH_JOB_WORKERS"] = "0"  # it queues jobs (scans on push); the other nodes run them
     return env
 
 
@@ -183,7 +190,7 @@ def node_start(name):
     port = NODES[name]
     data = os.path.join(tmp, name)
     os.makedirs(data, exist_ok=True)
-    start(name, [BERTH, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data], env=node_env())
+    start(name, [BERTH, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data], env=node_env(name))
     wait_for(name, lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok)
 
 
@@ -436,6 +443,62 @@ def case_login_password_and_token():
         assert "1" in r.json()["tags"]
 
 
+def berth_cli(node_name, *args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BERTH_"))}
+    env.update({"BERTH_ACCESS_KEY_ID": KEY_ID, "BERTH_SECRET_ACCESS_KEY": KEY_SECRET,
+                "BERTH_ENDPOINT": f"http://{node(node_name)}", "HOME": tmp})
+    return run([BERTH, *args], env=env)
+
+
+def push_layout(host, layout, ref):
+    """Pushes the single image of OCI layout `layout` as `ref` with plain HTTP requests; returns its digest."""
+    index = json.load(open(os.path.join(layout, "index.json")))
+    digest = index["manifests"][0]["digest"]
+    blob = lambda d: open(os.path.join(layout, "blobs", "sha256", d.split(":", 1)[1]), "rb").read()  # noqa: E731
+    manifest = blob(digest)
+    repo, tag = ref.split(":", 1)
+    parsed = json.loads(manifest)
+    for d in [parsed["config"]["digest"]] + [lay["digest"] for lay in parsed["layers"]]:
+        assert put_blob(host, repo, blob(d)) == d
+    r = requests.put(url(host, f"/v2/{repo}/manifests/{tag}"), data=manifest, auth=AUTH, timeout=30,
+                     headers={"Content-Type": parsed["mediaType"]})
+    assert r.status_code == 201, f"manifest PUT: {r.status_code} {r.text[:300]}"
+    acked_tags[(repo, tag)] = digest
+    return digest
+
+
+def case_scan_queued_on_one_node_run_by_another():
+    repo = "multinode/scanned"
+    env = aws_env()
+    run(["aws", "ecr", "create-repository", "--repository-name", repo, "--image-scanning-configuration",
+         "scanOnPush=true", "--endpoint-url", f"http://{node(QUEUE_ONLY)}"], env=env)
+    # Pushed to the node that runs no jobs: the scan on push is queued there.
+    digest = push_layout(node(QUEUE_ONLY), FIXTURE, f"{repo}:1")
+    deadline = time.time() + 240
+    while True:
+        jobs = json.loads(berth_cli(QUEUE_ONLY, "jobs", "list", "--kind", "scan", "--json"))["jobs"]
+        job = next((j for j in jobs if digest in j["key"] and repo in j["key"]), None)
+        if job and job["state"] in ("succeeded", "failed", "cancelled"):
+            break
+        assert time.time() < deadline, f"the scan job did not finish in time: {job}"
+        time.sleep(2)
+    shown = json.loads(berth_cli(QUEUE_ONLY, "jobs", "show", str(job["jobId"]), "--json"))["job"]
+    assert shown["state"] == "succeeded", f"scan job: {shown}"
+    worker = shown.get("worker") or ""
+    ran_on = [n for n in NODES if worker.startswith(f"{node(n)}#")]
+    assert ran_on and ran_on[0] != QUEUE_ONLY, f"the scan ran on {worker!r}, expected node2 or node3 ({NODES})"
+    # The node that ran it logged it, and every node answers with the finished scan.
+    with open(os.path.join(tmp, f"{ran_on[0]}.log"), errors="replace") as f:
+        plain = (re.sub(r"\x1b\[[0-9;]*m", "", line) for line in f)  # in case the log is coloured
+        assert any("job succeeded" in line and f"job={job['jobId']} " in line for line in plain), \
+            f"no 'job succeeded' line for job {job['jobId']} in {ran_on[0]}.log"
+    for host in (node(QUEUE_ONLY), LB):
+        out = json.loads(run(["aws", "ecr", "describe-image-scan-findings", "--repository-name", repo,
+                              "--image-id", f"imageDigest={digest}", "--endpoint-url", f"http://{host}"], env=env))
+        assert out["imageScanStatus"]["status"] in ("COMPLETE", "ACTIVE"), out["imageScanStatus"]
+    log(f"  scan of {digest[:19]}... queued on {QUEUE_ONLY}, run by {ran_on[0]} ({worker})")
+
+
 class ResumingUpload:
     """A chunked upload that survives the death of whichever node served a request: on any failure it asks
     (through the balancer) where the upload stands and continues from the server's Range."""
@@ -651,6 +714,7 @@ CASES = [
     ("oras", case_oras),
     ("aws-cli", case_aws_cli),
     ("login-password-and-token", case_login_password_and_token),
+    ("scan-queued-on-one-node-run-by-another", case_scan_queued_on_one_node_run_by_another),
     ("kill-during-big-push", case_kill_during_big_push),
     ("kill-during-manifest-push", case_kill_during_manifest_push),
     ("postgres-restart", case_postgres_restart),
