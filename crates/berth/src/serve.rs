@@ -73,6 +73,14 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
     }
     let meta = stores.meta.clone();
     let identity = open_identity(&config, stores.meta).await?;
+    // A repository created from a creation template may carry a repository policy: this node forgets what
+    // it cached about that repository's policies at once.
+    let forget = Arc::downgrade(&identity);
+    registry.on_repository_created(Arc::new(move |_| {
+        if let Some(identity) = forget.upgrade() {
+            identity.forget_cached_policies();
+        }
+    }));
     if config.tls.is_none() && !config.listen.ip().is_loopback() {
         tracing::warn!(
             listen = %config.listen,

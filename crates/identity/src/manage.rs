@@ -250,6 +250,20 @@ impl Identity {
         if existed { Ok(()) } else { Err(IdentityError::NotFound(format!("membership of {user} in {group}"))) }
     }
 
+    /// Checks `document` as [`Identity::put_policy`] would for `target`, without storing it (for documents
+    /// stored elsewhere and attached later, such as a repository creation template's repository policy).
+    pub fn check_policy(&self, target: &PolicyTarget, document: &str) -> Result<()> {
+        PolicyDocument::parse(document, policy_kind(target))
+            .map(|_| ())
+            .map_err(|e| IdentityError::MalformedPolicy(e.to_string()))
+    }
+
+    /// Forgets the policies and visibility cached on this node: for policies written to the metadata
+    /// store by another component (a repository created from a creation template).
+    pub fn forget_cached_policies(&self) {
+        self.cache.invalidate();
+    }
+
     /// Validates and attaches a policy document.
     pub async fn put_policy(&self, _: &Authorized, target: &PolicyTarget, document: &str) -> Result<()> {
         PolicyDocument::parse(document, policy_kind(target))

@@ -33,6 +33,7 @@ pub mod scans;
 pub mod settings;
 mod sqlite;
 pub mod summaries;
+pub mod templates;
 pub mod transfer;
 
 use async_trait::async_trait;
@@ -351,6 +352,7 @@ pub trait MetaStore:
     + lifecycle::LifecycleStore
     + accounting::AccountingStore
     + quotas::QuotaStore
+    + templates::TemplateStore
 {
 }
 impl<T> MetaStore for T where
@@ -369,5 +371,6 @@ impl<T> MetaStore for T where
         + lifecycle::LifecycleStore
         + accounting::AccountingStore
         + quotas::QuotaStore
+        + templates::TemplateStore
 {
 }

@@ -78,6 +78,12 @@ pub enum RegistryError {
     /// A preview of the repository is still being computed (never raised on /v2).
     #[error("a lifecycle policy preview of the repository is still in progress")]
     LifecyclePreviewInProgress,
+    /// A repository creation template with this prefix exists (never raised on /v2).
+    #[error("a repository creation template with prefix {0} already exists")]
+    TemplateAlreadyExists(String),
+    /// No repository creation template has this prefix (never raised on /v2).
+    #[error("no repository creation template has prefix {0}")]
+    TemplateNotFound(String),
     /// The blob store or the metadata store is out of space (a full disk or quota): nothing was stored, and the
     /// same request succeeds once space has been freed. A fault of the server's environment, not of the request.
     #[error("no space left on device: {0}")]
@@ -118,7 +124,9 @@ impl RegistryError {
             | RegistryError::LifecyclePolicyInvalid(_)
             | RegistryError::LifecyclePolicyNotFound
             | RegistryError::LifecyclePreviewNotFound
-            | RegistryError::LifecyclePreviewInProgress => ErrorCode::Unsupported,
+            | RegistryError::LifecyclePreviewInProgress
+            | RegistryError::TemplateAlreadyExists(_)
+            | RegistryError::TemplateNotFound(_) => ErrorCode::Unsupported,
             RegistryError::TooMany(_) | RegistryError::PullBlocked(_) | RegistryError::QuotaExceeded(_) => {
                 ErrorCode::Denied
             }

@@ -24,6 +24,7 @@ mod recovery;
 mod repositories;
 pub mod scanning;
 mod settings;
+pub mod templates;
 mod uploads;
 mod usage;
 
@@ -108,6 +109,8 @@ pub struct Registry {
     gc: gc::GcSettings,
     /// Names this process's blob commits (`gc_blob_commits.owner`).
     instance: Arc<str>,
+    /// Called with each repository a creation template created.
+    created_hooks: templates::CreatedHooks,
 }
 
 impl Registry {
@@ -127,6 +130,7 @@ impl Registry {
             layer_memo: Default::default(),
             gc: Default::default(),
             instance: uuid::Uuid::new_v4().to_string().into(),
+            created_hooks: Default::default(),
         };
         // Built-in kinds; other kinds are registered by whoever builds the registry.
         registry.register_job_handler(Arc::new(scanning::ScanHandler));

@@ -84,6 +84,7 @@ impl Registry {
             pushed_at: self.now(),
             content: body,
         };
+        self.create_on_push(repo).await?;
         self.meta.put_manifest(&record, &tags).await?;
         self.scan_on_push(repo, &digest, &parsed).await;
         Ok(PushedManifest { digest, subject: record.subject })

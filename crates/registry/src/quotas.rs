@@ -104,6 +104,7 @@ impl Registry {
         size: u64,
         commit: i64,
     ) -> Result<()> {
+        self.create_on_push(repo).await?;
         match self.meta.link_committed_blob(repo, digest, size, commit, self.now(), &QuotaRule).await {
             Err(berth_meta::MetaError::Refused(why)) => {
                 self.abandon_commit(commit, digest).await?;
@@ -121,6 +122,7 @@ impl Registry {
         from: &RepositoryName,
         digest: &Digest,
     ) -> Result<Option<u64>> {
+        self.create_on_push(repo).await?;
         self.meta.mount_blob(repo, from, digest, self.now(), &QuotaRule).await.map_err(quota_refusal)
     }
 

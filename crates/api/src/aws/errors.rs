@@ -30,6 +30,8 @@ pub enum ErrorType {
     LifecyclePolicyNotFound,
     LifecyclePolicyPreviewNotFound,
     LifecyclePolicyPreviewInProgress,
+    TemplateAlreadyExists,
+    TemplateNotFound,
     ImageAlreadyExists,
     ImageTagAlreadyExists,
     ImageDigestDoesNotMatch,
@@ -92,6 +94,8 @@ impl ErrorType {
             ErrorType::LifecyclePolicyNotFound => "LifecyclePolicyNotFoundException",
             ErrorType::LifecyclePolicyPreviewNotFound => "LifecyclePolicyPreviewNotFoundException",
             ErrorType::LifecyclePolicyPreviewInProgress => "LifecyclePolicyPreviewInProgressException",
+            ErrorType::TemplateAlreadyExists => "TemplateAlreadyExistsException",
+            ErrorType::TemplateNotFound => "TemplateNotFoundException",
             ErrorType::Server => "ServerException",
             ErrorType::Serialization => "SerializationException",
             ErrorType::UnknownOperation => "UnknownOperationException",
@@ -128,6 +132,8 @@ impl ErrorType {
             | ErrorType::LifecyclePolicyNotFound
             | ErrorType::LifecyclePolicyPreviewNotFound
             | ErrorType::LifecyclePolicyPreviewInProgress
+            | ErrorType::TemplateAlreadyExists
+            | ErrorType::TemplateNotFound
             | ErrorType::ImageAlreadyExists
             | ErrorType::ImageTagAlreadyExists
             | ErrorType::ImageDigestDoesNotMatch
@@ -225,6 +231,18 @@ impl AwsError {
                      '{name}' in the registry with id '{registry_id}'"
                 ),
             ),
+            RegistryError::TemplateAlreadyExists(prefix) => AwsError::new(
+                ErrorType::TemplateAlreadyExists,
+                format!(
+                    "A repository creation template with prefix '{prefix}' already exists in the registry with id '{registry_id}'"
+                ),
+            ),
+            RegistryError::TemplateNotFound(prefix) => AwsError::new(
+                ErrorType::TemplateNotFound,
+                format!(
+                    "The repository creation template with prefix '{prefix}' does not exist in the registry with id '{registry_id}'"
+                ),
+            ),
             // A repository's pull policy refuses the image (or a layer only refused images use).
             RegistryError::PullBlocked(why) => AwsError::new(ErrorType::AccessDenied, why),
             // A storage quota has no room for the layer (not LimitExceededException: SDKs retry that).
@@ -299,7 +317,9 @@ impl IntoResponse for AwsError {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorType; 38] = [
+    const ALL: [ErrorType; 40] = [
+        ErrorType::TemplateAlreadyExists,
+        ErrorType::TemplateNotFound,
         ErrorType::LifecyclePolicyNotFound,
         ErrorType::LifecyclePolicyPreviewNotFound,
         ErrorType::LifecyclePolicyPreviewInProgress,

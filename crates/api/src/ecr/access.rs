@@ -27,6 +27,12 @@ const ON_REGISTRY: &[&str] = &[
     "PutAccountSetting",
     "PutRegistryScanningConfiguration",
     "GetRegistryScanningConfiguration",
+    // Repository creation templates are the registry's configuration: they name repositories that do not
+    // exist yet.
+    "CreateRepositoryCreationTemplate",
+    "DescribeRepositoryCreationTemplates",
+    "UpdateRepositoryCreationTemplate",
+    "DeleteRepositoryCreationTemplate",
 ];
 
 /// Operations on the repository in `repositoryName`.
@@ -86,7 +92,11 @@ pub(crate) fn declared(operation: &str, input: &Input<'_>, account: &Account) ->
         }
         required
     } else if ON_REGISTRY.contains(&operation) {
-        vec![ecr(Target::Registry)]
+        let mut required = vec![ecr(Target::Registry)];
+        if matches!(operation, "CreateRepositoryCreationTemplate" | "UpdateRepositoryCreationTemplate") {
+            required.extend(template_contents(input)?);
+        }
+        required
     } else if ON_RESOURCE_ARN.contains(&operation) {
         vec![ecr(Target::Repository(repository_of_arn(input, account)?))]
     } else {
@@ -103,6 +113,29 @@ pub(crate) fn declared(operation: &str, input: &Input<'_>, account: &Account) ->
         }
     };
     Ok(Some(Declared::All(required)))
+}
+
+/// What a template written by `input` will do to the repositories it creates, each needing its own action on
+/// every repository (`*`: they do not exist yet), as ECR asks of whoever manages templates: creating
+/// repositories (`CREATE_ON_PUSH`), setting their repository policy, lifecycle policy and tags. Without
+/// these, the right to write templates would grant them.
+fn template_contents(input: &Input<'_>) -> Result<Vec<Required>, AwsError> {
+    let any = |action: &str| Required::new(action, Target::Any);
+    let mut required = Vec::new();
+    let applied_for = input.opt_list("appliedFor")?.map_or(&[][..], Vec::as_slice);
+    if applied_for.iter().any(|a| a.as_str() == Some("CREATE_ON_PUSH")) {
+        required.push(any("ecr:CreateRepository"));
+    }
+    if input.opt_str("repositoryPolicy")?.is_some_and(|p| !p.is_empty()) {
+        required.push(any("ecr:SetRepositoryPolicy"));
+    }
+    if input.opt_str("lifecyclePolicy")?.is_some_and(|p| !p.is_empty()) {
+        required.push(any("ecr:PutLifecyclePolicy"));
+    }
+    if input.opt_list("resourceTags")?.is_some_and(|t| !t.is_empty()) {
+        required.push(any("ecr:TagResource"));
+    }
+    Ok(required)
 }
 
 /// The repository a `resourceArn` names: `arn:aws:ecr:<region>:<account>:repository/<name>` of this registry.
@@ -175,5 +208,36 @@ mod tests {
         assert!(declared_for("ListImages", json!({})).is_err(), "a missing repositoryName is invalid");
         let foreign = json!({"resourceArn": "arn:aws:ecr:us-east-1:999999999999:repository/a"});
         assert!(declared_for("TagResource", foreign).is_err(), "another account's ARN");
+    }
+
+    #[test]
+    fn templates_need_the_rights_they_carry() {
+        let actions = |op: &str, body: serde_json::Value| {
+            let Ok(Some(Declared::All(r))) = declared_for(op, body) else { panic!() };
+            r.into_iter().map(|r| (r.action, r.target)).collect::<Vec<_>>()
+        };
+        let reg = |a: &str| (a.to_string(), Target::Registry);
+        let any = |a: &str| (a.to_string(), Target::Any);
+        let bare = json!({"prefix": "p", "appliedFor": ["REPLICATION"]});
+        assert_eq!(actions("CreateRepositoryCreationTemplate", bare), [reg("ecr:CreateRepositoryCreationTemplate")]);
+        let full = json!({"prefix": "p", "appliedFor": ["CREATE_ON_PUSH"], "repositoryPolicy": "{}",
+                          "lifecyclePolicy": "{}", "resourceTags": [{"Key": "k", "Value": "v"}]});
+        assert_eq!(
+            actions("UpdateRepositoryCreationTemplate", full),
+            [
+                reg("ecr:UpdateRepositoryCreationTemplate"),
+                any("ecr:CreateRepository"),
+                any("ecr:SetRepositoryPolicy"),
+                any("ecr:PutLifecyclePolicy"),
+                any("ecr:TagResource"),
+            ]
+        );
+        let cleared = json!({"prefix": "p", "repositoryPolicy": "", "lifecyclePolicy": "", "resourceTags": []});
+        assert_eq!(actions("UpdateRepositoryCreationTemplate", cleared), [reg("ecr:UpdateRepositoryCreationTemplate")]);
+        let listing = json!({"prefixes": ["p"]});
+        assert_eq!(
+            actions("DescribeRepositoryCreationTemplates", listing),
+            [reg("ecr:DescribeRepositoryCreationTemplates")]
+        );
     }
 }

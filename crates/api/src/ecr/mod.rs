@@ -25,6 +25,7 @@ pub(crate) mod registry;
 pub(crate) mod repositories;
 mod scans;
 mod tags;
+mod templates;
 
 pub use layers::DOWNLOAD_PATH;
 /// Every operation of ECR's model berth knows (implemented or answering `UnsupportedOperationException`), and
@@ -221,6 +222,10 @@ async fn dispatch(ctx: &Ctx<'_>, operation: &str, input: &Input<'_>) -> Result<V
         "DeleteLifecyclePolicy" => lifecycle::delete(ctx, input).await,
         "StartLifecyclePolicyPreview" => lifecycle::start_preview(ctx, input).await,
         "GetLifecyclePolicyPreview" => lifecycle::get_preview(ctx, input).await,
+        "CreateRepositoryCreationTemplate" => templates::create(ctx, input).await,
+        "DescribeRepositoryCreationTemplates" => templates::describe(ctx, input).await,
+        "UpdateRepositoryCreationTemplate" => templates::update(ctx, input).await,
+        "DeleteRepositoryCreationTemplate" => templates::delete(ctx, input).await,
         "GetRepositoryCatalogData" => catalog::get(ctx, input).await,
         "PutRepositoryCatalogData" => catalog::put(ctx, input).await,
         other => Err(AwsError::server(&format!("{other} declares its access but has no handler"))),

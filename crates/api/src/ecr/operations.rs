@@ -88,14 +88,17 @@ pub const IMPLEMENTED: &[&str] = &[
     "BatchGetRepositoryScanningConfiguration",
     "CompleteLayerUpload",
     "CreateRepository",
+    "CreateRepositoryCreationTemplate",
     "DeleteLifecyclePolicy",
     "DeleteRegistryPolicy",
     "DeleteRepository",
+    "DeleteRepositoryCreationTemplate",
     "DeleteRepositoryPolicy",
     "DescribeImageScanFindings",
     "DescribeImages",
     "DescribeRegistry",
     "DescribeRepositories",
+    "DescribeRepositoryCreationTemplates",
     "GetAccountSetting",
     "GetAuthorizationToken",
     "GetDownloadUrlForLayer",
@@ -120,6 +123,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "StartLifecyclePolicyPreview",
     "TagResource",
     "UntagResource",
+    "UpdateRepositoryCreationTemplate",
     "UploadLayerPart",
 ];
 
@@ -130,8 +134,6 @@ pub fn feature_of(operation: &str) -> &'static str {
         "replication"
     } else if has(&["PullThroughCache", "PullTimeUpdateExclusion"]) {
         "pull-through caching"
-    } else if has(&["CreationTemplate"]) {
-        "repository creation templates"
     } else if has(&["Signing"]) {
         "image signing"
     } else if has(&["StorageClass"]) {

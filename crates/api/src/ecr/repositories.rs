@@ -136,7 +136,7 @@ fn exclusion_filters(list: &[Value]) -> Result<Vec<String>, AwsError> {
 }
 
 /// The `imageTagMutability` ECR shows for a mutability and its exclusions.
-fn mutability_name(mutability: TagMutability, exclusions: &[String]) -> &'static str {
+pub(crate) fn mutability_name(mutability: TagMutability, exclusions: &[String]) -> &'static str {
     match (mutability, exclusions.is_empty()) {
         (TagMutability::Mutable, true) => "MUTABLE",
         (TagMutability::Immutable, true) => "IMMUTABLE",
@@ -145,8 +145,21 @@ fn mutability_name(mutability: TagMutability, exclusions: &[String]) -> &'static
     }
 }
 
-fn exclusion_filters_json(exclusions: &[String]) -> Value {
+pub(crate) fn exclusion_filters_json(exclusions: &[String]) -> Value {
     exclusions.iter().map(|f| json!({"filterType": "WILDCARD", "filter": f})).collect()
+}
+
+/// An `encryptionConfiguration`: berth accepts ECR's default, `AES256` without a key.
+pub(crate) fn check_encryption(enc: &Input<'_>) -> Result<(), AwsError> {
+    match enc.opt_enum("encryptionType", &["AES256", "KMS", "KMS_DSSE"])? {
+        None => Err(AwsError::invalid(
+            "Invalid parameter at 'encryptionConfiguration.encryptionType' failed to satisfy constraint: 'Member must not be null'",
+        )),
+        // The default ECR clients send: accepted, berth's storage is the operator's disk.
+        Some("AES256") if enc.opt_str("kmsKey")?.is_none() => Ok(()),
+        Some("AES256") => Err(AwsError::invalid("kmsKey can only be given with encryptionType KMS")),
+        Some(other) => Err(AwsError::invalid(format!("encryptionType {other} is not supported by berth (no KMS)"))),
+    }
 }
 
 pub(crate) fn settings(input: &Input<'_>) -> Result<RepositorySettings, AwsError> {
@@ -156,19 +169,7 @@ pub(crate) fn settings(input: &Input<'_>) -> Result<RepositorySettings, AwsError
         None => false,
     };
     if let Some(enc) = input.opt_object("encryptionConfiguration")? {
-        match enc.opt_enum("encryptionType", &["AES256", "KMS", "KMS_DSSE"])? {
-            None => {
-                return Err(AwsError::invalid(
-                    "Invalid parameter at 'encryptionConfiguration.encryptionType' failed to satisfy constraint: 'Member must not be null'",
-                ));
-            }
-            // The default ECR clients send: accepted, berth's storage is the operator's disk.
-            Some("AES256") if enc.opt_str("kmsKey")?.is_none() => {}
-            Some("AES256") => return Err(AwsError::invalid("kmsKey can only be given with encryptionType KMS")),
-            Some(other) => {
-                return Err(AwsError::invalid(format!("encryptionType {other} is not supported by berth (no KMS)")));
-            }
-        }
+        check_encryption(&enc)?;
     }
     let tags = match input.opt_list("tags")? {
         Some(list) => resource_tags(list)?,

@@ -27,4 +27,5 @@ mod quotas;
 mod s3;
 mod scanning;
 mod slowloris;
+mod templates;
 mod uploads;

@@ -29,6 +29,7 @@ mod scans;
 mod settings;
 mod summaries;
 mod tags;
+mod templates;
 mod uploads;
 
 use berth_oci::{Digest, RepositoryName, Tag};
@@ -58,6 +59,7 @@ pub use settings::{
 };
 pub use summaries::repository_summaries;
 pub use tags::tag_listing;
+pub use templates::{creation_templates, repositories_from_templates};
 pub use uploads::{upload_session_caps, upload_sessions, usage_counters, usage_history};
 
 /// Runs every check against `store`, which should be freshly created (empty).
@@ -102,6 +104,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     registry_storage(store).await;
     quotas(store).await;
     concurrent_quota_links(store).await;
+    creation_templates(store).await;
 }
 
 /// Runs every check of the identity traits ([`IdentityMeta`]) against `store`, which should be freshly
@@ -123,6 +126,7 @@ pub async fn run_identity<S: MetaStore + IdentityMeta>(store: &S) {
     public_catalog_search(store).await;
     repository_summaries(store).await;
     concurrent_identity_writes(store).await;
+    repositories_from_templates(store).await;
 }
 
 const IMAGE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";

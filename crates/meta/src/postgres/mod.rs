@@ -56,6 +56,7 @@ mod repositories;
 mod scans;
 mod settings;
 mod summaries;
+mod templates;
 mod tokens;
 mod uploads;
 mod usage;

@@ -66,7 +66,10 @@ pub(super) fn record(row: &PgRow) -> Result<RepositoryRecord> {
 }
 
 /// The record of `name` if it exists, read on `conn` (inside a transaction when the caller needs one).
-async fn record_of(conn: &mut PgConnection, name: &RepositoryName) -> Result<Option<(i64, RepositoryRecord)>> {
+pub(super) async fn record_of(
+    conn: &mut PgConnection,
+    name: &RepositoryName,
+) -> Result<Option<(i64, RepositoryRecord)>> {
     let sql = format!(
         "SELECT r.id AS id, {RECORD_COLUMNS} FROM repositories r \
          LEFT JOIN repository_settings s ON s.repository_id = r.id \
@@ -141,6 +144,31 @@ pub(super) async fn make_explicit(conn: &mut PgConnection, name: &RepositoryName
     Ok(Some(id))
 }
 
+/// Writes the settings row and resource tags of a repository being created explicitly.
+pub(super) async fn insert_settings(
+    conn: &mut PgConnection,
+    repository_id: i64,
+    settings: &RepositorySettings,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO repository_settings \
+         (repository_id, created_at, image_tag_mutability, tag_mutability_exclusions, scan_on_push) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(repository_id)
+    .bind(now)
+    .bind(mutability_to_db(settings.tag_mutability))
+    .bind(exclusions_to_db(&settings.tag_mutability_exclusions))
+    .bind(settings.scan_on_push)
+    .execute(&mut *conn)
+    .await?;
+    for (key, value) in &settings.tags {
+        upsert_resource_tag(&mut *conn, repository_id, key, value).await?;
+    }
+    Ok(())
+}
+
 async fn upsert_resource_tag(conn: &mut PgConnection, id: i64, key: &str, value: &str) -> Result<()> {
     sqlx::query(
         "INSERT INTO repository_resource_tags (repository_id, key, value) VALUES ($1, $2, $3) \
@@ -170,21 +198,7 @@ impl RepositorySettingsStore for PgMeta {
             if record_of(&mut tx, name).await?.is_some() {
                 return Err(MetaError::AlreadyExists(format!("repository {name}")));
             }
-            sqlx::query(
-                "INSERT INTO repository_settings \
-                 (repository_id, created_at, image_tag_mutability, tag_mutability_exclusions, scan_on_push) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(repository_id)
-            .bind(now)
-            .bind(mutability_to_db(settings.tag_mutability))
-            .bind(exclusions_to_db(&settings.tag_mutability_exclusions))
-            .bind(settings.scan_on_push)
-            .execute(&mut *tx)
-            .await?;
-            for (key, value) in &settings.tags {
-                upsert_resource_tag(&mut tx, repository_id, key, value).await?;
-            }
+            insert_settings(&mut tx, repository_id, settings, now).await?;
             tx.commit().await?;
             Ok(RepositoryRecord {
                 name: name.clone(),

@@ -70,7 +70,10 @@ pub(super) fn record(row: &SqliteRow) -> Result<RepositoryRecord> {
 }
 
 /// The record of `name` if it exists, read on `conn` (inside a transaction when the caller needs one).
-async fn record_of(conn: &mut SqliteConnection, name: &RepositoryName) -> Result<Option<(i64, RepositoryRecord)>> {
+pub(super) async fn record_of(
+    conn: &mut SqliteConnection,
+    name: &RepositoryName,
+) -> Result<Option<(i64, RepositoryRecord)>> {
     let sql = format!(
         "SELECT r.id AS id, {RECORD_COLUMNS} FROM repositories r \
          LEFT JOIN repository_settings s ON s.repository_id = r.id \
@@ -135,29 +138,7 @@ impl RepositorySettingsStore for SqliteMeta {
             return Err(MetaError::AlreadyExists(format!("repository {name}")));
         }
         let repository_id = ensure_repository(&mut tx, name.as_str(), now).await?;
-        sqlx::query(
-            "INSERT INTO repository_settings \
-             (repository_id, created_at, image_tag_mutability, tag_mutability_exclusions, scan_on_push) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .bind(repository_id)
-        .bind(now)
-        .bind(mutability_to_db(settings.tag_mutability))
-        .bind(exclusions_to_db(&settings.tag_mutability_exclusions))
-        .bind(i64::from(settings.scan_on_push))
-        .execute(&mut *tx)
-        .await?;
-        for (key, value) in &settings.tags {
-            sqlx::query(
-                "INSERT INTO repository_resource_tags (repository_id, key, value) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (repository_id, key) DO UPDATE SET value = excluded.value",
-            )
-            .bind(repository_id)
-            .bind(key)
-            .bind(value)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_settings(&mut tx, repository_id, settings, now).await?;
         tx.commit().await?;
         self.durable().await?;
         Ok(RepositoryRecord {
@@ -501,6 +482,39 @@ impl RepositorySettingsStore for SqliteMeta {
         tx.commit().await?;
         self.durable().await
     }
+}
+
+/// Writes the settings row and resource tags of a repository being created explicitly.
+pub(super) async fn insert_settings(
+    conn: &mut SqliteConnection,
+    repository_id: i64,
+    settings: &RepositorySettings,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO repository_settings \
+         (repository_id, created_at, image_tag_mutability, tag_mutability_exclusions, scan_on_push) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .bind(repository_id)
+    .bind(now)
+    .bind(mutability_to_db(settings.tag_mutability))
+    .bind(exclusions_to_db(&settings.tag_mutability_exclusions))
+    .bind(i64::from(settings.scan_on_push))
+    .execute(&mut *conn)
+    .await?;
+    for (key, value) in &settings.tags {
+        sqlx::query(
+            "INSERT INTO repository_resource_tags (repository_id, key, value) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (repository_id, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(repository_id)
+        .bind(key)
+        .bind(value)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Gives an existing repository a settings row if it has none (a repository created by a push becomes

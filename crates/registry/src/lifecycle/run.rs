@@ -103,7 +103,7 @@ fn storage_class_name(c: StorageClass) -> &'static str {
 /// Parses and validates `text`, refusing what berth cannot carry out: berth has no archive storage class
 /// yet, so `transition` actions and `storageClass: archive` selections are refused rather than accepted and
 /// never acted on.
-fn valid(text: &str) -> Result<LifecyclePolicy> {
+pub(crate) fn valid(text: &str) -> Result<LifecyclePolicy> {
     let policy = LifecyclePolicy::parse(text).map_err(|e| RegistryError::LifecyclePolicyInvalid(e.0))?;
     if let Some(r) =
         policy.rules.iter().find(|r| r.action == Action::Transition || r.storage_class == StorageClass::Archive)

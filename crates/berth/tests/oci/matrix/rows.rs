@@ -99,6 +99,21 @@ pub(super) fn ecr_operations(repo: &str, kind: Kind, layer: &str) -> Vec<(&'stat
         ("DeleteLifecyclePolicy", json!({"repositoryName": SCRATCH}), scratch, false),
         ("StartLifecyclePolicyPreview", json!({"repositoryName": SCRATCH}), scratch, false),
         ("GetLifecyclePolicyPreview", json!({"repositoryName": repo}), r, false),
+        // A template for replication only: it applies to no push of the matrix.
+        (
+            "CreateRepositoryCreationTemplate",
+            json!({"prefix": "matrix-template", "appliedFor": ["REPLICATION"]}),
+            On::Registry,
+            false,
+        ),
+        ("DescribeRepositoryCreationTemplates", json!({}), On::Registry, false),
+        (
+            "UpdateRepositoryCreationTemplate",
+            json!({"prefix": "matrix-template", "description": "matrix"}),
+            On::Registry,
+            false,
+        ),
+        ("DeleteRepositoryCreationTemplate", json!({"prefix": "matrix-no-such-template"}), On::Registry, false),
     ]
 }
 
