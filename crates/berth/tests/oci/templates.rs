@@ -378,10 +378,7 @@ async fn templates_need_the_rights_they_carry() {
     let (tmp, s) = start();
     s.admin("CreateUser", json!({"userName": "ops"})).await;
     let key = s.admin("CreateAccessKey", json!({"userName": "ops"})).await;
-    let key = (
-        key["accessKeyId"].as_str().unwrap().to_string(),
-        key["secretAccessKey"].as_str().unwrap().to_string(),
-    );
+    let key = (key["accessKeyId"].as_str().unwrap().to_string(), key["secretAccessKey"].as_str().unwrap().to_string());
     let templates_only = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Action": ["ecr:CreateRepositoryCreationTemplate", "ecr:UpdateRepositoryCreationTemplate",
                    "ecr:DescribeRepositoryCreationTemplates", "ecr:DeleteRepositoryCreationTemplate"],
