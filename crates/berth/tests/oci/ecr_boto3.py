@@ -399,6 +399,35 @@ assert configs["failures"] == [{"repositoryName": "boto/none", "failureCode": "R
                                 "failureReason": "REPOSITORY_NOT_FOUND"}], configs
 print("boto3: DescribeRegistry, account settings, scanning configuration ok")
 
+# Repository creation templates, every member botocore knows.
+tpl = admin.create_repository_creation_template(
+    prefix="boto-tpl/",
+    description="boto3",
+    appliedFor=["CREATE_ON_PUSH", "PULL_THROUGH_CACHE"],
+    imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+    imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "latest"}],
+    resourceTags=[{"Key": "k", "Value": "v"}],
+    encryptionConfiguration={"encryptionType": "AES256"},
+    repositoryPolicy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"}]}),
+    customRoleArn="arn:aws:iam::000000000000:role/templates",
+)["repositoryCreationTemplate"]
+assert tpl["prefix"] == "boto-tpl" and isinstance(tpl["createdAt"], datetime.datetime), tpl
+assert tpl["imageTagMutabilityExclusionFilters"] == [{"filterType": "WILDCARD", "filter": "latest"}], tpl
+admin.create_repository_creation_template(prefix="ROOT", appliedFor=["REPLICATION"])
+pages = admin.get_paginator("describe_repository_creation_templates").paginate(PaginationConfig={"PageSize": 1})
+assert [t["prefix"] for p in pages for t in p["repositoryCreationTemplates"]] == ["ROOT", "boto-tpl"]
+updated = admin.update_repository_creation_template(prefix="boto-tpl", description="changed", repositoryPolicy="")
+assert updated["repositoryCreationTemplate"]["description"] == "changed", updated
+assert "repositoryPolicy" not in updated["repositoryCreationTemplate"], updated
+expect_error(lambda: admin.create_repository_creation_template(prefix="boto-tpl", appliedFor=["REPLICATION"]),
+             "TemplateAlreadyExistsException", "boto-tpl")
+for prefix in ["boto-tpl", "ROOT"]:
+    assert admin.delete_repository_creation_template(prefix=prefix)["repositoryCreationTemplate"]["prefix"] == prefix
+expect_error(lambda: admin.delete_repository_creation_template(prefix="boto-tpl"), "TemplateNotFoundException")
+expect_error(lambda: reader.describe_repository_creation_templates(), "AccessDeniedException")
+print("boto3: repository creation templates ok")
+
 # Operations of features berth does not have yet name the feature, once, without a retry.
 for call, feature in [
     (lambda: admin.describe_pull_through_cache_rules(), "pull-through caching"),
