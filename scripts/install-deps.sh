@@ -13,9 +13,9 @@ log() { printf '[install-deps] %s\n' "$*"; }
 
 # Debian packages the tests use (the clients incl. AWS CLI v2, Distribution to validate against,
 # busybox-static for FROM-scratch images, PostgreSQL for the metadata backend, headless Chromium and its
-# WebDriver for the console's browser tests).
+# WebDriver for the console's browser tests, Prometheus for `promtool check metrics` and a scraping server).
 apt_packages=(skopeo podman buildah busybox-static docker-registry umoci curl ca-certificates awscli debootstrap
-    postgresql chromium chromium-driver haproxy)
+    postgresql chromium chromium-driver haproxy prometheus)
 # PyPI packages: the oras SDK (e2e), boto3 and awscli (ECR-compatible API tests), selenium (console tests),
 # moto's S3 API server (the S3 blob backend's tests start `moto_server`).
 pip_packages=(oras boto3 awscli selenium 'moto[server]')

@@ -69,18 +69,31 @@ impl Endpoint {
         }
     }
 
-    /// A short, fixed label for logs and metrics.
+    /// The route template, for logs and metrics: fixed per kind of endpoint, never a repository's name.
     pub fn route(&self) -> &'static str {
         match self {
-            Endpoint::Base => "base",
-            Endpoint::Catalog => "catalog",
-            Endpoint::Tags { .. } => "tags",
-            Endpoint::Manifest { .. } => "manifest",
-            Endpoint::Blob { .. } => "blob",
-            Endpoint::UploadStart { .. } | Endpoint::Upload { .. } => "upload",
-            Endpoint::Referrers { .. } => "referrers",
+            Endpoint::Base => "/v2/",
+            Endpoint::Catalog => "/v2/_catalog",
+            Endpoint::Tags { .. } => "/v2/{name}/tags/list",
+            Endpoint::Manifest { .. } => "/v2/{name}/manifests/{reference}",
+            Endpoint::Blob { .. } => "/v2/{name}/blobs/{digest}",
+            Endpoint::UploadStart { .. } => "/v2/{name}/blobs/uploads/",
+            Endpoint::Upload { .. } => "/v2/{name}/blobs/uploads/{uuid}",
+            Endpoint::Referrers { .. } => "/v2/{name}/referrers/{digest}",
         }
     }
+
+    /// Every template [`Endpoint::route`] returns.
+    pub const ROUTES: [&'static str; 8] = [
+        "/v2/",
+        "/v2/_catalog",
+        "/v2/{name}/tags/list",
+        "/v2/{name}/manifests/{reference}",
+        "/v2/{name}/blobs/{digest}",
+        "/v2/{name}/blobs/uploads/",
+        "/v2/{name}/blobs/uploads/{uuid}",
+        "/v2/{name}/referrers/{digest}",
+    ];
 
     pub fn repository(&self) -> Option<&RepositoryName> {
         match self {

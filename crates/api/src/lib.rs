@@ -19,6 +19,7 @@ mod handlers;
 mod headers;
 pub mod lifecycle;
 mod login;
+pub mod metrics;
 mod observe;
 mod params;
 mod sigv4;
@@ -63,7 +64,7 @@ pub fn router(state: AppState) -> Router {
         // The ECR-compatible API: AWS JSON 1.1, the operation in `X-Amz-Target`.
         .route("/", post(ecr::handle))
         .route(&format!("{}/{{*rest}}", ecr::DOWNLOAD_PATH), get(handlers::download))
-        .route("/metrics", get(handlers::metrics))
+        .route("/metrics", get(metrics::scrape))
         .route("/healthz", get(|| async { "ok" }))
         .merge(console::routes())
         .layer(axum::middleware::from_fn(observe::observe))

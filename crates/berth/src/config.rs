@@ -45,6 +45,16 @@ pub struct FileConfig {
     pub gc: FileGc,
     #[serde(default)]
     pub lifecycle: FileLifecycle,
+    #[serde(default)]
+    pub metrics: FileMetrics,
+}
+
+/// Prometheus metrics.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileMetrics {
+    /// A second listener serving `GET /metrics` without authentication (e.g. `127.0.0.1:9464`).
+    pub listen: Option<SocketAddr>,
 }
 
 /// The job runtime on this node.
@@ -214,6 +224,8 @@ pub struct Config {
     pub gc_grace: Duration,
     /// How often the collector runs (`BERTH_GC_INTERVAL`, `[gc] interval`); zero: only on request.
     pub gc_interval: Duration,
+    /// The unauthenticated metrics listener (`--metrics-listen`, `BERTH_METRICS_LISTEN`, `[metrics] listen`).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The blob store `--storage-url` names.
@@ -329,6 +341,7 @@ pub struct Overrides {
     pub gc_interval: Option<String>,
     pub lifecycle_interval_hours: Option<u64>,
     pub job_workers: Option<usize>,
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Blob store settings from flags and the environment.
@@ -438,6 +451,7 @@ impl FileConfig {
         let gc_interval =
             duration("BERTH_GC_INTERVAL / [gc] interval", o.gc_interval.or(self.gc.interval), Duration::from_secs(60))?;
         Ok(Config {
+            metrics_listen: o.metrics_listen.or(self.metrics.listen),
             gc_grace,
             gc_interval,
             listen: o.listen.or(self.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 5000))),

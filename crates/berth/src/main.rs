@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the registry (OCI distribution API on /v2/).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Check that metadata and stored bytes agree (run with the server stopped to repair).
     Fsck(FsckArgs),
     /// Manage the vulnerability database scans are matched against.
@@ -152,6 +152,10 @@ struct ServeArgs {
     /// run them [default: 2].
     #[arg(long, env = "BERTH_JOB_WORKERS")]
     job_workers: Option<usize>,
+    /// Also serve `GET /metrics` on this address, without authentication (bind it where only the
+    /// monitoring system reaches, e.g. 127.0.0.1:9464); `/metrics` on the main listener is access-controlled.
+    #[arg(long, env = "BERTH_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(clap::Args)]
@@ -226,6 +230,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(a) => {
+                let a = *a;
                 let file = config::FileConfig::load(a.config.as_deref())?;
                 let overrides = config::Overrides {
                     listen: a.listen,
@@ -243,6 +248,7 @@ fn main() -> ExitCode {
                     gc_interval: a.gc_interval,
                     lifecycle_interval_hours: a.lifecycle_interval_hours,
                     job_workers: a.job_workers,
+                    metrics_listen: a.metrics_listen,
                 };
                 let options = serve::ServeOptions { allow_empty_metadata: a.allow_empty_metadata };
                 serve::run(file.resolve(overrides)?, options).await.map(|_| ExitCode::SUCCESS)

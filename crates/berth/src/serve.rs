@@ -1,6 +1,7 @@
 //! `berth serve`: logging, metrics, the listener (connections are served by `connections.rs`), background
 //! upkeep, the job workers and graceful shutdown.
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use berth_api::{AppState, router};
@@ -35,9 +36,8 @@ pub struct ServeOptions {
 
 pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
     let _log_guard = init_logging(&config);
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .map_err(|e| format!("installing the metrics recorder: {e}"))?;
+    let metrics =
+        berth_api::metrics::install_recorder().map_err(|e| format!("installing the metrics recorder: {e}"))?;
     match crate::connections::raise_open_file_limit() {
         Ok((before, after)) => {
             if after > before {
@@ -117,6 +117,11 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
     let collector = tokio::spawn(gc_worker(registry.clone(), config.gc_interval));
     let lifecycle =
         tokio::spawn(lifecycle_scheduler(registry.clone(), identity.clone(), config.lifecycle_interval_hours));
+    let metrics_upkeep = tokio::spawn(metrics_upkeep(metrics.clone()));
+    let metrics_listener = match config.metrics_listen {
+        Some(at) => Some(serve_metrics(at, metrics.clone()).await?),
+        None => None,
+    };
     let app = router(AppState {
         registry: registry.clone(),
         identity: identity.clone(),
@@ -136,6 +141,10 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
         } => tracing::warn!("in-flight requests did not finish in time; exiting"),
     }
     upkeep.abort();
+    metrics_upkeep.abort();
+    if let Some(l) = metrics_listener {
+        l.abort();
+    }
     vulndb.abort();
     for worker in &workers {
         worker.abort();
@@ -384,6 +393,36 @@ fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard 
         LogFormat::Human => builder.init(),
     }
     guard
+}
+
+/// Drains buffered histogram samples into their buckets every few seconds, so that memory stays bounded
+/// however rarely `/metrics` is scraped.
+async fn metrics_upkeep(handle: metrics_exporter_prometheus::PrometheusHandle) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        handle.run_upkeep();
+    }
+}
+
+/// Starts the unauthenticated metrics listener (`--metrics-listen`).
+async fn serve_metrics(
+    at: std::net::SocketAddr,
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+) -> Result<tokio::task::JoinHandle<()>, Box<dyn std::error::Error>> {
+    let listener = TcpListener::bind(at).await.map_err(|e| format!("listening for metrics on {at}: {e}"))?;
+    let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "the metrics listener answers anyone who reaches it, without authentication");
+    }
+    // For scripts listening on port 0; a reader that stopped reading after the first line is no error.
+    let _ = writeln!(std::io::stdout(), "berth metrics on http://{addr}/metrics");
+    tracing::info!(%addr, "metrics listener started");
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, berth_api::metrics::exporter(handle)).await {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    }))
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ mod scans;
 mod tags;
 mod templates;
 
+pub(crate) use catalog::OPERATIONS as PUBLIC_OPERATIONS;
 pub use layers::DOWNLOAD_PATH;
 /// Every operation of ECR's model berth knows (implemented or answering `UnsupportedOperationException`), and
 /// those of them newer than the botocore release the tests run with.

@@ -109,13 +109,6 @@ async fn route(app: &AppState, endpoint: Endpoint, req: Req, body: Body) -> Hand
     }
 }
 
-pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
-    match &app.metrics {
-        Some(h) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
 /// Builds a response with an empty body and the given headers.
 pub(crate) fn empty(status: StatusCode, headers: &[(&str, String)]) -> HandlerResult {
     let mut b = Response::builder().status(status);

@@ -126,7 +126,7 @@ async fn base_endpoint_and_metrics() {
     s.push_blob("m", b"count me").await;
     let text = s.get("/metrics").await.text().await.unwrap();
     assert!(text.contains("berth_http_requests_total"), "{text}");
-    assert!(text.contains("route=\"upload\""), "{text}");
+    assert!(text.contains("route=\"/v2/{name}/blobs/uploads/\""), "{text}");
 }
 
 /// A minimal HTTP/1.1 client on one socket, to see exactly which bytes a keep-alive connection carries.

@@ -21,6 +21,7 @@ mod listing;
 mod manifests;
 mod master_key;
 mod matrix;
+mod metrics;
 mod migrate;
 mod postgres;
 mod quotas;

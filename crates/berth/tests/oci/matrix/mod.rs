@@ -3,7 +3,7 @@
 //! `/auth/v1/Login`, and the web console's routes with a signed-in session), each cell asserted
 //! against one model of who may do what ([`expected`]).
 //!
-//! **A new route gets its row here** ([`v2_routes`], [`ecr_operations`], [`admin_operations`],
+//! **A new route gets its row here** ([`v2_routes`], [`registry_routes`], [`ecr_operations`], [`admin_operations`],
 //! [`console_routes`], [`console_admin_routes`]), with the
 //! ECR action and resource it is decided on. A cell is classified from the response alone: refused by
 //! the access decision, refused by the pull policy, or let through (whatever the handler then answered).
@@ -408,6 +408,10 @@ async fn every_route_of_every_surface_for_every_caller() {
         tally.check("v2", who, "GET /v2/".into(), base, want_base);
         let catalog = v2_outcome(send("GET", "/v2/_catalog").send().await.unwrap()).await;
         tally.check("v2", who, "GET /v2/_catalog".into(), catalog, Outcome::Through);
+        for (method, path, action) in registry_routes() {
+            let got = v2_outcome(send(method, path).send().await.unwrap()).await;
+            tally.check("registry", who, format!("{method} {path}"), got, want(who, action, On::Registry, false));
+        }
         // `berth login`: a user's password for a key of that user (berth:CreateAccessKey on themselves);
         // robot and bearer tokens never sign in.
         let login = aws_outcome(send("POST", "/auth/v1/Login").send().await.unwrap()).await;

@@ -26,6 +26,11 @@ pub(super) fn v2_routes(repo: &str, layer: &str) -> Vec<(&'static str, String, &
     ]
 }
 
+/// Routes on the registry as a whole, outside `/v2`: (method, path, action). Decided on the registry.
+pub(super) fn registry_routes() -> Vec<(&'static str, &'static str, &'static str)> {
+    vec![("GET", "/metrics", "berth:GetMetrics")]
+}
+
 /// A valid lifecycle policy (ECR wants at least 100 characters).
 pub(super) const LIFECYCLE_POLICY: &str = r#"{"rules": [{"rulePriority": 1, "description": "keep ten untagged images", "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 10}, "action": {"type": "expire"}}]}"#;
 

@@ -1,0 +1,118 @@
+//! Prometheus metrics: the recorder (installed once by the server), per-request metrics recorded by
+//! [`crate::observe`] ([`http`]), and `/metrics`.
+//!
+//! `/metrics` on the main listener is decided like every other route: the caller (Basic credentials: a
+//! user's password, an access key id and secret, a robot token; or none) must be allowed `berth:GetMetrics`
+//! on the registry — administrators are, other principals when a policy grants it, anonymous callers only
+//! when the registry policy grants it to `*`. [`exporter`] serves the same text without authentication on a
+//! separate listener (`--metrics-listen`), meant for an address only the monitoring system reaches.
+
+pub(crate) mod http;
+mod names;
+pub(crate) mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use berth_identity::{Authorized, IdentityError, Required, Target};
+use metrics::Unit;
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::AppState;
+use crate::access;
+use crate::authn::{caller_of, client_ip};
+
+/// The action `/metrics` is decided on (on the registry).
+pub const GET_METRICS: &str = "berth:GetMetrics";
+
+const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Installs the process-wide recorder: latency histograms with [`names::LATENCY_BUCKETS`], every metric
+/// described. Call once, before serving. The caller must call [`PrometheusHandle::run_upkeep`] every few
+/// seconds (histogram samples are buffered until then).
+pub fn install_recorder() -> Result<PrometheusHandle, BuildError> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &names::LATENCY_BUCKETS)?
+        .install_recorder()?;
+    for (name, help) in names::COUNTERS {
+        let unit = if name.ends_with("_bytes_total") { Unit::Bytes } else { Unit::Count };
+        metrics::describe_counter!(*name, unit, *help);
+    }
+    for (name, help) in names::GAUGES {
+        metrics::describe_gauge!(*name, *help);
+    }
+    for (name, help) in names::HISTOGRAMS {
+        metrics::describe_histogram!(*name, Unit::Seconds, *help);
+    }
+    Ok(handle)
+}
+
+/// `GET /metrics` on the main listener: authenticated and decided like any route.
+pub(crate) async fn scrape(State(app): State<Arc<AppState>>, req: Request) -> Response {
+    let Some(handle) = &app.metrics else {
+        return refusal(StatusCode::NOT_FOUND, "metrics are not enabled on this server");
+    };
+    let ip = client_ip(&req);
+    let decision = match caller_of(&app, req.headers(), ip).await {
+        Ok(caller) => {
+            let required = [Required::new(GET_METRICS, Target::Registry)];
+            access::decide(&app, &caller, ip, &required).await.map_err(|e| (e, caller.principal.is_anonymous()))
+        }
+        Err(e) => Err((e, false)),
+    };
+    match decision {
+        Ok(authorized) => render(handle, &authorized),
+        Err((IdentityError::Denied { .. }, true)) => challenge("authentication required"),
+        Err((IdentityError::Denied { principal, .. }, false)) => {
+            refusal(StatusCode::FORBIDDEN, &format!("{principal} may not {GET_METRICS}"))
+        }
+        Err((IdentityError::BadCredentials | IdentityError::Signature(_), _)) => {
+            challenge("authentication required: the credentials are not valid")
+        }
+        Err((e @ IdentityError::RateLimited { retry_after }, _)) => {
+            let mut r = refusal(StatusCode::TOO_MANY_REQUESTS, &e.to_string());
+            r.headers_mut().insert(header::RETRY_AFTER, retry_after.into());
+            r
+        }
+        Err((IdentityError::Meta(m), _)) if m.is_unavailable() => {
+            let mut r = refusal(StatusCode::SERVICE_UNAVAILABLE, "the metadata store is unavailable");
+            r.headers_mut().insert(header::RETRY_AFTER, 5.into());
+            r
+        }
+        Err((e, _)) => {
+            tracing::error!(error = %e, "deciding a metrics scrape failed on a server fault");
+            refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
+fn render(handle: &PrometheusHandle, _authorized: &Authorized) -> Response {
+    ([(header::CONTENT_TYPE, TEXT_FORMAT)], handle.render()).into_response()
+}
+
+fn refusal(status: StatusCode, message: &str) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{message}\n")).into_response()
+}
+
+fn challenge(message: &str) -> Response {
+    let mut r = refusal(StatusCode::UNAUTHORIZED, message);
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"berth\""));
+    r
+}
+
+/// The separate metrics listener's app (`--metrics-listen`): `GET /metrics` without authentication, nothing
+/// else. Whoever can reach its address can read the metrics, so bind it where only the monitoring system
+/// can (e.g. `127.0.0.1:9090`).
+pub fn exporter(handle: PrometheusHandle) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let handle = handle.clone();
+            async move { ([(header::CONTENT_TYPE, TEXT_FORMAT)], handle.render()).into_response() }
+        }),
+    )
+}
