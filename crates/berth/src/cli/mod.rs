@@ -89,6 +89,9 @@ pub enum AdminCommand {
     /// Storage quotas on a repository or a namespace (`team-a/`): pushes that would exceed one are refused.
     #[command(subcommand)]
     Quota(QuotaCommand),
+    /// Repository creation templates (ECR's): what a repository created by a push starts with.
+    #[command(subcommand)]
+    Templates(TemplatesCommand),
     /// Scan an image for known vulnerabilities now (ECR's StartImageScan).
     Scan(ScanArgs),
     /// Show an image's vulnerability findings (ECR's DescribeImageScanFindings).
@@ -357,6 +360,24 @@ pub enum GcCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum TemplatesCommand {
+    /// List the templates, by prefix (aws ecr create-repository-creation-template writes them).
+    List {
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one template: settings, policies, tags.
+    Show {
+        /// `ROOT` or a namespace prefix (`team`, `team/`).
+        prefix: String,
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum JobsCommand {
     /// List jobs, newest first.
     List {
@@ -478,6 +499,7 @@ async fn dispatch(global: GlobalArgs, command: AdminCommand) -> Result<(), CliEr
         AdminCommand::Jobs(c) => commands::jobs::run(&client, c).await,
         AdminCommand::Gc(c) => commands::gc::run(&client, c).await,
         AdminCommand::Quota(c) => commands::quotas::run(&client, c).await,
+        AdminCommand::Templates(c) => commands::templates::run(&client, c).await,
         AdminCommand::Scan(a) => commands::scans::scan(&client, a).await,
         AdminCommand::Findings(a) => commands::scans::findings(&client, a).await,
         AdminCommand::Images(a) => commands::scans::images(&client, a).await,

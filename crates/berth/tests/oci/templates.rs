@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::ecr::{aws, require, start};
+use crate::scanning::berth;
 use crate::support::*;
 
 const ACCOUNT: &str = "000000000000";
@@ -247,6 +248,23 @@ async fn creation_templates_over_the_aws_cli() {
     let (_, v) = raw(&s, "UpdateRepositoryCreationTemplate", json!({"prefix": "tpl", "appliedFor": []})).await;
     assert_eq!(v["__type"], "ValidationException");
     assert_eq!(prefixes(&cli(&["describe-repository-creation-templates"]).json()), ["ROOT", "repl", "tpl", "tpl/deep"]);
+
+    // The berth CLI shows them too.
+    let (code, table, err) = berth(&s, &["templates", "list"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("PREFIX") && lines.len() == 5, "{table}");
+    assert!(lines[3].starts_with("tpl ") && lines[3].contains("IMMUTABLE") && lines[3].contains("team=tpl"), "{table}");
+    let (code, listed, err) = berth(&s, &["templates", "list", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(prefixes(&listed), ["ROOT", "repl", "tpl", "tpl/deep"]);
+    let (code, shown, err) = berth(&s, &["templates", "show", "tpl/"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(shown.contains("team templates") && shown.contains("keep ten untagged images"), "{shown}");
+    let (code, _, err) = berth(&s, &["templates", "show", "nothing"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no repository creation template has prefix nothing"), "{err}");
 
     let deleted = cli(&["delete-repository-creation-template", "--prefix", "repl/"]).json();
     assert_eq!(deleted["repositoryCreationTemplate"]["prefix"], "repl");

@@ -12,6 +12,7 @@ pub mod quotas;
 pub mod repos;
 pub mod scans;
 pub mod session;
+pub mod templates;
 pub mod tokens;
 pub mod users;
 
