@@ -20,6 +20,7 @@ pub mod accounting;
 pub mod catalog;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+pub mod deleted;
 pub mod gc;
 pub mod identity;
 pub mod jobs;
@@ -353,6 +354,7 @@ pub trait MetaStore:
     + accounting::AccountingStore
     + quotas::QuotaStore
     + templates::TemplateStore
+    + deleted::SoftDeleteStore
 {
 }
 impl<T> MetaStore for T where
@@ -372,5 +374,6 @@ impl<T> MetaStore for T where
         + accounting::AccountingStore
         + quotas::QuotaStore
         + templates::TemplateStore
+        + deleted::SoftDeleteStore
 {
 }

@@ -27,6 +27,7 @@ mod manifests;
 mod policies;
 mod scans;
 mod settings;
+mod soft_delete;
 mod summaries;
 mod tags;
 mod templates;
@@ -57,6 +58,7 @@ pub use settings::{
     explicit_repositories, image_deletion_respects_indexes, image_details, image_listing, immutable_tags,
     mutability_exclusions_and_setters, pull_policies, repository_deletion, resource_tags,
 };
+pub use soft_delete::soft_delete;
 pub use summaries::repository_summaries;
 pub use tags::tag_listing;
 pub use templates::{creation_templates, repositories_from_templates};
@@ -105,6 +107,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     quotas(store).await;
     concurrent_quota_links(store).await;
     creation_templates(store).await;
+    soft_delete(store).await;
 }
 
 /// Runs every check of the identity traits ([`IdentityMeta`]) against `store`, which should be freshly

@@ -16,12 +16,14 @@ use crate::Result;
 use crate::gc::{GcStatus, GcStore, Review, StaleCommit};
 use crate::quotas::LinkGuard;
 
-/// Whether `digest` is needed by something other than links: a manifest reference or a commit in flight.
+/// Whether `digest` is still needed: a link, a manifest reference, a soft-deleted image's reference or a commit
+/// in flight.
 async fn pinned(conn: &mut PgConnection, digest: &str) -> Result<bool> {
     Ok(sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM manifest_blobs WHERE digest = $1) \
          OR EXISTS (SELECT 1 FROM gc_blob_commits WHERE digest = $1) \
-         OR EXISTS (SELECT 1 FROM repository_blobs WHERE digest = $1)",
+         OR EXISTS (SELECT 1 FROM repository_blobs WHERE digest = $1) \
+         OR EXISTS (SELECT 1 FROM deleted_image_blobs WHERE digest = $1)",
     )
     .bind(digest)
     .fetch_one(&mut *conn)

@@ -44,6 +44,7 @@ mod accounting;
 mod audit;
 mod catalog;
 mod codec;
+mod deleted;
 mod gc;
 mod groups;
 mod jobs;

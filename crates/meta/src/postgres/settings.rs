@@ -81,7 +81,10 @@ pub(super) async fn record_of(
 
 /// The record of `name` with its repository locked for a change, `None` (nothing locked) when it does not
 /// exist.
-async fn locked_record(conn: &mut PgConnection, name: &RepositoryName) -> Result<Option<(i64, RepositoryRecord)>> {
+pub(super) async fn locked_record(
+    conn: &mut PgConnection,
+    name: &RepositoryName,
+) -> Result<Option<(i64, RepositoryRecord)>> {
     if lock_repository(&mut *conn, name.as_str(), Lock::Exclusive).await?.is_none() {
         return Ok(None);
     }

@@ -157,6 +157,14 @@ impl ManifestStore for SqliteMeta {
         // including a repository row created above.
         verify_references(&mut tx, repository_id, manifest).await?;
         let manifest_id = insert_manifest(&mut tx, repository_id, manifest).await?;
+        // Pushing a soft-deleted digest again replaces the deleted image: the push wins.
+        sqlx::query(
+            "DELETE FROM deleted_images WHERE deleted_repository_id IS NULL AND repository = ?1 AND digest = ?2",
+        )
+        .bind(manifest.repository.as_str())
+        .bind(manifest.digest.to_string())
+        .execute(&mut *tx)
+        .await?;
         check_tag_mutability(&mut tx, repository_id, manifest, manifest_id, tags).await?;
         for tag in tags {
             sqlx::query(

@@ -46,6 +46,7 @@ mod audit;
 mod barrier;
 mod catalog;
 mod codec;
+mod deleted;
 mod gc;
 mod groups;
 mod jobs;
