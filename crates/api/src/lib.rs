@@ -18,6 +18,7 @@ mod file_region;
 mod handlers;
 mod headers;
 pub mod lifecycle;
+pub mod soft_delete;
 mod login;
 pub mod metrics;
 mod observe;

@@ -76,6 +76,9 @@ pub struct FileGc {
     /// How often the collector runs on its own [default: 1m; `0` turns the schedule off, `berth gc run`
     /// still works].
     pub interval: Option<String>,
+    /// How long a deleted image or repository stays restorable before it is purged [default: 7d; `0` deletes
+    /// at once].
+    pub soft_delete_window: Option<String>,
 }
 
 /// Parses `90`, `90s`, `30m`, `1h`, `7d` into a duration.
@@ -226,6 +229,9 @@ pub struct Config {
     pub gc_interval: Duration,
     /// The unauthenticated metrics listener (`--metrics-listen`, `BERTH_METRICS_LISTEN`, `[metrics] listen`).
     pub metrics_listen: Option<SocketAddr>,
+    /// How long deleted images and repositories stay restorable (`BERTH_SOFT_DELETE_WINDOW`,
+    /// `[gc] soft_delete_window`); zero: deletes are final at once.
+    pub soft_delete_window: Duration,
 }
 
 /// The blob store `--storage-url` names.
@@ -339,6 +345,7 @@ pub struct Overrides {
     pub storage: StorageOverrides,
     pub gc_grace: Option<String>,
     pub gc_interval: Option<String>,
+    pub soft_delete_window: Option<String>,
     pub lifecycle_interval_hours: Option<u64>,
     pub job_workers: Option<usize>,
     pub metrics_listen: Option<SocketAddr>,
@@ -450,10 +457,16 @@ impl FileConfig {
             duration("BERTH_GC_GRACE / [gc] grace", o.gc_grace.or(self.gc.grace), Duration::from_secs(3600))?;
         let gc_interval =
             duration("BERTH_GC_INTERVAL / [gc] interval", o.gc_interval.or(self.gc.interval), Duration::from_secs(60))?;
+        let soft_delete_window = duration(
+            "BERTH_SOFT_DELETE_WINDOW / [gc] soft_delete_window",
+            o.soft_delete_window.or(self.gc.soft_delete_window),
+            Duration::from_secs(7 * 86_400),
+        )?;
         Ok(Config {
             metrics_listen: o.metrics_listen.or(self.metrics.listen),
             gc_grace,
             gc_interval,
+            soft_delete_window,
             listen: o.listen.or(self.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 5000))),
             data_dir,
             max_manifest_bytes: self.limits.max_manifest_bytes.unwrap_or(4 * 1024 * 1024),
@@ -605,6 +618,19 @@ mod tests {
             assert!(e.contains("sqlite://") && e.contains("postgres"), "{bad}: {e}");
         }
         assert!(FileConfig::parse("[metadata]\nurls = \"x\"").is_err());
+    }
+
+    #[test]
+    fn soft_delete_window() {
+        let c = FileConfig::default().resolve(Overrides::default()).unwrap();
+        assert_eq!(c.soft_delete_window, Duration::from_secs(7 * 86_400), "seven days by default");
+        let file = FileConfig::parse("[gc]\nsoft_delete_window = \"12h\"").unwrap();
+        assert_eq!(file.resolve(Overrides::default()).unwrap().soft_delete_window, Duration::from_secs(12 * 3600));
+        let file = FileConfig::parse("[gc]\nsoft_delete_window = \"12h\"").unwrap();
+        let off = file.resolve(Overrides { soft_delete_window: Some("0".into()), ..Default::default() }).unwrap();
+        assert_eq!(off.soft_delete_window, Duration::ZERO, "the environment wins; 0 turns soft delete off");
+        let bad = FileConfig::default().resolve(Overrides { soft_delete_window: Some("a week".into()), ..Default::default() });
+        assert!(bad.unwrap_err().to_string().contains("BERTH_SOFT_DELETE_WINDOW"));
     }
 
     #[test]

@@ -144,6 +144,10 @@ struct ServeArgs {
     /// [default: 1m].
     #[arg(long, env = "BERTH_GC_INTERVAL")]
     gc_interval: Option<String>,
+    /// How long a deleted image or repository stays restorable (`berth images restore`, `berth repo
+    /// restore`) before it is purged, e.g. 7d, 12h; 0 deletes at once [default: 7d].
+    #[arg(long, env = "BERTH_SOFT_DELETE_WINDOW")]
+    soft_delete_window: Option<String>,
     /// How often each repository's lifecycle policy is evaluated, in hours; 0 evaluates only when asked
     /// (`berth lifecycle run`) [default: 24].
     #[arg(long, env = "BERTH_LIFECYCLE_INTERVAL_HOURS")]
@@ -246,6 +250,7 @@ fn main() -> ExitCode {
                     storage: a.storage.overrides(),
                     gc_grace: a.gc_grace,
                     gc_interval: a.gc_interval,
+                    soft_delete_window: a.soft_delete_window,
                     lifecycle_interval_hours: a.lifecycle_interval_hours,
                     job_workers: a.job_workers,
                     metrics_listen: a.metrics_listen,

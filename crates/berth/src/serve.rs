@@ -103,6 +103,11 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
     let upkeep = tokio::spawn(upkeep(registry.clone(), identity.clone(), config.upload_expiry_hours));
     let journal = tokio::spawn(journal_exporter(registry.clone()));
     let vulndb = tokio::spawn(vulndb_refresher(registry.clone()));
+    // Soft-deleted images and repositories whose window has passed are purged (and audited) by a periodic job.
+    registry.register_job_handler(Arc::new(berth_registry::deleted::PurgeHandler {
+        observer: berth_api::soft_delete::AuditPurges { identity: identity.clone() },
+    }));
+    registry.schedule_jobs(Arc::new(berth_registry::deleted::purge_schedule()));
     // Every node runs jobs of every kind registered on the registry (scans, ...).
     let workers = berth_registry::jobs::start_workers(
         &registry,

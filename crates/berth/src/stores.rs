@@ -89,7 +89,9 @@ pub async fn open_stores(config: &Config) -> Result<Stores, BoxError> {
         single_process: matches!(meta, Meta::Sqlite(_)),
         ..GcSettings::default()
     };
-    let registry = Registry::new(meta.store(), blobs, crate::test_clock::registry_clock(), limits).with_gc_settings(gc);
+    let registry = Registry::new(meta.store(), blobs, crate::test_clock::registry_clock(), limits)
+        .with_gc_settings(gc)
+        .with_soft_delete_window(config.soft_delete_window);
     Ok(Stores { registry, meta })
 }
 

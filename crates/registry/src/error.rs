@@ -75,6 +75,16 @@ pub enum RegistryError {
     /// The repository has no lifecycle policy preview (never raised on /v2).
     #[error("no lifecycle policy preview exists for the repository")]
     LifecyclePreviewNotFound,
+    /// No soft-deleted image to restore (never raised on /v2).
+    #[error("{0}")]
+    DeletedImageUnknown(String),
+    /// No soft-deleted repository to restore (never raised on /v2).
+    #[error("{0}")]
+    DeletedRepositoryUnknown(String),
+    /// A restore that cannot happen as things are (the name is taken, the repository is deleted; never raised
+    /// on /v2).
+    #[error("{0}")]
+    RestoreRefused(String),
     /// A preview of the repository is still being computed (never raised on /v2).
     #[error("a lifecycle policy preview of the repository is still in progress")]
     LifecyclePreviewInProgress,
@@ -118,7 +128,9 @@ impl RegistryError {
             RegistryError::TagInvalid(_) | RegistryError::TagImmutable { .. } => ErrorCode::TagInvalid,
             // Only the ECR-compatible API raises these, and maps them itself; the nearest OCI codes.
             RegistryError::RepositoryAlreadyExists(_) => ErrorCode::NameInvalid,
-            RegistryError::RepositoryNotEmpty(_) => ErrorCode::Denied,
+            RegistryError::RepositoryNotEmpty(_) | RegistryError::RestoreRefused(_) => ErrorCode::Denied,
+            RegistryError::DeletedImageUnknown(_) => ErrorCode::ManifestUnknown,
+            RegistryError::DeletedRepositoryUnknown(_) => ErrorCode::NameUnknown,
             RegistryError::InvalidSetting(_)
             | RegistryError::NotScannable(_)
             | RegistryError::LifecyclePolicyInvalid(_)

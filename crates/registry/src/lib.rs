@@ -12,6 +12,7 @@
 mod blobs;
 pub mod catalog;
 mod clock;
+pub mod deleted;
 mod error;
 mod fsck;
 pub mod gc;
@@ -111,6 +112,8 @@ pub struct Registry {
     instance: Arc<str>,
     /// Called with each repository a creation template created.
     created_hooks: templates::CreatedHooks,
+    /// How long deleted images and repositories stay restorable (zero: deletes are final).
+    soft_delete_window: std::time::Duration,
 }
 
 impl Registry {
@@ -131,6 +134,7 @@ impl Registry {
             gc: Default::default(),
             instance: uuid::Uuid::new_v4().to_string().into(),
             created_hooks: Default::default(),
+            soft_delete_window: std::time::Duration::ZERO,
         };
         // Built-in kinds; other kinds are registered by whoever builds the registry.
         registry.register_job_handler(Arc::new(scanning::ScanHandler));

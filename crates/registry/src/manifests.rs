@@ -1,5 +1,6 @@
 //! Pushing, pulling and deleting manifests; tags, the catalog and the referrers API.
 
+use berth_meta::settings::ImageDeletion;
 use berth_meta::{NewManifest, Page, StoredManifest, Untagging};
 use berth_oci::media_type::OCI_INDEX;
 use berth_oci::{Digest, ParsedManifest, Reference, RepositoryName, Tag};
@@ -115,7 +116,7 @@ impl Registry {
     /// Deleting by digest removes the manifest and its tags; deleting by tag removes only the tag.
     pub async fn delete_manifest(&self, repo: &RepositoryName, reference: &Reference) -> Result<()> {
         let existed = match reference {
-            Reference::Digest(d) => self.meta.delete_manifest(repo, d).await?,
+            Reference::Digest(d) => self.remove_image(repo, d, false).await? == ImageDeletion::Deleted,
             Reference::Tag(t) => self.meta.delete_tag(repo, t).await?,
         };
         if existed { Ok(()) } else { Err(RegistryError::ManifestUnknown(reference.to_string())) }
@@ -125,7 +126,10 @@ impl Registry {
     /// tag of a manifest deletes the manifest too, in the same transaction, unless an index of the repository
     /// lists it (then nothing changes). `/v2` deletes by tag only untag ([`Registry::delete_manifest`]).
     pub async fn untag_image(&self, repo: &RepositoryName, tag: &Tag, delete_if_last: bool) -> Result<Untagging> {
-        Ok(self.meta.untag_image(repo, tag, delete_if_last).await?)
+        if delete_if_last {
+            return self.remove_tag_and_last_image(repo, tag).await;
+        }
+        Ok(self.meta.untag_image(repo, tag, false).await?)
     }
 
     /// The media type the manifests of `repo` that reference the blob `digest` give it (a layer's or a

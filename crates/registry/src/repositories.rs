@@ -24,16 +24,22 @@ fn paged<T>(mut entries: Vec<T>, want: u32) -> Paged<T> {
 }
 
 impl Registry {
-    /// Creates an empty repository with `settings`; `RepositoryAlreadyExists` if it exists (by content too).
+    /// Creates an empty repository with `settings`; `RepositoryAlreadyExists` if it exists (by content too). A
+    /// soft-deleted repository of that name is forgotten (the new one wins).
     pub async fn create_repository(
         &self,
         name: &RepositoryName,
         settings: &RepositorySettings,
     ) -> Result<RepositoryRecord> {
-        self.meta.create_repository(name, settings, self.now()).await.map_err(|e| match e {
+        let record = self.meta.create_repository(name, settings, self.now()).await.map_err(|e| match e {
             MetaError::AlreadyExists(_) => RegistryError::RepositoryAlreadyExists(name.clone()),
-            other => other.into(),
-        })
+            other => RegistryError::from(other),
+        })?;
+        // The new repository takes the name: a deleted one of that name can no longer be restored.
+        if self.forget_deleted_repository(name).await? {
+            tracing::info!(repository = %name, "a new repository replaced the deleted one of its name");
+        }
+        Ok(record)
     }
 
     /// A repository's record; `NameUnknown` if it does not exist.
@@ -66,7 +72,7 @@ impl Registry {
     /// non-forced delete fail) or after it (and creates the repository anew). The blobs' bytes stay until
     /// garbage collection, as after any delete.
     pub async fn delete_repository(&self, name: &RepositoryName, force: bool) -> Result<RepositoryRecord> {
-        match self.meta.delete_repository(name, force).await {
+        match self.remove_repository(name, force).await {
             Ok(Some(record)) => Ok(record),
             Ok(None) => Err(RegistryError::NameUnknown),
             Err(MetaError::NotEmpty(_)) => Err(RegistryError::RepositoryNotEmpty(name.clone())),
@@ -165,7 +171,7 @@ impl Registry {
     /// Deletes a manifest and its tags unless an index of the repository lists it (ECR's
     /// `BatchDeleteImage`; `/v2` deletes as Distribution does, without this check).
     pub async fn delete_image(&self, name: &RepositoryName, digest: &Digest) -> Result<ImageDeletion> {
-        Ok(self.meta.delete_image(name, digest).await?)
+        self.remove_image(name, digest, true).await
     }
 
     /// Sets scan on push; `NameUnknown` if the repository does not exist.

@@ -20,9 +20,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+mod deleted;
 mod jobs;
 mod storage;
 
+use self::deleted::RestoreImageInput;
 use self::jobs::{JobIdInput, list_jobs_filter};
 use self::storage::{QuotaInput, QuotaPrefixInput, StorageUsageInput};
 use crate::AppState;
@@ -228,6 +230,10 @@ enum Operation {
     PutQuota(QuotaInput),
     ListQuotas,
     DeleteQuota(String),
+    ListDeletedImages(RepositoryName),
+    RestoreImage(RepositoryName, berth_oci::Digest),
+    ListDeletedRepositories,
+    RestoreRepository(RepositoryName),
 }
 
 /// What an operation needs before it runs.
@@ -335,6 +341,19 @@ impl Operation {
             "PutQuota" => Operation::PutQuota(input(b)?),
             "ListQuotas" => Operation::ListQuotas,
             "DeleteQuota" => Operation::DeleteQuota(input::<QuotaPrefixInput>(b)?.prefix),
+            "ListDeletedImages" => Operation::ListDeletedImages(repository(
+                &input::<RepositoryInput>(b)?.repository_name,
+                "repositoryName",
+            )?),
+            "RestoreImage" => {
+                let (repo, digest) = input::<RestoreImageInput>(b)?.parse()?;
+                Operation::RestoreImage(repo, digest)
+            }
+            "ListDeletedRepositories" => Operation::ListDeletedRepositories,
+            "RestoreRepository" => Operation::RestoreRepository(repository(
+                &input::<RepositoryInput>(b)?.repository_name,
+                "repositoryName",
+            )?),
             other => {
                 return Err(AwsError::new(ErrorType::UnknownAdminOperation, format!("no operation {other:?}")));
             }
@@ -398,6 +417,11 @@ impl Operation {
             Operation::PutQuota(_) => on("berth:PutQuota", Target::Registry),
             Operation::ListQuotas => on("berth:ListQuotas", Target::Registry),
             Operation::DeleteQuota(_) => on("berth:DeleteQuota", Target::Registry),
+            // Deleted images are the repository's; the list of deleted repositories is the registry's.
+            Operation::ListDeletedImages(r) => on("berth:ListDeletedImages", Target::Repository(r.clone())),
+            Operation::RestoreImage(r, _) => on("berth:RestoreImage", Target::Repository(r.clone())),
+            Operation::ListDeletedRepositories => on("berth:ListDeletedRepositories", Target::Registry),
+            Operation::RestoreRepository(r) => on("berth:RestoreRepository", Target::Repository(r.clone())),
         }
     }
 
@@ -420,6 +444,8 @@ impl Operation {
                 | Operation::DescribeJob(_)
                 | Operation::GetStorageUsage(..)
                 | Operation::ListQuotas
+                | Operation::ListDeletedImages(_)
+                | Operation::ListDeletedRepositories
         )
     }
 }
@@ -716,6 +742,10 @@ async fn run(app: &AppState, caller: &Caller, ok: &Authorized, op: Operation) ->
         Operation::PutQuota(i) => storage::put_quota(app, i).await?,
         Operation::ListQuotas => storage::list_quotas(app).await?,
         Operation::DeleteQuota(prefix) => storage::delete_quota(app, &prefix).await?,
+        Operation::ListDeletedImages(repo) => deleted::list_images(app, &repo).await?,
+        Operation::RestoreImage(repo, digest) => deleted::restore_image(app, &repo, &digest).await?,
+        Operation::ListDeletedRepositories => deleted::list_repositories(app).await?,
+        Operation::RestoreRepository(repo) => deleted::restore_repository(app, &repo).await?,
         Operation::ListAuditEvents(i) => {
             let limit = i.limit.unwrap_or(100).min(1000) as u32;
             let events = id.list_audit(ok, i.after, limit).await.map_err(identity)?;

@@ -79,6 +79,7 @@ pub(super) async fn usage(app: &AppState, repo: Option<RepositoryName>, i: Stora
     let page = registry.storage_accounts(i.next_token.as_deref(), n).await.map_err(|e| AwsError::server(&e))?;
     let next = page.more.then(|| page.entries.last().map(|a| a.name.to_string())).flatten();
     let totals = registry.registry_storage().await.map_err(|e| AwsError::server(&e))?;
+    let deleted_bytes = registry.deleted_bytes().await.map_err(|e| AwsError::server(&e))?;
     let accounts: Vec<AccountOutput> = page.entries.into_iter().map(AccountOutput::from).collect();
     let mut out = json!({
         "registry": {
@@ -88,6 +89,8 @@ pub(super) async fn usage(app: &AppState, repo: Option<RepositoryName>, i: Stora
             "blobs": totals.blobs,
             "repositories": totals.repositories,
             "dedupRatio": totals.dedup_ratio(),
+            // Held by soft-deleted images until they are purged (part of storedBytes).
+            "deletedBytes": deleted_bytes,
         },
         "repositories": accounts,
     });

@@ -96,7 +96,8 @@ pub enum AdminCommand {
     Scan(ScanArgs),
     /// Show an image's vulnerability findings (ECR's DescribeImageScanFindings).
     Findings(FindingsArgs),
-    /// Find scanned images affected by an advisory or containing a package.
+    /// Find scanned images affected by an advisory or containing a package; list and restore deleted images.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     #[command(group(ArgGroup::new("query").required(true).args(["vulnerability", "package"])))]
     Images(ImagesArgs),
 }
@@ -248,6 +249,14 @@ pub enum RepoCommand {
     },
     /// Show a repository's pull policy.
     GetPullPolicy { name: String },
+    /// List deleted repositories that can still be restored.
+    Deleted {
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a deleted repository with its settings, images and tags.
+    Restore { name: String },
     /// Storage used: per repository total, exclusive, shared and reclaimable bytes, and (without REPO) the
     /// registry's stored and logical bytes with the deduplication ratio.
     Usage {
@@ -441,6 +450,8 @@ pub struct ScanArgs {
 
 #[derive(Args, Debug)]
 pub struct ImagesArgs {
+    #[command(subcommand)]
+    pub command: Option<ImagesCommand>,
     /// Images whose findings include this advisory (an OSV id or an alias such as CVE-2024-3094).
     #[arg(long, value_name = "ID")]
     pub vulnerability: Option<String>,
@@ -450,6 +461,20 @@ pub struct ImagesArgs {
     /// Print the API's JSON response.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Soft-deleted images (see `BERTH_SOFT_DELETE_WINDOW`).
+#[derive(Subcommand, Debug)]
+pub enum ImagesCommand {
+    /// List the deleted images of a repository that can still be restored.
+    Deleted {
+        repository: String,
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a deleted image (REPOSITORY@DIGEST) with its tags, except tags another image took meanwhile.
+    Restore { image: String },
 }
 
 #[derive(Args, Debug)]
@@ -502,6 +527,7 @@ async fn dispatch(global: GlobalArgs, command: AdminCommand) -> Result<(), CliEr
         AdminCommand::Templates(c) => commands::templates::run(&client, c).await,
         AdminCommand::Scan(a) => commands::scans::scan(&client, a).await,
         AdminCommand::Findings(a) => commands::scans::findings(&client, a).await,
+        AdminCommand::Images(ImagesArgs { command: Some(c), .. }) => commands::deleted::images(&client, c).await,
         AdminCommand::Images(a) => commands::scans::images(&client, a).await,
     }
 }

@@ -17,8 +17,10 @@ use crate::support::{Server, bytes, image_manifest};
 
 const CONFIG: &[u8] = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
 
-/// Env of a server collecting on request only, with no grace period.
-const NO_GRACE: [(&str, &str); 2] = [("BERTH_GC_GRACE", "0s"), ("BERTH_GC_INTERVAL", "0")];
+/// Env of a server collecting on request only, with no grace period, whose deletes are final at once (no
+/// soft-delete window: what these tests delete is reclaimed by the next collection).
+const NO_GRACE: [(&str, &str); 3] =
+    [("BERTH_GC_GRACE", "0s"), ("BERTH_GC_INTERVAL", "0"), ("BERTH_SOFT_DELETE_WINDOW", "0")];
 
 fn blob_path(dir: &std::path::Path, d: &Digest) -> std::path::PathBuf {
     let hex = d.hex();
@@ -168,6 +170,7 @@ async fn gc_reclaims_deleted_images_in_the_s3_bucket() {
         ("AWS_REGION", "us-east-1"),
         ("BERTH_GC_GRACE", "0s"),
         ("BERTH_GC_INTERVAL", "0"),
+        ("BERTH_SOFT_DELETE_WINDOW", "0"),
     ];
     let bucket = berth_storage::S3BlobStore::connect(&s3.config("berth-gc", "registry")).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
@@ -234,7 +237,10 @@ async fn pusher(s: Arc<Server>, w: usize, acked: Acked, stop: Arc<std::sync::ato
 async fn gc_in_a_loop_under_concurrent_pushes_loses_nothing_acknowledged() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let mut s = Arc::new(Server::start_with(&dir, &[("BERTH_GC_GRACE", "0s"), ("BERTH_GC_INTERVAL", "1")]));
+    let mut s = Arc::new(Server::start_with(
+        &dir,
+        &[("BERTH_GC_GRACE", "0s"), ("BERTH_GC_INTERVAL", "1"), ("BERTH_SOFT_DELETE_WINDOW", "0")],
+    ));
     let acked: Acked = Default::default();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let workers: Vec<_> = (0..8).map(|w| tokio::spawn(pusher(s.clone(), w, acked.clone(), stop.clone()))).collect();

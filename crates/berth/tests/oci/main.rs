@@ -28,5 +28,6 @@ mod quotas;
 mod s3;
 mod scanning;
 mod slowloris;
+mod soft_delete;
 mod templates;
 mod uploads;

@@ -299,7 +299,7 @@ impl Registry {
                 continue;
             }
             let Some(c) = candidates.iter().find(|c| c.digest == v.digest) else { continue };
-            match self.meta.delete_image(repo, &v.digest).await? {
+            match self.remove_image(repo, &v.digest, true).await? {
                 ImageDeletion::Deleted => {}
                 ImageDeletion::NotFound | ImageDeletion::ReferencedByIndex => {
                     run.skipped += 1;
@@ -308,7 +308,7 @@ impl Registry {
             }
             let mut deleted_referrers = Vec::new();
             for (_, r) in referrers.iter().filter(|(subject, _)| subject == &v.digest) {
-                if self.meta.delete_image(repo, r).await? == ImageDeletion::Deleted {
+                if self.remove_image(repo, r, true).await? == ImageDeletion::Deleted {
                     deleted_referrers.push(r.clone());
                 }
             }

@@ -1,6 +1,7 @@
 //! One module per resource; each turns a parsed command into admin API calls and prints the outcome.
 
 pub mod audit;
+pub mod deleted;
 pub mod gc;
 pub mod groups;
 pub mod jobs;

@@ -1,4 +1,5 @@
-//! `berth repo set-visibility`, `set-pull-policy`, `get-pull-policy`, `usage`.
+//! `berth repo set-visibility`, `set-pull-policy`, `get-pull-policy`, `usage` (`deleted`, `restore`: see
+//! [`super::deleted`]).
 
 use serde_json::{Value, json};
 
@@ -45,6 +46,8 @@ pub async fn run(client: &Client, command: RepoCommand) -> Result<(), CliError> 
             }
         }
         RepoCommand::Usage { name, json } => usage(client, name, json).await?,
+        RepoCommand::Deleted { json } => super::deleted::repositories(client, json).await?,
+        RepoCommand::Restore { name } => super::deleted::restore_repository(client, &name).await?,
     }
     Ok(())
 }
@@ -102,13 +105,17 @@ fn accounts(list: &[Value]) -> Table {
 
 fn totals(registry: &Value) -> String {
     let ratio = registry.get("dedupRatio").and_then(Value::as_f64).unwrap_or(1.0);
-    format!(
+    let mut out = format!(
         "stored (deduplicated): {}\nlogical (sum of repositories): {}\ndeduplication ratio: {ratio:.2}\n\
          unlinked (awaiting garbage collection): {}\n",
         bytes(registry.get("storedBytes")),
         bytes(registry.get("logicalBytes")),
         bytes(registry.get("unlinkedBytes")),
-    )
+    );
+    if registry.get("deletedBytes").and_then(Value::as_u64).is_some_and(|n| n > 0) {
+        out.push_str(&format!("held by deleted images (until purged): {}\n", bytes(registry.get("deletedBytes"))));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -130,5 +137,7 @@ mod tests {
             "stored (deduplicated): 2.0 KiB\nlogical (sum of repositories): 3.0 KiB\ndeduplication ratio: 1.50\n\
              unlinked (awaiting garbage collection): 0 B\n"
         );
+        let registry = json!({"storedBytes": 2048, "logicalBytes": 2048, "unlinkedBytes": 0, "deletedBytes": 1024});
+        assert!(super::totals(&registry).ends_with("held by deleted images (until purged): 1.0 KiB\n"));
     }
 }

@@ -191,6 +191,16 @@ pub(super) fn admin_operations(repo: &str, kind: Kind, n: usize) -> Vec<(&'stati
         ("PutQuota", json!({"prefix": "quota-matrix/", "limitBytes": 1u64 << 50}), "berth:PutQuota", On::Registry),
         ("ListQuotas", json!({}), "berth:ListQuotas", On::Registry),
         ("DeleteQuota", json!({"prefix": "quota-matrix-none/"}), "berth:DeleteQuota", On::Registry),
+        ("ListDeletedImages", json!({"repositoryName": repo}), "berth:ListDeletedImages", r),
+        // Nothing of the matrix is deleted: a restore that gets through finds nothing to restore.
+        (
+            "RestoreImage",
+            json!({"repositoryName": repo, "imageDigest": format!("sha256:{}", "0".repeat(64))}),
+            "berth:RestoreImage",
+            r,
+        ),
+        ("ListDeletedRepositories", json!({}), "berth:ListDeletedRepositories", On::Registry),
+        ("RestoreRepository", json!({"repositoryName": SCRATCH}), "berth:RestoreRepository", scratch),
     ]
 }
 
