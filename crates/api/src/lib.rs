@@ -18,12 +18,12 @@ mod file_region;
 mod handlers;
 mod headers;
 pub mod lifecycle;
-pub mod soft_delete;
 mod login;
 pub mod metrics;
 mod observe;
 mod params;
 mod sigv4;
+pub mod soft_delete;
 mod token;
 
 use std::sync::Arc;

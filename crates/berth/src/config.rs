@@ -629,7 +629,8 @@ mod tests {
         let file = FileConfig::parse("[gc]\nsoft_delete_window = \"12h\"").unwrap();
         let off = file.resolve(Overrides { soft_delete_window: Some("0".into()), ..Default::default() }).unwrap();
         assert_eq!(off.soft_delete_window, Duration::ZERO, "the environment wins; 0 turns soft delete off");
-        let bad = FileConfig::default().resolve(Overrides { soft_delete_window: Some("a week".into()), ..Default::default() });
+        let bad = FileConfig::default()
+            .resolve(Overrides { soft_delete_window: Some("a week".into()), ..Default::default() });
         assert!(bad.unwrap_err().to_string().contains("BERTH_SOFT_DELETE_WINDOW"));
     }
 

@@ -93,7 +93,13 @@ async fn deleted_images_are_invisible_restorable_then_purged_and_collected() {
     // /v2 delete by digest; ECR BatchDeleteImage by the last tag of image b.
     let r = s.http.delete(s.url(&format!("/v2/{repo}/manifests/{a}"))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let out = aws(&s, tmp.path(), ADMIN_KEY, &["batch-delete-image", "--repository-name", repo, "--image-ids", "imageTag=other"]).json();
+    let out = aws(
+        &s,
+        tmp.path(),
+        ADMIN_KEY,
+        &["batch-delete-image", "--repository-name", repo, "--image-ids", "imageTag=other"],
+    )
+    .json();
     assert_eq!(out["imageIds"][0]["imageDigest"], b.to_string());
 
     // Invisible everywhere.
@@ -102,8 +108,13 @@ async fn deleted_images_are_invisible_restorable_then_purged_and_collected() {
     assert!(tags(&s, repo).await.is_empty());
     let images = aws(&s, tmp.path(), ADMIN_KEY, &["list-images", "--repository-name", repo]).json();
     assert_eq!(images["imageIds"], json!([]));
-    aws(&s, tmp.path(), ADMIN_KEY, &["describe-images", "--repository-name", repo, "--image-ids", &format!("imageDigest={a}")])
-        .error("ImageNotFoundException");
+    aws(
+        &s,
+        tmp.path(),
+        ADMIN_KEY,
+        &["describe-images", "--repository-name", repo, "--image-ids", &format!("imageDigest={a}")],
+    )
+    .error("ImageNotFoundException");
     let mut want = vec![a.to_string(), b.to_string()];
     want.sort();
     assert_eq!(deleted_digests(&s, repo).await, want);
@@ -156,13 +167,20 @@ async fn deleted_repositories_restore_with_settings_and_give_way_to_new_ones() {
     let tmp = tempfile::tempdir().unwrap();
     let s = start(tmp.path(), "7d");
     let repo = "soft/repo";
-    aws(&s, tmp.path(), ADMIN_KEY, &["create-repository", "--repository-name", repo, "--image-tag-mutability", "IMMUTABLE"])
-        .json();
+    aws(
+        &s,
+        tmp.path(),
+        ADMIN_KEY,
+        &["create-repository", "--repository-name", repo, "--image-tag-mutability", "IMMUTABLE"],
+    )
+    .json();
     let (body, d) = s.push_image(repo, "1.0", b"layer of the repository's image").await;
-    aws(&s, tmp.path(), ADMIN_KEY, &["delete-repository", "--repository-name", repo]).error("RepositoryNotEmptyException");
+    aws(&s, tmp.path(), ADMIN_KEY, &["delete-repository", "--repository-name", repo])
+        .error("RepositoryNotEmptyException");
     aws(&s, tmp.path(), ADMIN_KEY, &["delete-repository", "--repository-name", repo, "--force"]).json();
 
-    aws(&s, tmp.path(), ADMIN_KEY, &["describe-repositories", "--repository-names", repo]).error("RepositoryNotFoundException");
+    aws(&s, tmp.path(), ADMIN_KEY, &["describe-repositories", "--repository-names", repo])
+        .error("RepositoryNotFoundException");
     let catalog: Value = s.get("/v2/_catalog").await.json().await.unwrap();
     assert!(!catalog["repositories"].as_array().unwrap().iter().any(|r| r == repo));
     let (status, code) = manifest_status(&s, repo, "1.0").await;
