@@ -19,6 +19,9 @@ pub(crate) async fn decide(
     required: &[Required],
 ) -> Result<Authorized, IdentityError> {
     let decision = app.identity.decide(caller, required).await;
+    if let Err(e) = &decision {
+        crate::metrics::auth_failure(e);
+    }
     if let Err(IdentityError::Denied { action, resource, .. }) = &decision {
         audit(app, caller, action, resource, ip, "denied", 403).await;
     }

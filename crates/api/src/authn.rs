@@ -65,11 +65,12 @@ pub(crate) async fn caller_of(
     ip: Option<IpAddr>,
 ) -> Result<Caller, IdentityError> {
     let principal = match presented(headers) {
-        Presented::None => Principal::Anonymous,
-        Presented::Basic { user, password } => app.identity.authenticate_basic(&user, &password, ip).await?,
-        Presented::Bearer(token) => app.identity.authenticate_bearer(&token)?,
-        Presented::Other => return Err(IdentityError::BadCredentials),
-    };
+        Presented::None => Ok(Principal::Anonymous),
+        Presented::Basic { user, password } => app.identity.authenticate_basic(&user, &password, ip).await,
+        Presented::Bearer(token) => app.identity.authenticate_bearer(&token),
+        Presented::Other => Err(IdentityError::BadCredentials),
+    }
+    .inspect_err(crate::metrics::auth_failure)?;
     Ok(Caller { principal, source_ip: ip, secure: app.tls })
 }
 

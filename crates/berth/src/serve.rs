@@ -124,7 +124,7 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
         tokio::spawn(lifecycle_scheduler(registry.clone(), identity.clone(), config.lifecycle_interval_hours));
     let metrics_upkeep = tokio::spawn(metrics_upkeep(metrics.clone()));
     let metrics_listener = match config.metrics_listen {
-        Some(at) => Some(serve_metrics(at, metrics.clone()).await?),
+        Some(at) => Some(serve_metrics(at, metrics.clone(), registry.clone()).await?),
         None => None,
     };
     let app = router(AppState {
@@ -414,6 +414,7 @@ async fn metrics_upkeep(handle: metrics_exporter_prometheus::PrometheusHandle) {
 async fn serve_metrics(
     at: std::net::SocketAddr,
     handle: metrics_exporter_prometheus::PrometheusHandle,
+    registry: Registry,
 ) -> Result<tokio::task::JoinHandle<()>, Box<dyn std::error::Error>> {
     let listener = TcpListener::bind(at).await.map_err(|e| format!("listening for metrics on {at}: {e}"))?;
     let addr = listener.local_addr()?;
@@ -424,7 +425,7 @@ async fn serve_metrics(
     let _ = writeln!(std::io::stdout(), "berth metrics on http://{addr}/metrics");
     tracing::info!(%addr, "metrics listener started");
     Ok(tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, berth_api::metrics::exporter(handle)).await {
+        if let Err(e) = axum::serve(listener, berth_api::metrics::exporter(handle, registry)).await {
             tracing::error!(error = %e, "the metrics listener stopped");
         }
     }))

@@ -25,6 +25,7 @@ pub mod gc;
 pub mod identity;
 pub mod jobs;
 pub mod lifecycle;
+pub mod monitoring;
 #[cfg(any(test, feature = "conformance"))]
 pub mod pg_harness;
 mod postgres;
@@ -355,6 +356,7 @@ pub trait MetaStore:
     + quotas::QuotaStore
     + templates::TemplateStore
     + deleted::SoftDeleteStore
+    + monitoring::MonitoringStore
 {
 }
 impl<T> MetaStore for T where
@@ -375,5 +377,6 @@ impl<T> MetaStore for T where
         + quotas::QuotaStore
         + templates::TemplateStore
         + deleted::SoftDeleteStore
+        + monitoring::MonitoringStore
 {
 }

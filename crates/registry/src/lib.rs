@@ -19,6 +19,7 @@ pub mod gc;
 pub mod jobs;
 pub mod lifecycle;
 mod manifests;
+mod monitoring;
 mod pulls;
 pub mod quotas;
 mod recovery;

@@ -76,7 +76,8 @@ pub(crate) async fn authenticate(
         }
     }
     let input = canonical_input(parts, body);
-    let principal = app.identity.authenticate_sigv4(&input, authorization, ip).await?;
+    let principal =
+        app.identity.authenticate_sigv4(&input, authorization, ip).await.inspect_err(crate::metrics::auth_failure)?;
     Ok(Caller { principal, source_ip: ip, secure: app.tls })
 }
 

@@ -143,17 +143,18 @@ pub async fn login(app: &AppState, parts: &Parts, form: &Form, ip: Option<IpAddr
     if user.is_empty() || password.is_empty() {
         return again(StatusCode::BAD_REQUEST, "Enter your user name and password.");
     }
-    let principal = match app.identity.authenticate_basic(user, password, ip).await {
-        Ok(p) => p,
-        Err(IdentityError::BadCredentials) => {
-            return again(StatusCode::UNAUTHORIZED, "The user name or password is not right.");
-        }
-        Err(IdentityError::RateLimited { retry_after }) => {
-            let message = format!("Too many failed sign-ins. Try again in {retry_after} seconds.");
-            return again(StatusCode::TOO_MANY_REQUESTS, &message);
-        }
-        Err(e) => return Err(Failure::fault(e)),
-    };
+    let principal =
+        match app.identity.authenticate_basic(user, password, ip).await.inspect_err(crate::metrics::auth_failure) {
+            Ok(p) => p,
+            Err(IdentityError::BadCredentials) => {
+                return again(StatusCode::UNAUTHORIZED, "The user name or password is not right.");
+            }
+            Err(IdentityError::RateLimited { retry_after }) => {
+                let message = format!("Too many failed sign-ins. Try again in {retry_after} seconds.");
+                return again(StatusCode::TOO_MANY_REQUESTS, &message);
+            }
+            Err(e) => return Err(Failure::fault(e)),
+        };
     if !matches!(principal, Principal::User { .. }) {
         return again(StatusCode::UNAUTHORIZED, "Only users sign in to the console (not robot tokens).");
     }

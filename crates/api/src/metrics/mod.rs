@@ -7,6 +7,7 @@
 //! when the registry policy grants it to `*`. [`exporter`] serves the same text without authentication on a
 //! separate listener (`--metrics-listen`), meant for an address only the monitoring system reaches.
 
+mod figures;
 pub(crate) mod http;
 mod names;
 pub(crate) mod routes;
@@ -19,6 +20,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use berth_identity::{Authorized, IdentityError, Required, Target};
+use berth_registry::Registry;
 use metrics::Unit;
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -65,7 +67,10 @@ pub(crate) async fn scrape(State(app): State<Arc<AppState>>, req: Request) -> Re
         Err(e) => Err((e, false)),
     };
     match decision {
-        Ok(authorized) => render(handle, &authorized),
+        Ok(authorized) => {
+            figures::refresh(&app.registry).await;
+            render(handle, &authorized)
+        }
         Err((IdentityError::Denied { .. }, true)) => challenge("authentication required"),
         Err((IdentityError::Denied { principal, .. }, false)) => {
             refusal(StatusCode::FORBIDDEN, &format!("{principal} may not {GET_METRICS}"))
@@ -107,12 +112,28 @@ fn challenge(message: &str) -> Response {
 /// The separate metrics listener's app (`--metrics-listen`): `GET /metrics` without authentication, nothing
 /// else. Whoever can reach its address can read the metrics, so bind it where only the monitoring system
 /// can (e.g. `127.0.0.1:9090`).
-pub fn exporter(handle: PrometheusHandle) -> Router {
+pub fn exporter(handle: PrometheusHandle, registry: Registry) -> Router {
     Router::new().route(
         "/metrics",
         get(move || {
-            let handle = handle.clone();
-            async move { ([(header::CONTENT_TYPE, TEXT_FORMAT)], handle.render()).into_response() }
+            let (handle, registry) = (handle.clone(), registry.clone());
+            async move {
+                figures::refresh(&registry).await;
+                ([(header::CONTENT_TYPE, TEXT_FORMAT)], handle.render()).into_response()
+            }
         }),
     )
+}
+
+/// Counts a refused authentication or access decision (`berth_auth_failures_total{reason}`); other errors
+/// are not the caller's and are not counted.
+pub(crate) fn auth_failure(e: &IdentityError) {
+    let reason = match e {
+        IdentityError::BadCredentials => "credentials",
+        IdentityError::Signature(_) => "signature",
+        IdentityError::RateLimited { .. } => "throttled",
+        IdentityError::Denied { .. } => "denied",
+        _ => return,
+    };
+    metrics::counter!(names::AUTH_FAILURES, "reason" => reason).increment(1);
 }

@@ -60,6 +60,10 @@ async fn scrapes_count_requests_and_only_allowed_callers_read_them() {
     let target = ("x-amz-target", "AmazonEC2ContainerRegistry_V20150921.DescribeRepositories");
     assert_eq!(s.signed_post(Some(ADMIN_KEY), "ecr", "/", &[target], &json!({})).await.status(), StatusCode::OK);
 
+    let scan = ("x-amz-target", "AmazonEC2ContainerRegistry_V20150921.StartImageScan");
+    let body = json!({"repositoryName": "team/app", "imageId": {"imageTag": "v1"}});
+    assert_eq!(s.signed_post(Some(ADMIN_KEY), "ecr", "/", &[scan], &body).await.status(), StatusCode::OK);
+
     let r = s.get("/metrics").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(header(&r, "content-type").starts_with("text/plain; version=0.0.4"));
@@ -79,6 +83,19 @@ async fn scrapes_count_requests_and_only_allowed_callers_read_them() {
     let received = sample(&text, "berth_http_request_bytes_total", &[("route", "/v2/{name}/blobs/uploads/")]);
     assert!(received.unwrap() >= b"metrics layer".len() as f64, "{text}");
     assert_eq!(sample(&text, "berth_http_uploads_in_flight", &[]), Some(0.0), "{text}");
+    // Figures read at scrape time: storage, jobs, garbage collection, the connection pools.
+    assert!(sample(&text, "berth_storage_stored_bytes", &[]).unwrap() >= b"metrics layer".len() as f64, "{text}");
+    assert_eq!(sample(&text, "berth_repositories", &[]), Some(1.0), "{text}");
+    let scans: f64 = ["queued", "running", "succeeded", "failed"]
+        .iter()
+        .map(|state| sample(&text, "berth_jobs", &[("kind", "scan"), ("state", state)]).unwrap())
+        .sum();
+    assert_eq!(scans, 1.0, "{text}");
+    assert!(sample(&text, "berth_gc_runs_total", &[]).is_some(), "{text}");
+    assert!(sample(&text, "berth_gc_queued_blobs", &[]).is_some(), "{text}");
+    let max = sample(&text, "berth_db_pool_max_connections", &[("pool", "writer")]);
+    assert_eq!(max, Some(1.0), "SQLite has one writer connection: {text}");
+    assert!(sample(&text, "berth_db_pool_connections", &[("pool", "reader"), ("state", "idle")]).is_some());
     promtool_check(&text);
 
     // Anonymous callers are asked for credentials; a user without a policy is refused; a policy that grants
@@ -97,6 +114,8 @@ async fn scrapes_count_requests_and_only_allowed_callers_read_them() {
     assert_eq!(r.status(), StatusCode::OK);
     let text = r.text().await.unwrap();
     assert!(sample(&text, "berth_http_requests_total", &[("route", "/metrics"), ("status", "403")]).is_some());
+    assert!(sample(&text, "berth_auth_failures_total", &[("reason", "credentials")]).unwrap() >= 1.0, "{text}");
+    assert!(sample(&text, "berth_auth_failures_total", &[("reason", "denied")]).unwrap() >= 2.0, "{text}");
     // The refusals were audited like any other.
     let events = s.admin("ListAuditEvents", json!({"action": "berth:GetMetrics"})).await;
     let refused = events["events"].as_array().unwrap().iter().filter(|e| e["outcome"] == "denied").count();

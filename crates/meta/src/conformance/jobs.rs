@@ -205,3 +205,21 @@ pub async fn job_retention<S: MetaStore>(store: &S) {
     let left: Vec<i64> = store.list_jobs(&of_kind(k)).await.unwrap().iter().map(|j| j.id).collect();
     assert_eq!(left, [live, recent]);
 }
+
+pub async fn job_counts<S: MetaStore>(store: &S) {
+    use crate::monitoring::JobCount;
+    let k = "conf-counts";
+    for key in ["a", "b", "c"] {
+        created(store.enqueue_job(&new_job(k, key, 0), 1).await.unwrap());
+    }
+    let claimed = store.claim_job(&[k], "node-a", 2, 100).await.unwrap().unwrap();
+    let failed = JobEnd::Failed { error: "broken".into() };
+    let second = store.claim_job(&[k], "node-a", 3, 100).await.unwrap().unwrap();
+    assert!(store.finish_job(second.id, "node-a", &failed, 4).await.unwrap());
+    let mine: Vec<JobCount> = store.job_counts().await.unwrap().into_iter().filter(|c| c.kind == k).collect();
+    let count = |state| JobCount { kind: k.into(), state, jobs: 1 };
+    assert_eq!(mine, vec![count(JobState::Failed), count(JobState::Queued), count(JobState::Running)]);
+    assert_eq!(claimed.state, JobState::Running);
+    let pools = store.pool_usage();
+    assert!(!pools.is_empty() && pools.iter().all(|p| p.idle <= p.open && p.open <= p.max && p.max > 0), "{pools:?}");
+}

@@ -50,6 +50,7 @@ mod groups;
 mod jobs;
 mod lifecycle;
 mod manifests;
+mod monitoring;
 mod policies;
 mod quotas;
 mod recovery;

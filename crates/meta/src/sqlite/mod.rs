@@ -52,6 +52,7 @@ mod groups;
 mod jobs;
 mod lifecycle;
 mod manifests;
+mod monitoring;
 mod policies;
 mod quotas;
 mod recovery;
