@@ -7,6 +7,9 @@ pub(crate) const HTTP_RECEIVED: &str = "berth_http_request_bytes_total";
 pub(crate) const HTTP_SENT: &str = "berth_http_response_bytes_total";
 pub(crate) const HTTP_IN_FLIGHT: &str = "berth_http_requests_in_flight";
 pub(crate) const HTTP_UPLOADS_IN_FLIGHT: &str = "berth_http_uploads_in_flight";
+/// Recorded by the job runtime (`berth_registry::jobs`), described here.
+pub(crate) const JOB_RUNS: &str = "berth_job_runs_total";
+pub(crate) const JOB_DURATION: &str = "berth_job_duration_seconds";
 pub(crate) const AUTH_FAILURES: &str = "berth_auth_failures_total";
 pub(crate) const STORAGE_STORED: &str = "berth_storage_stored_bytes";
 pub(crate) const STORAGE_LOGICAL: &str = "berth_storage_logical_bytes";
@@ -32,6 +35,7 @@ pub(crate) const COUNTERS: &[(&str, &str)] = &[
     (HTTP_REQUESTS, "HTTP requests answered, by route template (or API operation), method and status."),
     (HTTP_RECEIVED, "Request body bytes received (as declared by Content-Length), by route."),
     (HTTP_SENT, "Response body bytes sent (as declared by Content-Length), by route."),
+    (JOB_RUNS, "Job runs ended on this node, by kind and outcome (succeeded, retried, failed, cancelled)."),
     (AUTH_FAILURES, "Refused authentications and access decisions on this node, by reason."),
     (GC_RUNS, "Garbage collection runs finished (whole registry)."),
     (GC_BLOBS_DELETED, "Blobs garbage collection deleted (whole registry)."),
@@ -56,5 +60,7 @@ pub(crate) const GAUGES: &[(&str, &str)] = &[
 ];
 
 /// (name, help) of every histogram.
-pub(crate) const HISTOGRAMS: &[(&str, &str)] =
-    &[(HTTP_DURATION, "Time from a request's arrival to its response's head, by route and method.")];
+pub(crate) const HISTOGRAMS: &[(&str, &str)] = &[
+    (HTTP_DURATION, "Time from a request's arrival to its response's head, by route and method."),
+    (JOB_DURATION, "How long job runs on this node took, by kind (scan, ...) and outcome."),
+];

@@ -41,6 +41,11 @@ fn promtool_check(text: &str) {
     assert!(out.status.success() && report.trim().is_empty(), "promtool check metrics: {report}\n{text}");
 }
 
+/// Whether the scan job ended (the job runtime then recorded its run).
+fn scans_done(text: &str) -> bool {
+    ["succeeded", "failed"].iter().any(|st| sample(text, "berth_jobs", &[("kind", "scan"), ("state", st)]) == Some(1.0))
+}
+
 async fn user_with_policy(s: &Server, name: &str, statements: Value) {
     s.admin("CreateUser", json!({"userName": name, "password": format!("{name}-password")})).await;
     if statements != json!([]) {
@@ -92,6 +97,10 @@ async fn scrapes_count_requests_and_only_allowed_callers_read_them() {
         .sum();
     assert_eq!(scans, 1.0, "{text}");
     assert!(sample(&text, "berth_gc_runs_total", &[]).is_some(), "{text}");
+    if scans_done(&text) {
+        let runs = [("kind", "scan"), ("le", "+Inf")];
+        assert!(sample(&text, "berth_job_duration_seconds_bucket", &runs).unwrap() >= 1.0, "{text}");
+    }
     assert!(sample(&text, "berth_gc_queued_blobs", &[]).is_some(), "{text}");
     let max = sample(&text, "berth_db_pool_max_connections", &[("pool", "writer")]);
     assert_eq!(max, Some(1.0), "SQLite has one writer connection: {text}");

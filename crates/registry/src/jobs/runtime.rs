@@ -169,6 +169,7 @@ impl Registry {
             })
         };
         let ctx = JobCtx { registry: self.clone(), job_id: job.id, owner: owner.to_string(), cancel: cancel.clone() };
+        let started = std::time::Instant::now();
         let outcome = std::panic::AssertUnwindSafe(handler.run(&job, &ctx))
             .catch_unwind()
             .await
@@ -196,6 +197,7 @@ impl Registry {
                 (JobEnd::Failed { error: e.message.clone() }, Some(e.message))
             }
         };
+        record_run(&job.kind, &end, started.elapsed());
         match self.meta.finish_job(job.id, owner, &end, now).await {
             Ok(true) => match why {
                 Some(why) => handler.abandoned(self, &job, &why).await,
@@ -226,4 +228,18 @@ impl Registry {
         }
         Ok(ended.len())
     }
+}
+
+/// Counts a run of a job on this node and how long it took (`berth_job_runs_total`,
+/// `berth_job_duration_seconds`, by kind and outcome: a scan's duration is kind `scan`).
+fn record_run(kind: &str, end: &JobEnd, took: std::time::Duration) {
+    let outcome = match end {
+        JobEnd::Succeeded { .. } => "succeeded",
+        JobEnd::Retry { .. } => "retried",
+        JobEnd::Failed { .. } => "failed",
+        JobEnd::Cancelled { .. } => "cancelled",
+    };
+    let kind = kind.to_string();
+    metrics::counter!("berth_job_runs_total", "kind" => kind.clone(), "outcome" => outcome).increment(1);
+    metrics::histogram!("berth_job_duration_seconds", "kind" => kind, "outcome" => outcome).record(took.as_secs_f64());
 }
