@@ -356,8 +356,9 @@ async fn lifecycle_scheduler(registry: Registry, identity: Arc<Identity>, interv
         };
         for repo in due {
             match berth_api::lifecycle::run_and_audit(&registry, &identity, &repo, "lifecycle").await {
-                Ok(run) if !run.expired.is_empty() => {
-                    tracing::info!(repository = %repo, expired = run.expired.len(), "lifecycle policy applied")
+                Ok(run) if !run.expired.is_empty() || !run.transitioned.is_empty() => {
+                    let (expired, archived) = (run.expired.len(), run.transitioned.len());
+                    tracing::info!(repository = %repo, expired, archived, "lifecycle policy applied")
                 }
                 Ok(_) => {}
                 // Removed or replaced meanwhile: nothing to do.

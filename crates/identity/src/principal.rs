@@ -59,6 +59,12 @@ impl Principal {
         }
     }
 
+    /// The label of a principal that has a name (`user/NAME`, `robot/NAME`, a token's subject), `None` for
+    /// an anonymous one: who a pull is recorded as (pull time update exclusions name these principals).
+    pub fn puller(&self) -> Option<String> {
+        (!self.is_anonymous()).then(|| self.label())
+    }
+
     pub fn is_anonymous(&self) -> bool {
         matches!(self, Principal::Anonymous)
     }

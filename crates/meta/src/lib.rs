@@ -17,10 +17,12 @@
 //! [`identity::AccessKeyStore::touch_access_key`], whose latest updates may be lost.
 
 pub mod accounting;
+pub mod archive;
 pub mod catalog;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod deleted;
+pub mod exclusions;
 pub mod gc;
 pub mod identity;
 pub mod jobs;
@@ -113,6 +115,8 @@ pub struct StoredManifest {
     pub subject: Option<Digest>,
     pub pushed_at: i64,
     pub last_pulled_at: Option<i64>,
+    /// Its storage state: only an `ACTIVE` image may be pulled.
+    pub status: archive::ImageStatus,
 }
 
 /// One entry of a referrers response.
@@ -357,6 +361,8 @@ pub trait MetaStore:
     + templates::TemplateStore
     + deleted::SoftDeleteStore
     + monitoring::MonitoringStore
+    + exclusions::PullExclusionStore
+    + archive::ImageStorageStore
 {
 }
 impl<T> MetaStore for T where
@@ -378,5 +384,7 @@ impl<T> MetaStore for T where
         + templates::TemplateStore
         + deleted::SoftDeleteStore
         + monitoring::MonitoringStore
+        + exclusions::PullExclusionStore
+        + archive::ImageStorageStore
 {
 }

@@ -11,6 +11,7 @@
 use async_trait::async_trait;
 use berth_oci::{Digest, RepositoryName, Tag};
 
+pub use crate::archive::{ImageStorageState, StatusFilter};
 use crate::{Page, Result};
 
 /// Whether a tag may be moved to another manifest once pushed.
@@ -123,6 +124,8 @@ pub struct ImageDetail {
     pub config_media_type: Option<String>,
     pub pushed_at: i64,
     pub last_pulled_at: Option<i64>,
+    /// Its storage state (`imageStatus`, `lastArchivedAt`, `lastActivatedAt`).
+    pub storage: ImageStorageState,
 }
 
 #[async_trait]
@@ -149,21 +152,23 @@ pub trait RepositorySettingsStore: Send + Sync {
     /// repository that has a manifest is not touched: `NotEmpty`. The repository's policy, visibility and
     /// usage counters stay (they are kept by name, as when content is deleted through /v2).
     async fn delete_repository(&self, name: &RepositoryName, force: bool) -> Result<Option<RepositoryRecord>>;
-    /// The images of `repo` with `status`, ordered by digest then tag (an untagged manifest sorts first
+    /// The images of `repo` with `status` and storage state `storage`, ordered by digest then tag (an untagged manifest sorts first
     /// among its entries), strictly after `after`, at most `n`; `None` when the repository does not exist.
     async fn list_image_ids(
         &self,
         repo: &RepositoryName,
         status: TagStatus,
+        storage: StatusFilter,
         after: Option<&ImageId>,
         n: u32,
     ) -> Result<Option<Vec<ImageId>>>;
-    /// Details of the manifests of `repo` with `status` (a manifest is tagged when it has a tag), ordered by
+    /// Details of the manifests of `repo` with `status` and storage state `storage` (a manifest is tagged when it has a tag), ordered by
     /// digest, strictly after `after`, at most `n`; `None` when the repository does not exist.
     async fn list_image_details(
         &self,
         repo: &RepositoryName,
         status: TagStatus,
+        storage: StatusFilter,
         after: Option<&Digest>,
         n: u32,
     ) -> Result<Option<Vec<ImageDetail>>>;

@@ -50,10 +50,14 @@ impl Registry {
         self.meta.linked_blob_size(repo, digest).await?.ok_or_else(|| RegistryError::BlobUnknown(digest.clone()))
     }
 
-    /// Size of a blob of `repo` that a client is about to download (`HEAD`, a download URL): the
-    /// repository's pull policy applies, as it does to [`Registry::open_blob`].
+    /// Size of a blob of `repo` that a client is about to download (`HEAD`, a download URL): a blob only
+    /// archived images use is refused (`BlobArchived`) and the repository's pull policy applies, as they do
+    /// to [`Registry::open_blob`].
     pub async fn stat_blob_for_pull(&self, repo: &RepositoryName, digest: &Digest) -> Result<u64> {
         let size = self.stat_blob(repo, digest).await?;
+        if self.meta.blob_only_in_inactive_images(repo, digest).await? {
+            return Err(RegistryError::BlobArchived { repository: repo.clone(), digest: digest.clone() });
+        }
         self.check_blob_pull_policy(repo, digest).await?;
         Ok(size)
     }

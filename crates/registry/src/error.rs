@@ -46,6 +46,28 @@ pub enum RegistryError {
     /// The repository's pull policy refuses this image (its scan has blocking findings).
     #[error("{0}")]
     PullBlocked(String),
+    /// The image is archived (or being restored): it cannot be pulled until it is restored.
+    #[error(
+        "{repository}@{digest} is archived (imageStatus {status}) and cannot be pulled; restore it with `aws ecr \
+         update-image-storage-class --repository-name {repository} --image-id imageDigest={digest} \
+         --target-storage-class STANDARD` and pull it once it is ACTIVE"
+    )]
+    ImageArchived { repository: RepositoryName, digest: Digest, status: &'static str },
+    /// A blob only archived images of the repository use: not handed out until one of them is restored.
+    #[error(
+        "blob {digest} of {repository} belongs only to archived images; restore one of them \
+         (`aws ecr update-image-storage-class ... --target-storage-class STANDARD`) to download it"
+    )]
+    BlobArchived { repository: RepositoryName, digest: Digest },
+    /// The principal already has a pull time update exclusion (never raised on /v2).
+    #[error("the principal {0} is already excluded from pull time updates")]
+    PullExclusionExists(String),
+    /// The principal has no pull time update exclusion (never raised on /v2).
+    #[error("the principal {0} is not excluded from pull time updates")]
+    PullExclusionNotFound(String),
+    /// Archiving or restoring an image in a state that does not allow it (never raised on /v2).
+    #[error("{0}")]
+    StorageClassUpdateNotSupported(String),
     /// A resource would have more of something than allowed (never raised on /v2).
     #[error("{0}")]
     TooMany(String),
@@ -122,7 +144,8 @@ impl RegistryError {
             RegistryError::SizeInvalid(_) => ErrorCode::SizeInvalid,
             RegistryError::ManifestBlobUnknown(_) => ErrorCode::ManifestBlobUnknown,
             RegistryError::ManifestInvalid(_) | RegistryError::ManifestTooLarge { .. } => ErrorCode::ManifestInvalid,
-            RegistryError::ManifestUnknown(_) => ErrorCode::ManifestUnknown,
+            RegistryError::ManifestUnknown(_) | RegistryError::ImageArchived { .. } => ErrorCode::ManifestUnknown,
+            RegistryError::BlobArchived { .. } => ErrorCode::BlobUnknown,
             RegistryError::NameUnknown => ErrorCode::NameUnknown,
             RegistryError::NameInvalid(_) => ErrorCode::NameInvalid,
             RegistryError::TagInvalid(_) | RegistryError::TagImmutable { .. } => ErrorCode::TagInvalid,
@@ -132,6 +155,9 @@ impl RegistryError {
             RegistryError::DeletedImageUnknown(_) => ErrorCode::ManifestUnknown,
             RegistryError::DeletedRepositoryUnknown(_) => ErrorCode::NameUnknown,
             RegistryError::InvalidSetting(_)
+            | RegistryError::StorageClassUpdateNotSupported(_)
+            | RegistryError::PullExclusionExists(_)
+            | RegistryError::PullExclusionNotFound(_)
             | RegistryError::NotScannable(_)
             | RegistryError::LifecyclePolicyInvalid(_)
             | RegistryError::LifecyclePolicyNotFound

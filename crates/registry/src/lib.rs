@@ -9,6 +9,7 @@
 //!   in between.
 //! - Time comes from a [`Clock`], never read inside the rules.
 
+pub mod archive;
 mod blobs;
 pub mod catalog;
 mod clock;
@@ -40,7 +41,7 @@ pub use clock::{Clock, SystemClock};
 pub use error::RegistryError;
 pub use fsck::{FsckOptions, FsckReport};
 pub use manifests::{ManifestRead, PushedManifest, TagPage};
-pub use pulls::PullRecorder;
+pub use pulls::{MAX_PULL_EXCLUSIONS, PullRecorder, principal_label};
 pub use recovery::RebuildReport;
 pub use repositories::Paged;
 pub use settings::{AccountSetting, RepositoryScanning, ScanFrequency, ScanRule, ScanType, ScanningConfiguration};
@@ -139,6 +140,7 @@ impl Registry {
         };
         // Built-in kinds; other kinds are registered by whoever builds the registry.
         registry.register_job_handler(Arc::new(scanning::ScanHandler));
+        registry.register_job_handler(archive::handler());
         registry
     }
 

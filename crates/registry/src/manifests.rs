@@ -25,10 +25,13 @@ pub struct TagPage {
 
 /// Why a manifest is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ManifestRead {
-    /// A client takes the manifest (`GET`, `BatchGetImage`): pull policy applies, the pull is recorded.
-    Pull,
-    /// A client asks whether it exists (`HEAD`): pull policy applies, nothing is recorded.
+pub enum ManifestRead<'a> {
+    /// A client takes the manifest (`GET`, `BatchGetImage`): pull policy applies, an archived image is
+    /// refused, the pull is recorded. `by` is the principal's label (`user/NAME`, `robot/NAME`; `None`
+    /// when anonymous): a principal with a pull time update exclusion leaves `last_pulled_at` alone.
+    Pull { by: Option<&'a str> },
+    /// A client asks whether it exists (`HEAD`): pull policy applies, an archived image is refused, nothing
+    /// is recorded.
     Head,
     /// berth looks at it on the way to something else (describing, deleting, checking a put).
     Inspect,
@@ -91,13 +94,14 @@ impl Registry {
         Ok(PushedManifest { digest, subject: record.subject })
     }
 
-    /// A manifest by tag or digest, read for `purpose`: a client's pull or `HEAD` is subject to the
-    /// repository's pull policy (whatever the surface: `/v2`, `BatchGetImage`), and a pull is recorded.
+    /// A manifest by tag or digest, read for `purpose`: a client's pull or `HEAD` is refused while the
+    /// image is archived (`ImageArchived`) and is subject to the repository's pull policy (whatever the
+    /// surface: `/v2`, `BatchGetImage`), and a pull is recorded.
     pub async fn get_manifest(
         &self,
         repo: &RepositoryName,
         reference: &Reference,
-        purpose: ManifestRead,
+        purpose: ManifestRead<'_>,
     ) -> Result<StoredManifest> {
         let m = self
             .meta
@@ -105,10 +109,17 @@ impl Registry {
             .await?
             .ok_or_else(|| RegistryError::ManifestUnknown(reference.to_string()))?;
         if purpose != ManifestRead::Inspect {
+            if !m.status.is_active() {
+                return Err(RegistryError::ImageArchived {
+                    repository: repo.clone(),
+                    digest: m.digest,
+                    status: m.status.as_str(),
+                });
+            }
             self.check_pull_policy(repo, &m.digest).await?;
         }
-        if purpose == ManifestRead::Pull {
-            self.pulls.record_pull(repo, &m.digest, self.now(), m.content.len() as u64);
+        if let ManifestRead::Pull { by } = purpose {
+            self.pulls.record_pull(repo, &m.digest, by, self.now(), m.content.len() as u64);
         }
         Ok(m)
     }

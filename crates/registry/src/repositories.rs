@@ -3,7 +3,7 @@
 
 use berth_meta::MetaError;
 use berth_meta::settings::{
-    ImageDeletion, ImageDetail, ImageId, RepositoryRecord, RepositorySettings, TagMutability, TagStatus,
+    ImageDeletion, ImageDetail, ImageId, RepositoryRecord, RepositorySettings, StatusFilter, TagMutability, TagStatus,
 };
 use berth_meta::summaries::{RepositoryFilter, RepositorySummary};
 use berth_oci::{Digest, Reference, RepositoryName};
@@ -80,35 +80,39 @@ impl Registry {
         }
     }
 
-    /// Images of `name` with `status` (one entry per tag, one per untagged manifest), ordered by digest then
-    /// tag, strictly after `after`, `n` at most. `NameUnknown` if the repository does not exist.
+    /// Images of `name` with `status` and storage state `storage` (one entry per tag, one per untagged
+    /// manifest), ordered by digest then tag, strictly after `after`, `n` at most. `NameUnknown` if the
+    /// repository does not exist.
     pub async fn list_images(
         &self,
         name: &RepositoryName,
         status: TagStatus,
+        storage: StatusFilter,
         after: Option<&ImageId>,
         n: u32,
     ) -> Result<Paged<ImageId>> {
         let ids = self
             .meta
-            .list_image_ids(name, status, after, n.saturating_add(1))
+            .list_image_ids(name, status, storage, after, n.saturating_add(1))
             .await?
             .ok_or(RegistryError::NameUnknown)?;
         Ok(paged(ids, n))
     }
 
-    /// Details of the manifests of `name` with `status` (tagged: having a tag), ordered by digest, strictly
-    /// after `after`, `n` at most. `NameUnknown` if the repository does not exist.
+    /// Details of the manifests of `name` with `status` (tagged: having a tag) and storage state `storage`,
+    /// ordered by digest, strictly after `after`, `n` at most. `NameUnknown` if the repository does not
+    /// exist.
     pub async fn image_details(
         &self,
         name: &RepositoryName,
         status: TagStatus,
+        storage: StatusFilter,
         after: Option<&Digest>,
         n: u32,
     ) -> Result<Paged<ImageDetail>> {
         let details = self
             .meta
-            .list_image_details(name, status, after, n.saturating_add(1))
+            .list_image_details(name, status, storage, after, n.saturating_add(1))
             .await?
             .ok_or(RegistryError::NameUnknown)?;
         Ok(paged(details, n))

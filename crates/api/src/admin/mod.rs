@@ -724,7 +724,16 @@ async fn run(app: &AppState, caller: &Caller, ok: &Authorized, op: Operation) ->
                            "appliedRulePriority": e.rule_priority, "referrersDeleted": e.referrers.len()})
                 })
                 .collect();
-            json!({"status": "COMPLETE", "evaluatedAt": run.evaluated_at, "expired": expired, "skipped": run.skipped})
+            let archived: Vec<Value> = run
+                .transitioned
+                .iter()
+                .map(|t| {
+                    json!({"imageDigest": t.digest.to_string(), "imageTags": t.tags, "imagePushedAt": t.pushed_at,
+                           "appliedRulePriority": t.rule_priority})
+                })
+                .collect();
+            json!({"status": "COMPLETE", "evaluatedAt": run.evaluated_at, "expired": expired, "archived": archived,
+                   "skipped": run.skipped})
         }
         Operation::GetVulnerabilityDatabase => {
             // The database imported (the registry's, shared by every node) and the one this node has loaded.

@@ -46,6 +46,10 @@ pub enum ErrorType {
     InvalidLayer,
     LayerAlreadyExists,
     EmptyUpload,
+    LayerInaccessible,
+    ImageStorageClassUpdateNotSupported,
+    ExclusionAlreadyExists,
+    ExclusionNotFound,
     Validation,
     Server,
     // AWS JSON protocol and authentication errors, common to all AWS services.
@@ -87,6 +91,10 @@ impl ErrorType {
             ErrorType::InvalidLayer => "InvalidLayerException",
             ErrorType::LayerAlreadyExists => "LayerAlreadyExistsException",
             ErrorType::EmptyUpload => "EmptyUploadException",
+            ErrorType::LayerInaccessible => "LayerInaccessibleException",
+            ErrorType::ImageStorageClassUpdateNotSupported => "ImageStorageClassUpdateNotSupportedException",
+            ErrorType::ExclusionAlreadyExists => "ExclusionAlreadyExistsException",
+            ErrorType::ExclusionNotFound => "ExclusionNotFoundException",
             ErrorType::Validation => "ValidationException",
 
             ErrorType::RepositoryPolicyNotFound => "RepositoryPolicyNotFoundException",
@@ -147,6 +155,10 @@ impl ErrorType {
             | ErrorType::InvalidLayer
             | ErrorType::LayerAlreadyExists
             | ErrorType::EmptyUpload
+            | ErrorType::LayerInaccessible
+            | ErrorType::ImageStorageClassUpdateNotSupported
+            | ErrorType::ExclusionAlreadyExists
+            | ErrorType::ExclusionNotFound
             | ErrorType::Validation
             | ErrorType::MalformedPolicyDocument
             | ErrorType::Serialization
@@ -243,6 +255,15 @@ impl AwsError {
                     "The repository creation template with prefix '{prefix}' does not exist in the registry with id '{registry_id}'"
                 ),
             ),
+            RegistryError::StorageClassUpdateNotSupported(why) => {
+                AwsError::new(ErrorType::ImageStorageClassUpdateNotSupported, why)
+            }
+            e @ RegistryError::PullExclusionExists(_) => {
+                AwsError::new(ErrorType::ExclusionAlreadyExists, e.to_string())
+            }
+            e @ RegistryError::PullExclusionNotFound(_) => AwsError::new(ErrorType::ExclusionNotFound, e.to_string()),
+            // A layer only archived images use is not handed out until one of them is restored.
+            e @ RegistryError::BlobArchived { .. } => AwsError::new(ErrorType::LayerInaccessible, e.to_string()),
             // A repository's pull policy refuses the image (or a layer only refused images use).
             RegistryError::PullBlocked(why) => AwsError::new(ErrorType::AccessDenied, why),
             // A storage quota has no room for the layer (not LimitExceededException: SDKs retry that).

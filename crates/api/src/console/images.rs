@@ -412,8 +412,9 @@ pub async fn sbom(ctx: &Ctx<'_>, name: &RepositoryName, digest: &Digest) -> Resu
     let Some(artifact) = sbom_of(ctx, name, digest).await? else {
         return Err(no_sbom());
     };
+    let puller = ctx.caller.principal.puller();
     let stored = registry
-        .get_manifest(name, &Reference::Digest(artifact.clone()), ManifestRead::Pull)
+        .get_manifest(name, &Reference::Digest(artifact.clone()), ManifestRead::Pull { by: puller.as_deref() })
         .await
         .map_err(|e| image_failure(e, name, &artifact))?;
     let parsed = ParsedManifest::parse(&stored.content, Some(&stored.media_type)).map_err(Failure::fault)?;

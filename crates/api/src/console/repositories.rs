@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use berth_identity::Resource;
 use berth_meta::identity::Visibility;
-use berth_meta::settings::{ImageDetail, RepositoryRecord, TagMutability, TagStatus};
+use berth_meta::settings::{ImageDetail, RepositoryRecord, StatusFilter, TagMutability, TagStatus};
 use berth_meta::summaries::{RepositoryFilter, RepositorySummary};
 use berth_oci::{Digest, RepositoryName};
 use berth_registry::scanning::severity_counts;
@@ -270,7 +270,7 @@ pub async fn show(ctx: &Ctx<'_>, name: &RepositoryName, after: Option<&Digest>) 
     let registry = &ctx.app.registry;
     let record = registry.repository(name).await.map_err(|e| Failure::registry(e, name))?;
     let page = registry
-        .image_details(name, TagStatus::Any, after, IMAGES_PAGE)
+        .image_details(name, TagStatus::Any, StatusFilter::Any, after, IMAGES_PAGE)
         .await
         .map_err(|e| Failure::registry(e, name))?;
     let mut images = Vec::with_capacity(page.entries.len());
@@ -362,7 +362,10 @@ pub async fn push_commands(ctx: &Ctx<'_>, name: &RepositoryName) -> Result<Respo
 pub async fn confirm_delete(ctx: &Ctx<'_>, name: &RepositoryName, error: &str) -> Result<Response, Failure> {
     let registry = &ctx.app.registry;
     registry.repository(name).await.map_err(|e| Failure::registry(e, name))?;
-    let images = registry.image_details(name, TagStatus::Any, None, 1).await.map_err(|e| Failure::registry(e, name))?;
+    let images = registry
+        .image_details(name, TagStatus::Any, StatusFilter::Any, None, 1)
+        .await
+        .map_err(|e| Failure::registry(e, name))?;
     let page = views::ConfirmDelete {
         chrome: ctx.chrome.clone(),
         name: name.to_string(),

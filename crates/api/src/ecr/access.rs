@@ -33,6 +33,9 @@ const ON_REGISTRY: &[&str] = &[
     "DescribeRepositoryCreationTemplates",
     "UpdateRepositoryCreationTemplate",
     "DeleteRepositoryCreationTemplate",
+    "RegisterPullTimeUpdateExclusion",
+    "DeregisterPullTimeUpdateExclusion",
+    "ListPullTimeUpdateExclusions",
 ];
 
 /// Operations on the repository in `repositoryName`.
@@ -62,6 +65,7 @@ const ON_REPOSITORY: &[&str] = &[
     "DeleteLifecyclePolicy",
     "StartLifecyclePolicyPreview",
     "GetLifecyclePolicyPreview",
+    "UpdateImageStorageClass",
     // ECR Public's (see `catalog.rs`).
     "GetRepositoryCatalogData",
     "PutRepositoryCatalogData",
@@ -204,7 +208,14 @@ mod tests {
         let Ok(Some(Declared::All(r))) = declared_for("PutRegistryPolicy", json!({})) else { panic!() };
         assert_eq!(r[0].target, Target::Registry);
         assert!(matches!(declared_for("DescribeRepositories", json!({})), Ok(Some(Declared::Filtered))));
-        assert!(matches!(declared_for("UpdateImageStorageClass", json!({"repositoryName": "a"})), Ok(None)));
+        assert!(matches!(declared_for("PutReplicationConfiguration", json!({})), Ok(None)));
+        let Ok(Some(Declared::All(r))) = declared_for("UpdateImageStorageClass", json!({"repositoryName": "a/b"}))
+        else {
+            panic!()
+        };
+        assert_eq!(r, [Required::new("ecr:UpdateImageStorageClass", Target::Repository("a/b".parse().unwrap()))]);
+        let Ok(Some(Declared::All(r))) = declared_for("RegisterPullTimeUpdateExclusion", json!({})) else { panic!() };
+        assert_eq!(r[0].target, Target::Registry);
         assert!(declared_for("ListImages", json!({})).is_err(), "a missing repositoryName is invalid");
         let foreign = json!({"resourceArn": "arn:aws:ecr:us-east-1:999999999999:repository/a"});
         assert!(declared_for("TagResource", foreign).is_err(), "another account's ARN");

@@ -2,7 +2,8 @@
 
 use berth_identity::Resource;
 use berth_meta::Untagging;
-use berth_meta::settings::{ImageDeletion, ImageDetail, ImageId, TagStatus};
+use berth_meta::archive::ImageStatus;
+use berth_meta::settings::{ImageDeletion, ImageDetail, ImageId, StatusFilter, TagStatus};
 use berth_oci::{Digest, Reference, RepositoryName, Tag};
 use berth_registry::{ManifestRead, RegistryError};
 use serde_json::{Map, Value, json};
@@ -32,9 +33,9 @@ fn position_of(token: &str) -> Result<ImageId, AwsError> {
     Ok(ImageId { digest: digest.parse().map_err(|_| bad())?, tag })
 }
 
-/// `filter`: the tag status, and whether only archived (or activating) images are asked for — berth has
-/// none: every image it holds is active.
-fn filter_of(input: &Input<'_>) -> Result<(TagStatus, bool), AwsError> {
+/// `filter`: the tag status, and the image status when one is given (`None`: listings show `ACTIVE`
+/// images only, as ECR's do).
+fn filter_of(input: &Input<'_>) -> Result<(TagStatus, Option<StatusFilter>), AwsError> {
     Ok(match input.opt_object("filter")? {
         Some(f) => {
             let status = match f.opt_enum("tagStatus", &["TAGGED", "UNTAGGED", "ANY"])? {
@@ -42,12 +43,19 @@ fn filter_of(input: &Input<'_>) -> Result<(TagStatus, bool), AwsError> {
                 Some("UNTAGGED") => TagStatus::Untagged,
                 _ => TagStatus::Any,
             };
-            let image_status = f.opt_enum("imageStatus", &["ACTIVE", "ARCHIVED", "ACTIVATING", "ANY"])?;
-            (status, matches!(image_status, Some("ARCHIVED" | "ACTIVATING")))
+            let image_status = match f.opt_enum("imageStatus", &["ACTIVE", "ARCHIVED", "ACTIVATING", "ANY"])? {
+                Some("ANY") => Some(StatusFilter::Any),
+                Some(s) => ImageStatus::parse(s).map(StatusFilter::Only),
+                None => None,
+            };
+            (status, image_status)
         }
-        None => (TagStatus::Any, false),
+        None => (TagStatus::Any, None),
     })
 }
+
+/// The image status a listing shows when the client names none.
+const LISTED_BY_DEFAULT: StatusFilter = StatusFilter::Only(ImageStatus::Active);
 
 /// One member of `imageIds` as the client sent it (echoed back in failures and results).
 pub struct ImageIdentifier<'a> {
@@ -106,6 +114,24 @@ impl ImageIdentifier<'_> {
     }
 }
 
+/// An `ImageIdentifier` structure member, required (`UpdateImageStorageClass`'s `imageId`).
+pub fn image_ids_member<'a>(input: &Input<'a>, member: &str) -> Result<ImageIdentifier<'a>, AwsError> {
+    let id = input.opt_object(member)?.ok_or_else(|| {
+        AwsError::invalid(format!(
+            "Invalid parameter at '{member}' failed to satisfy constraint: 'Member must not be null'"
+        ))
+    })?;
+    let tag = id.opt_str("imageTag")?;
+    if let Some(t) = tag
+        && (t.is_empty() || t.chars().count() > 300)
+    {
+        return Err(AwsError::invalid(format!(
+            "Invalid parameter at '{member}.imageTag' failed to satisfy constraint: 'Member must have length between 1 and 300'"
+        )));
+    }
+    Ok(ImageIdentifier { given: id.0, digest: id.opt_str("imageDigest")?, tag })
+}
+
 /// `imageIds`: 1 to 100 `ImageIdentifier`s (`imageTag` 1 to 300 characters).
 pub fn image_ids<'a>(input: &Input<'a>) -> Result<Option<Vec<ImageIdentifier<'a>>>, AwsError> {
     let Some(list) = input.opt_list("imageIds")? else {
@@ -141,16 +167,13 @@ pub async fn list(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     let name = input.repository_name("repositoryName")?;
     let want = input.max_results()?.unwrap_or(DEFAULT_PAGE);
     let after = input.opt_str("nextToken")?.map(position_of).transpose()?;
-    let (status, archived_only) = filter_of(input)?;
+    let (status, storage) = filter_of(input)?;
     let page = ctx
         .app
         .registry
-        .list_images(&name, status, after.as_ref(), want)
+        .list_images(&name, status, storage.unwrap_or(LISTED_BY_DEFAULT), after.as_ref(), want)
         .await
         .map_err(|e| AwsError::from_registry(e, name.as_str(), ctx.registry_id()))?;
-    if archived_only {
-        return Ok(json!({"imageIds": []}));
-    }
     let ids: Vec<Value> = page
         .entries
         .iter()
@@ -188,8 +211,14 @@ fn detail_json(ctx: &Ctx<'_>, name: &RepositoryName, d: &ImageDetail) -> Value {
         "imageSizeInBytes": d.size,
         "imagePushedAt": d.pushed_at,
         "imageManifestMediaType": d.media_type,
-        "imageStatus": "ACTIVE",
+        "imageStatus": d.storage.status.as_str(),
     });
+    if let Some(t) = d.storage.last_archived_at {
+        out["lastArchivedAt"] = json!(t);
+    }
+    if let Some(t) = d.storage.last_activated_at {
+        out["lastActivatedAt"] = json!(t);
+    }
     if !d.tags.is_empty() {
         out["imageTags"] = json!(d.tags.iter().map(|t| t.as_str()).collect::<Vec<_>>());
     }
@@ -226,7 +255,7 @@ pub async fn describe(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsErro
     let ids = image_ids(input)?;
     let max_results = input.max_results()?;
     let next_token = input.opt_str("nextToken")?;
-    let (status, archived_only) = filter_of(input)?;
+    let (status, storage) = filter_of(input)?;
     if ids.is_some() && (max_results.is_some() || next_token.is_some()) {
         return Err(AwsError::invalid("maxResults and nextToken cannot be used with imageIds"));
     }
@@ -252,16 +281,16 @@ pub async fn describe(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsErro
                 details.push(detail);
             }
         }
-        if archived_only {
-            details.clear();
+        // Named images are described whatever their state, unless the filter names one.
+        if let Some(StatusFilter::Only(s)) = storage {
+            details.retain(|d| d.storage.status == s);
         }
         return Ok(json!({"imageDetails": details_json(ctx, &name, &details).await}));
     }
     let want = max_results.unwrap_or(DEFAULT_PAGE);
-    let page = ctx.app.registry.image_details(&name, status, after.as_ref(), want).await.map_err(registry_error)?;
-    if archived_only {
-        return Ok(json!({"imageDetails": []}));
-    }
+    let storage = storage.unwrap_or(LISTED_BY_DEFAULT);
+    let page =
+        ctx.app.registry.image_details(&name, status, storage, after.as_ref(), want).await.map_err(registry_error)?;
     let mut out = json!({"imageDetails": details_json(ctx, &name, &page.entries).await});
     if page.more
         && let Some(last) = page.entries.last()
@@ -340,6 +369,7 @@ pub async fn batch_get(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsErr
         }
     };
     ctx.existing_repository(&name).await?;
+    let puller = ctx.caller.principal.puller();
     let (mut images, mut failures): (Vec<Value>, Vec<Value>) = (Vec::new(), Vec::new());
     for id in &ids {
         // A manifest berth would have to convert is not served (berth does not convert manifests).
@@ -366,9 +396,14 @@ pub async fn batch_get(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsErr
             continue;
         }
         // Fetching a manifest through the ECR API is a pull, as through /v2: recorded, and refused when
-        // the repository's pull policy refuses the image.
-        match ctx.app.registry.get_manifest(&name, &Reference::Digest(m.digest.clone()), ManifestRead::Pull).await {
+        // the image is archived or the repository's pull policy refuses it.
+        let pull = ManifestRead::Pull { by: puller.as_deref() };
+        match ctx.app.registry.get_manifest(&name, &Reference::Digest(m.digest.clone()), pull).await {
             Ok(_) => {}
+            Err(e @ RegistryError::ImageArchived { .. }) => {
+                failures.push(Failure::new("ImageInaccessible", e.to_string()).json(id));
+                continue;
+            }
             Err(RegistryError::PullBlocked(why)) => {
                 failures.push(Failure::new("ImageInaccessible", why).json(id));
                 continue;

@@ -169,11 +169,16 @@ pub async fn get_preview(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsE
         .take(max)
         .map(|&n| {
             let i = &preview.images[n];
+            // A transition's target is the archive storage class, the only one ECR moves images to.
+            let action = match i.action.as_str() {
+                "TRANSITION" => json!({"type": i.action, "targetStorageClass": "ARCHIVE"}),
+                _ => json!({"type": i.action}),
+            };
             json!({
                 "imageTags": i.tags,
                 "imageDigest": i.digest.to_string(),
                 "imagePushedAt": i.pushed_at,
-                "action": {"type": i.action},
+                "action": action,
                 "appliedRulePriority": i.rule_priority,
                 "storageClass": i.storage_class,
             })
@@ -189,6 +194,11 @@ pub async fn get_preview(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsE
     if preview.status == PreviewStatus::Complete {
         let expiring = preview.images.iter().filter(|i| i.action == "EXPIRE").count();
         out["summary"] = json!({"expiringImageTotalCount": expiring});
+        let transitioning = preview.images.iter().filter(|i| i.action == "TRANSITION").count();
+        if transitioning > 0 {
+            out["summary"]["transitioningImageTotalCounts"] =
+                json!([{"targetStorageClass": "ARCHIVE", "imageTotalCount": transitioning}]);
+        }
     }
     if start + max < shown.len() {
         out["nextToken"] = json!(encode_token(&(start + max).to_string()));

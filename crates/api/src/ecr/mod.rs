@@ -14,8 +14,10 @@
 //! `GetRepositoryCatalogData`, signed for service `ecr-public`) are answered here too: see [`catalog`].
 
 mod access;
+mod archive;
 mod authorization;
 mod catalog;
+mod exclusions;
 mod images;
 mod layers;
 mod lifecycle;
@@ -227,6 +229,10 @@ async fn dispatch(ctx: &Ctx<'_>, operation: &str, input: &Input<'_>) -> Result<V
         "DescribeRepositoryCreationTemplates" => templates::describe(ctx, input).await,
         "UpdateRepositoryCreationTemplate" => templates::update(ctx, input).await,
         "DeleteRepositoryCreationTemplate" => templates::delete(ctx, input).await,
+        "UpdateImageStorageClass" => archive::update_image_storage_class(ctx, input).await,
+        "RegisterPullTimeUpdateExclusion" => exclusions::register(ctx, input).await,
+        "DeregisterPullTimeUpdateExclusion" => exclusions::deregister(ctx, input).await,
+        "ListPullTimeUpdateExclusions" => exclusions::list(ctx, input).await,
         "GetRepositoryCatalogData" => catalog::get(ctx, input).await,
         "PutRepositoryCatalogData" => catalog::put(ctx, input).await,
         other => Err(AwsError::server(&format!("{other} declares its access but has no handler"))),

@@ -94,6 +94,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "DeleteRepository",
     "DeleteRepositoryCreationTemplate",
     "DeleteRepositoryPolicy",
+    "DeregisterPullTimeUpdateExclusion",
     "DescribeImageScanFindings",
     "DescribeImages",
     "DescribeRegistry",
@@ -110,6 +111,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "InitiateLayerUpload",
     "ListImageReferrers",
     "ListImages",
+    "ListPullTimeUpdateExclusions",
     "ListTagsForResource",
     "PutAccountSetting",
     "PutImage",
@@ -118,12 +120,14 @@ pub const IMPLEMENTED: &[&str] = &[
     "PutLifecyclePolicy",
     "PutRegistryPolicy",
     "PutRegistryScanningConfiguration",
+    "RegisterPullTimeUpdateExclusion",
     "SetRepositoryPolicy",
     "StartImageScan",
     "StartLifecyclePolicyPreview",
     "TagResource",
     "UntagResource",
     "UpdateRepositoryCreationTemplate",
+    "UpdateImageStorageClass",
     "UploadLayerPart",
 ];
 
@@ -132,12 +136,10 @@ pub fn feature_of(operation: &str) -> &'static str {
     let has = |words: &[&str]| words.iter().any(|w| operation.contains(w));
     if has(&["Replication"]) {
         "replication"
-    } else if has(&["PullThroughCache", "PullTimeUpdateExclusion"]) {
+    } else if has(&["PullThroughCache"]) {
         "pull-through caching"
     } else if has(&["Signing"]) {
         "image signing"
-    } else if has(&["StorageClass"]) {
-        "archival storage classes"
     } else {
         "this operation"
     }

@@ -12,7 +12,9 @@ use crate::error::ApiError;
 use crate::headers;
 
 pub async fn get(r: &Registry, name: &RepositoryName, reference: &Reference, req: &Req) -> HandlerResult {
-    let purpose = if req.method == Method::GET { ManifestRead::Pull } else { ManifestRead::Head };
+    let puller = req.caller.principal.puller();
+    let purpose =
+        if req.method == Method::GET { ManifestRead::Pull { by: puller.as_deref() } } else { ManifestRead::Head };
     let m = r.get_manifest(name, reference, purpose).await?;
     if !headers::accepts(&req.headers, &m.media_type) {
         return Err(ApiError::new(

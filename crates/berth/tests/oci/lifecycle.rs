@@ -28,17 +28,17 @@ fn start_evaluating_every(tmp: &Path, interval_hours: &str) -> Server {
 }
 
 /// A server whose schedule never runs a policy by itself, so that each run is the test's.
-fn start(tmp: &Path) -> Server {
+pub(crate) fn start(tmp: &Path) -> Server {
     start_evaluating_every(tmp, "0")
 }
 
 /// Moves the registry clock to `days` days after the test's start.
-fn set_day(tmp: &Path, days: i64) {
+pub(crate) fn set_day(tmp: &Path, days: i64) {
     std::fs::write(tmp.join("clock"), (days * DAY).to_string()).unwrap();
 }
 
 /// Pushes an image with `tags` (none: pushed under a temporary tag that is then removed).
-async fn push(s: &Server, repo: &str, name: &str, tags: &[&str]) -> Digest {
+pub(crate) async fn push(s: &Server, repo: &str, name: &str, tags: &[&str]) -> Digest {
     let first = tags.first().copied().unwrap_or("scratch-tag");
     let (body, digest) = s.push_image(repo, first, format!("layer of {name}").as_bytes()).await;
     for t in tags.iter().skip(1) {
@@ -51,7 +51,7 @@ async fn push(s: &Server, repo: &str, name: &str, tags: &[&str]) -> Digest {
     digest
 }
 
-fn policy(rules: Value) -> String {
+pub(crate) fn policy(rules: Value) -> String {
     json!({ "rules": rules }).to_string()
 }
 
@@ -299,8 +299,8 @@ async fn malformed_lifecycle_policies_are_refused_naming_the_problem() {
             "countType 'everySoOften'",
         ),
         (
-            json!([{"rulePriority": 1, "description": d, "selection": untagged, "action": {"type": "transition", "targetStorageClass": "archive"}}]),
-            "archive storage class",
+            json!([{"rulePriority": 1, "description": d, "selection": untagged, "action": {"type": "transition"}}]),
+            "requires targetStorageClass 'archive'",
         ),
         (
             json!([{"rulePriority": 1, "description": d, "selection": untagged, "action": {"type": "destroy"}}]),

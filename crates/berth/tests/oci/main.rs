@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod archive;
 mod attacks;
 mod blobs;
 mod challenges;

@@ -35,6 +35,7 @@ pub async fn manifest_round_trip<S: MetaStore>(store: &S) {
         subject: m1.subject.clone(),
         pushed_at: 100,
         last_pulled_at: None,
+        status: crate::archive::ImageStatus::Active,
     };
     assert_eq!(by_digest(store, &r, &m1.digest).await, Some(expected.clone()), "by digest");
     assert_eq!(store.get_manifest(&r, &Reference::Tag(tag("v1"))).await.unwrap(), Some(expected), "by tag");

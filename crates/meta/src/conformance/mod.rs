@@ -16,6 +16,7 @@
 //! upcasting a trait object to each of them is more ceremony than a type parameter.
 
 mod accounting;
+mod archive;
 mod blobs;
 mod catalog;
 mod concurrency;
@@ -39,6 +40,7 @@ use crate::identity::IdentityMeta;
 use crate::{MetaStore, NewManifest, Page};
 
 pub use accounting::{concurrent_quota_links, quotas, registry_storage, storage_accounting};
+pub use archive::{image_storage_states, pull_exclusions};
 pub use blobs::{blob_links, catalog, repository_existence};
 pub use catalog::{catalog_data, public_catalog_search};
 pub use concurrency::{concurrent_repository_creation, concurrent_tag_moves, concurrent_upload_updates};
@@ -109,6 +111,8 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     concurrent_quota_links(store).await;
     creation_templates(store).await;
     soft_delete(store).await;
+    pull_exclusions(store).await;
+    image_storage_states(store).await;
 }
 
 /// Runs every check of the identity traits ([`IdentityMeta`]) against `store`, which should be freshly

@@ -5,7 +5,9 @@ use berth_oci::Digest;
 
 use super::{ALL, IMAGE_MANIFEST, blob, image, index, page, repo, tags};
 use crate::settings::ImageDeletion;
-use crate::settings::{ImageDetail, ImageId, RepositorySettings, TagMutability, TagStatus};
+use crate::settings::{
+    ImageDetail, ImageId, ImageStorageState, RepositorySettings, StatusFilter, TagMutability, TagStatus,
+};
 use crate::{MetaError, MetaStore};
 
 /// `create_repository` makes an empty repository exist (catalog, tags/list, records); it cannot create one
@@ -20,7 +22,7 @@ pub async fn explicit_repositories<S: MetaStore>(store: &S) {
     };
     assert_eq!(store.get_repository(&r).await.unwrap(), None, "unknown repository");
     assert_eq!(store.repository_resource_tags(&r).await.unwrap(), None);
-    assert_eq!(store.list_image_ids(&r, TagStatus::Any, None, 10).await.unwrap(), None);
+    assert_eq!(store.list_image_ids(&r, TagStatus::Any, StatusFilter::Any, None, 10).await.unwrap(), None);
 
     let created = store.create_repository(&r, &settings, 100).await.expect("create_repository");
     assert_eq!(
@@ -31,7 +33,7 @@ pub async fn explicit_repositories<S: MetaStore>(store: &S) {
     assert!(store.repository_exists(&r).await.unwrap(), "an explicitly created repository exists while empty");
     assert!(store.list_repositories(ALL).await.unwrap().contains(&r), "and is in the catalog");
     assert_eq!(store.list_tags(&r, ALL).await.unwrap(), Some(vec![]), "tags/list answers an empty list");
-    assert_eq!(store.list_image_ids(&r, TagStatus::Any, None, 10).await.unwrap(), Some(vec![]));
+    assert_eq!(store.list_image_ids(&r, TagStatus::Any, StatusFilter::Any, None, 10).await.unwrap(), Some(vec![]));
     assert_eq!(
         store.repository_resource_tags(&r).await.unwrap(),
         Some(vec![("env".into(), "dev".into()), ("team".into(), "b".into())]),
@@ -164,7 +166,11 @@ pub async fn image_listing<S: MetaStore>(store: &S) {
     ];
     expected.sort();
     let list = async |status, after: Option<&ImageId>, n| {
-        store.list_image_ids(&r, status, after, n).await.expect("list_image_ids").expect("repository exists")
+        store
+            .list_image_ids(&r, status, StatusFilter::Any, after, n)
+            .await
+            .expect("list_image_ids")
+            .expect("repository exists")
     };
     assert_eq!(list(TagStatus::Any, None, u32::MAX).await, expected, "every image, ordered");
     let tagged: Vec<ImageId> = expected.iter().filter(|i| i.tag.is_some()).cloned().collect();
@@ -197,7 +203,11 @@ pub async fn image_listing<S: MetaStore>(store: &S) {
 /// media type is read from the content, pulls show; listings filter by tag status and page by digest.
 pub async fn image_details<S: MetaStore>(store: &S) {
     let r = repo("conf-settings/details");
-    assert_eq!(store.list_image_details(&r, TagStatus::Any, None, 10).await.unwrap(), None, "unknown repository");
+    assert_eq!(
+        store.list_image_details(&r, TagStatus::Any, StatusFilter::Any, None, 10).await.unwrap(),
+        None,
+        "unknown repository"
+    );
     let (config, layer) = (blob("conf-settings detail config"), blob("conf-settings detail layer"));
     store.link_blob(&r, &config, 7, 1).await.unwrap();
     store.link_blob(&r, &layer, 1000, 1).await.unwrap();
@@ -216,6 +226,7 @@ pub async fn image_details<S: MetaStore>(store: &S) {
         config_media_type: Some("application/vnd.oci.image.config.v1+json".to_string()),
         pushed_at: 10,
         last_pulled_at: Some(42),
+        storage: ImageStorageState::default(),
     };
     let want_untagged = ImageDetail {
         digest: untagged.digest.clone(),
@@ -225,6 +236,7 @@ pub async fn image_details<S: MetaStore>(store: &S) {
         config_media_type: None,
         pushed_at: 11,
         last_pulled_at: None,
+        storage: ImageStorageState::default(),
     };
     assert_eq!(store.image_detail(&r, &tagged.digest).await.unwrap(), Some(want_tagged.clone()));
     assert_eq!(store.image_detail(&r, &untagged.digest).await.unwrap(), Some(want_untagged.clone()));
@@ -232,7 +244,11 @@ pub async fn image_details<S: MetaStore>(store: &S) {
     assert_eq!(store.image_detail(&repo("conf-settings/nowhere"), &tagged.digest).await.unwrap(), None);
 
     let list = async |status, after: Option<&Digest>, n| {
-        store.list_image_details(&r, status, after, n).await.expect("list_image_details").expect("exists")
+        store
+            .list_image_details(&r, status, StatusFilter::Any, after, n)
+            .await
+            .expect("list_image_details")
+            .expect("exists")
     };
     assert_eq!(list(TagStatus::Tagged, None, 10).await, std::slice::from_ref(&want_tagged));
     assert_eq!(list(TagStatus::Untagged, None, 10).await, std::slice::from_ref(&want_untagged));

@@ -11,8 +11,8 @@ use super::{Lock, PgMeta, REPOSITORY_EXISTS, ensure_repository, lock_repository}
 use crate::settings::tag_is_immutable;
 use crate::{ManifestStore, MetaError, NewManifest, Page, Referrer, Result, StoredManifest, Untagging};
 
-const MANIFEST_COLUMNS: &str =
-    "m.digest, m.media_type, m.content, m.artifact_type, m.subject_digest, m.pushed_at, m.last_pulled_at";
+const MANIFEST_COLUMNS: &str = "m.digest, m.media_type, m.content, m.artifact_type, m.subject_digest, m.pushed_at, m.last_pulled_at, \
+     (SELECT s.status FROM image_storage s WHERE s.manifest_id = m.id) AS storage_status";
 
 fn stored_manifest(row: &PgRow) -> Result<StoredManifest> {
     Ok(StoredManifest {
@@ -23,6 +23,7 @@ fn stored_manifest(row: &PgRow) -> Result<StoredManifest> {
         subject: parse_opt("manifests.subject_digest", row.try_get("subject_digest")?)?,
         pushed_at: row.try_get("pushed_at")?,
         last_pulled_at: row.try_get("last_pulled_at")?,
+        status: super::archive::status_from_db(row.try_get::<Option<&str>, _>("storage_status")?)?,
     })
 }
 

@@ -41,10 +41,12 @@
 
 mod access_keys;
 mod accounting;
+mod archive;
 mod audit;
 mod catalog;
 mod codec;
 mod deleted;
+mod exclusions;
 mod gc;
 mod groups;
 mod jobs;
@@ -96,6 +98,8 @@ const LOCK_UPLOADS_BY_OWNER: i32 = LOCK_SPACE + 2;
 const LOCK_GC_DIGEST: i32 = LOCK_SPACE + 3;
 /// Namespace of the quota locks, keyed by `hashtext` of the quota's prefix.
 const LOCK_QUOTAS: i32 = LOCK_SPACE + 17;
+/// Second key in `LOCK_SPACE` serialising pull time update exclusion registrations (their limit).
+const LOCK_PULL_EXCLUSIONS: i32 = 19;
 
 impl MetaError {
     /// Whether the database server could not be reached or went away mid-request (refused, reset, shutting

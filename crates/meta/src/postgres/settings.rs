@@ -7,6 +7,7 @@ use sqlx::{PgConnection, Row};
 
 use super::codec::{from_db, parse, parse_opt};
 use super::{Lock, PgMeta, REPOSITORY_EXISTS, ensure_repository, lock_repository};
+use crate::archive::StatusFilter;
 use crate::settings::{
     ImageDeletion, ImageDetail, ImageId, RepositoryRecord, RepositorySettings, RepositorySettingsStore, TagMutability,
     TagStatus,
@@ -107,7 +108,10 @@ const DETAIL_COLUMNS: &str = "m.digest AS digest, m.media_type AS media_type, m.
      m.last_pulled_at AS last_pulled_at, m.content AS content, \
      (m.size + COALESCE((SELECT SUM(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest \
                          WHERE mb.manifest_id = m.id), 0))::BIGINT AS total_size, \
-     ARRAY(SELECT t.name FROM tags t WHERE t.manifest_id = m.id ORDER BY t.name) AS tag_names";
+     ARRAY(SELECT t.name FROM tags t WHERE t.manifest_id = m.id ORDER BY t.name) AS tag_names, \
+     (SELECT s.status FROM image_storage s WHERE s.manifest_id = m.id) AS storage_status, \
+     (SELECT s.last_archived_at FROM image_storage s WHERE s.manifest_id = m.id) AS last_archived_at, \
+     (SELECT s.last_activated_at FROM image_storage s WHERE s.manifest_id = m.id) AS last_activated_at";
 
 /// `config.mediaType` of a manifest's content when it is a JSON string, as SQLite's `json_extract` finds it.
 fn config_media_type(content: &[u8]) -> Option<String> {
@@ -126,6 +130,7 @@ fn detail(row: &PgRow) -> Result<ImageDetail> {
         config_media_type: config_media_type(content),
         pushed_at: row.try_get("pushed_at")?,
         last_pulled_at: row.try_get("last_pulled_at")?,
+        storage: super::archive::state_of(row)?,
     })
 }
 
@@ -292,6 +297,7 @@ impl RepositorySettingsStore for PgMeta {
         &self,
         repo: &RepositoryName,
         status: TagStatus,
+        storage: StatusFilter,
         after: Option<&ImageId>,
         n: u32,
     ) -> Result<Option<Vec<ImageId>>> {
@@ -311,6 +317,7 @@ impl RepositorySettingsStore for PgMeta {
              WHERE m.repository_id = $1 \
              AND ($2 = 'any' OR ($2 = 'tagged' AND t.name IS NOT NULL) OR ($2 = 'untagged' AND t.name IS NULL)) \
              AND (m.digest, COALESCE(t.name, '')) > ($3, $4) \
+             AND ($6 = '' OR COALESCE((SELECT s.status FROM image_storage s WHERE s.manifest_id = m.id), 'ACTIVE') = $6) \
              ORDER BY m.digest, COALESCE(t.name, '') LIMIT $5",
         )
         .bind(id)
@@ -318,6 +325,7 @@ impl RepositorySettingsStore for PgMeta {
         .bind(after_digest)
         .bind(after_tag)
         .bind(i64::from(n))
+        .bind(storage.to_sql())
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -336,6 +344,7 @@ impl RepositorySettingsStore for PgMeta {
         &self,
         repo: &RepositoryName,
         status: TagStatus,
+        storage: StatusFilter,
         after: Option<&Digest>,
         n: u32,
     ) -> Result<Option<Vec<ImageDetail>>> {
@@ -348,6 +357,7 @@ impl RepositorySettingsStore for PgMeta {
              WHERE m.repository_id = $1 AND m.digest > $3 \
              AND ($2 = 'any' \
                   OR ($2 = 'tagged') = EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)) \
+             AND ($5 = '' OR COALESCE((SELECT s.status FROM image_storage s WHERE s.manifest_id = m.id), 'ACTIVE') = $5) \
              ORDER BY m.digest LIMIT $4"
         );
         let rows = sqlx::query(&sql)
@@ -355,6 +365,7 @@ impl RepositorySettingsStore for PgMeta {
             .bind(status_to_sql(status))
             .bind(after.map(|d| d.to_string()).unwrap_or_default())
             .bind(i64::from(n))
+            .bind(storage.to_sql())
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -42,11 +42,13 @@
 
 mod access_keys;
 mod accounting;
+mod archive;
 mod audit;
 mod barrier;
 mod catalog;
 mod codec;
 mod deleted;
+mod exclusions;
 mod gc;
 mod groups;
 mod jobs;

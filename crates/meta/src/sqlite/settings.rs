@@ -7,6 +7,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::codec::{from_db, parse, parse_opt};
 use super::{REPOSITORY_EXISTS, SqliteMeta, ensure_repository};
+use crate::archive::StatusFilter;
 use crate::settings::{
     ImageDeletion, ImageDetail, ImageId, RepositoryRecord, RepositorySettings, RepositorySettingsStore, TagMutability,
     TagStatus,
@@ -104,7 +105,10 @@ const DETAIL_COLUMNS: &str = "m.digest AS digest, m.media_type AS media_type, m.
               THEN json_extract(CAST(m.content AS TEXT), '$.config.mediaType') END \
      END AS config_media_type, \
      (SELECT group_concat(name, char(10)) FROM \
-         (SELECT t.name AS name FROM tags t WHERE t.manifest_id = m.id ORDER BY t.name)) AS tag_names";
+         (SELECT t.name AS name FROM tags t WHERE t.manifest_id = m.id ORDER BY t.name)) AS tag_names, \
+     (SELECT s.status FROM image_storage s WHERE s.manifest_id = m.id) AS storage_status, \
+     (SELECT s.last_archived_at FROM image_storage s WHERE s.manifest_id = m.id) AS last_archived_at, \
+     (SELECT s.last_activated_at FROM image_storage s WHERE s.manifest_id = m.id) AS last_activated_at";
 
 fn detail(row: &SqliteRow) -> Result<ImageDetail> {
     let tags: Option<String> = row.try_get("tag_names")?;
@@ -120,6 +124,7 @@ fn detail(row: &SqliteRow) -> Result<ImageDetail> {
         config_media_type: row.try_get("config_media_type")?,
         pushed_at: row.try_get("pushed_at")?,
         last_pulled_at: row.try_get("last_pulled_at")?,
+        storage: super::archive::state_of(row)?,
     })
 }
 
@@ -232,6 +237,7 @@ impl RepositorySettingsStore for SqliteMeta {
         &self,
         repo: &RepositoryName,
         status: TagStatus,
+        storage: StatusFilter,
         after: Option<&ImageId>,
         n: u32,
     ) -> Result<Option<Vec<ImageId>>> {
@@ -253,6 +259,7 @@ impl RepositorySettingsStore for SqliteMeta {
              WHERE m.repository_id = ?1 \
              AND (?2 = 'any' OR (?2 = 'tagged' AND t.name IS NOT NULL) OR (?2 = 'untagged' AND t.name IS NULL)) \
              AND (m.digest, COALESCE(t.name, '')) > (?3, ?4) \
+             AND (?6 = '' OR COALESCE((SELECT s.status FROM image_storage s WHERE s.manifest_id = m.id), 'ACTIVE') = ?6) \
              ORDER BY m.digest, COALESCE(t.name, '') LIMIT ?5",
         )
         .bind(id)
@@ -260,6 +267,7 @@ impl RepositorySettingsStore for SqliteMeta {
         .bind(after_digest)
         .bind(after_tag)
         .bind(i64::from(n))
+        .bind(storage.to_sql())
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -278,6 +286,7 @@ impl RepositorySettingsStore for SqliteMeta {
         &self,
         repo: &RepositoryName,
         status: TagStatus,
+        storage: StatusFilter,
         after: Option<&Digest>,
         n: u32,
     ) -> Result<Option<Vec<ImageDetail>>> {
@@ -291,6 +300,7 @@ impl RepositorySettingsStore for SqliteMeta {
              WHERE m.repository_id = ?1 AND m.digest > ?3 \
              AND (?2 = 'any' \
                   OR (?2 = 'tagged') = EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)) \
+             AND (?5 = '' OR COALESCE((SELECT s.status FROM image_storage s WHERE s.manifest_id = m.id), 'ACTIVE') = ?5) \
              ORDER BY m.digest LIMIT ?4"
         );
         let rows = sqlx::query(&sql)
@@ -298,6 +308,7 @@ impl RepositorySettingsStore for SqliteMeta {
             .bind(status)
             .bind(after.map(|d| d.to_string()).unwrap_or_default())
             .bind(i64::from(n))
+            .bind(storage.to_sql())
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;

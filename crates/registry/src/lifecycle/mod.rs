@@ -11,4 +11,4 @@ mod tests;
 pub use evaluate::{Candidate, Verdict, evaluate};
 pub use policy::{Action, LifecyclePolicy, PolicyError, StorageClass};
 pub(crate) use run::valid as validate_policy;
-pub use run::{Expiry, LifecycleRun, Preview, PreviewStatus, PreviewedImage};
+pub use run::{Expiry, LifecycleRun, Preview, PreviewStatus, PreviewedImage, Transition};

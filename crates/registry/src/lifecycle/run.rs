@@ -3,13 +3,16 @@
 //! Which manifests a policy sees: every manifest of the repository except those an index of the repository
 //! lists (they live and go with their index, as ECR refuses to delete them alone) and referrers (artifacts
 //! with a `subject`, such as the SBOMs berth's scanner pushes), which go with their subject: expiring an
-//! image deletes its referrers too. A preview and a run evaluate the same candidates with the same function,
-//! so a preview shows exactly what a run at that moment would do.
+//! image deletes its referrers too. Images being restored (`ACTIVATING`) are left alone until the restore
+//! completes. An image's storage class is `archive` while it is archived, and its transition time is when
+//! it was last archived. A preview and a run evaluate the same candidates with the same function, so a
+//! preview shows exactly what a run at that moment would do.
 
 use std::collections::HashSet;
 
+use berth_meta::archive::{ImageStatus, StatusChange};
 use berth_meta::lifecycle::{LifecyclePolicyRecord, LifecyclePreviewRecord};
-use berth_meta::settings::{ImageDeletion, TagStatus};
+use berth_meta::settings::{ImageDeletion, StatusFilter, TagStatus};
 use berth_oci::{Digest, ParsedManifest, Reference, RepositoryName};
 use serde::{Deserialize, Serialize};
 
@@ -84,11 +87,23 @@ pub struct Expiry {
     pub referrers: Vec<Digest>,
 }
 
+/// One image a run archived (a `transition` rule).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub digest: Digest,
+    pub tags: Vec<String>,
+    pub pushed_at: i64,
+    pub rule_priority: u32,
+    pub rule_description: Option<String>,
+}
+
 /// What a run did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LifecycleRun {
     pub evaluated_at: i64,
     pub expired: Vec<Expiry>,
+    /// Images archived by `transition` rules.
+    pub transitioned: Vec<Transition>,
     /// Images the policy marked that were gone or had become part of an index by the time of their deletion.
     pub skipped: usize,
 }
@@ -100,21 +115,9 @@ fn storage_class_name(c: StorageClass) -> &'static str {
     }
 }
 
-/// Parses and validates `text`, refusing what berth cannot carry out: berth has no archive storage class
-/// yet, so `transition` actions and `storageClass: archive` selections are refused rather than accepted and
-/// never acted on.
+/// Parses and validates `text`.
 pub(crate) fn valid(text: &str) -> Result<LifecyclePolicy> {
-    let policy = LifecyclePolicy::parse(text).map_err(|e| RegistryError::LifecyclePolicyInvalid(e.0))?;
-    if let Some(r) =
-        policy.rules.iter().find(|r| r.action == Action::Transition || r.storage_class == StorageClass::Archive)
-    {
-        return Err(RegistryError::LifecyclePolicyInvalid(format!(
-            "rule {}: the archive storage class (action 'transition', storageClass 'archive') is not available \
-             in this registry",
-            r.priority
-        )));
-    }
-    Ok(policy)
+    LifecyclePolicy::parse(text).map_err(|e| RegistryError::LifecyclePolicyInvalid(e.0))
 }
 
 impl Registry {
@@ -156,7 +159,7 @@ impl Registry {
         let mut details = Vec::new();
         let mut after: Option<Digest> = None;
         loop {
-            let page = self.image_details(repo, TagStatus::Any, after.as_ref(), 500).await?;
+            let page = self.image_details(repo, TagStatus::Any, StatusFilter::Any, after.as_ref(), 500).await?;
             after = page.entries.last().map(|d| d.digest.clone());
             details.extend(page.entries);
             if !page.more {
@@ -180,13 +183,17 @@ impl Registry {
         let candidates = details
             .iter()
             .filter(|d| !children.contains(&d.digest) && !referrer_digests.contains(&d.digest))
-            .map(|d| Candidate {
-                digest: d.digest.clone(),
-                tags: d.tags.iter().map(|t| t.to_string()).collect(),
-                pushed_at: d.pushed_at,
-                last_pulled_at: d.last_pulled_at,
-                storage_class: StorageClass::Standard,
-                transitioned_at: None,
+            .filter(|d| d.storage.status != ImageStatus::Activating)
+            .map(|d| {
+                let archived = d.storage.status == ImageStatus::Archived;
+                Candidate {
+                    digest: d.digest.clone(),
+                    tags: d.tags.iter().map(|t| t.to_string()).collect(),
+                    pushed_at: d.pushed_at,
+                    last_pulled_at: d.last_pulled_at,
+                    storage_class: if archived { StorageClass::Archive } else { StorageClass::Standard },
+                    transitioned_at: if archived { d.storage.last_archived_at } else { None },
+                }
             })
             .collect();
         Ok((candidates, referrers))
@@ -286,7 +293,8 @@ impl Registry {
 
     /// Runs the lifecycle policy of `repo` now: every image it expires is deleted through the registry's
     /// delete path (manifest and tags, one transaction; an image an index lists meanwhile stays), with its
-    /// referrers. `NameUnknown`, or `LifecyclePolicyNotFound`. The caller audits each expiry.
+    /// referrers; every image it transitions is archived (unless it changed state meanwhile).
+    /// `NameUnknown`, or `LifecyclePolicyNotFound`. The caller audits each expiry and transition.
     pub async fn run_lifecycle_policy(&self, repo: &RepositoryName) -> Result<LifecycleRun> {
         let record = self.lifecycle_policy(repo).await?;
         let policy = valid(&record.text)?;
@@ -294,11 +302,23 @@ impl Registry {
         let (candidates, referrers) = self.lifecycle_candidates(repo).await?;
         let mut run = LifecycleRun { evaluated_at: now, ..LifecycleRun::default() };
         for v in evaluate(&policy, &candidates, now) {
-            if v.action != Action::Expire {
-                run.skipped += 1;
+            let Some(c) = candidates.iter().find(|c| c.digest == v.digest) else { continue };
+            let rule = policy.rules.iter().find(|r| r.priority == v.rule_priority);
+            if v.action == Action::Transition {
+                let change =
+                    self.meta.change_image_status(repo, &v.digest, ImageStatus::Active, ImageStatus::Archived, now);
+                match change.await? {
+                    StatusChange::Changed(_) => run.transitioned.push(Transition {
+                        digest: v.digest,
+                        tags: c.tags.clone(),
+                        pushed_at: c.pushed_at,
+                        rule_priority: v.rule_priority,
+                        rule_description: rule.and_then(|r| r.description.clone()),
+                    }),
+                    StatusChange::Unchanged(_) | StatusChange::NotFound => run.skipped += 1,
+                }
                 continue;
             }
-            let Some(c) = candidates.iter().find(|c| c.digest == v.digest) else { continue };
             match self.remove_image(repo, &v.digest, true).await? {
                 ImageDeletion::Deleted => {}
                 ImageDeletion::NotFound | ImageDeletion::ReferencedByIndex => {
@@ -312,7 +332,6 @@ impl Registry {
                     deleted_referrers.push(r.clone());
                 }
             }
-            let rule = policy.rules.iter().find(|r| r.priority == v.rule_priority);
             run.expired.push(Expiry {
                 digest: v.digest,
                 tags: c.tags.clone(),

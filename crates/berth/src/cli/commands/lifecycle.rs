@@ -19,19 +19,26 @@ pub async fn run(client: &Client, command: LifecycleCommand) -> Result<(), CliEr
                 return Ok(());
             }
             let expired = out["expired"].as_array().cloned().unwrap_or_default();
-            for e in &expired {
-                let tags: Vec<&str> = e["imageTags"]
-                    .as_array()
-                    .map(|t| t.iter().filter_map(|v| v.as_str()).collect())
-                    .unwrap_or_default();
-                println!(
-                    "expired {} ({}) by rule {}",
-                    e["imageDigest"].as_str().unwrap_or(""),
-                    if tags.is_empty() { "untagged".to_string() } else { tags.join(", ") },
-                    e["appliedRulePriority"]
-                );
+            let archived = out["archived"].as_array().cloned().unwrap_or_default();
+            for (what, images) in [("expired", &expired), ("archived", &archived)] {
+                for e in images {
+                    let tags: Vec<&str> = e["imageTags"]
+                        .as_array()
+                        .map(|t| t.iter().filter_map(|v| v.as_str()).collect())
+                        .unwrap_or_default();
+                    println!(
+                        "{what} {} ({}) by rule {}",
+                        e["imageDigest"].as_str().unwrap_or(""),
+                        if tags.is_empty() { "untagged".to_string() } else { tags.join(", ") },
+                        e["appliedRulePriority"]
+                    );
+                }
             }
-            println!("lifecycle policy of {name}: {} image(s) expired", expired.len());
+            if archived.is_empty() {
+                println!("lifecycle policy of {name}: {} image(s) expired", expired.len());
+            } else {
+                println!("lifecycle policy of {name}: {} image(s) expired, {} archived", expired.len(), archived.len());
+            }
         }
     }
     Ok(())

@@ -119,8 +119,20 @@ pub(super) fn ecr_operations(repo: &str, kind: Kind, layer: &str) -> Vec<(&'stat
             false,
         ),
         ("DeleteRepositoryCreationTemplate", json!({"prefix": "matrix-no-such-template"}), On::Registry, false),
+        (
+            "UpdateImageStorageClass",
+            json!({"repositoryName": SCRATCH, "imageId": {"imageTag": "no-such-tag"}, "targetStorageClass": "ARCHIVE"}),
+            scratch,
+            false,
+        ),
+        ("RegisterPullTimeUpdateExclusion", json!({"principalArn": NOBODY}), On::Registry, false),
+        ("ListPullTimeUpdateExclusions", json!({}), On::Registry, false),
+        ("DeregisterPullTimeUpdateExclusion", json!({"principalArn": NOBODY}), On::Registry, false),
     ]
 }
+
+/// A principal no cell uses: excluding it from pull time updates changes nothing the other cells see.
+const NOBODY: &str = "arn:aws:iam::000000000000:user/nobody";
 
 /// Admin rows: (operation, input, action, resource). Each changes nothing the other cells see.
 pub(super) fn admin_operations(repo: &str, kind: Kind, n: usize) -> Vec<(&'static str, Value, &'static str, On)> {
