@@ -76,8 +76,8 @@ pub async fn image_storage_states<S: MetaStore>(store: &S) {
         );
         ids.into_iter().map(|i| i.digest).collect::<Vec<_>>()
     };
-    assert_eq!(listed(StatusFilter::Only(ImageStatus::Archived)).await, [old.digest.clone()]);
-    assert_eq!(listed(StatusFilter::Only(ImageStatus::Active)).await, [new.digest.clone()]);
+    assert_eq!(listed(StatusFilter::Only(ImageStatus::Archived)).await, std::slice::from_ref(&old.digest));
+    assert_eq!(listed(StatusFilter::Only(ImageStatus::Active)).await, std::slice::from_ref(&new.digest));
     assert_eq!(listed(StatusFilter::Any).await.len(), 2);
     let inactive = store.images_with_status(ImageStatus::Archived).await.unwrap();
     assert!(inactive.iter().any(|i| i.repository == r && i.digest == old.digest && i.state == archived));
@@ -85,7 +85,7 @@ pub async fn image_storage_states<S: MetaStore>(store: &S) {
     let activating = ImageStorageState { status: ImageStatus::Activating, ..archived };
     let restore = store.change_image_status(&r, &old.digest, ImageStatus::Archived, ImageStatus::Activating, 7);
     assert_eq!(restore.await.unwrap(), StatusChange::Changed(activating));
-    assert_eq!(listed(StatusFilter::Only(ImageStatus::Activating)).await, [old.digest.clone()]);
+    assert_eq!(listed(StatusFilter::Only(ImageStatus::Activating)).await, std::slice::from_ref(&old.digest));
     assert!(store.images_with_status(ImageStatus::Activating).await.unwrap().iter().any(|i| i.digest == old.digest));
     let done = store.change_image_status(&r, &old.digest, ImageStatus::Activating, ImageStatus::Active, 9);
     let restored =
