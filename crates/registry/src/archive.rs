@@ -70,7 +70,7 @@ impl Registry {
         };
         match target {
             TargetStorageClass::Archive => self.archive_image(repo, &digest).await,
-            TargetStorageClass::Standard => self.restore_image(repo, &digest).await,
+            TargetStorageClass::Standard => self.restore_archived_image(repo, &digest).await,
         }
     }
 
@@ -101,7 +101,7 @@ impl Registry {
 
     /// Starts the restore of the archived manifest `digest` of `repo`: it becomes `ACTIVATING` and a
     /// restore job is queued (see the module's documentation).
-    pub async fn restore_image(&self, repo: &RepositoryName, digest: &Digest) -> Result<StorageClassUpdate> {
+    pub async fn restore_archived_image(&self, repo: &RepositoryName, digest: &Digest) -> Result<StorageClassUpdate> {
         let change = self
             .meta
             .change_image_status(repo, digest, ImageStatus::Archived, ImageStatus::Activating, self.now())
