@@ -86,8 +86,10 @@ pub trait GcStore: Send + Sync {
     /// Whether `digest`'s bytes are being deleted.
     async fn blob_deletion_pending(&self, digest: &Digest) -> Result<bool>;
 
-    /// Digests due for review at `now`, oldest due first.
-    async fn gc_due(&self, now: i64, limit: u32) -> Result<Vec<Digest>>;
+    /// Digests due for review at `now`, in digest order, after `after` when given (a collection sweeps the
+    /// queue once with it, so work queued behind it waits for the next collection instead of keeping this
+    /// one going).
+    async fn gc_due(&self, now: i64, after: Option<&Digest>, limit: u32) -> Result<Vec<Digest>>;
     /// Reviews one blob in one transaction: removes each link older than `grace` seconds that no manifest of
     /// its repository references; then, if no link, no manifest reference, no commit in flight and not
     /// `protected` (the vulnerability database) remains, removes the blob row and records its deletion.

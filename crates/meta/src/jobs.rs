@@ -197,6 +197,10 @@ pub trait JobStore: Send + Sync {
     /// Ends running jobs whose lease lapsed that cannot be claimed again: `cancelled` if a cancellation was
     /// asked, `failed` when out of attempts. Returns them as they ended.
     async fn expire_jobs(&self, now: i64) -> Result<Vec<Job>>;
+    /// Ends every lease still held on a running job by an owner not starting with `keep_prefix` (their jobs
+    /// are claimable at once, as if each lease had lapsed): for a store only one process uses, whose earlier
+    /// process died holding them. Returns how many.
+    async fn release_job_leases(&self, keep_prefix: &str, now: i64) -> Result<u64>;
     async fn job(&self, id: i64) -> Result<Option<Job>>;
     async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>>;
     /// Deletes jobs that ended before `finished_before`; returns how many.

@@ -26,24 +26,29 @@ pub async fn garbage_collection<S: MetaStore>(store: &S) {
     let m = image(&r, "conf-gc image", vec![a.clone()], 100);
     store.put_manifest(&m, &[]).await.unwrap();
 
-    let due = store.gc_due(100, ALL_DUE).await.unwrap();
+    let due = store.gc_due(100, None, ALL_DUE).await.unwrap();
     assert!(due.contains(&a) && due.contains(&b), "a new link queues its blob for review");
+    // In digest order, resumed after a cursor.
+    assert!(due.windows(2).all(|w| w[0] < w[1]), "in digest order: {due:?}");
+    let (first, second) = (a.clone().min(b.clone()), a.clone().max(b.clone()));
+    let after = store.gc_due(100, Some(&first), ALL_DUE).await.unwrap();
+    assert!(after.contains(&second) && !after.contains(&first) && after.iter().all(|d| *d > first), "{after:?}");
 
     // A link younger than the grace period stays, and the blob comes back when it is old enough.
     assert_eq!(store.gc_review(&b, 105, 10, None).await.unwrap(), Review::Kept { unlinked: 0 });
-    assert!(!store.gc_due(109, ALL_DUE).await.unwrap().contains(&b), "not due before link time + grace");
-    assert!(store.gc_due(110, ALL_DUE).await.unwrap().contains(&b), "due at link time + grace");
+    assert!(!store.gc_due(109, None, ALL_DUE).await.unwrap().contains(&b), "not due before link time + grace");
+    assert!(store.gc_due(110, None, ALL_DUE).await.unwrap().contains(&b), "due at link time + grace");
 
     // A referenced blob stays and leaves the queue; a second review of it is skipped.
     assert_eq!(store.gc_review(&a, 200, 10, None).await.unwrap(), Review::Kept { unlinked: 0 });
-    assert!(!store.gc_due(200, ALL_DUE).await.unwrap().contains(&a), "a referenced blob leaves the queue");
+    assert!(!store.gc_due(200, None, ALL_DUE).await.unwrap().contains(&a), "a referenced blob leaves the queue");
     assert_eq!(store.gc_review(&a, 200, 10, None).await.unwrap(), Review::Skipped, "not queued: skipped");
 
     // An old unreferenced link goes, then the blob row; its bytes are recorded as being deleted.
     assert_eq!(store.gc_review(&b, 200, 10, None).await.unwrap(), Review::Delete { size: 20, unlinked: 1 });
     assert_eq!(store.linked_blob_size(&r, &b).await.unwrap(), None);
     assert!(!store.all_blobs().await.unwrap().iter().any(|(x, _)| *x == b), "the blob row is gone");
-    assert!(!store.gc_due(ALL_DUE.into(), ALL_DUE).await.unwrap().contains(&b), "and it is not queued again");
+    assert!(!store.gc_due(ALL_DUE.into(), None, ALL_DUE).await.unwrap().contains(&b), "and it is not queued again");
     assert!(store.pending_blob_deletions(ALL_DUE).await.unwrap().contains(&(b.clone(), 20)));
     assert!(store.blob_deletion_pending(&b).await.unwrap());
     assert_eq!(
@@ -62,7 +67,7 @@ pub async fn garbage_collection<S: MetaStore>(store: &S) {
 
     // Deleting the manifest queues its blobs (through the cascade); the link is then unreferenced.
     assert!(store.delete_manifest(&r, &m.digest).await.unwrap());
-    assert!(store.gc_due(300, ALL_DUE).await.unwrap().contains(&a), "a deleted manifest's blobs are queued");
+    assert!(store.gc_due(300, None, ALL_DUE).await.unwrap().contains(&a), "a deleted manifest's blobs are queued");
     assert_eq!(store.gc_review(&a, 300, 10, None).await.unwrap(), Review::Delete { size: 10, unlinked: 1 });
     store.finish_blob_deletion(&a, 10).await.unwrap();
 
@@ -71,7 +76,7 @@ pub async fn garbage_collection<S: MetaStore>(store: &S) {
     store.link_blob(&other, &g, 7, 395).await.unwrap();
     assert_eq!(store.gc_review(&g, 400, 10, None).await.unwrap(), Review::Kept { unlinked: 1 });
     assert_eq!(store.linked_blob_size(&other, &g).await.unwrap(), Some(7));
-    assert!(store.gc_due(405, ALL_DUE).await.unwrap().contains(&g), "due again when the young link is old");
+    assert!(store.gc_due(405, None, ALL_DUE).await.unwrap().contains(&g), "due again when the young link is old");
 
     // A commit in flight keeps the blob; the vulnerability database's blob is kept.
     store.link_blob(&r, &c, 3, 100).await.unwrap();

@@ -223,3 +223,22 @@ pub async fn job_counts<S: MetaStore>(store: &S) {
     let pools = store.pool_usage();
     assert!(!pools.is_empty() && pools.iter().all(|p| p.idle <= p.open && p.open <= p.max && p.max > 0), "{pools:?}");
 }
+
+/// A process that owns the store alone takes over, at its start, the running jobs its dead predecessor held:
+/// their leases end at once, its own stay.
+pub async fn job_lease_release<S: MetaStore>(store: &S) {
+    let k = "conf-release";
+    let dead = created(store.enqueue_job(&new_job(k, "dead", 0), 0).await.unwrap());
+    let alive = created(store.enqueue_job(&new_job(k, "alive", 1), 0).await.unwrap());
+    assert_eq!(store.claim_job(&[k], "old-process/0", 10, 1000).await.unwrap().unwrap().id, dead);
+    assert_eq!(store.claim_job(&[k], "new-process/1", 11, 1000).await.unwrap().unwrap().id, alive);
+    assert_eq!(store.claim_job(&[k], "new-process/0", 20, 1020).await.unwrap(), None, "both leases held");
+    let released = store.release_job_leases("new-process", 20).await.unwrap();
+    assert!(released >= 1, "the dead process's lease ended ({released})");
+    let taken = store.claim_job(&[k], "new-process/0", 20, 1020).await.unwrap().unwrap();
+    assert_eq!((taken.id, taken.attempts), (dead, 2), "taken over at once, counting an attempt");
+    assert_eq!(store.claim_job(&[k], "new-process/0", 21, 1021).await.unwrap(), None, "its own lease is kept");
+    let kept = store.job(alive).await.unwrap().unwrap();
+    assert_eq!((kept.lease_owner.as_deref(), kept.lease_until), (Some("new-process/1"), Some(1000)));
+    assert_eq!(store.release_job_leases("new-process", 22).await.unwrap(), 0, "nothing else to release");
+}

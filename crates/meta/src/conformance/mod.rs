@@ -49,7 +49,7 @@ pub use identity::{
     access_keys, audit_log, audit_search, concurrent_identity_writes, groups, identity_pages, robot_tokens,
     signing_keys, user_deletion_cascades, users,
 };
-pub use jobs::{job_cancellation, job_claims, job_counts, job_dedup, job_retention, job_retries};
+pub use jobs::{job_cancellation, job_claims, job_counts, job_dedup, job_lease_release, job_retention, job_retries};
 pub use lifecycle::lifecycle_policies;
 pub use manifests::{
     delete_cascades, fsck_listings, manifest_round_trip, missing_references, record_pull, referrers, untagging,
@@ -101,6 +101,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     job_dedup(store).await;
     job_retention(store).await;
     job_counts(store).await;
+    job_lease_release(store).await;
     scan_queue(store).await;
     catalog_data(store).await;
     garbage_collection(store).await;

@@ -112,12 +112,14 @@ impl GcStore for PgMeta {
             .await?)
     }
 
-    async fn gc_due(&self, now: i64, limit: u32) -> Result<Vec<Digest>> {
+    async fn gc_due(&self, now: i64, after: Option<&Digest>, limit: u32) -> Result<Vec<Digest>> {
         let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT digest FROM gc_blob_review_queue WHERE review_after <= $1 ORDER BY review_after, digest LIMIT $2",
+            "SELECT digest FROM gc_blob_review_queue WHERE review_after <= $1 AND ($3::text IS NULL OR digest > $3) \
+             ORDER BY digest LIMIT $2",
         )
         .bind(now)
         .bind(i64::from(limit))
+        .bind(after.map(|d| d.to_string()))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|d| parse("gc_blob_review_queue.digest", d)).collect()

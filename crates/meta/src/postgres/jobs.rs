@@ -267,6 +267,19 @@ impl JobStore for PgMeta {
         rows.iter().map(job).collect()
     }
 
+    async fn release_job_leases(&self, keep_prefix: &str, now: i64) -> Result<u64> {
+        let n = sqlx::query(
+            "UPDATE jobs SET lease_until = $2 - 1, updated_at = $2 WHERE state = 'running' AND lease_until >= $2 \
+             AND (lease_owner IS NULL OR left(lease_owner, length($1)) <> $1)",
+        )
+        .bind(keep_prefix)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n)
+    }
+
     async fn job(&self, id: i64) -> Result<Option<Job>> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
         let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;

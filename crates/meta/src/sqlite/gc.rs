@@ -99,12 +99,14 @@ impl GcStore for SqliteMeta {
             .await?)
     }
 
-    async fn gc_due(&self, now: i64, limit: u32) -> Result<Vec<Digest>> {
+    async fn gc_due(&self, now: i64, after: Option<&Digest>, limit: u32) -> Result<Vec<Digest>> {
         let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT digest FROM gc_blob_review_queue WHERE review_after <= ?1 ORDER BY review_after, digest LIMIT ?2",
+            "SELECT digest FROM gc_blob_review_queue WHERE review_after <= ?1 AND (?3 IS NULL OR digest > ?3) \
+             ORDER BY digest LIMIT ?2",
         )
         .bind(now)
         .bind(limit)
+        .bind(after.map(|d| d.to_string()))
         .fetch_all(&self.reader)
         .await?;
         rows.iter().map(|d| parse("gc_blob_review_queue.digest", d)).collect()

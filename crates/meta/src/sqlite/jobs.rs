@@ -286,6 +286,22 @@ impl JobStore for SqliteMeta {
         Ok(ended)
     }
 
+    async fn release_job_leases(&self, keep_prefix: &str, now: i64) -> Result<u64> {
+        let mut tx = self.write_tx().await?;
+        let n = sqlx::query(
+            "UPDATE jobs SET lease_until = ?2 - 1, updated_at = ?2 WHERE state = 'running' AND lease_until >= ?2 \
+             AND (lease_owner IS NULL OR substr(lease_owner, 1, length(?1)) <> ?1)",
+        )
+        .bind(keep_prefix)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        self.durable().await?;
+        Ok(n)
+    }
+
     async fn job(&self, id: i64) -> Result<Option<Job>> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1");
         let row = sqlx::query(&sql).bind(id).fetch_optional(&self.reader).await?;
