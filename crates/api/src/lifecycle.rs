@@ -1,11 +1,16 @@
-//! Running a repository's lifecycle policy with every expiry and every transition (archive) audited: the
-//! one place both the admin API's `RunLifecyclePolicy` and the server's daily evaluation go through.
+//! Lifecycle policy runs as `lifecycle` jobs with every expiry and every transition (archive) audited: the
+//! handler every node registers ([`register`]), whoever queued the run (the daily schedule, the admin API's
+//! `RunLifecyclePolicy`).
+
+use std::sync::Arc;
 
 use berth_identity::Identity;
 use berth_meta::identity::AuditEvent;
 use berth_oci::RepositoryName;
-use berth_registry::lifecycle::LifecycleRun;
+use berth_registry::jobs::{Job, JobCtx, JobError, JobHandler, JobOutcome};
+use berth_registry::lifecycle::{LIFECYCLE_JOB, LifecyclePayload, LifecycleRun};
 use berth_registry::{Registry, RegistryError};
+use serde_json::{Value, json};
 
 /// The audit action of an image a lifecycle policy expired.
 pub const EXPIRE_ACTION: &str = "berth:LifecyclePolicyExpireImage";
@@ -22,17 +27,74 @@ fn rule_name(priority: u32, description: Option<&String>) -> String {
 fn tags_of(tags: &[String]) -> String {
     if tags.is_empty() { "untagged".to_string() } else { format!("tags {}", tags.join(", ")) }
 }
+/// At most this many expired images are listed in a run's result (the count is always whole).
+const RESULT_LISTED: usize = 1000;
 
-/// Runs the lifecycle policy of `repo` now (see [`Registry::run_lifecycle_policy`]) and audits each image
-/// it expired, naming the rule that caused it, as `principal` (the caller who asked for the run, or
-/// `lifecycle` for the scheduled one).
-pub async fn run_and_audit(
-    registry: &Registry,
-    identity: &Identity,
-    repo: &RepositoryName,
-    principal: &str,
-) -> Result<LifecycleRun, RegistryError> {
-    let run = registry.run_lifecycle_policy(repo).await?;
+/// Registers the `lifecycle` job handler on `registry` (each node, before its workers start).
+pub fn register(registry: &Registry, identity: Arc<Identity>) {
+    registry.register_job_handler(Arc::new(LifecycleHandler { identity }));
+}
+
+/// Runs `lifecycle` jobs: the repository's policy now (stopping between two images when cancelled), each
+/// expiry audited as the job's principal with the rule that caused it; the result lists what expired.
+struct LifecycleHandler {
+    identity: Arc<Identity>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for LifecycleHandler {
+    fn kind(&self) -> &'static str {
+        LIFECYCLE_JOB
+    }
+
+    async fn run(&self, job: &Job, ctx: &JobCtx) -> Result<JobOutcome, JobError> {
+        let (payload, repo) = LifecyclePayload::of(job)?;
+        let run = match ctx.registry().run_lifecycle_policy(&repo, ctx).await {
+            Ok(run) => run,
+            // Removed meanwhile: nothing a retry cures.
+            Err(e @ (RegistryError::LifecyclePolicyNotFound | RegistryError::NameUnknown)) => {
+                return Err(JobError::fatal(format!("repository {repo}: {e}")));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        audit_expiries(&self.identity, &repo, &run, &payload.principal).await;
+        if run.stopped {
+            return Err(JobError::fatal(format!("cancelled after expiring {} image(s)", run.expired.len())));
+        }
+        if !run.expired.is_empty() {
+            tracing::info!(repository = %repo, expired = run.expired.len(), "lifecycle policy applied");
+        }
+        Ok(JobOutcome::json(&run_result(&run)))
+    }
+}
+
+/// A run as a job's result and the admin API show it.
+fn run_result(run: &LifecycleRun) -> Value {
+    let expired: Vec<Value> = run
+        .expired
+        .iter()
+        .take(RESULT_LISTED)
+        .map(|e| {
+            json!({"imageDigest": e.digest.to_string(), "imageTags": e.tags, "imagePushedAt": e.pushed_at,
+                   "appliedRulePriority": e.rule_priority, "referrersDeleted": e.referrers.len()})
+        })
+        .collect();
+    let archived: Vec<Value> = run
+        .transitioned
+        .iter()
+        .take(RESULT_LISTED)
+        .map(|t| {
+            json!({"imageDigest": t.digest.to_string(), "imageTags": t.tags, "imagePushedAt": t.pushed_at,
+                   "appliedRulePriority": t.rule_priority})
+        })
+        .collect();
+    json!({"evaluatedAt": run.evaluated_at, "expiredCount": run.expired.len(), "expired": expired,
+           "archivedCount": run.transitioned.len(), "archived": archived, "skipped": run.skipped})
+}
+
+/// Audits each image `run` expired in `repo`, naming the rule that caused it, as `principal` (the caller
+/// who asked for the run, or `lifecycle` for the scheduled one).
+async fn audit_expiries(identity: &Identity, repo: &RepositoryName, run: &LifecycleRun, principal: &str) {
     let resource = identity.account().repository_arn(repo);
     let event = |action: &str, detail: String| AuditEvent {
         id: 0,
@@ -58,5 +120,4 @@ pub async fn run_and_audit(
         let detail = format!("{} ({}) archived by {rule} of the lifecycle policy", t.digest, tags_of(&t.tags));
         identity.audit().record(event(TRANSITION_ACTION, detail)).await;
     }
-    Ok(run)
 }

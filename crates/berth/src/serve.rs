@@ -108,7 +108,19 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
         observer: berth_api::soft_delete::AuditPurges { identity: identity.clone() },
     }));
     registry.schedule_jobs(Arc::new(berth_registry::deleted::purge_schedule()));
-    // Every node runs jobs of every kind registered on the registry (scans, ...).
+    // Every node runs jobs of every kind registered on the registry (scans, collections, lifecycle runs and
+    // previews, purges) and queues the periodic ones (whichever node notices a period first).
+    berth_api::lifecycle::register(&registry, identity.clone());
+    if !config.gc_interval.is_zero() {
+        let every = i64::try_from(config.gc_interval.as_secs()).unwrap_or(i64::MAX);
+        registry.schedule_jobs(berth_registry::gc_jobs::gc_schedule(every));
+    }
+    if config.lifecycle_interval_hours > 0 {
+        registry
+            .schedule_jobs(berth_registry::lifecycle::LifecycleSchedule::every_hours(config.lifecycle_interval_hours));
+    } else {
+        tracing::info!("lifecycle schedule off: policies run only when asked (berth lifecycle run)");
+    }
     let workers = berth_registry::jobs::start_workers(
         &registry,
         berth_registry::jobs::WorkerOptions {
@@ -116,12 +128,10 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
             // The listen address names the node in `berth jobs show` (worker) and the logs.
             node: format!("{addr}#{}", std::process::id()),
             retention_secs: config.job_retention_days as i64 * 86400,
+            single_process: registry.gc_settings().single_process,
             ..Default::default()
         },
     );
-    let collector = tokio::spawn(gc_worker(registry.clone(), config.gc_interval));
-    let lifecycle =
-        tokio::spawn(lifecycle_scheduler(registry.clone(), identity.clone(), config.lifecycle_interval_hours));
     let metrics_upkeep = tokio::spawn(metrics_upkeep(metrics.clone()));
     let metrics_listener = match config.metrics_listen {
         Some(at) => Some(serve_metrics(at, metrics.clone(), registry.clone()).await?),
@@ -154,8 +164,6 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
     for worker in &workers {
         worker.abort();
     }
-    collector.abort();
-    lifecycle.abort();
     journal.abort();
     match tokio::time::timeout(SHUTDOWN_STEP, registry.export_journal()).await {
         Ok(Ok(_)) => {}
@@ -285,89 +293,6 @@ async fn vulndb_refresher(registry: Registry) {
             Err(e) => tracing::warn!(error = %e, "loading the vulnerability database failed"),
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
-    }
-}
-
-/// Blobs one pass of the collector reviews before it looks at the schedule again.
-const GC_PASS_LIMIT: u32 = 1000;
-
-/// Online garbage collection on this node: a collection every `interval` (never when zero) and whenever one
-/// is requested (`berth gc run`, recorded in the metadata store, so any node may serve it). Nodes may collect
-/// at once: each review locks its blob, a second collector skips it.
-async fn gc_worker(registry: Registry, interval: Duration) {
-    let mut last_run = None::<tokio::time::Instant>;
-    let mut failures = 0u32;
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let requested = match registry.gc_status().await {
-            Ok(s) => s.requests > s.served,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading the garbage collector's state failed");
-                false
-            }
-        };
-        let scheduled = !interval.is_zero() && last_run.is_none_or(|t: tokio::time::Instant| t.elapsed() >= interval);
-        if !requested && !scheduled {
-            continue;
-        }
-        last_run = Some(tokio::time::Instant::now());
-        match registry.gc_run(GC_PASS_LIMIT).await {
-            Ok(r) => {
-                failures = 0;
-                if r.blobs_deleted > 0 || r.links_removed > 0 || r.abandoned_commits > 0 {
-                    tracing::info!(
-                        blobs = r.blobs_deleted,
-                        bytes = r.bytes_reclaimed,
-                        links = r.links_removed,
-                        abandoned_commits = r.abandoned_commits,
-                        "garbage collection reclaimed space"
-                    );
-                }
-            }
-            Err(e) => {
-                failures = failures.saturating_add(1);
-                tracing::warn!(error = %e, failures, "garbage collection failed");
-                tokio::time::sleep(backoff(failures)).await;
-            }
-        }
-    }
-}
-
-/// How often the lifecycle scheduler looks for repositories whose policy is due.
-const LIFECYCLE_CHECK: Duration = Duration::from_secs(15);
-
-/// Evaluates each repository's lifecycle policy every `interval_hours` (measured on the registry's clock from
-/// its last evaluation, which the metadata store keeps, so a restart does not reset it), auditing every image
-/// it expires as the principal `lifecycle`.
-async fn lifecycle_scheduler(registry: Registry, identity: Arc<Identity>, interval_hours: u64) {
-    if interval_hours == 0 {
-        tracing::info!("lifecycle schedule off: policies run only when asked (berth lifecycle run)");
-        return;
-    }
-    let interval = (interval_hours as i64).saturating_mul(3600);
-    loop {
-        tokio::time::sleep(LIFECYCLE_CHECK).await;
-        let due = match registry.lifecycle_runs_due(interval).await {
-            Ok(due) => due,
-            Err(e) => {
-                tracing::warn!(error = %e, "listing lifecycle policies failed");
-                continue;
-            }
-        };
-        for repo in due {
-            match berth_api::lifecycle::run_and_audit(&registry, &identity, &repo, "lifecycle").await {
-                Ok(run) if !run.expired.is_empty() || !run.transitioned.is_empty() => {
-                    let (expired, archived) = (run.expired.len(), run.transitioned.len());
-                    tracing::info!(repository = %repo, expired, archived, "lifecycle policy applied")
-                }
-                Ok(_) => {}
-                // Removed or replaced meanwhile: nothing to do.
-                Err(
-                    berth_registry::RegistryError::LifecyclePolicyNotFound | berth_registry::RegistryError::NameUnknown,
-                ) => {}
-                Err(e) => tracing::warn!(repository = %repo, error = %e, "running a lifecycle policy failed"),
-            }
-        }
     }
 }
 

@@ -19,6 +19,7 @@ use std::time::Duration;
 use berth_meta::gc::{GcStatus, Review};
 use berth_oci::Digest;
 
+use crate::jobs::RunWatch;
 use crate::{Registry, RegistryError, Result};
 
 /// How long a commit may wait for a deletion of its digest to finish before answering "try again".
@@ -56,6 +57,34 @@ pub struct GcReport {
     pub abandoned_commits: u64,
     /// Whether more blobs were due than the pass's limit.
     pub more: bool,
+    /// Whether it stopped early because it was asked to (a cancelled job), between two blobs.
+    pub stopped: bool,
+    /// The last digest the pass reviewed: where the next pass of the same collection goes on.
+    #[serde(skip)]
+    pub cursor: Option<Digest>,
+}
+
+impl GcReport {
+    fn add(&mut self, pass: &GcReport) {
+        self.reviewed += pass.reviewed;
+        self.links_removed += pass.links_removed;
+        self.blobs_deleted += pass.blobs_deleted;
+        self.bytes_reclaimed += pass.bytes_reclaimed;
+        self.abandoned_commits += pass.abandoned_commits;
+        self.more = pass.more;
+        self.stopped |= pass.stopped;
+        if pass.cursor.is_some() {
+            self.cursor.clone_from(&pass.cursor);
+        }
+    }
+
+    /// One line for logs and a job's progress.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} blobs reviewed, {} deleted ({} bytes reclaimed), {} links removed, {} abandoned commits cleaned up",
+            self.reviewed, self.blobs_deleted, self.bytes_reclaimed, self.links_removed, self.abandoned_commits
+        )
+    }
 }
 
 impl Registry {
@@ -86,18 +115,36 @@ impl Registry {
     }
 
     /// One collection pass at `now`: finishes deletions a crash interrupted, cleans up abandoned blob commits,
-    /// then reviews up to `limit` due blobs.
-    pub async fn gc_pass(&self, now: i64, limit: u32) -> Result<GcReport> {
+    /// then reviews up to `limit` blobs due (in digest order, after `after`: the report's `cursor` says where
+    /// the next pass goes on). Stops between two items when `watch` says so (each item is done whole or not
+    /// at all: a review is one transaction, a deletion's bytes go before its record).
+    pub async fn gc_pass(
+        &self,
+        now: i64,
+        after: Option<&Digest>,
+        limit: u32,
+        watch: &dyn RunWatch,
+    ) -> Result<GcReport> {
         let mut report = GcReport::default();
         let grace = i64::try_from(self.gc.grace.as_secs()).unwrap_or(i64::MAX);
+        let stop = |report: &mut GcReport| {
+            report.stopped = watch.should_stop();
+            report.stopped
+        };
 
         for (digest, size) in self.meta.pending_blob_deletions(limit).await? {
+            if stop(&mut report) {
+                return Ok(report);
+            }
             self.finish_deletion(&digest, size, &mut report).await?;
         }
 
         let cutoff = now.saturating_sub(self.gc.commit_timeout_secs);
         let before = if self.gc.single_process { i64::MAX } else { cutoff };
         for commit in self.meta.stale_blob_commits(before, limit).await? {
+            if stop(&mut report) {
+                return Ok(report);
+            }
             // This process's own commits are running now unless they are very old.
             if commit.owner == *self.instance && commit.started_at >= cutoff {
                 continue;
@@ -111,10 +158,14 @@ impl Registry {
         }
 
         let protected = self.vulndb_setting_blob().await;
-        let due = self.meta.gc_due(now, limit.saturating_add(1)).await?;
+        let due = self.meta.gc_due(now, after, limit.saturating_add(1)).await?;
         report.more = due.len() > limit as usize;
         for digest in due.iter().take(limit as usize) {
+            if stop(&mut report) {
+                return Ok(report);
+            }
             report.reviewed += 1;
+            report.cursor = Some(digest.clone());
             match self.meta.gc_review(digest, now, grace, protected.as_ref()).await? {
                 Review::Skipped => {}
                 Review::Kept { unlinked } => report.links_removed += unlinked,
@@ -146,29 +197,27 @@ impl Registry {
         Ok(())
     }
 
-    /// Runs passes until nothing is due (a whole collection), recording its start and end.
-    pub async fn gc_run(&self, limit: u32) -> Result<GcReport> {
-        let serving = self.meta.gc_run_started(self.now()).await?;
+    /// A whole collection: passes of up to `limit` blobs sweep the review queue once, in digest order, judging
+    /// every blob at the collection's start time (so it ends even while pushes keep queueing blobs: what is
+    /// queued behind its sweep, or becomes due after its start, is the next collection's). Records its start
+    /// and end and reports progress to `watch` after each pass. A collection `watch` stops ends early (its
+    /// report says `stopped`) and serves no request.
+    pub async fn gc_run(&self, limit: u32, watch: &dyn RunWatch) -> Result<GcReport> {
+        let start = self.now();
+        let serving = self.meta.gc_run_started(start).await?;
+        let due = self.meta.gc_status(start).await?.due;
         let mut total = GcReport::default();
         loop {
-            let pass = self.gc_pass(self.now(), limit).await?;
-            total.reviewed += pass.reviewed;
-            total.links_removed += pass.links_removed;
-            total.blobs_deleted += pass.blobs_deleted;
-            total.bytes_reclaimed += pass.bytes_reclaimed;
-            total.abandoned_commits += pass.abandoned_commits;
-            if !pass.more {
+            let pass = self.gc_pass(start, total.cursor.as_ref(), limit, watch).await?;
+            total.add(&pass);
+            watch.report(total.reviewed, Some(due.max(total.reviewed)), total.summary()).await;
+            if pass.stopped || !pass.more {
                 break;
             }
         }
-        self.meta.gc_run_finished(self.now(), serving).await?;
+        let served = if total.stopped { 0 } else { serving };
+        self.meta.gc_run_finished(self.now(), served).await?;
         Ok(total)
-    }
-
-    /// Asks the collector (on whichever node runs it) for a collection now; returns the request's number (the
-    /// status's `served` reaches it when a collection that started after it has finished).
-    pub async fn request_gc(&self) -> Result<u64> {
-        Ok(self.meta.request_gc(self.now()).await?)
     }
 
     pub async fn gc_status(&self) -> Result<GcStatus> {

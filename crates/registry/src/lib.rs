@@ -17,6 +17,7 @@ pub mod deleted;
 mod error;
 mod fsck;
 pub mod gc;
+pub mod gc_jobs;
 pub mod jobs;
 pub mod lifecycle;
 mod manifests;
@@ -141,6 +142,8 @@ impl Registry {
         // Built-in kinds; other kinds are registered by whoever builds the registry.
         registry.register_job_handler(Arc::new(scanning::ScanHandler));
         registry.register_job_handler(archive::handler());
+        registry.register_job_handler(Arc::new(gc_jobs::GcHandler));
+        registry.register_job_handler(Arc::new(lifecycle::PreviewHandler));
         registry
     }
 

@@ -1,4 +1,6 @@
-//! The admin API's job operations: `ListJobs`, `DescribeJob`, `CancelJob`.
+//! The admin API's job operations: `ListJobs`, `DescribeJob`, `CancelJob`; the garbage collector's status
+//! (`GetGarbageCollectionStatus`) and a lifecycle run's outcome (`RunLifecyclePolicy` with `wait`), which
+//! read jobs.
 
 use berth_registry::jobs::{Job, JobFilter, JobState};
 use serde::Deserialize;
@@ -87,4 +89,60 @@ pub(super) async fn describe(app: &AppState, id: i64) -> AdminResult {
 pub(super) async fn cancel(app: &AppState, id: i64) -> AdminResult {
     let job = app.registry.cancel_job(id).await.map_err(|e| AwsError::server(&e))?.ok_or_else(|| no_such_job(id))?;
     Ok(json!({"job": job_output(&job)}))
+}
+
+/// How long `RunLifecyclePolicy` with `wait` waits for its job.
+const RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// How job `id` (a lifecycle run) ended, once it has: `COMPLETE` with its result, `FAILED` or `CANCELLED`
+/// with why, or `IN_PROGRESS` if it is still running after [`RUN_WAIT`].
+pub(super) async fn run_outcome(app: &AppState, id: i64) -> AdminResult {
+    let poll = std::time::Duration::from_millis(100);
+    let job = app.registry.wait_for_job(id, poll, RUN_WAIT).await.map_err(|e| AwsError::server(&e))?;
+    let job = job.ok_or_else(|| no_such_job(id))?;
+    let mut out = match job.state {
+        JobState::Succeeded => {
+            let mut out =
+                job.result.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()).unwrap_or(json!({}));
+            out["status"] = json!("COMPLETE");
+            out
+        }
+        JobState::Failed => json!({"status": "FAILED", "error": job.error}),
+        JobState::Cancelled => json!({"status": "CANCELLED", "error": job.error}),
+        JobState::Queued | JobState::Running => json!({"status": "IN_PROGRESS"}),
+    };
+    out["jobId"] = json!(id);
+    Ok(out)
+}
+
+/// `GetGarbageCollectionStatus`: the collector's totals and queue, and its latest job.
+pub(super) async fn gc_status(app: &AppState) -> AdminResult {
+    let server = |e: berth_registry::RegistryError| AwsError::server(&e);
+    let s = app.registry.gc_status().await.map_err(server)?;
+    let settings = app.registry.gc_settings();
+    let of_kind =
+        |state| JobFilter { kind: Some(berth_registry::gc_jobs::GC_JOB.into()), state, limit: 1, ..Default::default() };
+    let running = app.registry.list_jobs(&of_kind(Some(JobState::Running))).await.map_err(server)?;
+    let latest = match running.first() {
+        Some(j) => Some(j.clone()),
+        None => app.registry.list_jobs(&of_kind(None)).await.map_err(server)?.into_iter().next(),
+    };
+    Ok(json!({
+        "requestedAt": s.requested_at,
+        "requests": s.requests,
+        "served": s.served,
+        "runs": s.runs,
+        "lastStartedAt": s.last_started_at,
+        "lastFinishedAt": s.last_finished_at,
+        "running": !running.is_empty(),
+        "job": latest.as_ref().map(job_output),
+        "linksRemoved": s.links_removed,
+        "blobsDeleted": s.blobs_deleted,
+        "bytesReclaimed": s.bytes_reclaimed,
+        "queued": s.queued,
+        "due": s.due,
+        "deleting": s.deleting,
+        "commitsInFlight": s.commits_in_flight,
+        "graceSeconds": settings.grace.as_secs(),
+    }))
 }

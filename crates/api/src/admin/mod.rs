@@ -675,65 +675,20 @@ async fn run(app: &AppState, caller: &Caller, ok: &Authorized, op: Operation) ->
             }
         }
         Operation::RunGarbageCollection => {
-            // Recorded in the metadata store: the collector of whichever node sees it first runs it.
-            let request = app.registry.request_gc().await.map_err(|e| AwsError::server(&e))?;
-            json!({ "request": request })
+            // A `gc` job any node's worker picks up; `DescribeJob` follows it.
+            let requested = app.registry.request_gc().await.map_err(|e| AwsError::server(&e))?;
+            json!({ "request": requested.request, "jobId": requested.job_id })
         }
-        Operation::GetGarbageCollectionStatus => {
-            let s = app.registry.gc_status().await.map_err(|e| AwsError::server(&e))?;
-            let settings = app.registry.gc_settings();
-            json!({
-                "requestedAt": s.requested_at,
-                "requests": s.requests,
-                "served": s.served,
-                "runs": s.runs,
-                "lastStartedAt": s.last_started_at,
-                "lastFinishedAt": s.last_finished_at,
-                "running": s.last_started_at.is_some_and(|st| s.last_finished_at.is_none_or(|f| f < st)),
-                "linksRemoved": s.links_removed,
-                "blobsDeleted": s.blobs_deleted,
-                "bytesReclaimed": s.bytes_reclaimed,
-                "queued": s.queued,
-                "due": s.due,
-                "deleting": s.deleting,
-                "commitsInFlight": s.commits_in_flight,
-                "graceSeconds": settings.grace.as_secs(),
-            })
-        }
+        Operation::GetGarbageCollectionStatus => jobs::gc_status(app).await?,
         Operation::RunLifecyclePolicy(repo, wait) => {
-            let principal = caller.principal.label();
+            // Checked now so that a missing repository or policy is the caller's error, not a failed job.
+            app.registry.lifecycle_policy(&repo).await.map_err(|e| registry_error(e, &repo))?;
+            let spec = berth_registry::lifecycle::lifecycle_job(&repo, &caller.principal.label());
+            let id = app.registry.enqueue_job(&spec).await.map_err(|e| AwsError::server(&e))?.id().unwrap_or_default();
             if !wait {
-                // Checked now so that a missing repository or policy is the caller's error, not a log line.
-                app.registry.lifecycle_policy(&repo).await.map_err(|e| registry_error(e, &repo))?;
-                let (registry, identity) = (app.registry.clone(), app.identity.clone());
-                tokio::spawn(async move {
-                    if let Err(e) = crate::lifecycle::run_and_audit(&registry, &identity, &repo, &principal).await {
-                        tracing::warn!(repository = %repo, error = %e, "lifecycle policy run failed");
-                    }
-                });
-                return Ok(json!({"status": "STARTED"}));
+                return Ok(json!({"status": "STARTED", "jobId": id}));
             }
-            let run = crate::lifecycle::run_and_audit(&app.registry, &app.identity, &repo, &principal)
-                .await
-                .map_err(|e| registry_error(e, &repo))?;
-            let expired: Vec<Value> = run
-                .expired
-                .iter()
-                .map(|e| {
-                    json!({"imageDigest": e.digest.to_string(), "imageTags": e.tags, "imagePushedAt": e.pushed_at,
-                           "appliedRulePriority": e.rule_priority, "referrersDeleted": e.referrers.len()})
-                })
-                .collect();
-            let archived: Vec<Value> = run
-                .transitioned
-                .iter()
-                .map(|t| {
-                    json!({"imageDigest": t.digest.to_string(), "imageTags": t.tags, "imagePushedAt": t.pushed_at,
-                           "appliedRulePriority": t.rule_priority})
-                })
-                .collect();
-            json!({"status": "COMPLETE", "evaluatedAt": run.evaluated_at, "expired": expired, "archived": archived,
-                   "skipped": run.skipped})
+            jobs::run_outcome(app, id).await?
         }
         Operation::GetVulnerabilityDatabase => {
             // The database imported (the registry's, shared by every node) and the one this node has loaded.

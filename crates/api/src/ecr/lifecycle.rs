@@ -88,16 +88,9 @@ pub async fn start_preview(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, Aw
     input.check_registry_id(ctx.registry_id())?;
     let name = input.repository_name("repositoryName")?;
     let text = policy_text(input, false)?;
-    let registry = ctx.app.registry.clone();
-    let started = registry.start_lifecycle_preview(&name, text).await.map_err(registry_error(ctx, &name))?;
-    // The evaluation runs after the answer, as ECR's does: the client polls GetLifecyclePolicyPreview (or
-    // `aws ecr wait lifecycle-policy-preview-complete`) until it is COMPLETE.
-    let (repo, preview) = (name.clone(), started.clone());
-    tokio::spawn(async move {
-        if let Err(e) = registry.compute_lifecycle_preview(&repo, &preview).await {
-            tracing::warn!(repository = %repo, error = %e, "recording a lifecycle policy preview failed");
-        }
-    });
+    // The evaluation is a `lifecycle-preview` job, as ECR's runs after the answer: the client polls
+    // GetLifecyclePolicyPreview (or `aws ecr wait lifecycle-policy-preview-complete`) until it is COMPLETE.
+    let started = ctx.app.registry.start_lifecycle_preview(&name, text).await.map_err(registry_error(ctx, &name))?;
     Ok(json!({"registryId": ctx.registry_id(), "repositoryName": name.as_str(),
               "lifecyclePolicyText": started.policy_text, "status": started.status.as_str()}))
 }

@@ -1,9 +1,11 @@
 //! Background jobs through the CLI and the admin API: a scan is a `scan` job that `berth jobs list` and
 //! `berth jobs show` describe while and after it runs; cancelling an ended or unknown job says so; bad
-//! filters are refused with the admin API's error JSON.
+//! filters are refused with the admin API's error JSON; a running garbage collection and a queued lifecycle
+//! run are cancelled cleanly.
 
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -75,4 +77,106 @@ async fn scans_are_jobs_listed_shown_and_cancellable() {
     let ids: Vec<i64> = listed["jobs"].as_array().unwrap().iter().map(|j| j["jobId"].as_i64().unwrap()).collect();
     assert_eq!(ids.len(), 2, "{listed}");
     assert!(ids[0] > ids[1], "newest first: {ids:?}");
+}
+
+/// Polls `DescribeJob` until `until` holds for job `id`; returns the job.
+async fn job_until(s: &Server, id: i64, what: &str, until: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let job = s.admin("DescribeJob", json!({"jobId": id})).await["job"].take();
+        if until(&job) {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job {id} never {what}: {job}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// With one job slot: a garbage collection over many blobs is cancelled while it runs and stops between two
+/// blobs (what it deleted stays deleted, the rest waits for the next collection, nothing is left half done);
+/// a lifecycle run queued behind it is cancelled before it touches anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn running_and_queued_jobs_are_cancelled_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("berth.toml");
+    std::fs::write(&config, "[jobs]\nworkers = 1\n").unwrap();
+    let dir = tmp.path().join("data");
+    let env = [
+        ("BERTH_CONFIG", config.to_str().unwrap()),
+        ("BERTH_GC_GRACE", "0s"),
+        ("BERTH_GC_INTERVAL", "0"),
+        ("BERTH_LIFECYCLE_INTERVAL_HOURS", "0"),
+    ];
+    let mut s = Server::start_with(&dir, &env);
+    let repo = "jobs/policy";
+    let (_, old) = s.push_image(repo, "v1", b"old layer").await;
+    let (_, new) = s.push_image(repo, "v2", b"new layer").await;
+    let policy = json!({"rules": [{"rulePriority": 1, "description": "keep only the newest v image, nothing else",
+        "selection": {"tagStatus": "tagged", "tagPrefixList": ["v"], "countType": "imageCountMoreThan", "countNumber": 1},
+        "action": {"type": "expire"}}]});
+    let r = s
+        .signed_post(
+            Some(ADMIN_KEY),
+            "ecr",
+            "/",
+            &[("x-amz-target", "AmazonEC2ContainerRegistry_V20150921.PutLifecyclePolicy")],
+            &json!({"repositoryName": repo, "lifecyclePolicyText": policy.to_string()}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+
+    // Blobs uploaded and never used: with no grace period, all of them are garbage.
+    const STRAYS: u64 = 1500;
+    let s_ref = &s;
+    let uploads = futures_util::stream::iter(0..STRAYS)
+        .map(|i| async move { s_ref.push_blob("jobs/strays", &bytes(900_000 + i, 100)).await })
+        .buffer_unordered(16);
+    let strays: Vec<_> = uploads.collect().await;
+    assert_eq!(strays.len() as u64, STRAYS);
+
+    let gc = s.admin("RunGarbageCollection", json!({})).await["jobId"].as_i64().unwrap();
+    job_until(&s, gc, "ran", |j| j["state"] == "running").await;
+    // The one slot is taken: the run waits in the queue, and is cancelled there.
+    let run = s.admin("RunLifecyclePolicy", json!({"repositoryName": repo})).await;
+    let run = run["jobId"].as_i64().unwrap();
+    let (code, out, err) = berth(&s, &["jobs", "cancel", &run.to_string()]);
+    assert_eq!((code, out.trim()), (0, format!("job {run} cancelled").as_str()), "{err}");
+    // The running collection is asked to stop, and does between two blobs.
+    let (code, out, _) = berth(&s, &["jobs", "cancel", &gc.to_string()]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(&format!("job {gc} is running; asked it to stop")) || out.contains(&format!("job {gc} cancelled")),
+        "{out}"
+    );
+    let stopped = job_until(&s, gc, "ended", |j| !["queued", "running"].contains(&j["state"].as_str().unwrap())).await;
+    assert_eq!(stopped["state"], "cancelled", "{stopped}");
+    assert!(stopped["error"].as_str().unwrap().starts_with("cancelled after "), "{stopped}");
+    let status = s.admin("GetGarbageCollectionStatus", json!({})).await;
+    let deleted = status["blobsDeleted"].as_u64().unwrap();
+    assert!(deleted < STRAYS, "stopped before the end: {status}");
+    assert_eq!((status["deleting"].as_u64(), status["running"].as_bool()), (Some(0), Some(false)), "{status}");
+    let cancelled = s.admin("DescribeJob", json!({"jobId": run})).await["job"].take();
+    assert_eq!((cancelled["state"].as_str(), cancelled["attempts"].as_u64()), (Some("cancelled"), Some(0)));
+    for d in [&old, &new] {
+        assert_eq!(s.get(&format!("/v2/{repo}/manifests/{d}")).await.status(), StatusCode::OK, "nothing expired");
+    }
+
+    // The next collection finishes the work; the run, asked again, expires the old image.
+    let (code, out, err) = berth(&s, &["gc", "run", "--wait"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("garbage collection: job "), "{out}");
+    let status = s.admin("GetGarbageCollectionStatus", json!({})).await;
+    assert_eq!(status["blobsDeleted"].as_u64().unwrap(), STRAYS, "{status}");
+    assert_eq!(status["queued"], 0, "{status}");
+    let (code, out, err) = berth(&s, &["lifecycle", "run", repo, "--wait"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&old.to_string()) && out.contains("1 image(s) expired"), "{out}");
+    s.stop();
+    let fsck = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["fsck", "--json", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&fsck.stdout).unwrap();
+    assert_eq!((&report["problems"], &report["leftovers"]), (&json!([]), &json!([])), "{report}");
 }

@@ -1,7 +1,8 @@
 //! Lifecycle policies driven by the real AWS CLI (`put-lifecycle-policy`, `start-lifecycle-policy-preview`,
 //! `wait lifecycle-policy-preview-complete`, ...) and `berth lifecycle run`, with images pushed and pulled
 //! at chosen times: the server's registry clock is moved through `BERTH_TEST_CLOCK_FILE` (honoured by debug
-//! builds only) instead of sleeping.
+//! builds only) instead of sleeping. Runs and previews are jobs (`lifecycle`, `lifecycle-preview`) that
+//! `berth jobs` lists.
 
 use std::path::Path;
 use std::time::Duration;
@@ -136,6 +137,14 @@ async fn the_aws_cli_previews_and_berth_runs_a_lifecycle_policy() {
     let (code, stdout, _) = berth(&s, &["lifecycle", "run", repo, "--wait"]);
     assert_eq!(code, 0);
     assert!(stdout.contains(&a.to_string()) && stdout.contains("1 image(s) expired"), "{stdout}");
+    // The run was a `lifecycle` job: `berth jobs show` gives its result.
+    let id = stdout.lines().next().and_then(|l| l.strip_prefix(&format!("lifecycle policy of {repo}: job "))).unwrap();
+    let (code, shown, _) = berth(&s, &["jobs", "show", id]);
+    assert_eq!(code, 0);
+    for line in ["kind        lifecycle", "state       succeeded", &format!("key         {repo}")] {
+        assert!(shown.contains(line), "{line:?} in:\n{shown}");
+    }
+    assert!(shown.contains("\"expiredCount\":1") && shown.contains(&a.to_string()), "{shown}");
     let left = aws(&s, dir, key, &["describe-images", "--repository-name", repo]).json();
     assert_eq!(digests(&left, "imageDetails", "imageDigest"), sorted(&[&b, &c]));
     let got = aws(&s, dir, key, &["get-lifecycle-policy", "--repository-name", repo]).json();
@@ -210,7 +219,8 @@ async fn the_server_applies_policies_by_itself_using_pull_times() {
     assert_eq!(digests(&only_tagged, "previewResults", "imageDigest"), sorted(&[&idle]));
 
     aws(&s, dir, key, &["put-lifecycle-policy", "--repository-name", repo, "--lifecycle-policy-text", &text]).json();
-    // Never evaluated: the server's scheduler runs it within its check period (15 s).
+    // The next day's period queues a `lifecycle` job for each repository with a policy; a worker runs it.
+    set_day(dir, 46);
     let mut left = Vec::new();
     for _ in 0..60 {
         let images = aws(&s, dir, key, &["describe-images", "--repository-name", repo]).json();
@@ -223,6 +233,51 @@ async fn the_server_applies_policies_by_itself_using_pull_times() {
     assert_eq!(left, sorted(&[&used]), "the scheduled run expires exactly what the preview showed");
     let got = aws(&s, dir, key, &["get-lifecycle-policy", "--repository-name", repo]).json();
     assert!(got["lastEvaluatedAt"].as_f64().is_some(), "{got}");
+
+    // The run was a job of kind `lifecycle` keyed by the repository, queued by the schedule (its expiries are
+    // audited as `lifecycle`), with what it expired as its result.
+    let job = wait_for_job(&s, "lifecycle", repo).await;
+    assert_eq!((job["state"].as_str(), job["payload"]["principal"].as_str()), (Some("succeeded"), Some("lifecycle")));
+    let result: Value = serde_json::from_str(job["result"].as_str().unwrap()).unwrap();
+    assert_eq!(result["expiredCount"], 2, "{result}");
+    assert_eq!(digests(&result, "expired", "imageDigest"), sorted(&[&idle, &untagged]));
+    let (code, table, _) = berth(&s, &["jobs", "list", "--kind", "lifecycle"]);
+    assert_eq!(code, 0);
+    assert!(table.lines().any(|l| l.contains(repo) && l.contains("lifecycle") && l.contains("succeeded")), "{table}");
+    // The preview was a `lifecycle-preview` job of the repository.
+    let preview_job = wait_for_job(&s, "lifecycle-preview", repo).await;
+    assert_eq!(preview_job["state"], "succeeded", "{preview_job}");
+    assert!(preview_job["result"].as_str().unwrap().contains("2 expiring"), "{preview_job}");
+    // Another period, another run: one job per period.
+    let count = || async {
+        s.admin("ListJobs", json!({"kind": "lifecycle", "key": repo})).await["jobs"].as_array().unwrap().len()
+    };
+    let before = count().await;
+    set_day(dir, 47);
+    let mut runs = before;
+    for _ in 0..60 {
+        runs = count().await;
+        if runs > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!((runs, count().await), (before + 1, before + 1), "one scheduled run per period");
+}
+
+/// The latest job of `kind` about `key`, once it has ended.
+pub async fn wait_for_job(s: &Server, kind: &str, key: &str) -> Value {
+    for _ in 0..200 {
+        let listed = s.admin("ListJobs", json!({"kind": kind, "key": key, "limit": 1})).await;
+        if let Some(job) = listed["jobs"].as_array().unwrap().first()
+            && !["queued", "running"].contains(&job["state"].as_str().unwrap())
+        {
+            return job.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    panic!("no {kind} job of {key} ended")
 }
 
 /// Every kind of malformed rule is refused as ECR refuses it: `InvalidParameterException` naming the problem.

@@ -16,6 +16,7 @@ mod console_repositories;
 mod crash;
 mod ecr;
 mod gc;
+mod gc_stress;
 mod jobs;
 mod lifecycle;
 mod listing;

@@ -1,5 +1,5 @@
 //! The job runtime: one durable queue ([`berth_meta::jobs`]) and one worker runtime on every node for every
-//! kind of background work — scans today; lifecycle runs, garbage collection, previews, archive and restore
+//! kind of background work — scans, lifecycle runs and previews, garbage collection; archive and restore
 //! next.
 //!
 //! - A kind is a [`JobHandler`] registered on the [`Registry`] ([`Registry::register_job_handler`]) before
@@ -21,6 +21,7 @@ mod backoff;
 mod handler;
 mod runtime;
 mod schedule;
+mod watch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -34,6 +35,7 @@ pub use berth_meta::jobs::{Enqueued, Job, JobFilter, JobProgress, JobState};
 pub use handler::{JobCtx, JobError, JobHandler, JobOutcome, parse_payload};
 pub use runtime::{WorkerOptions, start_workers};
 pub use schedule::{Every, Periodic};
+pub use watch::RunWatch;
 
 use crate::{Registry, Result};
 

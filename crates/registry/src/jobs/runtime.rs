@@ -32,6 +32,9 @@ pub struct WorkerOptions {
     pub upkeep_every: Duration,
     /// How long finished jobs are kept (registry clock seconds).
     pub retention_secs: i64,
+    /// Only this process uses the metadata store (SQLite): a job still running under another owner was
+    /// left by a process that died, and is taken over at start instead of when its lease lapses.
+    pub single_process: bool,
 }
 
 impl Default for WorkerOptions {
@@ -44,6 +47,7 @@ impl Default for WorkerOptions {
             poll_every: Duration::from_secs(1),
             upkeep_every: Duration::from_secs(15),
             retention_secs: 7 * 86400,
+            single_process: false,
         }
     }
 }
@@ -90,6 +94,16 @@ async fn upkeep_loop(registry: Registry, options: Arc<WorkerOptions>) {
     // The period each schedule was last queued for, by position.
     let mut queued_for: Vec<Option<i64>> = Vec::new();
     let mut last_prune = None::<tokio::time::Instant>;
+    if options.single_process {
+        match registry.meta.release_job_leases(&options.node, registry.now()).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(jobs = n, "taking over jobs a stopped process was running");
+                registry.jobs.wakeup.notify_waiters();
+            }
+            Err(e) => tracing::warn!(error = %e, "taking over jobs a stopped process was running failed"),
+        }
+    }
     loop {
         if let Err(e) = registry.end_abandoned_jobs().await {
             tracing::warn!(error = %e, "ending abandoned jobs failed");
@@ -119,8 +133,21 @@ async fn upkeep_loop(registry: Registry, options: Arc<WorkerOptions>) {
                 Err(e) => tracing::warn!(error = %e, "pruning finished jobs failed"),
             }
         }
-        tokio::time::sleep(options.upkeep_every).await;
+        tokio::time::sleep(until_next_period(&registry, &schedules, options.upkeep_every)).await;
     }
+}
+
+/// How long the upkeep sleeps: `most`, or less when a schedule's next period begins sooner (a garbage
+/// collection every few seconds), measured on the registry's clock.
+fn until_next_period(registry: &Registry, schedules: &[Arc<dyn super::Periodic>], most: Duration) -> Duration {
+    let now = registry.now();
+    schedules
+        .iter()
+        .map(|s| {
+            let every = s.every_secs().max(1);
+            Duration::from_secs((period_start(now, every) + every - now).max(1) as u64)
+        })
+        .fold(most, Duration::min)
 }
 
 impl Registry {

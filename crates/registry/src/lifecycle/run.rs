@@ -17,11 +17,15 @@ use berth_oci::{Digest, ParsedManifest, Reference, RepositoryName};
 use serde::{Deserialize, Serialize};
 
 use super::evaluate::{Candidate, evaluate};
+use super::jobs::preview_job;
 use super::policy::{Action, LifecyclePolicy, StorageClass};
+use crate::jobs::RunWatch;
 use crate::{Registry, RegistryError, Result};
 
-/// How long a preview may stay in progress before another may replace it (its node died).
+/// How long a preview may stay in progress before another may replace it (its job is stuck behind others).
 const PREVIEW_STALE_AFTER: i64 = 300;
+/// A run reports its progress every this many images.
+const PROGRESS_EVERY: usize = 50;
 
 /// ECR's `LifecyclePolicyPreviewStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +110,9 @@ pub struct LifecycleRun {
     pub transitioned: Vec<Transition>,
     /// Images the policy marked that were gone or had become part of an index by the time of their deletion.
     pub skipped: usize,
+    /// Whether it stopped before the end because it was asked to (a cancelled job): what it expired until
+    /// then stays expired, and the policy does not count as evaluated.
+    pub stopped: bool,
 }
 
 fn storage_class_name(c: StorageClass) -> &'static str {
@@ -220,7 +227,7 @@ impl Registry {
     }
 
     /// Starts a preview of `text` (or, with `None`, of the repository's policy) on `repo` and returns it
-    /// in progress; [`Registry::compute_lifecycle_preview`] completes it. `LifecyclePreviewInProgress` while
+    /// in progress; a `lifecycle-preview` job completes it ([`Registry::compute_lifecycle_preview`]). `LifecyclePreviewInProgress` while
     /// another preview of the repository is being computed.
     pub async fn start_lifecycle_preview(&self, repo: &RepositoryName, text: Option<&str>) -> Result<Preview> {
         let text = match text {
@@ -244,6 +251,8 @@ impl Registry {
         if !self.meta.put_lifecycle_preview(repo, &record).await? {
             return Err(RegistryError::NameUnknown);
         }
+        // A preview job of the repository still queued computes this one (it reads the preview in progress).
+        self.enqueue_job(&preview_job(repo)).await?;
         Ok(Preview { policy_text: text, status: PreviewStatus::InProgress, started_at: now, images: Vec::new() })
     }
 
@@ -293,15 +302,26 @@ impl Registry {
 
     /// Runs the lifecycle policy of `repo` now: every image it expires is deleted through the registry's
     /// delete path (manifest and tags, one transaction; an image an index lists meanwhile stays), with its
-    /// referrers; every image it transitions is archived (unless it changed state meanwhile).
-    /// `NameUnknown`, or `LifecyclePolicyNotFound`. The caller audits each expiry and transition.
-    pub async fn run_lifecycle_policy(&self, repo: &RepositoryName) -> Result<LifecycleRun> {
+    /// referrers; every image it transitions is archived (unless it changed state meanwhile). `watch` may
+    /// stop it between two images, and is told how far it got. `NameUnknown`, or `LifecyclePolicyNotFound`.
+    /// The caller audits each expiry and transition.
+    pub async fn run_lifecycle_policy(&self, repo: &RepositoryName, watch: &dyn RunWatch) -> Result<LifecycleRun> {
         let record = self.lifecycle_policy(repo).await?;
         let policy = valid(&record.text)?;
         let now = self.now();
         let (candidates, referrers) = self.lifecycle_candidates(repo).await?;
         let mut run = LifecycleRun { evaluated_at: now, ..LifecycleRun::default() };
-        for v in evaluate(&policy, &candidates, now) {
+        let verdicts = evaluate(&policy, &candidates, now);
+        let total = verdicts.len() as u64;
+        for (n, v) in verdicts.into_iter().enumerate() {
+            if watch.should_stop() {
+                run.stopped = true;
+                return Ok(run);
+            }
+            if n % PROGRESS_EVERY == 0 {
+                let message = format!("{} image(s) expired, {} archived", run.expired.len(), run.transitioned.len());
+                watch.report(n as u64, Some(total), message).await;
+            }
             let Some(c) = candidates.iter().find(|c| c.digest == v.digest) else { continue };
             let rule = policy.rules.iter().find(|r| r.priority == v.rule_priority);
             if v.action == Action::Transition {
@@ -343,18 +363,5 @@ impl Registry {
         }
         self.meta.record_lifecycle_evaluation(repo, &record.text, now).await?;
         Ok(run)
-    }
-
-    /// Repositories whose lifecycle policy was not evaluated in the last `interval` seconds (or never).
-    pub async fn lifecycle_runs_due(&self, interval: i64) -> Result<Vec<RepositoryName>> {
-        let now = self.now();
-        Ok(self
-            .meta
-            .lifecycle_policies()
-            .await?
-            .into_iter()
-            .filter(|(_, last)| last.is_none_or(|at| now - at >= interval))
-            .map(|(name, _)| name)
-            .collect())
     }
 }

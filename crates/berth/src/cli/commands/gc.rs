@@ -1,9 +1,10 @@
 //! `berth gc run [--wait]` and `berth gc status`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::jobs;
 use crate::cli::client::Client;
 use crate::cli::output;
 use crate::cli::{CliError, GcCommand};
@@ -15,35 +16,35 @@ pub async fn run(client: &Client, command: GcCommand) -> Result<(), CliError> {
     match command {
         GcCommand::Run { wait, json } => {
             let requested = client.call("RunGarbageCollection", json!({})).await?;
-            let request = requested["request"].as_u64().unwrap_or(0);
+            let id = requested["jobId"].as_i64().unwrap_or_default();
             if !wait {
                 if json {
                     output::print_json(&requested);
                 } else {
-                    println!(
-                        "garbage collection requested; the server starts it within a few seconds (`berth gc status`)"
-                    );
+                    println!("garbage collection queued as job {id} (`berth gc status`, `berth jobs show {id}`)");
                 }
                 return Ok(());
             }
-            let deadline = Instant::now() + WAIT_LIMIT;
-            loop {
-                let status = client.call("GetGarbageCollectionStatus", json!({})).await?;
-                if status["served"].as_u64().unwrap_or(0) >= request {
-                    if json {
-                        output::print_json(&status);
-                    } else {
-                        print_status(&status);
-                    }
-                    return Ok(());
+            if !json {
+                println!("garbage collection: job {id}");
+            }
+            let job = jobs::wait_for(client, id, WAIT_LIMIT).await?;
+            if job["state"] != "succeeded" {
+                return Err(jobs::not_succeeded("garbage collection", &job));
+            }
+            let status = client.call("GetGarbageCollectionStatus", json!({})).await?;
+            if json {
+                output::print_json(&status);
+            } else {
+                if let Some(r) = job["result"].as_str().and_then(|r| serde_json::from_str::<Value>(r).ok()) {
+                    println!(
+                        "this collection: {} blobs reviewed, {} deleted, {} bytes reclaimed",
+                        output::text(r.get("reviewed")),
+                        output::text(r.get("blobsDeleted")),
+                        output::text(r.get("bytesReclaimed"))
+                    );
                 }
-                if Instant::now() >= deadline {
-                    return Err(CliError::Failed(
-                        "the collection has not finished after 10 minutes (is the server running it? see `berth gc status`)"
-                            .into(),
-                    ));
-                }
-                tokio::time::sleep(Duration::from_millis(300)).await;
+                print_status(&status);
             }
         }
         GcCommand::Status { json } => {
@@ -60,7 +61,15 @@ pub async fn run(client: &Client, command: GcCommand) -> Result<(), CliError> {
 
 fn print_status(s: &Value) {
     let running = s["running"].as_bool().unwrap_or(false);
-    println!("state:            {}", if running { "running" } else { "idle" });
+    match s.get("job").filter(|j| !j.is_null()) {
+        Some(job) if running => println!("state:            running (job {})", output::text(job.get("jobId"))),
+        Some(job) => println!(
+            "state:            idle (last job {}: {})",
+            output::text(job.get("jobId")),
+            output::text(job.get("state"))
+        ),
+        None => println!("state:            {}", if running { "running" } else { "idle" }),
+    }
     println!("runs:             {}", output::text(s.get("runs")));
     println!("last started:     {}", output::time(s.get("lastStartedAt")));
     println!("last finished:    {}", output::time(s.get("lastFinishedAt")));

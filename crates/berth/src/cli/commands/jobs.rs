@@ -1,4 +1,6 @@
-//! `berth jobs list|show|cancel`.
+//! `berth jobs list|show|cancel`, and waiting for a job (`--wait` of the commands that queue one).
+
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -51,6 +53,32 @@ pub async fn run(client: &Client, command: JobsCommand) -> Result<(), CliError> 
         }
     }
     Ok(())
+}
+
+/// Waits until job `id` has ended (up to `limit`) and returns it as `DescribeJob` shows it.
+pub async fn wait_for(client: &Client, id: i64, limit: Duration) -> Result<Value, CliError> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let job = client.call("DescribeJob", json!({"jobId": id})).await?["job"].take();
+        if !matches!(job["state"].as_str(), Some("queued" | "running")) {
+            return Ok(job);
+        }
+        if Instant::now() >= deadline {
+            return Err(CliError::Failed(format!(
+                "job {id} has not finished after {} s (state {}, progress {}); follow it with `berth jobs show {id}`",
+                limit.as_secs(),
+                output::text(job.get("state")),
+                progress(&job)
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// The error of a job that ended without succeeding: `what job N failed|cancelled: why`.
+pub fn not_succeeded(what: &str, job: &Value) -> CliError {
+    let why = job.get("error").and_then(Value::as_str).unwrap_or("no reason recorded");
+    CliError::Failed(format!("{what} job {} {}: {why}", output::text(job.get("jobId")), output::text(job.get("state"))))
 }
 
 /// `done/total message`, or `-`.
