@@ -95,7 +95,8 @@ async fn upkeep_loop(registry: Registry, options: Arc<WorkerOptions>) {
     let mut queued_for: Vec<Option<i64>> = Vec::new();
     let mut last_prune = None::<tokio::time::Instant>;
     if options.single_process {
-        match registry.meta.release_job_leases(&options.node, registry.now()).await {
+        // Owners are `{node}/{slot}`: the slash keeps `...#12` from matching `...#123`'s claims.
+        match registry.meta.release_job_leases(&format!("{}/", options.node), registry.now()).await {
             Ok(0) => {}
             Ok(n) => {
                 tracing::info!(jobs = n, "taking over jobs a stopped process was running");
