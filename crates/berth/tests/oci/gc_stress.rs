@@ -60,8 +60,8 @@ async fn gc_stress_with_kill_9_loses_nothing_acknowledged() {
     let secs = stress_secs();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    // Scheduled collections every second besides the ones asked for.
-    let env = [("BERTH_GC_GRACE", "0s"), ("BERTH_GC_INTERVAL", "1")];
+    // Scheduled collections every second besides the ones asked for; deletes are final at once.
+    let env = [("BERTH_GC_GRACE", "0s"), ("BERTH_GC_INTERVAL", "1"), ("BERTH_SOFT_DELETE_WINDOW", "0")];
     let acked: Acked = Default::default();
 
     // First life: pushes and collections, then a kill -9 while a collection runs and the pushers push.

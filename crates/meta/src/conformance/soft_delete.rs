@@ -41,7 +41,7 @@ pub async fn soft_delete<S: MetaStore>(store: &S) {
         ImageDeletion::NotFound,
         "a deleted image is not there to delete again"
     );
-    assert!(store.gc_due(2_000, 1_000_000).await.unwrap().contains(&a), "the reference's removal queues the blob");
+    assert!(store.gc_due(2_000, None, 1_000_000).await.unwrap().contains(&a), "the reference's removal queues the blob");
     assert_eq!(
         store.gc_review(&a, 2_000, 10, None).await.unwrap(),
         Review::Kept { unlinked: 1 },
@@ -94,7 +94,7 @@ pub async fn soft_delete<S: MetaStore>(store: &S) {
     assert_eq!(gone, want);
     assert!(store.deleted_images(&r).await.unwrap().is_empty());
     assert_eq!(store.restore_image(&r, &m1.digest, 1_000_001).await.unwrap(), Err(RestoreRefusal::NotFound));
-    assert!(store.gc_due(1_000_001, 1_000_000).await.unwrap().contains(&a), "a purge queues the blobs");
+    assert!(store.gc_due(1_000_001, None, 1_000_000).await.unwrap().contains(&a), "a purge queues the blobs");
     assert_eq!(
         store.gc_review(&a, 1_000_001, 10, None).await.unwrap(),
         Review::Delete { size: 10, unlinked: 1 },
