@@ -101,7 +101,6 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     job_dedup(store).await;
     job_retention(store).await;
     job_counts(store).await;
-    job_lease_release(store).await;
     scan_queue(store).await;
     catalog_data(store).await;
     garbage_collection(store).await;
@@ -114,6 +113,8 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     soft_delete(store).await;
     pull_exclusions(store).await;
     image_storage_states(store).await;
+    // Last: it ends every lease still held, whichever check took it.
+    job_lease_release(store).await;
 }
 
 /// Runs every check of the identity traits ([`IdentityMeta`]) against `store`, which should be freshly
