@@ -41,7 +41,10 @@ pub async fn soft_delete<S: MetaStore>(store: &S) {
         ImageDeletion::NotFound,
         "a deleted image is not there to delete again"
     );
-    assert!(store.gc_due(2_000, None, 1_000_000).await.unwrap().contains(&a), "the reference's removal queues the blob");
+    assert!(
+        store.gc_due(2_000, None, 1_000_000).await.unwrap().contains(&a),
+        "the reference's removal queues the blob"
+    );
     assert_eq!(
         store.gc_review(&a, 2_000, 10, None).await.unwrap(),
         Review::Kept { unlinked: 1 },
