@@ -258,10 +258,12 @@ async fn gc_in_a_loop_under_concurrent_pushes_loses_nothing_acknowledged() {
     let acked: Acked = Default::default();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let workers: Vec<_> = (0..8).map(|w| tokio::spawn(pusher(s.clone(), w, acked.clone(), stop.clone()))).collect();
-    // The collector runs every second on its own; requests make it run back to back.
+    // The collector runs every second on its own; requests make it run back to back. At least 12 s, and on a
+    // slow machine on until the pushers have acknowledged enough images to matter (bounded by a deadline).
     let started = Instant::now();
+    let enough = || acked.lock().unwrap().len() >= 40;
     let mut runs = 0;
-    while started.elapsed() < Duration::from_secs(12) {
+    while started.elapsed() < Duration::from_secs(12) || (!enough() && started.elapsed() < Duration::from_secs(240)) {
         collect(&s).await;
         runs += 1;
     }
