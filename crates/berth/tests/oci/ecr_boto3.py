@@ -428,6 +428,71 @@ expect_error(lambda: admin.delete_repository_creation_template(prefix="boto-tpl"
 expect_error(lambda: reader.describe_repository_creation_templates(), "AccessDeniedException")
 print("boto3: repository creation templates ok")
 
+# Lifecycle policies and previews (botocore's own waiter), pull time update exclusions, image storage class.
+POLICY = json.dumps({"rules": [{"rulePriority": 1, "description": "keep one untagged image",
+                                "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan",
+                                              "countNumber": 1}, "action": {"type": "expire"}}]})
+put = admin.put_lifecycle_policy(repositoryName="boto/c", lifecyclePolicyText=POLICY)
+assert put["repositoryName"] == "boto/c" and json.loads(put["lifecyclePolicyText"]) == json.loads(POLICY), put
+got = admin.get_lifecycle_policy(repositoryName="boto/c")
+assert json.loads(got["lifecyclePolicyText"]) == json.loads(POLICY) and got["registryId"] == "000000000000", got
+expect_error(lambda: admin.get_lifecycle_policy(repositoryName="boto/app"), "LifecyclePolicyNotFoundException")
+expect_error(lambda: admin.get_lifecycle_policy(repositoryName="boto/none"), "RepositoryNotFoundException")
+expect_error(lambda: admin.put_lifecycle_policy(repositoryName="boto/c", lifecyclePolicyText=POLICY.replace(
+    '"untagged"', '"sometimes"')), "InvalidParameterException", "tagStatus")
+expect_error(lambda: reader.get_lifecycle_policy(repositoryName="boto/c"), "AccessDeniedException")
+started = admin.start_lifecycle_policy_preview(repositoryName="boto/c")
+assert started["status"] in ("IN_PROGRESS", "COMPLETE") and started["repositoryName"] == "boto/c", started
+admin.get_waiter("lifecycle_policy_preview_complete").wait(
+    repositoryName="boto/c", WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+preview = admin.get_lifecycle_policy_preview(repositoryName="boto/c")
+assert preview["status"] == "COMPLETE" and preview["previewResults"] == [], preview
+expect_error(lambda: admin.get_lifecycle_policy_preview(repositoryName="boto/app"),
+             "LifecyclePolicyPreviewNotFoundException")
+deleted = admin.delete_lifecycle_policy(repositoryName="boto/c")
+assert json.loads(deleted["lifecyclePolicyText"]) == json.loads(POLICY), deleted
+expect_error(lambda: admin.delete_lifecycle_policy(repositoryName="boto/c"), "LifecyclePolicyNotFoundException")
+print("boto3: lifecycle policies and previews ok")
+
+SCANNER = "arn:aws:iam::000000000000:user/boto-scanner"
+registered = admin.register_pull_time_update_exclusion(principalArn=SCANNER)
+assert registered["principalArn"] == SCANNER and isinstance(registered["createdAt"], datetime.datetime), registered
+expect_error(lambda: admin.register_pull_time_update_exclusion(principalArn=SCANNER),
+             "ExclusionAlreadyExistsException")
+expect_error(lambda: admin.register_pull_time_update_exclusion(principalArn="not-an-arn"), "InvalidParameterException",
+             "principalArn")
+listed = admin.list_pull_time_update_exclusions()["pullTimeUpdateExclusions"]
+assert SCANNER in listed, listed
+assert admin.deregister_pull_time_update_exclusion(principalArn=SCANNER)["principalArn"] == SCANNER
+expect_error(lambda: admin.deregister_pull_time_update_exclusion(principalArn=SCANNER), "ExclusionNotFoundException")
+expect_error(lambda: reader.list_pull_time_update_exclusions(), "AccessDeniedException")
+print("boto3: pull time update exclusions ok")
+
+# An image of its own (an empty config, no layers) in boto/c to archive and restore.
+empty = b"{}"
+upload = admin.initiate_layer_upload(repositoryName="boto/c")["uploadId"]
+admin.upload_layer_part(repositoryName="boto/c", uploadId=upload, partFirstByte=0, partLastByte=1, layerPartBlob=empty)
+empty_digest = "sha256:" + hashlib.sha256(empty).hexdigest()
+admin.complete_layer_upload(repositoryName="boto/c", uploadId=upload, layerDigests=[empty_digest])
+admin.put_image(repositoryName="boto/c", imageTag="archive-me", imageManifest=json.dumps({
+    "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty_digest, "size": 2}, "layers": []}))
+image = admin.describe_images(repositoryName="boto/c", imageIds=[{"imageTag": "archive-me"}])["imageDetails"][0]
+image_id = {"imageDigest": image["imageDigest"]}
+archived = admin.update_image_storage_class(repositoryName="boto/c", imageId=image_id, targetStorageClass="ARCHIVE")
+assert archived["imageStatus"] == "ARCHIVED" and archived["imageId"]["imageDigest"] == image["imageDigest"], archived
+shown = admin.describe_images(repositoryName="boto/c", imageIds=[image_id])["imageDetails"][0]
+assert shown["imageStatus"] == "ARCHIVED" and isinstance(shown["lastArchivedAt"], datetime.datetime), shown
+assert image["imageDigest"] in [d["imageDigest"] for d in admin.describe_images(
+    repositoryName="boto/c", filter={"imageStatus": "ARCHIVED"})["imageDetails"]]
+failures = admin.batch_get_image(repositoryName="boto/c", imageIds=[image_id])["failures"]
+assert failures and failures[0]["failureCode"] == "ImageInaccessible", failures
+restored = admin.update_image_storage_class(repositoryName="boto/c", imageId=image_id, targetStorageClass="STANDARD")
+assert restored["imageStatus"] in ("ACTIVATING", "ACTIVE"), restored
+expect_error(lambda: admin.update_image_storage_class(repositoryName="boto/c", imageId={"imageDigest": "sha256:" + "0" * 64},
+                                                      targetStorageClass="ARCHIVE"), "ImageNotFoundException")
+print("boto3: UpdateImageStorageClass ok")
+
 # Operations of features berth does not have yet name the feature, once, without a retry.
 for call, feature in [
     (lambda: admin.describe_pull_through_cache_rules(), "pull-through caching"),
