@@ -10,6 +10,7 @@
 mod figures;
 pub(crate) mod http;
 mod names;
+mod repositories;
 pub(crate) mod routes;
 
 use std::sync::Arc;
@@ -67,10 +68,7 @@ pub(crate) async fn scrape(State(app): State<Arc<AppState>>, req: Request) -> Re
         Err(e) => Err((e, false)),
     };
     match decision {
-        Ok(authorized) => {
-            figures::refresh(&app.registry).await;
-            render(handle, &authorized)
-        }
+        Ok(authorized) => render(handle, &app.registry, &authorized).await,
         Err((IdentityError::Denied { .. }, true)) => challenge("authentication required"),
         Err((IdentityError::Denied { principal, .. }, false)) => {
             refusal(StatusCode::FORBIDDEN, &format!("{principal} may not {GET_METRICS}"))
@@ -95,8 +93,17 @@ pub(crate) async fn scrape(State(app): State<Arc<AppState>>, req: Request) -> Re
     }
 }
 
-fn render(handle: &PrometheusHandle, _authorized: &Authorized) -> Response {
-    ([(header::CONTENT_TYPE, TEXT_FORMAT)], handle.render()).into_response()
+/// The exposition text: the scrape-time figures refreshed, the recorder's families, then the per-repository
+/// ones.
+async fn exposition(handle: &PrometheusHandle, registry: &Registry) -> Response {
+    figures::refresh(registry).await;
+    let mut text = handle.render();
+    text.push_str(&repositories::text(registry).await);
+    ([(header::CONTENT_TYPE, TEXT_FORMAT)], text).into_response()
+}
+
+async fn render(handle: &PrometheusHandle, registry: &Registry, _authorized: &Authorized) -> Response {
+    exposition(handle, registry).await
 }
 
 fn refusal(status: StatusCode, message: &str) -> Response {
@@ -117,10 +124,7 @@ pub fn exporter(handle: PrometheusHandle, registry: Registry) -> Router {
         "/metrics",
         get(move || {
             let (handle, registry) = (handle.clone(), registry.clone());
-            async move {
-                figures::refresh(&registry).await;
-                ([(header::CONTENT_TYPE, TEXT_FORMAT)], handle.render()).into_response()
-            }
+            async move { exposition(&handle, &registry).await }
         }),
     )
 }

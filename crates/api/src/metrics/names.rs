@@ -16,6 +16,9 @@ pub(crate) const STORAGE_LOGICAL: &str = "berth_storage_logical_bytes";
 pub(crate) const STORAGE_UNLINKED: &str = "berth_storage_unlinked_bytes";
 pub(crate) const STORAGE_BLOBS: &str = "berth_storage_blobs";
 pub(crate) const REPOSITORIES: &str = "berth_repositories";
+/// Rendered per scrape by `repositories` (not through the recorder).
+pub(crate) const REPOSITORY_BYTES: &str = "berth_repository_bytes";
+pub(crate) const REPOSITORY_IMAGES: &str = "berth_repository_images";
 pub(crate) const JOBS: &str = "berth_jobs";
 pub(crate) const GC_RUNS: &str = "berth_gc_runs_total";
 pub(crate) const GC_BLOBS_DELETED: &str = "berth_gc_blobs_deleted_total";

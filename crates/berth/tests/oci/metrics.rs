@@ -79,8 +79,15 @@ async fn scrapes_count_requests_and_only_allowed_callers_read_them() {
     assert_eq!(got(&[("route", "/v2/{name}/manifests/{reference}"), ("method", "PUT"), ("status", "201")]), 1.0);
     assert!(got(&[("route", "/v2/{name}/blobs/uploads/"), ("method", "POST"), ("status", "201")]) >= 2.0);
     assert_eq!(got(&[("route", "ecr:DescribeRepositories"), ("method", "POST"), ("status", "200")]), 1.0);
-    // No raw path, repository name or tag becomes a label.
-    assert!(!text.contains("team/app") && !text.contains("missing"), "{text}");
+    // No raw path, repository name or tag becomes a label of a request figure; only the per-repository
+    // storage figures name repositories.
+    let leaks = text.lines().filter(|l| !l.starts_with("berth_repository_"));
+    assert!(leaks.clone().all(|l| !l.contains("team/app") && !l.contains("missing")), "{text}");
+    let repo_bytes = |kind| sample(&text, "berth_repository_bytes", &[("repository", "team/app"), ("kind", kind)]);
+    assert!(repo_bytes("total").unwrap() >= b"metrics layer".len() as f64, "{text}");
+    assert_eq!(repo_bytes("exclusive"), repo_bytes("total"), "{text}");
+    assert_eq!(repo_bytes("shared"), Some(0.0), "{text}");
+    assert_eq!(sample(&text, "berth_repository_images", &[("repository", "team/app")]), Some(1.0), "{text}");
     let bucket = [("route", MANIFESTS), ("method", "GET"), ("le", "+Inf")];
     assert_eq!(sample(&text, "berth_http_request_duration_seconds_bucket", &bucket), Some(4.0), "{text}");
     let sent = sample(&text, "berth_http_response_bytes_total", &[("route", MANIFESTS)]).unwrap();
