@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # berth vs CNCF Distribution, side by side on loopback.
 #
-#   bench/run.sh [--quick] [--only-distribution] [--runs N] [--tests LIST] [--client-check]
+#   bench/run.sh [--quick] [--only-distribution | --gc-cost] [--runs N] [--tests LIST] [--client-check]
 #
 # Starts berth ($BERTH_BIN, default ${CARGO_TARGET_DIR:-target}/release/berth) and
 # Distribution (/usr/bin/docker-registry), each on a free 127.0.0.1 port with its own temp
@@ -26,6 +26,10 @@
 #
 # --only-distribution: run Distribution in BOTH slots (a sanity check of the bench itself:
 #     ratios should be near 1.0). Without it a missing berth binary is an error.
+# --gc-cost: run berth in BOTH slots, side a with garbage collection running all the time
+#     (BERTH_GC_INTERVAL=1s, BERTH_GC_GRACE=0s: every blob the small-blob test pushes without a
+#     manifest is collected while the test runs), side b with it off (BERTH_GC_INTERVAL=0):
+#     the ratios are what online GC costs pushes and pulls.
 # --tests LIST: comma-separated subset of push,pull,small,manifest,skopeo (default: all;
 #     pull needs push). Peak RSS is always reported.
 # --client-check: measure the load generator alone against its do-nothing sink server and
@@ -43,6 +47,7 @@ source "${root}/scripts/registry-lib.sh"
 
 quick=0
 only_distribution=0
+gc_cost=0
 client_check=0
 runs=3
 tests="push,pull,small,manifest,skopeo"
@@ -50,10 +55,11 @@ while (($# > 0)); do
     case "$1" in
         --quick) quick=1; shift ;;
         --only-distribution) only_distribution=1; shift ;;
+        --gc-cost) gc_cost=1; shift ;;
         --client-check) client_check=1; shift ;;
         --runs) runs="${2:?--runs needs a number}"; shift 2 ;;
         --tests) tests="${2:?--tests needs a list}"; shift 2 ;;
-        -h | --help) sed -n '2,34p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,38p' "$0"; exit 0 ;;
         *) echo "bench: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -125,7 +131,11 @@ else
         exit 1
     fi
 fi
-label_b=distribution
+kind_b=distribution label_b=distribution
+if ((gc_cost)); then
+    ((only_distribution == 0)) || { echo "bench: --gc-cost and --only-distribution exclude each other" >&2; exit 2; }
+    label_a="berth, GC every 1 s (grace 0)" kind_b=berth label_b="berth, GC off"
+fi
 command -v skopeo >/dev/null || { log "skopeo not found (apt-get install skopeo)"; exit 1; }
 [[ -f "${fixture}/index.json" ]] || { log "fixture not found at ${fixture}"; exit 1; }
 
@@ -154,6 +164,7 @@ fi
 stamp="$(date -u +%Y%m%d-%H%M%S)"
 if ((quick)); then stamp+="-quick"; fi
 if ((only_distribution)); then stamp+="-distribution-only"; fi
+if ((gc_cost)); then stamp+="-gc-cost"; fi
 mkdir -p "${bench}/results"
 results="${bench}/results/${stamp}.jsonl"
 : >"$results"
@@ -188,8 +199,13 @@ if wants push; then
     log "references: $(grep '"side": "ref"' "$results" | tr '\n' ' ')"
 fi
 
-registry_start "$kind_a" A
-registry_start distribution B
+if ((gc_cost)); then
+    BERTH_GC_INTERVAL=1s BERTH_GC_GRACE=0s registry_start "$kind_a" A
+    BERTH_GC_INTERVAL=0 registry_start "$kind_b" B
+else
+    registry_start "$kind_a" A
+    registry_start "$kind_b" B
+fi
 log "side a: ${label_a} on ${A_ADDR} (pid ${A_PID}); side b: ${label_b} on ${B_ADDR} (pid ${B_PID})"
 
 addr_of() { if [[ "$1" == a ]]; then echo "$A_ADDR"; else echo "$B_ADDR"; fi; }
@@ -271,6 +287,13 @@ for side in a b; do
     hwm_kib="$(awk '/^VmHWM:/ {print $2}' "/proc/$(pid_of "$side")/status")"
     record "$side" 0 "{\"metric\": \"peak_rss\", \"mib\": $(python3 -c "print(${hwm_kib} / 1024)")}"
 done
+
+if ((gc_cost)); then
+    # shows that the collector did work on side a while the tests ran
+    gc_figures="$(curl -fsS -u "$(auth_of a)" "http://${A_ADDR}/metrics" |
+        awk '/^berth_gc_(runs|blobs_deleted|reclaimed_bytes)_total/ {printf "%s=%s ", $1, $2}')"
+    log "side a's collector: ${gc_figures:-no figures}"
+fi
 
 # ------------------------------------------------------------------ report
 started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
