@@ -32,6 +32,7 @@ pub mod monitoring;
 pub mod pg_harness;
 mod postgres;
 pub mod quotas;
+pub mod ratelimits;
 pub mod recovery;
 pub mod scans;
 pub mod settings;
@@ -363,6 +364,7 @@ pub trait MetaStore:
     + monitoring::MonitoringStore
     + exclusions::PullExclusionStore
     + archive::ImageStorageStore
+    + ratelimits::RateLimitStore
 {
 }
 impl<T> MetaStore for T where
@@ -386,5 +388,6 @@ impl<T> MetaStore for T where
         + monitoring::MonitoringStore
         + exclusions::PullExclusionStore
         + archive::ImageStorageStore
+        + ratelimits::RateLimitStore
 {
 }

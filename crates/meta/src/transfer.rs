@@ -10,7 +10,8 @@
 //! Not copied: upload sessions in progress (`uploads`: their bytes stay in the source) and `journal_changes`
 //! (the target's triggers record every copied manifest and tag there again, so its nodes write the repository
 //! journal into the target blob store), garbage collection's review queue (every copied blob is queued for
-//! review in the target instead) and its totals (`gc_state`: the target keeps its own row).
+//! review in the target instead) and its totals (`gc_state`: the target keeps its own row), and the rate limit
+//! counters of the current windows (`rate_limit_counts`: the windows start over).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,8 +20,15 @@ use sqlx::{Row, postgres::PgArguments, query::Query};
 use crate::{PgMeta, SqliteMeta};
 
 /// Tables that are not copied (see the module docs).
-const SKIPPED: &[&str] =
-    &["uploads", "journal_changes", "gc_blob_review_queue", "gc_state", "_sqlx_migrations", MARKER];
+const SKIPPED: &[&str] = &[
+    "uploads",
+    "journal_changes",
+    "gc_blob_review_queue",
+    "gc_state",
+    "rate_limit_counts",
+    "_sqlx_migrations",
+    MARKER,
+];
 /// The table in the target recording which installation is being (or was) copied into it.
 const MARKER: &str = "berth_migration";
 

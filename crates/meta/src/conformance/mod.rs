@@ -26,6 +26,7 @@ mod jobs;
 mod lifecycle;
 mod manifests;
 mod policies;
+mod ratelimits;
 mod scans;
 mod settings;
 mod soft_delete;
@@ -55,6 +56,7 @@ pub use manifests::{
     delete_cascades, fsck_listings, manifest_round_trip, missing_references, record_pull, referrers, untagging,
 };
 pub use policies::{policies, repository_policies, visibility};
+pub use ratelimits::rate_limit_counts;
 pub use scans::scan_queue;
 pub use settings::{
     explicit_repositories, image_deletion_respects_indexes, image_details, image_listing, immutable_tags,
@@ -113,6 +115,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     soft_delete(store).await;
     pull_exclusions(store).await;
     image_storage_states(store).await;
+    rate_limit_counts(store).await;
     // Last: it ends every lease still held, whichever check took it.
     job_lease_release(store).await;
 }

@@ -55,6 +55,7 @@ mod manifests;
 mod monitoring;
 mod policies;
 mod quotas;
+mod ratelimits;
 mod recovery;
 mod repositories;
 mod scans;

@@ -57,6 +57,7 @@ mod manifests;
 mod monitoring;
 mod policies;
 mod quotas;
+mod ratelimits;
 mod recovery;
 mod repositories;
 mod scans;
