@@ -98,6 +98,8 @@ pub(crate) struct PolicyCache {
     policies: Cached<PolicyTarget, Option<Arc<PolicyDocument>>>,
     visibility: Cached<RepositoryName, Visibility>,
     groups: Cached<String, Arc<Vec<String>>>,
+    /// Whether the user of this name is an administrator (for bearer tokens, which name their user only).
+    admins: Cached<String, bool>,
 }
 
 impl PolicyCache {
@@ -105,6 +107,7 @@ impl PolicyCache {
         self.policies.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.visibility.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.groups.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.admins.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 }
 
@@ -297,6 +300,26 @@ impl Identity {
 }
 
 impl Identity {
+    /// Whether `principal` is an administrator: a user with full rights, or a bearer token issued to one (read
+    /// through a cache of [`CACHE_TTL`]). Robot tokens never are (their scope bounds them), nor is anyone
+    /// anonymous.
+    pub async fn is_administrator(&self, principal: &Principal) -> Result<bool> {
+        let name = match principal {
+            Principal::User { is_admin, .. } => return Ok(*is_admin),
+            Principal::Token { subject, .. } => match subject.strip_prefix("user/") {
+                Some(name) => name,
+                None => return Ok(false),
+            },
+            Principal::Anonymous | Principal::Robot { .. } => return Ok(false),
+        };
+        if let Some(admin) = fresh(&self.cache.admins, &name.to_string()) {
+            return Ok(admin);
+        }
+        let admin = self.meta.get_user(name).await?.is_some_and(|u| u.is_admin);
+        remember(&self.cache.admins, name.to_string(), admin);
+        Ok(admin)
+    }
+
     /// Whether the catalog shows `repo` to `caller`: repositories it may describe or pull (public ones
     /// included). A bearer token is judged as the user it was issued to.
     pub async fn catalog_visible(&self, caller: &Caller, repo: &RepositoryName) -> Result<bool> {

@@ -14,6 +14,9 @@ pub enum IdentityError {
     /// Too many failed logins from this address (or for this user from it).
     #[error("too many failed logins; retry in {retry_after} seconds")]
     RateLimited { retry_after: i64 },
+    /// A rate limit of the registry (manifest pulls, requests) is used up for this window.
+    #[error("{0}")]
+    Throttled(crate::ratelimit::Throttled),
     #[error("{0}")]
     Signature(String),
     #[error("{0} does not exist")]

@@ -15,6 +15,7 @@ mod error;
 pub mod limiter;
 pub mod manage;
 pub mod principal;
+pub mod ratelimit;
 pub mod resource;
 pub mod scope;
 pub mod sessions;

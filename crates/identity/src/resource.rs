@@ -26,6 +26,11 @@ impl Account {
         format!("arn:aws:iam::{}:user/{}", self.id, user)
     }
 
+    /// `arn:aws:iam::ACCOUNT:role/robot/NAME`: a robot token, as pull time update exclusions name it.
+    pub fn robot_arn(&self, robot: &str) -> String {
+        format!("arn:aws:iam::{}:role/robot/{}", self.id, robot)
+    }
+
     /// `arn:aws:iam::ACCOUNT:group/NAME`
     pub fn group_arn(&self, group: &str) -> String {
         format!("arn:aws:iam::{}:group/{}", self.id, group)

@@ -156,7 +156,8 @@ impl Registry {
         &self.pulls
     }
 
-    fn now(&self) -> i64 {
+    /// The registry's time (Unix seconds), which the rate limits' windows follow too.
+    pub fn now(&self) -> i64 {
         self.clock.now()
     }
 }
