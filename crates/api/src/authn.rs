@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use berth_identity::ratelimit::{LimitKind, Quota, Throttled};
 use berth_identity::{Authorized, Caller, IdentityError, Principal, Required, Resource, Target, scope};
 use berth_meta::identity::AuditEvent;
 use berth_oci::ErrorCode;
@@ -116,8 +117,21 @@ fn unauthorized(app: &AppState, host: &str, scope: Option<String>, message: &str
         .into_response()
 }
 
+/// 429 `TOOMANYREQUESTS` with `Retry-After` (the seconds until the window ends) and, for a pull limit, the
+/// `RateLimit-*` headers showing nothing left.
+pub(crate) fn throttled(t: &Throttled) -> Response {
+    let mut resp = ApiError::new(ErrorCode::TooManyRequests, t.to_string())
+        .with_header(header::RETRY_AFTER, t.retry_after.to_string())
+        .into_response();
+    if t.kind != LimitKind::Requests {
+        crate::headers::rate_limit(resp.headers_mut(), &Quota { rate: t.rate, remaining: 0 });
+    }
+    resp
+}
+
 fn identity_failure(app: &AppState, host: &str, scope: Option<String>, e: IdentityError) -> Response {
     match e {
+        IdentityError::Throttled(t) => throttled(&t),
         IdentityError::RateLimited { retry_after } => ApiError::new(ErrorCode::TooManyRequests, e.to_string())
             .with_header(header::RETRY_AFTER, retry_after.to_string())
             .into_response(),
@@ -171,7 +185,12 @@ pub async fn authorize_v2(State(app): State<Arc<AppState>>, mut req: Request, ne
         return unauthorized(&app, &host(), None, "authentication required");
     }
     let required = required(&endpoint, &method);
-    let authorized = match access::decide(&app, &caller, ip, &required).await {
+    let pull = match (&endpoint, &method) {
+        (Endpoint::Manifest { .. }, &Method::GET) => access::Pull::Get,
+        (Endpoint::Manifest { .. }, &Method::HEAD) => access::Pull::Head,
+        _ => access::Pull::None,
+    };
+    let (authorized, quota) = match access::decide_pull(&app, &caller, ip, &required, pull).await {
         Ok(a) => a,
         Err(IdentityError::Denied { action, .. }) => {
             return if caller.principal.is_anonymous() {
@@ -193,7 +212,10 @@ pub async fn authorize_v2(State(app): State<Arc<AppState>>, mut req: Request, ne
     };
     let mutating = matches!(method, Method::POST | Method::PUT | Method::DELETE);
     req.extensions_mut().insert(Decided { caller: caller.clone(), _authorized: Arc::new(authorized) });
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
+    if let Some(quota) = quota {
+        crate::headers::rate_limit(resp.headers_mut(), &quota);
+    }
     if mutating && let Some(r) = required.first() {
         let outcome = if resp.status().is_success() { "allowed" } else { "error" };
         let resource = resource_label(&app, &r.target.resource());

@@ -104,3 +104,14 @@ mod tests {
         assert!(accepts(&h(header::ACCEPT, "*/*"), oci));
     }
 }
+
+/// Docker Hub's pull limit headers: `RateLimit-Limit: 100;w=21600` and `RateLimit-Remaining: 76;w=21600`
+/// (the limit, what is left of it, and the window in seconds).
+pub(crate) fn rate_limit(h: &mut HeaderMap, quota: &berth_identity::ratelimit::Quota) {
+    let w = quota.rate.window;
+    for (name, n) in [("ratelimit-limit", quota.rate.limit), ("ratelimit-remaining", quota.remaining)] {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&format!("{n};w={w}")) {
+            h.insert(axum::http::HeaderName::from_static(name), v);
+        }
+    }
+}

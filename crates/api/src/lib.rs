@@ -46,6 +46,8 @@ pub struct AppState {
     pub tls: bool,
     /// Renders `/metrics`; `None` when no recorder is installed (e.g. in-process tests).
     pub metrics: Option<PrometheusHandle>,
+    /// The rate limits (`[rate_limits]`), decided in [`access`]; `None` when none is configured.
+    pub rate_limits: Option<Arc<berth_identity::ratelimit::RateLimiter>>,
 }
 
 /// Builds the application: a `Router` that tests can call without a socket.

@@ -33,6 +33,7 @@ fn scopes(params: &Params) -> Vec<Scope> {
 
 fn refused(e: IdentityError) -> Response {
     match e {
+        IdentityError::Throttled(t) => crate::authn::throttled(&t),
         IdentityError::RateLimited { retry_after } => ApiError::new(ErrorCode::TooManyRequests, e.to_string())
             .with_header(header::RETRY_AFTER, retry_after.to_string())
             .into_response(),
@@ -88,6 +89,10 @@ async fn issue(app: &AppState, headers: &HeaderMap, params: &Params, ip: Option<
         Ok(c) => c,
         Err(e) => return refused(e),
     };
+    // A token request is a request like any other to the rate limits (counted once the caller is known).
+    if let Err(e) = crate::access::throttle(app, &caller, ip, "token", crate::access::Pull::None).await {
+        return refused(e);
+    }
     let issued = match app.identity.issue_registry_token(&caller, &scopes(params)).await {
         Ok(t) => t,
         Err(e) => return refused(e),

@@ -3,7 +3,9 @@
 //!
 //! Rules (what the AWS CLI and SDKs rely on): client errors are 4xx and never a type the SDKs retry
 //! (throttling types, `LimitExceededException`, 5xx); only a fault of the server or a dependency is 500
-//! `ServerException`. Modelled ECR exceptions without an explicit status are 400 in AWS JSON 1.1;
+//! `ServerException`. The one exception is a rate limit of the registry (`[rate_limits]`): it is
+//! `ThrottlingException`, 400 as AWS's common errors list it, which the SDKs retry with backoff — the right
+//! response to a limit that frees up as its window ends. Modelled ECR exceptions without an explicit status are 400 in AWS JSON 1.1;
 //! authentication and authorisation failures are 403, as AWS answers them.
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -61,6 +63,8 @@ pub enum ErrorType {
     UnrecognizedClient,
     InvalidSignature,
     AccessDenied,
+    /// A rate limit of the registry is used up (retried by the SDKs, on purpose).
+    Throttling,
     // The admin API's own (IAM's names for the same situations).
     NoSuchEntity,
     EntityAlreadyExists,
@@ -112,6 +116,7 @@ impl ErrorType {
             ErrorType::UnrecognizedClient => "UnrecognizedClientException",
             ErrorType::InvalidSignature => "InvalidSignatureException",
             ErrorType::AccessDenied => "AccessDeniedException",
+            ErrorType::Throttling => "ThrottlingException",
             ErrorType::NoSuchEntity => "NoSuchEntityException",
             ErrorType::EntityAlreadyExists => "EntityAlreadyExistsException",
             ErrorType::MalformedPolicyDocument => "MalformedPolicyDocumentException",
@@ -163,7 +168,8 @@ impl ErrorType {
             | ErrorType::MalformedPolicyDocument
             | ErrorType::Serialization
             | ErrorType::UnknownOperation
-            | ErrorType::UnsupportedOperation => StatusCode::BAD_REQUEST,
+            | ErrorType::UnsupportedOperation
+            | ErrorType::Throttling => StatusCode::BAD_REQUEST,
         }
     }
 }
@@ -287,6 +293,7 @@ impl From<IdentityError> for AwsError {
             // SDKs would retry, prolonging the lock-out).
             IdentityError::BadCredentials | IdentityError::RateLimited { .. } => ErrorType::UnrecognizedClient,
             IdentityError::Signature(_) => ErrorType::InvalidSignature,
+            IdentityError::Throttled(_) => ErrorType::Throttling,
             IdentityError::NotFound(_)
             | IdentityError::AlreadyExists(_)
             | IdentityError::Invalid(_)
@@ -407,6 +414,26 @@ mod tests {
             assert_eq!(t.status().is_server_error(), t == ErrorType::Server, "{t:?}");
             assert!(t.status().is_client_error() || t == ErrorType::Server, "{t:?}");
         }
+    }
+
+    #[test]
+    fn only_a_rate_limit_is_throttling() {
+        assert_eq!(ErrorType::Throttling.name(), "ThrottlingException");
+        assert!(RETRIED.contains(&ErrorType::Throttling.name()), "the SDKs retry it, with backoff");
+        assert_eq!(ErrorType::Throttling.status(), StatusCode::BAD_REQUEST);
+        use berth_identity::ratelimit::{LimitKind, Rate, Throttled};
+        let t = Throttled {
+            kind: LimitKind::Requests,
+            rate: Rate::new(10, 60).unwrap(),
+            subject: "arn:aws:iam::123456789012:user/ci".into(),
+            retry_after: 7,
+            first: true,
+        };
+        let e = AwsError::from(IdentityError::Throttled(t));
+        assert_eq!(e.kind, ErrorType::Throttling);
+        assert!(e.message.contains("10 requests per 1m") && e.message.contains("retry in 7 seconds"), "{}", e.message);
+        // A login lock-out is not throttling: retrying would prolong it.
+        assert_eq!(AwsError::from(IdentityError::RateLimited { retry_after: 5 }).kind, ErrorType::UnrecognizedClient);
     }
 
     #[test]

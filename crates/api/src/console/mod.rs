@@ -154,6 +154,7 @@ impl Failure {
             IdentityError::Denied { action, resource, .. } => {
                 Failure::status(StatusCode::FORBIDDEN, format!("You may not {action} on {resource}."))
             }
+            IdentityError::Throttled(t) => Failure::status(StatusCode::TOO_MANY_REQUESTS, format!("{t}.")),
             other => Failure::fault(other),
         }
     }

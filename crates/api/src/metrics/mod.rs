@@ -76,6 +76,11 @@ pub(crate) async fn scrape(State(app): State<Arc<AppState>>, req: Request) -> Re
         Err((IdentityError::BadCredentials | IdentityError::Signature(_), _)) => {
             challenge("authentication required: the credentials are not valid")
         }
+        Err((IdentityError::Throttled(t), _)) => {
+            let mut r = refusal(StatusCode::TOO_MANY_REQUESTS, &t.to_string());
+            r.headers_mut().insert(header::RETRY_AFTER, t.retry_after.into());
+            r
+        }
         Err((e @ IdentityError::RateLimited { retry_after }, _)) => {
             let mut r = refusal(StatusCode::TOO_MANY_REQUESTS, &e.to_string());
             r.headers_mut().insert(header::RETRY_AFTER, retry_after.into());
@@ -140,4 +145,9 @@ pub(crate) fn auth_failure(e: &IdentityError) {
         _ => return,
     };
     metrics::counter!(names::AUTH_FAILURES, "reason" => reason).increment(1);
+}
+
+/// Counts a request refused by a rate limit (`berth_rate_limited_total{limit}`).
+pub(crate) fn rate_limited(kind: berth_identity::ratelimit::LimitKind) {
+    metrics::counter!(names::RATE_LIMITED, "limit" => kind.label()).increment(1);
 }

@@ -11,6 +11,7 @@ pub(crate) const HTTP_UPLOADS_IN_FLIGHT: &str = "berth_http_uploads_in_flight";
 pub(crate) const JOB_RUNS: &str = "berth_job_runs_total";
 pub(crate) const JOB_DURATION: &str = "berth_job_duration_seconds";
 pub(crate) const AUTH_FAILURES: &str = "berth_auth_failures_total";
+pub(crate) const RATE_LIMITED: &str = "berth_rate_limited_total";
 pub(crate) const STORAGE_STORED: &str = "berth_storage_stored_bytes";
 pub(crate) const STORAGE_LOGICAL: &str = "berth_storage_logical_bytes";
 pub(crate) const STORAGE_UNLINKED: &str = "berth_storage_unlinked_bytes";
@@ -40,6 +41,10 @@ pub(crate) const COUNTERS: &[(&str, &str)] = &[
     (HTTP_SENT, "Response body bytes sent (as declared by Content-Length), by route."),
     (JOB_RUNS, "Job runs ended on this node, by kind and outcome (succeeded, retried, failed, cancelled)."),
     (AUTH_FAILURES, "Refused authentications and access decisions on this node, by reason."),
+    (
+        RATE_LIMITED,
+        "Requests refused by a rate limit on this node, by limit (manifest_pulls, anonymous_manifest_pulls, requests).",
+    ),
     (GC_RUNS, "Garbage collection runs finished (whole registry)."),
     (GC_BLOBS_DELETED, "Blobs garbage collection deleted (whole registry)."),
     (GC_BYTES_RECLAIMED, "Bytes garbage collection reclaimed (whole registry)."),
