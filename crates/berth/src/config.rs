@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use berth_identity::ratelimit::{Rate, RateLimits};
 use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,41 @@ pub struct FileConfig {
     pub lifecycle: FileLifecycle,
     #[serde(default)]
     pub metrics: FileMetrics,
+    #[serde(default)]
+    pub rate_limits: FileRateLimits,
+}
+
+/// Rate limits, each `N/DURATION` (`100/6h`, `6000/1m`); a limit left out is no limit.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRateLimits {
+    /// Manifest pulls per authenticated principal (user, access key's user, robot token) and window.
+    pub manifest_pulls: Option<String>,
+    /// Manifest pulls per anonymous client address and window.
+    pub anonymous_manifest_pulls: Option<String>,
+    /// API requests per principal (or anonymous address) and window, on every surface.
+    pub requests: Option<String>,
+}
+
+/// Rate limit settings from flags and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct RateLimitOverrides {
+    pub manifest_pulls: Option<String>,
+    pub anonymous_manifest_pulls: Option<String>,
+    pub requests: Option<String>,
+}
+
+/// Parses a rate limit: `N/DURATION` (`100/6h`, `6000/1m`, `10/90s`); empty is no limit.
+pub fn parse_rate(text: &str) -> Result<Option<Rate>, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let (n, window) =
+        t.split_once('/').ok_or_else(|| format!("{text:?} is not a rate such as 100/6h (requests/window)"))?;
+    let n: u64 = n.trim().parse().map_err(|_| format!("{text:?}: {n:?} is not a number of requests"))?;
+    let window = parse_duration(window)?;
+    Rate::new(n, window.as_secs()).map(Some).map_err(|e| format!("{text:?}: {e}"))
 }
 
 /// Prometheus metrics.
@@ -232,6 +268,8 @@ pub struct Config {
     /// How long deleted images and repositories stay restorable (`BERTH_SOFT_DELETE_WINDOW`,
     /// `[gc] soft_delete_window`); zero: deletes are final at once.
     pub soft_delete_window: Duration,
+    /// Rate limits (`[rate_limits]`, `BERTH_RATE_LIMIT_*`); all off by default.
+    pub rate_limits: RateLimits,
 }
 
 /// The blob store `--storage-url` names.
@@ -349,6 +387,7 @@ pub struct Overrides {
     pub lifecycle_interval_hours: Option<u64>,
     pub job_workers: Option<usize>,
     pub metrics_listen: Option<SocketAddr>,
+    pub rate_limits: RateLimitOverrides,
 }
 
 /// Blob store settings from flags and the environment.
@@ -379,6 +418,8 @@ pub enum ResolveError {
     StorageUrl(String),
     #[error("garbage collection setting {setting}: {message}")]
     Gc { setting: &'static str, message: String },
+    #[error("rate limit {setting}: {message}")]
+    RateLimit { setting: &'static str, message: String },
 }
 
 impl FileConfig {
@@ -462,7 +503,27 @@ impl FileConfig {
             o.soft_delete_window.or(self.gc.soft_delete_window),
             Duration::from_secs(7 * 86_400),
         )?;
+        let rate = |setting: &'static str, flag: Option<String>, file: Option<String>| {
+            flag.or(file)
+                .map_or(Ok(None), |v| parse_rate(&v))
+                .map_err(|message| ResolveError::RateLimit { setting, message })
+        };
+        let (rl, frl) = (o.rate_limits, self.rate_limits);
+        let rate_limits = RateLimits {
+            manifest_pulls: rate(
+                "BERTH_RATE_LIMIT_MANIFEST_PULLS / [rate_limits] manifest_pulls",
+                rl.manifest_pulls,
+                frl.manifest_pulls,
+            )?,
+            anonymous_manifest_pulls: rate(
+                "BERTH_RATE_LIMIT_ANONYMOUS_MANIFEST_PULLS / [rate_limits] anonymous_manifest_pulls",
+                rl.anonymous_manifest_pulls,
+                frl.anonymous_manifest_pulls,
+            )?,
+            requests: rate("BERTH_RATE_LIMIT_REQUESTS / [rate_limits] requests", rl.requests, frl.requests)?,
+        };
         Ok(Config {
+            rate_limits,
             metrics_listen: o.metrics_listen.or(self.metrics.listen),
             gc_grace,
             gc_interval,
@@ -506,6 +567,39 @@ mod tests {
                 panic!("README config example does not parse: {e}\n{block}");
             }
         }
+    }
+
+    #[test]
+    fn rate_limits_are_off_by_default_and_the_environment_wins() {
+        let c = FileConfig::default().resolve(Overrides::default()).unwrap();
+        assert!(c.rate_limits.is_off());
+        let file = FileConfig::parse(
+            "[rate_limits]\nmanifest_pulls = \"100/6h\"\nanonymous_manifest_pulls = \"10/1h\"\nrequests = \"6000/1m\"\n",
+        )
+        .unwrap();
+        let overrides = Overrides {
+            rate_limits: RateLimitOverrides { manifest_pulls: Some("3/90s".into()), ..Default::default() },
+            ..Default::default()
+        };
+        let c = file.resolve(overrides).unwrap();
+        assert_eq!(c.rate_limits.manifest_pulls, Some(Rate { limit: 3, window: 90 }), "the environment wins");
+        assert_eq!(c.rate_limits.anonymous_manifest_pulls, Some(Rate { limit: 10, window: 3600 }));
+        assert_eq!(c.rate_limits.requests, Some(Rate { limit: 6000, window: 60 }));
+        let off = Overrides {
+            rate_limits: RateLimitOverrides { requests: Some(String::new()), ..Default::default() },
+            ..Default::default()
+        };
+        let file = FileConfig::parse("[rate_limits]\nrequests = \"5/1s\"\n").unwrap();
+        assert_eq!(file.resolve(off).unwrap().rate_limits.requests, None, "an empty variable turns it off");
+        for bad in ["100", "0/1h", "10/0s", "ten/1h", "10/1w", "10/"] {
+            let o = Overrides {
+                rate_limits: RateLimitOverrides { requests: Some(bad.into()), ..Default::default() },
+                ..Default::default()
+            };
+            let e = FileConfig::default().resolve(o).unwrap_err().to_string();
+            assert!(e.contains("BERTH_RATE_LIMIT_REQUESTS"), "{bad}: {e}");
+        }
+        assert!(FileConfig::parse("[rate_limits]\npulls = \"1/1h\"\n").is_err(), "unknown keys are refused");
     }
 
     #[test]

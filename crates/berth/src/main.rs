@@ -152,6 +152,17 @@ struct ServeArgs {
     /// (`berth lifecycle run`) [default: 24].
     #[arg(long, env = "BERTH_LIFECYCLE_INTERVAL_HOURS")]
     lifecycle_interval_hours: Option<u64>,
+    /// Manifest pulls (`GET /v2/<name>/manifests/<ref>`) each authenticated principal may make per window,
+    /// as `N/DURATION`, e.g. 100/6h [default: no limit].
+    #[arg(long, env = "BERTH_RATE_LIMIT_MANIFEST_PULLS")]
+    rate_limit_manifest_pulls: Option<String>,
+    /// Manifest pulls each anonymous client address may make per window, e.g. 100/6h [default: no limit].
+    #[arg(long, env = "BERTH_RATE_LIMIT_ANONYMOUS_MANIFEST_PULLS")]
+    rate_limit_anonymous_manifest_pulls: Option<String>,
+    /// API requests (every surface) each principal, or anonymous address, may make per window, e.g. 6000/1m
+    /// [default: no limit]. Administrators are never limited.
+    #[arg(long, env = "BERTH_RATE_LIMIT_REQUESTS")]
+    rate_limit_requests: Option<String>,
     /// Jobs (scans, lifecycle runs, ...) this node runs at once; 0: this node only queues jobs and others
     /// run them [default: 2].
     #[arg(long, env = "BERTH_JOB_WORKERS")]
@@ -254,6 +265,11 @@ fn main() -> ExitCode {
                     lifecycle_interval_hours: a.lifecycle_interval_hours,
                     job_workers: a.job_workers,
                     metrics_listen: a.metrics_listen,
+                    rate_limits: config::RateLimitOverrides {
+                        manifest_pulls: a.rate_limit_manifest_pulls,
+                        anonymous_manifest_pulls: a.rate_limit_anonymous_manifest_pulls,
+                        requests: a.rate_limit_requests,
+                    },
                 };
                 let options = serve::ServeOptions { allow_empty_metadata: a.allow_empty_metadata };
                 serve::run(file.resolve(overrides)?, options).await.map(|_| ExitCode::SUCCESS)

@@ -132,6 +132,9 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
             ..Default::default()
         },
     );
+    let rate_limits = (!config.rate_limits.is_off())
+        .then(|| Arc::new(berth_identity::ratelimit::RateLimiter::new(config.rate_limits, meta.rate_limits())));
+    let rate_limit_upkeep = rate_limits.clone().map(|l| tokio::spawn(rate_limit_upkeep(l, registry.clone())));
     let metrics_upkeep = tokio::spawn(metrics_upkeep(metrics.clone()));
     let metrics_listener = match config.metrics_listen {
         Some(at) => Some(serve_metrics(at, metrics.clone(), registry.clone()).await?),
@@ -142,6 +145,7 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
         identity: identity.clone(),
         tls: config.tls.is_some(),
         metrics: Some(metrics),
+        rate_limits,
     });
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let shutdown = async move {
@@ -157,6 +161,9 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
     }
     upkeep.abort();
     metrics_upkeep.abort();
+    if let Some(task) = rate_limit_upkeep {
+        task.abort();
+    }
     if let Some(l) = metrics_listener {
         l.abort();
     }
@@ -328,6 +335,38 @@ fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard 
 
 /// Drains buffered histogram samples into their buckets every few seconds, so that memory stays bounded
 /// however rarely `/metrics` is scraped.
+/// Reports this node's rate limit counts to the metadata store and reads back the totals every second (see
+/// `berth_identity::ratelimit`); deletes the counters of ended windows every minute.
+async fn rate_limit_upkeep(limiter: Arc<berth_identity::ratelimit::RateLimiter>, registry: Registry) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failures = 0u32;
+    let mut last_prune = tokio::time::Instant::now();
+    loop {
+        tick.tick().await;
+        match limiter.sync(registry.now()).await {
+            Ok(()) => {
+                if failures > 0 {
+                    tracing::info!("reporting rate limit counts works again");
+                }
+                failures = 0;
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                if failures.is_power_of_two() {
+                    tracing::warn!(error = %e, failures, "reporting rate limit counts failed; each node limits on its own counts meanwhile");
+                }
+            }
+        }
+        if last_prune.elapsed() >= Duration::from_secs(60) {
+            last_prune = tokio::time::Instant::now();
+            if let Err(e) = limiter.prune(registry.now()).await {
+                tracing::warn!(error = %e, "deleting ended rate limit windows failed");
+            }
+        }
+    }
+}
+
 async fn metrics_upkeep(handle: metrics_exporter_prometheus::PrometheusHandle) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {

@@ -63,6 +63,14 @@ impl Meta {
         }
     }
 
+    /// The rate limit counters every node shares.
+    pub fn rate_limits(&self) -> Arc<dyn berth_meta::ratelimits::RateLimitStore> {
+        match self {
+            Meta::Sqlite(m) => Arc::new(m.clone()),
+            Meta::Postgres(m) => Arc::new(m.clone()),
+        }
+    }
+
     fn identity(&self) -> Arc<dyn IdentityMeta> {
         match self {
             Meta::Sqlite(m) => Arc::new(m.clone()),
