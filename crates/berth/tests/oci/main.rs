@@ -27,6 +27,7 @@ mod metrics;
 mod migrate;
 mod postgres;
 mod quotas;
+mod rate_limits;
 mod s3;
 mod scanning;
 mod slowloris;

@@ -34,6 +34,14 @@ impl Server {
         s
     }
 
+    /// Starts a server in a data directory of its own with extra environment variables.
+    pub fn start_env(env: &[(&str, &str)]) -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = Server::start_with(&tmp.path().join("data"), env);
+        s._tmp = Some(tmp);
+        s
+    }
+
     /// Starts a server on an existing (or new) data directory.
     pub fn start_in(dir: &Path) -> Server {
         Server::start_with(dir, &[])

@@ -376,7 +376,12 @@ fn coarse(o: Outcome) -> Outcome {
 
 #[tokio::test]
 async fn every_route_of_every_surface_for_every_caller() {
-    let s = Server::start();
+    // With rate limits on (too high to be reached): every request goes through them, and no decision changes.
+    let s = Server::start_env(&[
+        ("BERTH_RATE_LIMIT_REQUESTS", "1000000/1h"),
+        ("BERTH_RATE_LIMIT_MANIFEST_PULLS", "1000000/6h"),
+        ("BERTH_RATE_LIMIT_ANONYMOUS_MANIFEST_PULLS", "1000000/6h"),
+    ]);
     let (callers, layers) = setup(&s).await;
     let http = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let manifest = s.get("/v2/m/private/manifests/v1").await.bytes().await.unwrap();
@@ -526,4 +531,59 @@ async fn every_route_of_every_surface_for_every_caller() {
     let Tally { cells, wrong } = tally;
     assert!(wrong.is_empty(), "{} of {cells} cells are wrong:\n{}", wrong.len(), wrong.join("\n"));
     eprintln!("permission matrix: {cells} cells");
+}
+
+/// Rate limits come after the access decision and do not change it: a refused request (401, 403) consumes no
+/// quota, a caller refused access is refused as before once its quota is used up (never 429), and only an
+/// allowed request is counted and, over the limit, throttled.
+#[tokio::test]
+async fn rate_limits_count_only_allowed_requests() {
+    let clock = crate::rate_limits::TestClock::new();
+    let s = Server::start_env(&[
+        ("BERTH_TEST_CLOCK_FILE", clock.path()),
+        ("BERTH_RATE_LIMIT_MANIFEST_PULLS", "2/1h"),
+        ("BERTH_RATE_LIMIT_ANONYMOUS_MANIFEST_PULLS", "1/1h"),
+    ]);
+    s.push_image(Kind::Private.repo(), "v1", b"private").await;
+    s.push_image(Kind::Public.repo(), "v1", b"public").await;
+    s.admin("SetRepositoryVisibility", json!({"repositoryName": Kind::Public.repo(), "visibility": "public"})).await;
+    s.admin("CreateUser", json!({"userName": "nopolicy", "password": "nopolicy-password"})).await;
+    let (who, anon) = (client_as("nopolicy", "nopolicy-password"), anonymous_client());
+    let private = s.url("/v2/m/private/manifests/v1");
+    let public = s.url("/v2/m/public/manifests/v1");
+    let remaining = |r: &Response| r.headers().get("ratelimit-remaining").map(|v| v.to_str().unwrap().to_string());
+
+    for _ in 0..4 {
+        let r = who.get(&private).send().await.unwrap();
+        assert_eq!((r.status(), remaining(&r)), (StatusCode::FORBIDDEN, None), "refused, not counted");
+    }
+    for _ in 0..3 {
+        assert_eq!(anon.get(&private).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    }
+    // Allowed now: the whole quota is there.
+    let doc = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": PULL, "Resource": "arn:aws:ecr:*:*:repository/m/*"}]});
+    s.admin("PutPolicy", json!({"target": {"user": "nopolicy"}, "policyText": doc.to_string()})).await;
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let r = who.get(&private).send().await.unwrap();
+        seen.push((r.status(), remaining(&r)));
+    }
+    assert_eq!(
+        seen,
+        [
+            (StatusCode::OK, Some("1;w=3600".into())),
+            (StatusCode::OK, Some("0;w=3600".into())),
+            (StatusCode::TOO_MANY_REQUESTS, Some("0;w=3600".into()))
+        ]
+    );
+    let r = anon.get(&public).send().await.unwrap();
+    assert_eq!((r.status(), remaining(&r)), (StatusCode::OK, Some("0;w=3600".into())), "the anonymous quota was whole");
+    assert_eq!(anon.get(&public).send().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    // Quota used up, access still decided first: refusals stay refusals.
+    for _ in 0..2 {
+        assert_eq!(anon.get(&private).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = who.put(s.url("/v2/m/private/manifests/v2")).body("{}").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a push it may not make is refused, not throttled");
 }
