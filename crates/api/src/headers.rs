@@ -62,6 +62,17 @@ pub fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
     !named_manifest_type
 }
 
+/// Docker Hub's pull limit headers: `RateLimit-Limit: 100;w=21600` and `RateLimit-Remaining: 76;w=21600`
+/// (the limit, what is left of it, and the window in seconds).
+pub(crate) fn rate_limit(h: &mut HeaderMap, quota: &berth_identity::ratelimit::Quota) {
+    let w = quota.rate.window;
+    for (name, n) in [("ratelimit-limit", quota.rate.limit), ("ratelimit-remaining", quota.remaining)] {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&format!("{n};w={w}")) {
+            h.insert(axum::http::HeaderName::from_static(name), v);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,15 +114,13 @@ mod tests {
         assert!(!accepts(&h(header::ACCEPT, berth_oci::media_type::DOCKER_MANIFEST), oci));
         assert!(accepts(&h(header::ACCEPT, "*/*"), oci));
     }
-}
 
-/// Docker Hub's pull limit headers: `RateLimit-Limit: 100;w=21600` and `RateLimit-Remaining: 76;w=21600`
-/// (the limit, what is left of it, and the window in seconds).
-pub(crate) fn rate_limit(h: &mut HeaderMap, quota: &berth_identity::ratelimit::Quota) {
-    let w = quota.rate.window;
-    for (name, n) in [("ratelimit-limit", quota.rate.limit), ("ratelimit-remaining", quota.remaining)] {
-        if let Ok(v) = axum::http::HeaderValue::from_str(&format!("{n};w={w}")) {
-            h.insert(axum::http::HeaderName::from_static(name), v);
-        }
+    #[test]
+    fn rate_limit_headers_are_docker_hubs() {
+        use berth_identity::ratelimit::{Quota, Rate};
+        let mut h = HeaderMap::new();
+        rate_limit(&mut h, &Quota { rate: Rate::new(100, 21_600).unwrap(), remaining: 76 });
+        assert_eq!(h["RateLimit-Limit"], "100;w=21600");
+        assert_eq!(h["RateLimit-Remaining"], "76;w=21600");
     }
 }

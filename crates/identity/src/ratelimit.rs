@@ -93,11 +93,11 @@ impl Rate {
     /// The window as configured: `6h`, `1m`, `90s`, `1d`.
     pub fn window_label(self) -> String {
         let w = self.window;
-        if w % 86_400 == 0 {
+        if w.is_multiple_of(86_400) {
             format!("{}d", w / 86_400)
-        } else if w % 3600 == 0 {
+        } else if w.is_multiple_of(3600) {
             format!("{}h", w / 3600)
-        } else if w % 60 == 0 {
+        } else if w.is_multiple_of(60) {
             format!("{}m", w / 60)
         } else {
             format!("{w}s")

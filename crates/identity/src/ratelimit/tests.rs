@@ -10,10 +10,13 @@ use berth_meta::MetaError;
 
 use super::*;
 
+/// (limit, subject, window start) → (window end, count).
+type Rows = HashMap<(String, String, i64), (i64, u64)>;
+
 /// The store's arithmetic in memory, able to fail, counting reports.
 #[derive(Default)]
 struct MemoryStore {
-    rows: Mutex<HashMap<(String, String, i64), (i64, u64)>>,
+    rows: Mutex<Rows>,
     failing: AtomicBool,
     reports: AtomicUsize,
 }
@@ -59,8 +62,8 @@ fn alice() -> Subject {
     Subject::Principal("arn:aws:iam::123456789012:user/alice".into())
 }
 
-/// 10 seconds into an hour-aligned window.
-const T0: i64 = 1_800_000_000 - 1_800_000_000 % 3600 + 10;
+/// 10 seconds into an hour-aligned window (1_800_000_000 is 500,000 hours).
+const T0: i64 = 1_800_000_000 + 10;
 
 #[test]
 fn windows_are_fixed_and_aligned_to_the_epoch() {
