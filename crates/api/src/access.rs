@@ -81,7 +81,7 @@ pub(crate) async fn throttle(
         Ok::<_, Throttled>(match pull {
             Pull::None => None,
             Pull::Get => limiter.admit(subject.pull_kind(), &subject, now).await?,
-            Pull::Head => limiter.peek(subject.pull_kind(), &subject, now),
+            Pull::Head => limiter.peek(subject.pull_kind(), &subject, now).await,
         })
     };
     match admitted.await {

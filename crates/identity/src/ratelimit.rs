@@ -7,8 +7,14 @@
 //! total it read plus what it admitted since. It reports every second ([`RateLimiter::sync`], from the
 //! server's upkeep) and, before admitting more, whenever what it admitted since its last read reaches the
 //! limit's *slack* (a tenth of the limit, at least 1) — so no node ever runs more than the slack ahead of
-//! what it knows. Hence the bound: with N nodes, a window admits at most `limit + (N - 1) × slack`
-//! requests (see [`Rate::slack`]; one node is exact). A refusal is always right: totals only grow within a
+//! what it knows. A counter new to the node (a new window, a restarted node) is read before its first
+//! request is admitted. Requests waiting for a read at the same time share one report.
+//!
+//! Hence the bound: with N nodes, a window admits at most `limit + (N - 1) × slack` requests (see
+//! [`Rate::slack`]; one node is exact, across restarts too). Why: take the node whose last read reached the
+//! store last; its read saw every count reported before it, and it admits only while that total plus what it
+//! admitted since stays under the limit; every other node's counts missing from that read are ones it admitted
+//! after starting its own last report, at most a slack. A refusal is always right: totals only grow within a
 //! window, so a node's view never overstates them.
 //!
 //! The metadata store being unreachable does not refuse requests (they would fail on it anyway where they
@@ -247,6 +253,10 @@ struct Counter {
     total: u64,
     in_flight: u64,
     pending: u64,
+    /// Whether `total` was ever read (a new counter — a new window, a restarted node — reads before it admits).
+    read: bool,
+    /// A request waits for the next report to read this counter's total.
+    wants_read: bool,
     refused: bool,
 }
 
@@ -321,28 +331,44 @@ impl RateLimiter {
                     let retry_after = (c.window_end - now).max(1) as u64;
                     return Err(Throttled { kind, rate, subject: key.1, retry_after, first });
                 }
-                if c.ahead() < rate.slack() || attempt == MAX_SYNCS || self.paused(now) {
+                if (c.read && c.ahead() < rate.slack()) || attempt == MAX_SYNCS || self.paused(now) {
                     c.pending += 1;
                     return Ok(Some(Quota { rate, remaining: rate.limit - c.used() }));
                 }
+                // Never read, or as far ahead of the last total as this node may be: read it (reporting what
+                // this node admitted), then decide again.
+                c.wants_read = true;
             }
-            // This node is as far ahead of the last total as it may be: report, read the total, decide again.
-            if let Err(e) = self.report(|k, _| k == &key, now).await {
-                tracing::warn!(error = %e, "reporting rate limit counts failed; deciding on this node's counts");
-            }
+            self.read_wanted(now).await;
         }
         unreachable!("the last attempt decides")
     }
 
     /// What is left of `kind` for `subject` at `now`, counting nothing (`HEAD` requests carry the headers
     /// too). `None` when that limit is not configured.
-    pub fn peek(&self, kind: LimitKind, subject: &Subject, now: i64) -> Option<Quota> {
+    pub async fn peek(&self, kind: LimitKind, subject: &Subject, now: i64) -> Option<Quota> {
         let rate = self.limits.get(kind)?;
-        let map = self.counters();
-        let (start, _) = rate.window_at(now);
-        let used =
-            map.get(&(kind, subject.key().to_string())).filter(|c| c.window_start == start).map_or(0, Counter::used);
-        Some(Quota { rate, remaining: rate.limit.saturating_sub(used) })
+        let key = (kind, subject.key().to_string());
+        for attempt in 0..=1 {
+            {
+                let mut map = self.counters();
+                let c = Self::counter(&mut map, &key, rate, now);
+                if c.read || attempt == 1 || self.paused(now) {
+                    return Some(Quota { rate, remaining: rate.limit.saturating_sub(c.used()) });
+                }
+                c.wants_read = true;
+            }
+            self.read_wanted(now).await;
+        }
+        unreachable!("the last attempt answers")
+    }
+
+    /// Reads the totals requests wait for. Requests that wait at once share one report: whoever gets the gate
+    /// first reads for all of them, the others find their counter read.
+    async fn read_wanted(&self, now: i64) {
+        if let Err(e) = self.report(|_, c| c.wants_read, now).await {
+            tracing::warn!(error = %e, "reporting rate limit counts failed; deciding on this node's counts");
+        }
     }
 
     fn paused(&self, now: i64) -> bool {
@@ -371,6 +397,7 @@ impl RateLimiter {
             map.iter_mut()
                 .filter(|(k, c)| select(k, c))
                 .map(|(k, c)| {
+                    c.wants_read = false;
                     c.in_flight = std::mem::take(&mut c.pending);
                     let count = RateCount {
                         limit: k.0.label().to_string(),
@@ -396,6 +423,7 @@ impl RateLimiter {
                     if let Some(c) = map.get_mut(key).filter(|c| c.window_start == *start) {
                         c.total = c.total.max(total);
                         c.in_flight = 0;
+                        c.read = true;
                     }
                 }
                 Ok(())

@@ -32,6 +32,8 @@ impl MemoryStore {
 impl RateLimitStore for MemoryStore {
     async fn add_rate_counts(&self, counts: &[RateCount]) -> berth_meta::Result<Vec<u64>> {
         self.reports.fetch_add(1, Ordering::Relaxed);
+        // A round trip: other requests run meanwhile.
+        tokio::task::yield_now().await;
         if self.failing.load(Ordering::Relaxed) {
             return Err(MetaError::Corrupt("the store is down".into()));
         }
@@ -97,18 +99,18 @@ async fn one_node_admits_exactly_the_limit_per_window_and_says_what_is_left() {
     assert!(message.contains("3 manifest pulls per 1h") && message.contains("retry in 3490 seconds"), "{message}");
     let again = l.admit(LimitKind::ManifestPulls, &alice(), T0 + 101).await.unwrap_err();
     assert!(!again.first, "one audit-worthy refusal per window");
-    assert_eq!(l.peek(LimitKind::ManifestPulls, &alice(), T0 + 102).unwrap().remaining, 0);
+    assert_eq!(l.peek(LimitKind::ManifestPulls, &alice(), T0 + 102).await.unwrap().remaining, 0);
 
     // Others are counted apart; a limit that is not configured counts nothing.
     let bob = Subject::Principal("arn:aws:iam::123456789012:user/bob".into());
     assert_eq!(l.admit(LimitKind::ManifestPulls, &bob, T0).await.unwrap().unwrap().remaining, 2);
     assert_eq!(l.admit(LimitKind::Requests, &alice(), T0).await.unwrap(), None);
-    assert_eq!(l.peek(LimitKind::AnonymousManifestPulls, &Subject::address(None), T0), None);
+    assert_eq!(l.peek(LimitKind::AnonymousManifestPulls, &Subject::address(None), T0).await, None);
 
     // The next window starts over, and so does the store's counter.
     let next = T0 - 10 + 3600;
     assert_eq!(l.admit(LimitKind::ManifestPulls, &alice(), next).await.unwrap().unwrap().remaining, 2);
-    assert_eq!(l.peek(LimitKind::ManifestPulls, &alice(), next).unwrap().remaining, 2);
+    assert_eq!(l.peek(LimitKind::ManifestPulls, &alice(), next).await.unwrap().remaining, 2);
     l.sync(next).await.unwrap();
     let alice_at = |start| store.total(LimitKind::ManifestPulls, "arn:aws:iam::123456789012:user/alice", start);
     assert_eq!(alice_at(next), 1);
@@ -116,7 +118,7 @@ async fn one_node_admits_exactly_the_limit_per_window_and_says_what_is_left() {
     // the window is over. Bob's pull was, by the sync, before his ended counter was forgotten.
     assert_eq!(alice_at(next - 3600), 2);
     assert_eq!(store.total(LimitKind::ManifestPulls, bob.key(), next - 3600), 1);
-    assert_eq!(l.peek(LimitKind::ManifestPulls, &bob, next).unwrap().remaining, 3, "bob's new window");
+    assert_eq!(l.peek(LimitKind::ManifestPulls, &bob, next).await.unwrap().remaining, 3, "bob's new window");
     assert_eq!(l.prune(next).await.unwrap(), 2, "alice's and bob's ended windows");
 }
 
@@ -124,27 +126,68 @@ async fn one_node_admits_exactly_the_limit_per_window_and_says_what_is_left() {
 async fn peeking_counts_nothing() {
     let l = RateLimiter::new(pulls(2, 60), Arc::new(MemoryStore::default()));
     for _ in 0..5 {
-        assert_eq!(l.peek(LimitKind::ManifestPulls, &alice(), T0).unwrap().remaining, 2);
+        assert_eq!(l.peek(LimitKind::ManifestPulls, &alice(), T0).await.unwrap().remaining, 2);
     }
     l.admit(LimitKind::ManifestPulls, &alice(), T0).await.unwrap();
-    assert_eq!(l.peek(LimitKind::ManifestPulls, &alice(), T0).unwrap().remaining, 1);
+    assert_eq!(l.peek(LimitKind::ManifestPulls, &alice(), T0).await.unwrap().remaining, 1);
 }
 
 #[tokio::test]
-async fn a_node_reports_once_it_is_a_slack_ahead_and_every_sync() {
+async fn a_node_reads_a_new_counter_then_reports_once_it_is_a_slack_ahead_and_every_sync() {
     let store = Arc::new(MemoryStore::default());
     let l = RateLimiter::new(pulls(100, 3600), store.clone());
-    for i in 0..10 {
+    let reports = || store.reports.load(Ordering::Relaxed);
+    l.admit(LimitKind::ManifestPulls, &alice(), T0).await.unwrap();
+    assert_eq!(reports(), 1, "a new counter is read before its first request is admitted");
+    for i in 1..10 {
         l.admit(LimitKind::ManifestPulls, &alice(), T0 + i).await.unwrap();
     }
-    assert_eq!(store.reports.load(Ordering::Relaxed), 0, "up to the slack (10) without the store");
+    assert_eq!(reports(), 1, "then up to the slack (10) without the store");
     l.admit(LimitKind::ManifestPulls, &alice(), T0 + 10).await.unwrap();
-    assert_eq!(store.reports.load(Ordering::Relaxed), 1, "the 11th reports the first 10 before it is counted");
+    assert_eq!(reports(), 2, "the 11th reports the first 10 before it is counted");
     assert_eq!(store.total(LimitKind::ManifestPulls, alice().key(), T0 - 10), 10);
     l.sync(T0 + 11).await.unwrap();
     assert_eq!(store.total(LimitKind::ManifestPulls, alice().key(), T0 - 10), 11, "the periodic report");
     l.sync(T0 + 12).await.unwrap();
-    assert_eq!(store.reports.load(Ordering::Relaxed), 2, "nothing new, nothing reported");
+    assert_eq!(reports(), 3, "nothing new, nothing reported");
+}
+
+/// A restarted node (or one that never served this subject) knows the total before it admits anything.
+#[tokio::test]
+async fn a_restarted_node_reads_the_total_first() {
+    let store: Arc<dyn RateLimitStore> = Arc::new(MemoryStore::default());
+    let before = RateLimiter::new(pulls(100, 3600), store.clone());
+    for _ in 0..100 {
+        before.admit(LimitKind::ManifestPulls, &alice(), T0).await.unwrap();
+    }
+    before.sync(T0).await.unwrap();
+    drop(before);
+    let after = RateLimiter::new(pulls(100, 3600), store);
+    assert_eq!(after.peek(LimitKind::ManifestPulls, &alice(), T0 + 1).await.unwrap().remaining, 0);
+    let refused = after.admit(LimitKind::ManifestPulls, &alice(), T0 + 1).await.unwrap_err();
+    assert_eq!(refused.retry_after, 3600 - 11);
+}
+
+/// Requests waiting for a read at once share one report instead of queueing one each behind the gate.
+#[tokio::test]
+async fn concurrent_first_requests_share_reads() {
+    let store = Arc::new(MemoryStore::default());
+    let l = RateLimiter::new(
+        RateLimits { anonymous_manifest_pulls: Some(Rate::new(5, 60).unwrap()), ..RateLimits::default() },
+        store.clone(),
+    );
+    let l = Arc::new(l);
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..200u8 {
+        let l = l.clone();
+        let subject = Subject::address(Some(IpAddr::from([10, 1, 0, i])));
+        requests.spawn(async move { l.admit(LimitKind::AnonymousManifestPulls, &subject, T0).await });
+    }
+    while let Some(admitted) = requests.join_next().await {
+        assert_eq!(admitted.unwrap().unwrap().unwrap().remaining, 4);
+    }
+    let reports = store.reports.load(Ordering::Relaxed);
+    assert!(reports <= 3, "200 new subjects read in {reports} reports");
 }
 
 /// N nodes over one store, requests arriving at any of them in any order, reports at any time: a window admits
