@@ -27,9 +27,11 @@
 # --only-distribution: run Distribution in BOTH slots (a sanity check of the bench itself:
 #     ratios should be near 1.0). Without it a missing berth binary is an error.
 # --gc-cost: run berth in BOTH slots, side a with garbage collection running all the time
-#     (BERTH_GC_INTERVAL=1s, BERTH_GC_GRACE=0s: every blob the small-blob test pushes without a
-#     manifest is collected while the test runs), side b with it off (BERTH_GC_INTERVAL=0):
-#     the ratios are what online GC costs pushes and pulls.
+#     (BERTH_GC_INTERVAL=1s, BERTH_GC_GRACE=$BENCH_GC_GRACE, default 5s: the blobs the small-blob
+#     test pushes without a manifest are collected while the tests go on), side b with it off
+#     (BERTH_GC_INTERVAL=0): the ratios are what online GC costs pushes and pulls. The large
+#     blob is pushed without a manifest too, so push/pull need a grace longer than the run
+#     (BENCH_GC_GRACE=1h: GC reviews every pushed blob and deletes nothing).
 # --tests LIST: comma-separated subset of push,pull,small,manifest,skopeo (default: all;
 #     pull needs push). Peak RSS is always reported.
 # --client-check: measure the load generator alone against its do-nothing sink server and
@@ -59,7 +61,7 @@ while (($# > 0)); do
         --client-check) client_check=1; shift ;;
         --runs) runs="${2:?--runs needs a number}"; shift 2 ;;
         --tests) tests="${2:?--tests needs a list}"; shift 2 ;;
-        -h | --help) sed -n '2,38p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,40p' "$0"; exit 0 ;;
         *) echo "bench: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -134,7 +136,13 @@ fi
 kind_b=distribution label_b=distribution
 if ((gc_cost)); then
     ((only_distribution == 0)) || { echo "bench: --gc-cost and --only-distribution exclude each other" >&2; exit 2; }
-    label_a="berth, GC every 1 s (grace 0)" kind_b=berth label_b="berth, GC off"
+    if wants pull && [[ -z "${BENCH_GC_GRACE:-}" ]]; then
+        echo "bench: --gc-cost would collect the large blob (pushed without a manifest) before it is pulled:" \
+            "use --tests small,manifest, or BENCH_GC_GRACE=1h for push,pull" >&2
+        exit 2
+    fi
+    gc_grace="${BENCH_GC_GRACE:-5s}"
+    label_a="berth, GC every 1 s (grace ${gc_grace})" kind_b=berth label_b="berth, GC off"
 fi
 command -v skopeo >/dev/null || { log "skopeo not found (apt-get install skopeo)"; exit 1; }
 [[ -f "${fixture}/index.json" ]] || { log "fixture not found at ${fixture}"; exit 1; }
@@ -200,7 +208,7 @@ if wants push; then
 fi
 
 if ((gc_cost)); then
-    BERTH_GC_INTERVAL=1s BERTH_GC_GRACE=0s registry_start "$kind_a" A
+    BERTH_GC_INTERVAL=1s BERTH_GC_GRACE="$gc_grace" registry_start "$kind_a" A
     BERTH_GC_INTERVAL=0 registry_start "$kind_b" B
 else
     registry_start "$kind_a" A
