@@ -25,6 +25,15 @@ pub struct Retention {
     pub purge_after: i64,
 }
 
+/// What removing a manifest's last tag does to the manifest: each backend has one untagging routine, serving
+/// `untag_image` (keep or delete) and `soft_untag_image` (tombstone).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LastTag {
+    Keep,
+    Delete,
+    Tombstone(Retention),
+}
+
 /// A soft-deleted image, as the listing of restorable images shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeletedImage {

@@ -10,6 +10,7 @@ use super::codec::{from_db, parse};
 use super::settings::locked_record;
 use super::{Lock, PgMeta, REPOSITORY_EXISTS, ensure_repository, lock_repository};
 use crate::deleted::{
+    LastTag,
     DeletedImage, DeletedRepository, Purged, RepositoryRestored, Restore, RestoreRefusal, Retention, SettingsSnapshot,
     SoftDeleteStore, TagsRestored, decode_list, encode_list,
 };
@@ -18,7 +19,7 @@ use crate::{MetaError, Result, Untagging};
 
 /// Moves manifest `manifest_id` (of repository `repository`) into a tombstone, then deletes it (its tags,
 /// blob references and children go with it).
-async fn tombstone(
+pub(super) async fn tombstone(
     conn: &mut PgConnection,
     repository: &str,
     manifest_id: i64,
@@ -72,7 +73,7 @@ async fn tombstone(
 }
 
 /// Whether an index of repository `repository_id` lists `digest`.
-async fn listed_by_index(conn: &mut PgConnection, repository_id: i64, digest: &str) -> Result<bool> {
+pub(super) async fn listed_by_index(conn: &mut PgConnection, repository_id: i64, digest: &str) -> Result<bool> {
     Ok(sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM manifest_children c JOIN manifests m ON m.id = c.manifest_id \
          WHERE m.repository_id = $1 AND c.child_digest = $2)",
@@ -293,49 +294,7 @@ impl SoftDeleteStore for PgMeta {
     }
 
     async fn soft_untag_image(&self, repo: &RepositoryName, tag: &Tag, retention: Retention) -> Result<Untagging> {
-        self.retry(move || async move {
-            let mut tx = self.write_tx().await?;
-            // The repository's lock: concurrent removals of a manifest's last tags run one after the other.
-            let Some(repository_id) = lock_repository(&mut tx, repo.as_str(), Lock::Exclusive).await? else {
-                return Ok(Untagging::NotFound);
-            };
-            let row: Option<(i64, String)> = sqlx::query_as(
-                "SELECT m.id, m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id \
-             WHERE t.repository_id = $1 AND t.name = $2",
-            )
-            .bind(repository_id)
-            .bind(tag.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((manifest_id, digest_text)) = row else {
-                return Ok(Untagging::NotFound);
-            };
-            let digest: Digest = parse("manifests.digest", &digest_text)?;
-            let others: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tags WHERE manifest_id = $1 AND name <> $2)")
-                    .bind(manifest_id)
-                    .bind(tag.as_str())
-                    .fetch_one(&mut *tx)
-                    .await?;
-            let outcome = if others {
-                sqlx::query("DELETE FROM tags WHERE repository_id = $1 AND name = $2")
-                    .bind(repository_id)
-                    .bind(tag.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                Untagging::Untagged(digest)
-            } else {
-                if listed_by_index(&mut tx, repository_id, &digest_text).await? {
-                    return Ok(Untagging::ReferencedByIndex(digest));
-                }
-                // The tombstone remembers this last tag: a restore gives it back.
-                tombstone(&mut tx, repo.as_str(), manifest_id, None, retention).await?;
-                Untagging::Deleted(digest)
-            };
-            tx.commit().await?;
-            Ok(outcome)
-        })
-        .await
+        self.remove_tag(repo, tag, LastTag::Tombstone(retention)).await
     }
 
     async fn soft_delete_repository(

@@ -7,7 +7,9 @@ use sqlx::{PgConnection, Row};
 
 use super::codec::{from_db, parse, parse_opt, to_db};
 use super::settings::{exclusions_from_db, mutability_from_db};
+use super::deleted::{listed_by_index, tombstone};
 use super::{Lock, PgMeta, REPOSITORY_EXISTS, ensure_repository, lock_repository};
+use crate::deleted::LastTag;
 use crate::settings::tag_is_immutable;
 use crate::{ManifestStore, MetaError, NewManifest, Page, Referrer, Result, StoredManifest, Untagging};
 
@@ -271,60 +273,7 @@ impl ManifestStore for PgMeta {
     }
 
     async fn untag_image(&self, repo: &RepositoryName, tag: &Tag, delete_if_last: bool) -> Result<Untagging> {
-        self.retry(move || async move {
-            let mut tx = self.write_tx().await?;
-            // The repository's lock: concurrent removals of a manifest's last tags run one after the other.
-            let Some(repository_id) = lock_repository(&mut tx, repo.as_str(), Lock::Exclusive).await? else {
-                return Ok(Untagging::NotFound);
-            };
-            let row: Option<(i64, String)> = sqlx::query_as(
-                "SELECT m.id, m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id \
-                 WHERE t.repository_id = $1 AND t.name = $2",
-            )
-            .bind(repository_id)
-            .bind(tag.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((manifest_id, digest)) = row else {
-                return Ok(Untagging::NotFound);
-            };
-            let digest: Digest = parse("manifests.digest", &digest)?;
-            let last = delete_if_last && {
-                let others: bool =
-                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tags WHERE manifest_id = $1 AND name <> $2)")
-                        .bind(manifest_id)
-                        .bind(tag.as_str())
-                        .fetch_one(&mut *tx)
-                        .await?;
-                !others
-            };
-            let outcome = if last {
-                let listed: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM manifest_children c JOIN manifests m ON m.id = c.manifest_id \
-                     WHERE m.repository_id = $1 AND c.child_digest = $2)",
-                )
-                .bind(repository_id)
-                .bind(digest.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
-                if listed {
-                    return Ok(Untagging::ReferencedByIndex(digest));
-                }
-                // Its tags (this one), blob references and children go with it (ON DELETE CASCADE).
-                sqlx::query("DELETE FROM manifests WHERE id = $1").bind(manifest_id).execute(&mut *tx).await?;
-                Untagging::Deleted(digest)
-            } else {
-                sqlx::query("DELETE FROM tags WHERE repository_id = $1 AND name = $2")
-                    .bind(repository_id)
-                    .bind(tag.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                Untagging::Untagged(digest)
-            };
-            tx.commit().await?;
-            Ok(outcome)
-        })
-        .await
+        self.remove_tag(repo, tag, if delete_if_last { LastTag::Delete } else { LastTag::Keep }).await
     }
 
     async fn list_tags(&self, repo: &RepositoryName, page: Page<'_>) -> Result<Option<Vec<String>>> {
@@ -426,5 +375,67 @@ impl ManifestStore for PgMeta {
                 ))
             })
             .collect()
+    }
+}
+
+impl PgMeta {
+    /// Removes `tag` from `repo`; if it was its manifest's last tag, `last_tag` says what becomes of the manifest
+    /// (kept, deleted, or deleted into a tombstone), unless an index of the repository lists it (then nothing
+    /// changes). One transaction, under the repository's lock: concurrent removals of a manifest's last tags
+    /// run one after the other.
+    pub(super) async fn remove_tag(&self, repo: &RepositoryName, tag: &Tag, last_tag: LastTag) -> Result<Untagging> {
+        self.retry(move || async move {
+            let mut tx = self.write_tx().await?;
+            let Some(repository_id) = lock_repository(&mut tx, repo.as_str(), Lock::Exclusive).await? else {
+                return Ok(Untagging::NotFound);
+            };
+            let row: Option<(i64, String)> = sqlx::query_as(
+                "SELECT m.id, m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id \
+                 WHERE t.repository_id = $1 AND t.name = $2",
+            )
+            .bind(repository_id)
+            .bind(tag.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((manifest_id, digest_text)) = row else {
+                return Ok(Untagging::NotFound);
+            };
+            let digest: Digest = parse("manifests.digest", &digest_text)?;
+            let last = !matches!(last_tag, LastTag::Keep) && {
+                let others: bool =
+                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tags WHERE manifest_id = $1 AND name <> $2)")
+                        .bind(manifest_id)
+                        .bind(tag.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                !others
+            };
+            let outcome = if last {
+                if listed_by_index(&mut tx, repository_id, &digest_text).await? {
+                    return Ok(Untagging::ReferencedByIndex(digest));
+                }
+                match last_tag {
+                    // The tombstone remembers this last tag: a restore gives it back.
+                    LastTag::Tombstone(retention) => {
+                        tombstone(&mut tx, repo.as_str(), manifest_id, None, retention).await?;
+                    }
+                    // Its tags (this one), blob references and children go with it (ON DELETE CASCADE).
+                    _ => {
+                        sqlx::query("DELETE FROM manifests WHERE id = $1").bind(manifest_id).execute(&mut *tx).await?;
+                    }
+                }
+                Untagging::Deleted(digest)
+            } else {
+                sqlx::query("DELETE FROM tags WHERE repository_id = $1 AND name = $2")
+                    .bind(repository_id)
+                    .bind(tag.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                Untagging::Untagged(digest)
+            };
+            tx.commit().await?;
+            Ok(outcome)
+        })
+        .await
     }
 }
