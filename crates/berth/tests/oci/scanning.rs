@@ -394,3 +394,43 @@ async fn a_scan_from_before_the_first_import_describes_its_reevaluation() {
         after["imageScanFindings"]["vulnerabilitySourceUpdatedAt"]
     );
 }
+
+/// A repository at its quota still has its images scanned: the findings are recorded and the scan says that
+/// the SBOM (an artifact the scan would add to the repository) was not stored, instead of failing.
+#[tokio::test]
+async fn a_scan_in_a_repository_at_its_quota_completes_without_its_sbom() {
+    require("aws", &["--version"], "the AWS CLI (`pip install awscli`)");
+    let (tmp, s) = start();
+    let dir = tmp.path();
+    push_fixture(&s, "scan/full", "1").await;
+    let usage = s.admin("GetStorageUsage", serde_json::json!({"repositoryName": "scan/full"})).await;
+    let total = usage["repositories"][0]["totalBytes"].as_u64().unwrap();
+    let (code, _, _) = berth(&s, &["quota", "set", "scan/full", &total.to_string()]);
+    assert_eq!(code, 0);
+
+    let args = ["start-image-scan", "--repository-name", "scan/full", "--image-id", "imageTag=1"];
+    aws(&s, dir, ADMIN_KEY, &args).json();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let findings = loop {
+        let args = ["describe-image-scan-findings", "--repository-name", "scan/full", "--image-id", "imageTag=1"];
+        let v = aws(&s, dir, ADMIN_KEY, &args).json();
+        if v["imageScanStatus"]["status"] != "IN_PROGRESS" {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "not in time: {v}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(findings["imageScanStatus"]["status"], "COMPLETE", "{findings}");
+    let description = findings["imageScanStatus"]["description"].as_str().unwrap();
+    assert!(description.contains("the SBOM was not stored") && description.contains("quota"), "{description}");
+
+    let digest = aws(&s, dir, ADMIN_KEY, &["describe-images", "--repository-name", "scan/full"]).json()["imageDetails"]
+        [0]["imageDigest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let referrers: Value = s.get(&format!("/v2/scan/full/referrers/{digest}")).await.json().await.unwrap();
+    assert_eq!(referrers["manifests"], serde_json::json!([]), "{referrers}");
+    let after = s.admin("GetStorageUsage", serde_json::json!({"repositoryName": "scan/full"})).await;
+    assert_eq!(after["repositories"][0]["totalBytes"].as_u64(), Some(total), "nothing was added: {after}");
+}

@@ -209,7 +209,7 @@ impl Registry {
         }
         let refs: Vec<LayerRef> = analyses.iter().map(|(d, a)| LayerRef { digest: d, analysis: a }).collect();
         let inventory = berth_scan::inventory(&refs);
-        let notes = berth_scan::notes(&refs);
+        let mut notes = berth_scan::notes(&refs);
 
         let created = match &parsed.config {
             Some(c) => self.image_created(&c.digest).await.unwrap_or_default(),
@@ -227,7 +227,18 @@ impl Registry {
             .ok()
             .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
         let bom = berth_scan::sbom::cyclonedx_with(&inventory, &image, &BomOptions { timestamp, ..Default::default() });
-        let sbom_digest = self.store_sbom(repo, digest, &stored.media_type, stored.content.len(), &bom).await?;
+        let sbom_digest = match self.store_sbom(repo, digest, &stored.media_type, stored.content.len(), &bom).await {
+            Ok(d) => Some(d),
+            // A repository at its quota still gets its findings; only the SBOM artifact is not kept.
+            Err(RegistryError::QuotaExceeded(why)) => {
+                notes.push(format!("the SBOM was not stored: {why}"));
+                None
+            }
+            Err(e) => {
+                let failed = Failed::from(e);
+                return Err(Failed { reason: format!("storing the SBOM: {}", failed.reason), ..failed });
+            }
+        };
 
         let (findings, vulndb) = match self.vulndb.current() {
             Some((imported, db)) => (evaluate(&inventory, &db), Some(imported.blob)),
@@ -247,7 +258,7 @@ impl Registry {
             completed_at: Some(now),
             inventory: Some(serde_json::to_vec(&inventory).expect("serialises")),
             findings: Some(serde_json::to_vec(&findings).expect("serialises")),
-            sbom_digest: Some(sbom_digest),
+            sbom_digest,
             evaluated_at: vulndb.as_ref().map(|_| now),
             vulndb,
         };
@@ -305,7 +316,7 @@ impl Registry {
         subject_media_type: &str,
         subject_size: usize,
         bom: &serde_json::Value,
-    ) -> std::result::Result<Digest, Failed> {
+    ) -> Result<Digest> {
         let bom = serde_json::to_vec(bom).expect("serialises");
         let empty = b"{}".to_vec();
         let (bom_digest, empty_digest) = (Digest::sha256_of(&bom), Digest::sha256_of(&empty));
@@ -330,9 +341,7 @@ impl Registry {
         });
         let body = serde_json::to_vec(&manifest).expect("serialises");
         let digest = Digest::sha256_of(&body);
-        self.put_manifest(repo, &Reference::Digest(digest.clone()), &[], Some(OCI_MANIFEST), body)
-            .await
-            .map_err(|e| Failed::scan(format!("storing the SBOM: {e}")))?;
+        self.put_manifest(repo, &Reference::Digest(digest.clone()), &[], Some(OCI_MANIFEST), body).await?;
         Ok(digest)
     }
 }
