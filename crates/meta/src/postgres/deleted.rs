@@ -10,9 +10,8 @@ use super::codec::{from_db, parse};
 use super::settings::locked_record;
 use super::{Lock, PgMeta, REPOSITORY_EXISTS, ensure_repository, lock_repository};
 use crate::deleted::{
-    LastTag,
-    DeletedImage, DeletedRepository, Purged, RepositoryRestored, Restore, RestoreRefusal, Retention, SettingsSnapshot,
-    SoftDeleteStore, TagsRestored, decode_list, encode_list,
+    DeletedImage, DeletedRepository, LastTag, Purged, RepositoryRestored, Restore, RestoreRefusal, Retention,
+    SettingsSnapshot, SoftDeleteStore, TagsRestored, decode_list, encode_list,
 };
 use crate::settings::{ImageDeletion, RepositoryRecord};
 use crate::{MetaError, Result, Untagging};

@@ -9,8 +9,8 @@ use super::codec::{from_db, parse};
 use super::settings::record_of;
 use super::{REPOSITORY_EXISTS, SqliteMeta, ensure_repository};
 use crate::deleted::{
-    DeletedImage, DeletedRepository, LastTag, Purged, RepositoryRestored, Restore, RestoreRefusal, Retention, SettingsSnapshot,
-    SoftDeleteStore, TagsRestored, decode_list, encode_list,
+    DeletedImage, DeletedRepository, LastTag, Purged, RepositoryRestored, Restore, RestoreRefusal, Retention,
+    SettingsSnapshot, SoftDeleteStore, TagsRestored, decode_list, encode_list,
 };
 use crate::settings::{ImageDeletion, RepositoryRecord};
 use crate::{MetaError, Result, Untagging};

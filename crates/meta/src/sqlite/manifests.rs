@@ -6,8 +6,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
 use super::codec::{from_db, parse, parse_opt, to_db};
-use super::settings::{exclusions_from_db, mutability_from_db};
 use super::deleted::{listed_by_index, tombstone};
+use super::settings::{exclusions_from_db, mutability_from_db};
 use super::{REPOSITORY_EXISTS, SqliteMeta, ensure_repository};
 use crate::deleted::LastTag;
 use crate::settings::tag_is_immutable;
