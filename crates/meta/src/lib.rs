@@ -27,6 +27,7 @@ pub mod gc;
 pub mod identity;
 pub mod jobs;
 pub mod lifecycle;
+pub mod meter;
 pub mod monitoring;
 #[cfg(any(test, feature = "conformance"))]
 pub mod pg_harness;
@@ -365,6 +366,7 @@ pub trait MetaStore:
     + exclusions::PullExclusionStore
     + archive::ImageStorageStore
     + ratelimits::RateLimitStore
+    + meter::MeterStore
 {
 }
 impl<T> MetaStore for T where
@@ -389,5 +391,6 @@ impl<T> MetaStore for T where
         + exclusions::PullExclusionStore
         + archive::ImageStorageStore
         + ratelimits::RateLimitStore
+        + meter::MeterStore
 {
 }

@@ -11,7 +11,8 @@
 //! (the target's triggers record every copied manifest and tag there again, so its nodes write the repository
 //! journal into the target blob store), garbage collection's review queue (every copied blob is queued for
 //! review in the target instead) and its totals (`gc_state`: the target keeps its own row), and the rate limit
-//! counters of the current windows (`rate_limit_counts`: the windows start over).
+//! counters of the current windows (`rate_limit_counts`: the windows start over). The metering history (`meter`,
+//! `storage_hourly`) is copied: it is what past usage reports are made of.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -25,6 +25,7 @@ mod identity;
 mod jobs;
 mod lifecycle;
 mod manifests;
+mod meter;
 mod policies;
 mod ratelimits;
 mod scans;
@@ -55,6 +56,7 @@ pub use lifecycle::lifecycle_policies;
 pub use manifests::{
     delete_cascades, fsck_listings, manifest_round_trip, missing_references, record_pull, referrers, untagging,
 };
+pub use meter::meter;
 pub use policies::{policies, repository_policies, visibility};
 pub use ratelimits::rate_limit_counts;
 pub use scans::scan_queue;
@@ -116,6 +118,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     pull_exclusions(store).await;
     image_storage_states(store).await;
     rate_limit_counts(store).await;
+    meter(store).await;
     // Last: it ends every lease still held, whichever check took it.
     job_lease_release(store).await;
 }

@@ -15,6 +15,19 @@ const STORAGE: &str = "COALESCE((SELECT SUM(b.size)::BIGINT FROM repository_blob
      + COALESCE((SELECT SUM(m.size)::BIGINT FROM manifests m WHERE m.repository_id = r.id), 0) AS stored_bytes, \
      (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id) AS images";
 
+/// The hourly snapshots for metering (`storage_hourly`): each repository's storage (its blobs, each once,
+/// plus its manifests), and repository '' the registry's deduplicated storage (every blob once, plus
+/// manifests).
+const HOURLY_REPOSITORIES: &str = "INSERT INTO storage_hourly (hour, repository, stored_bytes) \
+     SELECT $1, r.name, COALESCE((SELECT SUM(b.size)::BIGINT FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest \
+       WHERE rb.repository_id = r.id), 0) \
+     + COALESCE((SELECT SUM(m.size)::BIGINT FROM manifests m WHERE m.repository_id = r.id), 0) \
+     FROM repositories r WHERE r.id IS NOT NULL \
+     ON CONFLICT (hour, repository) DO UPDATE SET stored_bytes = excluded.stored_bytes";
+const HOURLY_REGISTRY: &str = "INSERT INTO storage_hourly (hour, repository, stored_bytes) \
+     SELECT $1, '', COALESCE((SELECT SUM(size)::BIGINT FROM blobs), 0) + COALESCE((SELECT SUM(size)::BIGINT FROM manifests), 0) \
+     ON CONFLICT (hour, repository) DO UPDATE SET stored_bytes = excluded.stored_bytes";
+
 fn optional(column: &str, row: &PgRow) -> Result<Option<u64>> {
     row.try_get::<Option<i64>, _>(column)?.map(|v| from_db(column, v)).transpose()
 }
@@ -102,7 +115,17 @@ impl UsageStore for PgMeta {
         );
         // Nodes snapshotting at once may lock the day's rows in different orders: retried on a deadlock.
         let day = now - now.rem_euclid(DAY);
-        self.retry(|| async { Ok(sqlx::query(&sql).bind(day).execute(&self.pool).await.map(|_| ())?) }).await
+        let hour = crate::meter::hour_of(now);
+        let sql = &sql;
+        self.retry(move || async move {
+            let mut tx = self.write_tx().await?;
+            sqlx::query(sql).bind(day).execute(&mut *tx).await?;
+            sqlx::query(HOURLY_REPOSITORIES).bind(hour).execute(&mut *tx).await?;
+            sqlx::query(HOURLY_REGISTRY).bind(hour).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn repository_usage(&self, page: Page<'_>) -> Result<Vec<RepositoryUsage>> {

@@ -54,6 +54,7 @@ mod groups;
 mod jobs;
 mod lifecycle;
 mod manifests;
+mod meter;
 mod monitoring;
 mod policies;
 mod quotas;

@@ -15,6 +15,19 @@ const STORAGE: &str = "COALESCE((SELECT SUM(b.size) FROM repository_blobs rb JOI
      + COALESCE((SELECT SUM(m.size) FROM manifests m WHERE m.repository_id = r.id), 0) AS stored_bytes, \
      (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id) AS images";
 
+/// The hourly snapshots for metering (`storage_hourly`): each repository's storage (its blobs, each once,
+/// plus its manifests), and repository '' the registry's deduplicated storage (every blob once, plus
+/// manifests).
+const HOURLY_REPOSITORIES: &str = "INSERT INTO storage_hourly (hour, repository, stored_bytes) \
+     SELECT ?1, r.name, COALESCE((SELECT SUM(b.size) FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest \
+       WHERE rb.repository_id = r.id), 0) \
+     + COALESCE((SELECT SUM(m.size) FROM manifests m WHERE m.repository_id = r.id), 0) \
+     FROM repositories r WHERE r.id IS NOT NULL \
+     ON CONFLICT (hour, repository) DO UPDATE SET stored_bytes = excluded.stored_bytes";
+const HOURLY_REGISTRY: &str = "INSERT INTO storage_hourly (hour, repository, stored_bytes) \
+     SELECT ?1, '', COALESCE((SELECT SUM(size) FROM blobs), 0) + COALESCE((SELECT SUM(size) FROM manifests), 0) \
+     ON CONFLICT (hour, repository) DO UPDATE SET stored_bytes = excluded.stored_bytes";
+
 fn optional(column: &str, row: &SqliteRow) -> Result<Option<u64>> {
     row.try_get::<Option<i64>, _>(column)?.map(|v| from_db(column, v)).transpose()
 }
@@ -99,7 +112,12 @@ impl UsageStore for SqliteMeta {
              ON CONFLICT (repository_id, day) DO UPDATE SET \
              stored_bytes = excluded.stored_bytes, images = excluded.images"
         );
-        sqlx::query(&sql).bind(now - now.rem_euclid(DAY)).execute(&self.writer).await?;
+        let hour = crate::meter::hour_of(now);
+        let mut tx = self.write_tx().await?;
+        sqlx::query(&sql).bind(now - now.rem_euclid(DAY)).execute(&mut *tx).await?;
+        sqlx::query(HOURLY_REPOSITORIES).bind(hour).execute(&mut *tx).await?;
+        sqlx::query(HOURLY_REGISTRY).bind(hour).execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 

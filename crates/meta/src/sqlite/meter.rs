@@ -1,0 +1,92 @@
+//! Metering rows. Not followed by the durability barrier: statistics.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::SqliteMeta;
+use super::codec::{from_db, to_db};
+use crate::Result;
+use crate::meter::{MeterCount, MeterStore, merged};
+
+#[async_trait]
+impl MeterStore for SqliteMeta {
+    async fn add_meter(&self, hour: i64, counts: &[MeterCount]) -> Result<()> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write_tx().await?;
+        for c in merged(counts) {
+            sqlx::query(
+                "INSERT INTO meter (hour, repository, subject, operation, requests, bytes_in, bytes_out) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (hour, repository, subject, operation) DO UPDATE SET \
+                 requests = requests + excluded.requests, bytes_in = bytes_in + excluded.bytes_in, \
+                 bytes_out = bytes_out + excluded.bytes_out",
+            )
+            .bind(hour)
+            .bind(&c.repository)
+            .bind(&c.subject)
+            .bind(&c.operation)
+            .bind(to_db("meter.requests", c.requests)?)
+            .bind(to_db("meter.bytes_in", c.bytes_in)?)
+            .bind(to_db("meter.bytes_out", c.bytes_out)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn meter_totals(&self, from: i64, to: i64) -> Result<Vec<MeterCount>> {
+        let rows = sqlx::query(
+            "SELECT repository, subject, operation, SUM(requests) AS requests, SUM(bytes_in) AS bytes_in, \
+             SUM(bytes_out) AS bytes_out FROM meter WHERE hour >= ?1 AND hour < ?2 \
+             GROUP BY repository, subject, operation ORDER BY repository, subject, operation",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(MeterCount {
+                    repository: row.try_get("repository")?,
+                    subject: row.try_get("subject")?,
+                    operation: row.try_get("operation")?,
+                    requests: from_db("meter.requests", row.try_get("requests")?)?,
+                    bytes_in: from_db("meter.bytes_in", row.try_get("bytes_in")?)?,
+                    bytes_out: from_db("meter.bytes_out", row.try_get("bytes_out")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn storage_byte_hours(&self, from: i64, to: i64) -> Result<Vec<(String, u128)>> {
+        // Summed in Rust: byte-hours of a large registry over a year overflow an INTEGER.
+        let rows = sqlx::query(
+            "SELECT repository, stored_bytes FROM storage_hourly WHERE hour >= ?1 AND hour < ?2 ORDER BY repository",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut out: Vec<(String, u128)> = Vec::new();
+        for row in &rows {
+            let repo: String = row.try_get("repository")?;
+            let bytes = u128::from(from_db("storage_hourly.stored_bytes", row.try_get("stored_bytes")?)?);
+            match out.last_mut() {
+                Some((r, sum)) if *r == repo => *sum += bytes,
+                _ => out.push((repo, bytes)),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn prune_meter(&self, before: i64) -> Result<u64> {
+        let mut tx = self.write_tx().await?;
+        let a = sqlx::query("DELETE FROM meter WHERE hour < ?1").bind(before).execute(&mut *tx).await?;
+        let b = sqlx::query("DELETE FROM storage_hourly WHERE hour < ?1").bind(before).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(a.rows_affected() + b.rows_affected())
+    }
+}
