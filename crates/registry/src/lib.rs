@@ -21,6 +21,7 @@ pub mod gc_jobs;
 pub mod jobs;
 pub mod lifecycle;
 mod manifests;
+pub mod meter;
 mod monitoring;
 mod pulls;
 pub mod quotas;
@@ -102,6 +103,7 @@ pub struct Registry {
     clock: Arc<dyn Clock>,
     limits: Limits,
     pulls: PullRecorder,
+    meter: meter::Meter,
     busy_uploads: uploads::BusySet,
     vulndb: scanning::VulnDbState,
     scanning_config: settings::CachedScanning,
@@ -122,12 +124,14 @@ pub struct Registry {
 impl Registry {
     pub fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
         let pulls = PullRecorder::new(meta.clone(), clock.clone());
+        let meter = meter::Meter::new(meta.clone(), clock.clone());
         let registry = Registry {
             meta,
             blobs,
             clock,
             limits,
             pulls,
+            meter,
             busy_uploads: Default::default(),
             vulndb: Default::default(),
             scanning_config: Default::default(),
