@@ -50,6 +50,7 @@ pub(crate) async fn decide_pull(
     required: &[Required],
     pull: Pull,
 ) -> Result<(Authorized, Option<Quota>), IdentityError> {
+    crate::meter::note_caller(app, caller, required);
     let decision = app.identity.decide(caller, required).await;
     if let Err(e) = &decision {
         crate::metrics::auth_failure(e);

@@ -19,6 +19,7 @@ mod handlers;
 mod headers;
 pub mod lifecycle;
 mod login;
+mod meter;
 pub mod metrics;
 mod observe;
 mod params;
@@ -70,6 +71,6 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::scrape))
         .route("/healthz", get(|| async { "ok" }))
         .merge(console::routes())
-        .layer(axum::middleware::from_fn(observe::observe))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)
 }

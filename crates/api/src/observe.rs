@@ -1,12 +1,18 @@
-//! Parses the endpoint once, then logs one line per request and records request metrics ([`metrics::http`]).
+//! Parses the endpoint once, then logs one line per request, records request metrics ([`metrics::http`])
+//! and meters it ([`crate::meter`]).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use http_body_util::BodyExt;
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use crate::AppState;
 use crate::endpoint::{Endpoint, RouteError};
 use crate::headers::content_length;
 use crate::metrics::http::{InFlight, Observation, record};
@@ -16,7 +22,7 @@ use crate::metrics::routes;
 #[derive(Debug, Clone)]
 pub struct Parsed(pub Result<Endpoint, RouteError>);
 
-pub async fn observe(mut req: Request, next: Next) -> Response {
+pub async fn observe(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let path = req.uri().path();
     let parsed =
@@ -38,7 +44,22 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
     }
 
     let in_flight = InFlight::start(receives_blob);
-    let mut resp = next.run(req).await;
+    let metering = app.registry.meter().enabled();
+    // Bytes accepted: what the handler read of the body (a streamed upload declares no length).
+    let read = Arc::new(AtomicU64::new(0));
+    if metering {
+        let counter = read.clone();
+        req = req.map(|body| {
+            Body::new(body.map_frame(move |frame| {
+                if let Some(data) = frame.data_ref() {
+                    counter.fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+                frame
+            }))
+        });
+    }
+    let (mut resp, noted) =
+        if metering { crate::meter::scope(next.run(req)).await } else { (next.run(req).await, Default::default()) };
     drop(in_flight);
     resp.headers_mut().insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
 
@@ -57,5 +78,13 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         "request"
     );
     record(&Observation { route: &route, method: &method, status, elapsed, bytes_in, bytes_out });
+    if metering {
+        // Bytes are metered as the response declares them (a response cut short still counts whole).
+        let repository = noted.repository.as_deref().or(repo.as_deref()).unwrap_or("");
+        let operation = noted.operation.unwrap_or_else(|| crate::meter::operation(&method, route.label()));
+        let out = bytes_out.unwrap_or(0).saturating_add(noted.redirected_bytes);
+        let accepted = read.load(Ordering::Relaxed);
+        app.registry.meter().record(repository, noted.subject.as_deref().unwrap_or(""), &operation, accepted, out);
+    }
     resp
 }

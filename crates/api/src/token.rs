@@ -90,6 +90,7 @@ async fn issue(app: &AppState, headers: &HeaderMap, params: &Params, ip: Option<
         Err(e) => return refused(e),
     };
     // A token request is a request like any other to the rate limits (counted once the caller is known).
+    crate::meter::note_caller(app, &caller, &[]);
     if let Err(e) = crate::access::throttle(app, &caller, ip, "token", crate::access::Pull::None).await {
         return refused(e);
     }

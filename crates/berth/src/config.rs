@@ -50,6 +50,39 @@ pub struct FileConfig {
     pub metrics: FileMetrics,
     #[serde(default)]
     pub rate_limits: FileRateLimits,
+    #[serde(default)]
+    pub metering: FileMetering,
+    #[serde(default)]
+    pub pricing: FilePricing,
+}
+
+/// Metering of requests and bytes (`berth usage report`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileMetering {
+    /// On by default.
+    pub enabled: Option<bool>,
+    /// How long hourly figures are kept, e.g. `400d`.
+    pub retention: Option<String>,
+}
+
+/// The price sheet that gives the usage report a cost column, in dollars.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePricing {
+    pub storage_gb_month: Option<f64>,
+    pub transfer_out_gb: Option<f64>,
+    pub free_transfer_out_gb: Option<f64>,
+}
+
+/// Metering and price settings from flags and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct MeteringOverrides {
+    pub enabled: Option<bool>,
+    pub retention: Option<String>,
+    pub storage_gb_month: Option<f64>,
+    pub transfer_out_gb: Option<f64>,
+    pub free_transfer_out_gb: Option<f64>,
 }
 
 /// Rate limits, each `N/DURATION` (`100/6h`, `6000/1m`); a limit left out is no limit.
@@ -270,6 +303,12 @@ pub struct Config {
     pub soft_delete_window: Duration,
     /// Rate limits (`[rate_limits]`, `BERTH_RATE_LIMIT_*`); all off by default.
     pub rate_limits: RateLimits,
+    /// Whether requests are metered (`BERTH_METERING`, `[metering] enabled`; on by default).
+    pub metering: bool,
+    /// How long hourly metering rows are kept (`BERTH_METER_RETENTION`, `[metering] retention`; 400d).
+    pub meter_retention: Duration,
+    /// The price sheet (`[pricing]`, `BERTH_PRICE_*`); `None` when no price is set.
+    pub pricing: Option<berth_registry::meter::Pricing>,
 }
 
 /// The blob store `--storage-url` names.
@@ -388,6 +427,7 @@ pub struct Overrides {
     pub job_workers: Option<usize>,
     pub metrics_listen: Option<SocketAddr>,
     pub rate_limits: RateLimitOverrides,
+    pub metering: MeteringOverrides,
 }
 
 /// Blob store settings from flags and the environment.
@@ -420,6 +460,8 @@ pub enum ResolveError {
     Gc { setting: &'static str, message: String },
     #[error("rate limit {setting}: {message}")]
     RateLimit { setting: &'static str, message: String },
+    #[error("{setting}: {message}")]
+    Metering { setting: &'static str, message: String },
 }
 
 impl FileConfig {
@@ -522,7 +564,36 @@ impl FileConfig {
             )?,
             requests: rate("BERTH_RATE_LIMIT_REQUESTS / [rate_limits] requests", rl.requests, frl.requests)?,
         };
+        let (m, fm, fp) = (o.metering, self.metering, self.pricing);
+        let meter_retention = match m.retention.or(fm.retention) {
+            Some(v) if !v.trim().is_empty() => parse_duration(&v)
+                .map_err(|message| ResolveError::Metering { setting: "BERTH_METER_RETENTION / [metering] retention", message })?,
+            _ => berth_registry::meter::DEFAULT_RETENTION,
+        };
+        let price = |setting: &'static str, flag: Option<f64>, file: Option<f64>| match flag.or(file) {
+            Some(v) if !v.is_finite() || v < 0.0 => {
+                Err(ResolveError::Metering { setting, message: format!("{v} is not a price (a number, 0 or more)") })
+            }
+            v => Ok(v),
+        };
+        let storage_gb_month =
+            price("BERTH_PRICE_STORAGE_GB_MONTH / [pricing] storage_gb_month", m.storage_gb_month, fp.storage_gb_month)?;
+        let transfer_out_gb =
+            price("BERTH_PRICE_TRANSFER_OUT_GB / [pricing] transfer_out_gb", m.transfer_out_gb, fp.transfer_out_gb)?;
+        let free_transfer_out_gb = price(
+            "BERTH_PRICE_FREE_TRANSFER_OUT_GB / [pricing] free_transfer_out_gb",
+            m.free_transfer_out_gb,
+            fp.free_transfer_out_gb,
+        )?;
+        let pricing = (storage_gb_month.is_some() || transfer_out_gb.is_some()).then(|| berth_registry::meter::Pricing {
+            storage_gb_month: storage_gb_month.unwrap_or(0.0),
+            transfer_out_gb: transfer_out_gb.unwrap_or(0.0),
+            free_transfer_out_gb: free_transfer_out_gb.unwrap_or(0.0),
+        });
         Ok(Config {
+            metering: m.enabled.or(fm.enabled).unwrap_or(true),
+            meter_retention,
+            pricing,
             rate_limits,
             metrics_listen: o.metrics_listen.or(self.metrics.listen),
             gc_grace,

@@ -163,6 +163,22 @@ struct ServeArgs {
     /// [default: no limit]. Administrators are never limited.
     #[arg(long, env = "BERTH_RATE_LIMIT_REQUESTS")]
     rate_limit_requests: Option<String>,
+    /// Meter requests and bytes per repository, principal and operation (`berth usage report`) [default:
+    /// true].
+    #[arg(long, env = "BERTH_METERING")]
+    metering: Option<bool>,
+    /// How long hourly metering figures are kept, e.g. 400d [default: 400d].
+    #[arg(long, env = "BERTH_METER_RETENTION")]
+    meter_retention: Option<String>,
+    /// Price sheet for `berth usage report`'s cost column: dollars per GB-month stored.
+    #[arg(long, env = "BERTH_PRICE_STORAGE_GB_MONTH")]
+    price_storage_gb_month: Option<f64>,
+    /// Dollars per GB transferred out (beyond the free allowance).
+    #[arg(long, env = "BERTH_PRICE_TRANSFER_OUT_GB")]
+    price_transfer_out_gb: Option<f64>,
+    /// GB transferred out free of charge per month, over the whole registry.
+    #[arg(long, env = "BERTH_PRICE_FREE_TRANSFER_OUT_GB")]
+    price_free_transfer_out_gb: Option<f64>,
     /// Jobs (scans, lifecycle runs, ...) this node runs at once; 0: this node only queues jobs and others
     /// run them [default: 2].
     #[arg(long, env = "BERTH_JOB_WORKERS")]
@@ -269,6 +285,13 @@ fn main() -> ExitCode {
                         manifest_pulls: a.rate_limit_manifest_pulls,
                         anonymous_manifest_pulls: a.rate_limit_anonymous_manifest_pulls,
                         requests: a.rate_limit_requests,
+                    },
+                    metering: config::MeteringOverrides {
+                        enabled: a.metering,
+                        retention: a.meter_retention,
+                        storage_gb_month: a.price_storage_gb_month,
+                        transfer_out_gb: a.price_transfer_out_gb,
+                        free_transfer_out_gb: a.price_free_transfer_out_gb,
                     },
                 };
                 let options = serve::ServeOptions { allow_empty_metadata: a.allow_empty_metadata };

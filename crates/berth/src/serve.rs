@@ -100,6 +100,9 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
     println!("berth listening on {scheme}://{addr}");
     tracing::info!(%addr, scheme, data_dir = %config.data_dir.display(), storage = %config.storage, "berth started");
 
+    registry.meter().set_enabled(config.metering);
+    registry.meter().set_pricing(config.pricing);
+    let meter_upkeep = tokio::spawn(meter_upkeep(registry.clone(), config.meter_retention));
     let upkeep = tokio::spawn(upkeep(registry.clone(), identity.clone(), config.upload_expiry_hours));
     let journal = tokio::spawn(journal_exporter(registry.clone()));
     let vulndb = tokio::spawn(vulndb_refresher(registry.clone()));
@@ -160,6 +163,7 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
         } => tracing::warn!("in-flight requests did not finish in time; exiting"),
     }
     upkeep.abort();
+    meter_upkeep.abort();
     metrics_upkeep.abort();
     if let Some(task) = rate_limit_upkeep {
         task.abort();
@@ -182,6 +186,11 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
         Ok(Err(e)) => tracing::warn!(error = %e, "could not write pull statistics at shutdown"),
         Err(_) => tracing::warn!("writing pull statistics at shutdown timed out"),
     }
+    match tokio::time::timeout(SHUTDOWN_STEP, registry.meter().flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "could not write metering counts at shutdown"),
+        Err(_) => tracing::warn!("writing metering counts at shutdown timed out"),
+    }
     if tokio::time::timeout(SHUTDOWN_STEP, identity.audit().flush()).await.is_err() {
         tracing::error!("queued audit records could not be written at shutdown (the audit log is failing)");
     }
@@ -203,14 +212,14 @@ fn backoff(failures: u32) -> Duration {
 }
 
 /// Periodic work: write batched pull statistics every second, re-read signing keys every minute (another
-/// node may have rotated them), snapshot storage per repository every hour, expire idle upload sessions
+/// node may have rotated them), snapshot storage per repository at the start of every hour, expire idle upload sessions
 /// every ten minutes. While the metadata store
 /// refuses writes (a full disk), statistics are written less and less often (see [`backoff`]).
 async fn upkeep(registry: Registry, identity: Arc<Identity>, expiry_hours: u64) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut last_expiry = None::<tokio::time::Instant>;
     let mut last_keys = tokio::time::Instant::now();
-    let mut last_storage = None::<tokio::time::Instant>;
+    let mut last_storage = None::<i64>;
     let mut flush_failures = 0u32;
     let mut next_flush = tokio::time::Instant::now();
     loop {
@@ -238,9 +247,11 @@ async fn upkeep(registry: Registry, identity: Arc<Identity>, expiry_hours: u64) 
                 tracing::warn!(error = %e, "refreshing token signing keys failed");
             }
         }
-        // Storage per repository, for the usage report's history: at start, then every hour.
-        if last_storage.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
-            last_storage = Some(tokio::time::Instant::now());
+        // Storage per repository, for the usage report's history and metering's byte-hours: at start, then
+        // at the start of every hour (so that no hour goes without a snapshot).
+        let hour = berth_meta::meter::hour_of(SystemClock.now());
+        if last_storage != Some(hour) {
+            last_storage = Some(hour);
             if let Err(e) = registry.record_storage().await {
                 tracing::warn!(error = %e, "recording storage per repository failed");
             }
@@ -252,6 +263,46 @@ async fn upkeep(registry: Registry, identity: Arc<Identity>, expiry_hours: u64) 
                 Ok(0) => {}
                 Ok(n) => tracing::info!(sessions = n, "expired idle upload sessions"),
                 Err(e) => tracing::warn!(error = %e, "expiring upload sessions failed"),
+            }
+        }
+    }
+}
+
+/// Metering: adds the in-memory counts to the metadata store every [`FLUSH_INTERVAL`] (what a crash can lose;
+/// a failed write keeps its counts for the next, and retries back off while it fails), and deletes hourly
+/// figures older than `retention` at start and every hour.
+///
+/// [`FLUSH_INTERVAL`]: berth_registry::meter::FLUSH_INTERVAL
+async fn meter_upkeep(registry: Registry, retention: Duration) {
+    let mut tick = tokio::time::interval(berth_registry::meter::FLUSH_INTERVAL);
+    let mut failures = 0u32;
+    let mut next_flush = tokio::time::Instant::now();
+    let mut last_prune = None::<tokio::time::Instant>;
+    loop {
+        tick.tick().await;
+        if tokio::time::Instant::now() >= next_flush {
+            match registry.meter().flush().await {
+                Ok(()) => {
+                    if failures > 0 {
+                        tracing::info!("writing metering counts works again");
+                    }
+                    failures = 0;
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    if failures.is_power_of_two() {
+                        tracing::warn!(error = %e, failures, "writing metering counts failed; they are kept for later");
+                    }
+                }
+            }
+            next_flush = tokio::time::Instant::now() + backoff(failures);
+        }
+        if last_prune.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+            last_prune = Some(tokio::time::Instant::now());
+            match registry.meter().prune(retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "deleted metering figures past their retention"),
+                Err(e) => tracing::warn!(error = %e, "deleting old metering figures failed"),
             }
         }
     }

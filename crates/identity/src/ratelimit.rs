@@ -188,8 +188,15 @@ impl Identity {
         if self.is_administrator(&caller.principal).await? {
             return Ok(None);
         }
+        Ok(Some(self.subject_of(caller)))
+    }
+
+    /// Whom `caller` is to the rate limits and to metering, administrators included: a user (whichever
+    /// credential) or robot by ARN, a bearer token as the user or robot it was issued to, an anonymous caller
+    /// as its address.
+    pub fn subject_of(&self, caller: &Caller) -> Subject {
         let account = self.account();
-        Ok(Some(match &caller.principal {
+        match &caller.principal {
             Principal::Anonymous => Subject::address(caller.source_ip),
             Principal::User { name, .. } => Subject::Principal(account.user_arn(name)),
             Principal::Robot { name, .. } => Subject::Principal(account.robot_arn(name)),
@@ -202,7 +209,7 @@ impl Identity {
                     Subject::address(caller.source_ip)
                 }
             }
-        }))
+        }
     }
 }
 

@@ -89,13 +89,14 @@ impl Registry {
     /// A URL where the client may download a blob of `repo` directly from the blob store (a presigned S3 URL),
     /// when the store is configured to redirect downloads; `None`: serve it with [`Registry::open_blob`]. The
     /// pull policy applies as it does there; the bytes are counted as served.
-    pub async fn blob_download_url(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<String>> {
+    /// With the URL, the blob's size (what the redirect serves, for metering).
+    pub async fn blob_download_url(&self, repo: &RepositoryName, digest: &Digest) -> Result<Option<(String, u64)>> {
         let size = self.stat_blob_for_pull(repo, digest).await?;
         let url = self.blobs.download_url(digest).await?;
         if url.is_some() {
             self.pulls.add_bytes_out(repo, size);
         }
-        Ok(url)
+        Ok(url.map(|u| (u, size)))
     }
 
     /// Removes a blob from a repository. Its bytes stay until garbage collection finds them unreferenced.

@@ -41,12 +41,19 @@ pub struct Meter {
     meta: Arc<dyn MetaStore>,
     clock: Arc<dyn Clock>,
     enabled: Arc<AtomicBool>,
+    pricing: Arc<Mutex<Option<Pricing>>>,
     pending: Arc<Mutex<HashMap<Key, Counts>>>,
 }
 
 impl Meter {
     pub(crate) fn new(meta: Arc<dyn MetaStore>, clock: Arc<dyn Clock>) -> Self {
-        Meter { meta, clock, enabled: Arc::new(AtomicBool::new(true)), pending: Default::default() }
+        Meter {
+            meta,
+            clock,
+            enabled: Arc::new(AtomicBool::new(true)),
+            pricing: Default::default(),
+            pending: Default::default(),
+        }
     }
 
     /// Turns metering on or off (`BERTH_METERING`); off, [`Meter::record`] does nothing.
@@ -56,6 +63,15 @@ impl Meter {
 
     pub fn enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
+    }
+
+    /// Sets the price sheet the usage report is priced with (`None`: no cost column).
+    pub fn set_pricing(&self, pricing: Option<Pricing>) {
+        *self.pricing.lock().unwrap_or_else(|p| p.into_inner()) = pricing;
+    }
+
+    pub fn pricing(&self) -> Option<Pricing> {
+        *self.pricing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Counts one request: `repository` `""` for none, `subject` a principal ARN, `ip:ADDRESS` or `""`.
@@ -318,14 +334,9 @@ impl crate::Registry {
         &self.meter
     }
 
-    /// The usage report of the hours `[from, to)`.
-    pub async fn usage_report(
-        &self,
-        from: i64,
-        to: i64,
-        group_by: GroupBy,
-        pricing: Option<Pricing>,
-    ) -> crate::Result<UsageReport> {
+    /// The usage report of the hours `[from, to)`, priced with the configured price sheet.
+    pub async fn usage_report(&self, from: i64, to: i64, group_by: GroupBy) -> crate::Result<UsageReport> {
+        let pricing = self.meter.pricing();
         let counts = self.meta.meter_totals(from, to).await?;
         let storage = self.meta.storage_byte_hours(from, to).await?;
         Ok(report(from, to, group_by, &counts, &storage, pricing))

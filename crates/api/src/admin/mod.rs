@@ -523,6 +523,8 @@ pub async fn admin(State(app): State<Arc<AppState>>, Path(op): Path<String>, req
     let result = async {
         let body = Value::Object(json_object(&body).map_err(|_| validation("the body must be a JSON object"))?);
         let operation = Operation::parse(&op, &body, &app.identity, &caller)?;
+        // A known operation: metered by its name (an unknown one stays under the route).
+        crate::meter::note_operation(format!("admin:{op}"));
         let required = match operation.required(&app.identity).await? {
             Declared::All(required) => required,
             Declared::Filtered => Vec::new(),

@@ -34,7 +34,9 @@ pub async fn get(r: &Registry, name: &RepositoryName, digest: &Digest, req: &Req
             .map_err(|e| internal(&e));
     }
     // Redirecting stores: the client fetches the bytes (and its range) from the presigned URL.
-    if let Some(url) = r.blob_download_url(name, digest).await? {
+    if let Some((url, size)) = r.blob_download_url(name, digest).await? {
+        // The bytes leave the blob store, not this response: metered as served when the redirect is issued.
+        crate::meter::note_redirected_bytes(size);
         return Response::builder()
             .status(StatusCode::TEMPORARY_REDIRECT)
             .header(header::LOCATION, url)

@@ -81,6 +81,7 @@ pub async fn download(
         };
         let token = params.get("token").ok_or_else(denied)?;
         app.identity.verify_download_token(token, name.as_str(), &digest.to_string()).map_err(|_| denied())?;
+        crate::meter::note_repository(name.as_str());
         let req = Req { caller: Caller::anonymous(None, app.tls), method, headers, params: Params::default() };
         blobs::get(&app.registry, &name, &digest, &req).await
     };
