@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 mod deleted;
 mod jobs;
 mod storage;
+mod usage;
 
 use self::deleted::RestoreImageInput;
 use self::jobs::{JobIdInput, list_jobs_filter};
@@ -234,6 +235,8 @@ enum Operation {
     RestoreImage(RepositoryName, berth_oci::Digest),
     ListDeletedRepositories,
     RestoreRepository(RepositoryName),
+    /// Metered usage over a range of days, grouped.
+    GetUsageReport(usage::ReportRange),
 }
 
 /// What an operation needs before it runs.
@@ -338,6 +341,7 @@ impl Operation {
                 let repo = i.repository_name.as_deref().map(|r| repository(r, "repositoryName")).transpose()?;
                 Operation::GetStorageUsage(repo, i)
             }
+            "GetUsageReport" => Operation::GetUsageReport(usage::range(&input(b)?)?),
             "PutQuota" => Operation::PutQuota(input(b)?),
             "ListQuotas" => Operation::ListQuotas,
             "DeleteQuota" => Operation::DeleteQuota(input::<QuotaPrefixInput>(b)?.prefix),
@@ -422,6 +426,8 @@ impl Operation {
             Operation::RestoreImage(r, _) => on("berth:RestoreImage", Target::Repository(r.clone())),
             Operation::ListDeletedRepositories => on("berth:ListDeletedRepositories", Target::Registry),
             Operation::RestoreRepository(r) => on("berth:RestoreRepository", Target::Repository(r.clone())),
+            // The report covers every repository and principal: the registry's, as the console's usage page.
+            Operation::GetUsageReport(_) => on("berth:GetUsage", Target::Registry),
         }
     }
 
@@ -446,6 +452,7 @@ impl Operation {
                 | Operation::ListQuotas
                 | Operation::ListDeletedImages(_)
                 | Operation::ListDeletedRepositories
+                | Operation::GetUsageReport(_)
         )
     }
 }
@@ -712,6 +719,7 @@ async fn run(app: &AppState, caller: &Caller, ok: &Authorized, op: Operation) ->
         Operation::RestoreImage(repo, digest) => deleted::restore_image(app, &repo, &digest).await?,
         Operation::ListDeletedRepositories => deleted::list_repositories(app).await?,
         Operation::RestoreRepository(repo) => deleted::restore_repository(app, &repo).await?,
+        Operation::GetUsageReport(r) => usage::report(app, r).await?,
         Operation::ListAuditEvents(i) => {
             let limit = i.limit.unwrap_or(100).min(1000) as u32;
             let events = id.list_audit(ok, i.after, limit).await.map_err(identity)?;

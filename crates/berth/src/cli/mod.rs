@@ -89,6 +89,9 @@ pub enum AdminCommand {
     /// Storage quotas on a repository or a namespace (`team-a/`): pushes that would exceed one are refused.
     #[command(subcommand)]
     Quota(QuotaCommand),
+    /// Metered usage: requests, bytes in and out, storage and their cost, like a cost and usage report.
+    #[command(subcommand)]
+    Usage(UsageCommand),
     /// Repository creation templates (ECR's): what a repository created by a push starts with.
     #[command(subcommand)]
     Templates(TemplatesCommand),
@@ -286,6 +289,39 @@ pub enum QuotaCommand {
     },
     /// Remove a quota.
     Delete { prefix: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsageCommand {
+    /// Requests, GB in and out, GB-months stored and cost over a range of days (UTC, both included):
+    /// `berth usage report --from 2026-11-01 --to 2026-11-30 --group-by repository`.
+    Report {
+        /// The first day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// The last day, YYYY-MM-DD (included).
+        #[arg(long)]
+        to: String,
+        #[arg(long, value_enum, default_value_t = UsageGroup::Repository)]
+        group_by: UsageGroup,
+        #[arg(long, value_enum, default_value_t = UsageFormat::Table)]
+        format: UsageFormat,
+    },
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageGroup {
+    Repository,
+    Principal,
+    Namespace,
+    Operation,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageFormat {
+    Table,
+    Csv,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -524,6 +560,7 @@ async fn dispatch(global: GlobalArgs, command: AdminCommand) -> Result<(), CliEr
         AdminCommand::Jobs(c) => commands::jobs::run(&client, c).await,
         AdminCommand::Gc(c) => commands::gc::run(&client, c).await,
         AdminCommand::Quota(c) => commands::quotas::run(&client, c).await,
+        AdminCommand::Usage(c) => commands::usage::run(&client, c).await,
         AdminCommand::Templates(c) => commands::templates::run(&client, c).await,
         AdminCommand::Scan(a) => commands::scans::scan(&client, a).await,
         AdminCommand::Findings(a) => commands::scans::findings(&client, a).await,

@@ -15,6 +15,7 @@ pub mod scans;
 pub mod session;
 pub mod templates;
 pub mod tokens;
+pub mod usage;
 pub mod users;
 
 use std::io::{BufRead, Read};
