@@ -82,7 +82,13 @@ pub async fn observe(State(app): State<Arc<AppState>>, mut req: Request, next: N
         // Bytes are metered as the response declares them (a response cut short still counts whole).
         let repository = noted.repository.as_deref().or(repo.as_deref()).unwrap_or("");
         let operation = noted.operation.unwrap_or_else(|| crate::meter::operation(&method, route.label()));
-        let out = bytes_out.unwrap_or(0).saturating_add(noted.redirected_bytes);
+        // A body built whole (an error's JSON) has no Content-Length header yet, but an exact size.
+        let served = match bytes_out {
+            Some(n) => n,
+            None if method == Method::HEAD => 0,
+            None => axum::body::HttpBody::size_hint(resp.body()).exact().unwrap_or(0),
+        };
+        let out = served.saturating_add(noted.redirected_bytes);
         let accepted = read.load(Ordering::Relaxed);
         app.registry.meter().record(repository, noted.subject.as_deref().unwrap_or(""), &operation, accepted, out);
     }

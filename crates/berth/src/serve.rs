@@ -249,7 +249,7 @@ async fn upkeep(registry: Registry, identity: Arc<Identity>, expiry_hours: u64) 
         }
         // Storage per repository, for the usage report's history and metering's byte-hours: at start, then
         // at the start of every hour (so that no hour goes without a snapshot).
-        let hour = berth_meta::meter::hour_of(SystemClock.now());
+        let hour = berth_meta::meter::hour_of(registry.now());
         if last_storage != Some(hour) {
             last_storage = Some(hour);
             if let Err(e) = registry.record_storage().await {

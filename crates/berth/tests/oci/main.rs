@@ -34,3 +34,4 @@ mod slowloris;
 mod soft_delete;
 mod templates;
 mod uploads;
+mod usage_report;

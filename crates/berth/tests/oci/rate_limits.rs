@@ -37,13 +37,13 @@ impl TestClock {
         std::fs::write(&self.file, self.offset.to_string()).unwrap();
     }
 
-    fn advance(&mut self, seconds: i64) {
+    pub(crate) fn advance(&mut self, seconds: i64) {
         self.offset += seconds;
         self.write();
     }
 
     /// The registry's time now.
-    fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
         now + self.offset
     }
