@@ -202,6 +202,12 @@ pub(super) fn admin_operations(repo: &str, kind: Kind, n: usize) -> Vec<(&'stati
         // A limit no push of the matrix comes near, on a namespace it does not use.
         ("PutQuota", json!({"prefix": "quota-matrix/", "limitBytes": 1u64 << 50}), "berth:PutQuota", On::Registry),
         ("ListQuotas", json!({}), "berth:ListQuotas", On::Registry),
+        (
+            "GetUsageReport",
+            json!({"from": "2026-01-01", "to": "2026-01-31", "groupBy": "principal"}),
+            "berth:GetUsage",
+            On::Registry,
+        ),
         ("DeleteQuota", json!({"prefix": "quota-matrix-none/"}), "berth:DeleteQuota", On::Registry),
         ("ListDeletedImages", json!({"repositoryName": repo}), "berth:ListDeletedImages", r),
         // Nothing of the matrix is deleted: a restore that gets through finds nothing to restore.
