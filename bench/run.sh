@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # berth vs CNCF Distribution, side by side on loopback.
 #
-#   bench/run.sh [--quick] [--only-distribution | --gc-cost] [--runs N] [--tests LIST] [--client-check]
+#   bench/run.sh [--quick] [--only-distribution | --gc-cost | --metering-cost] [--runs N] [--tests LIST]
+#                [--client-check]
 #
 # Starts berth ($BERTH_BIN, default ${CARGO_TARGET_DIR:-target}/release/berth) and
 # Distribution (/usr/bin/docker-registry), each on a free 127.0.0.1 port with its own temp
@@ -32,6 +33,8 @@
 #     (BERTH_GC_INTERVAL=0): the ratios are what online GC costs pushes and pulls. The large
 #     blob is pushed without a manifest too, so push/pull need a grace longer than the run
 #     (BENCH_GC_GRACE=1h: GC reviews every pushed blob and deletes nothing).
+# --metering-cost: run berth in BOTH slots, side a with metering on (BERTH_METERING=true, the
+#     default), side b with it off (BERTH_METERING=false): the ratios are what metering costs.
 # --tests LIST: comma-separated subset of push,pull,small,manifest,skopeo (default: all;
 #     pull needs push). Peak RSS is always reported.
 # --client-check: measure the load generator alone against its do-nothing sink server and
@@ -50,6 +53,7 @@ source "${root}/scripts/registry-lib.sh"
 quick=0
 only_distribution=0
 gc_cost=0
+metering_cost=0
 client_check=0
 runs=3
 tests="push,pull,small,manifest,skopeo"
@@ -58,10 +62,11 @@ while (($# > 0)); do
         --quick) quick=1; shift ;;
         --only-distribution) only_distribution=1; shift ;;
         --gc-cost) gc_cost=1; shift ;;
+        --metering-cost) metering_cost=1; shift ;;
         --client-check) client_check=1; shift ;;
         --runs) runs="${2:?--runs needs a number}"; shift 2 ;;
         --tests) tests="${2:?--tests needs a list}"; shift 2 ;;
-        -h | --help) sed -n '2,40p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,45p' "$0"; exit 0 ;;
         *) echo "bench: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -144,6 +149,11 @@ if ((gc_cost)); then
     gc_grace="${BENCH_GC_GRACE:-5s}"
     label_a="berth, GC every 1 s (grace ${gc_grace})" kind_b=berth label_b="berth, GC off"
 fi
+if ((metering_cost)); then
+    ((only_distribution == 0 && gc_cost == 0)) ||
+        { echo "bench: --metering-cost excludes --gc-cost and --only-distribution" >&2; exit 2; }
+    label_a="berth, metering on" kind_b=berth label_b="berth, metering off"
+fi
 command -v skopeo >/dev/null || { log "skopeo not found (apt-get install skopeo)"; exit 1; }
 [[ -f "${fixture}/index.json" ]] || { log "fixture not found at ${fixture}"; exit 1; }
 
@@ -173,6 +183,7 @@ stamp="$(date -u +%Y%m%d-%H%M%S)"
 if ((quick)); then stamp+="-quick"; fi
 if ((only_distribution)); then stamp+="-distribution-only"; fi
 if ((gc_cost)); then stamp+="-gc-cost"; fi
+if ((metering_cost)); then stamp+="-metering-cost"; fi
 mkdir -p "${bench}/results"
 results="${bench}/results/${stamp}.jsonl"
 : >"$results"
@@ -210,6 +221,9 @@ fi
 if ((gc_cost)); then
     BERTH_GC_INTERVAL=1s BERTH_GC_GRACE="$gc_grace" registry_start "$kind_a" A
     BERTH_GC_INTERVAL=0 registry_start "$kind_b" B
+elif ((metering_cost)); then
+    BERTH_METERING=true registry_start "$kind_a" A
+    BERTH_METERING=false registry_start "$kind_b" B
 else
     registry_start "$kind_a" A
     registry_start "$kind_b" B
