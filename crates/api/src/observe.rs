@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use http_body_util::BodyExt;
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use http_body_util::BodyExt;
 
 use crate::AppState;
 use crate::endpoint::{Endpoint, RouteError};

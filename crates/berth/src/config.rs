@@ -566,8 +566,10 @@ impl FileConfig {
         };
         let (m, fm, fp) = (o.metering, self.metering, self.pricing);
         let meter_retention = match m.retention.or(fm.retention) {
-            Some(v) if !v.trim().is_empty() => parse_duration(&v)
-                .map_err(|message| ResolveError::Metering { setting: "BERTH_METER_RETENTION / [metering] retention", message })?,
+            Some(v) if !v.trim().is_empty() => parse_duration(&v).map_err(|message| ResolveError::Metering {
+                setting: "BERTH_METER_RETENTION / [metering] retention",
+                message,
+            })?,
             _ => berth_registry::meter::DEFAULT_RETENTION,
         };
         let price = |setting: &'static str, flag: Option<f64>, file: Option<f64>| match flag.or(file) {
@@ -576,8 +578,11 @@ impl FileConfig {
             }
             v => Ok(v),
         };
-        let storage_gb_month =
-            price("BERTH_PRICE_STORAGE_GB_MONTH / [pricing] storage_gb_month", m.storage_gb_month, fp.storage_gb_month)?;
+        let storage_gb_month = price(
+            "BERTH_PRICE_STORAGE_GB_MONTH / [pricing] storage_gb_month",
+            m.storage_gb_month,
+            fp.storage_gb_month,
+        )?;
         let transfer_out_gb =
             price("BERTH_PRICE_TRANSFER_OUT_GB / [pricing] transfer_out_gb", m.transfer_out_gb, fp.transfer_out_gb)?;
         let free_transfer_out_gb = price(
@@ -585,11 +590,12 @@ impl FileConfig {
             m.free_transfer_out_gb,
             fp.free_transfer_out_gb,
         )?;
-        let pricing = (storage_gb_month.is_some() || transfer_out_gb.is_some()).then(|| berth_registry::meter::Pricing {
-            storage_gb_month: storage_gb_month.unwrap_or(0.0),
-            transfer_out_gb: transfer_out_gb.unwrap_or(0.0),
-            free_transfer_out_gb: free_transfer_out_gb.unwrap_or(0.0),
-        });
+        let pricing =
+            (storage_gb_month.is_some() || transfer_out_gb.is_some()).then(|| berth_registry::meter::Pricing {
+                storage_gb_month: storage_gb_month.unwrap_or(0.0),
+                transfer_out_gb: transfer_out_gb.unwrap_or(0.0),
+                free_transfer_out_gb: free_transfer_out_gb.unwrap_or(0.0),
+            });
         Ok(Config {
             metering: m.enabled.or(fm.enabled).unwrap_or(true),
             meter_retention,

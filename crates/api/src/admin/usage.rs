@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AdminResult, validation};
-use crate::aws::errors::AwsError;
 use crate::AppState;
+use crate::aws::errors::AwsError;
 
 /// The longest report, in days (ten years).
 const MAX_DAYS: i64 = 3660;

@@ -32,7 +32,14 @@ impl Counted {
     }
 
     /// Sends a request with `body` and reads the whole response; returns (status, body).
-    async fn send(&mut self, s: &Server, method: Method, path: &str, ct: Option<&str>, body: &[u8]) -> (StatusCode, Vec<u8>) {
+    async fn send(
+        &mut self,
+        s: &Server,
+        method: Method,
+        path: &str,
+        ct: Option<&str>,
+        body: &[u8],
+    ) -> (StatusCode, Vec<u8>) {
         let mut r = self.client.request(method, s.url(path)).body(body.to_vec());
         if let Some(ct) = ct {
             r = r.header("content-type", ct);
@@ -126,7 +133,8 @@ async fn usage_report_by_principal_repository_operation_and_namespace() {
             {"Effect": "Allow", "Action": actions, "Resource": "arn:aws:ecr:*:*:repository/mt/*"}]})
         .to_string()
     };
-    for (name, actions) in [("alice", vec!["ecr:*"]), ("bob", vec!["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"])] {
+    for (name, actions) in [("alice", vec!["ecr:*"]), ("bob", vec!["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"])]
+    {
         s.admin("CreateUser", json!({"userName": name, "password": format!("{name}-password")})).await;
         s.admin("PutPolicy", json!({"target": {"user": name}, "policyText": allow(&actions)})).await;
     }
@@ -152,7 +160,13 @@ async fn usage_report_by_principal_repository_operation_and_namespace() {
     assert_eq!((status, got), (StatusCode::OK, manifest_a.clone()));
     let (status, got) = bob.send(&s, Method::GET, &format!("/v2/mt/a/blobs/{layer_digest}"), None, b"").await;
     assert_eq!((status, got.len()), (StatusCode::OK, layer_a.len()));
-    let r = bob.client.get(s.url(&format!("/v2/mt/a/blobs/{layer_digest}"))).header("range", "bytes=0-999").send().await.unwrap();
+    let r = bob
+        .client
+        .get(s.url(&format!("/v2/mt/a/blobs/{layer_digest}")))
+        .header("range", "bytes=0-999")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
     bob.moved.requests += 1;
     bob.moved.bytes_out += r.bytes().await.unwrap().len() as u64;
@@ -248,7 +262,17 @@ async fn usage_report_by_principal_repository_operation_and_namespace() {
     let header: Vec<&str> = rows.next().unwrap().split(',').collect();
     assert_eq!(
         header,
-        ["repository", "requests", "bytes_in", "bytes_out", "gb_in", "gb_out", "byte_hours_stored", "gb_months_stored", "cost_usd"]
+        [
+            "repository",
+            "requests",
+            "bytes_in",
+            "bytes_out",
+            "gb_in",
+            "gb_out",
+            "byte_hours_stored",
+            "gb_months_stored",
+            "cost_usd"
+        ]
     );
     let row: Vec<&str> = rows.find(|r| r.starts_with("mt/a,")).unwrap_or_else(|| panic!("{csv}")).split(',').collect();
     let n = |i: usize| row[i].parse::<u64>().unwrap();
@@ -260,7 +284,10 @@ async fn usage_report_by_principal_repository_operation_and_namespace() {
     assert!(table.contains("COST (USD)") && table.contains("\nTOTAL "), "{table}");
 
     // Bad input is a validation error, not a server error.
-    for bad in [json!({"from": today, "to": "yesterday", "groupBy": "repository"}), json!({"from": today, "to": today, "groupBy": "day"})] {
+    for bad in [
+        json!({"from": today, "to": "yesterday", "groupBy": "repository"}),
+        json!({"from": today, "to": today, "groupBy": "day"}),
+    ] {
         let (status, body) = s.admin_as(Some(ADMIN_KEY), "GetUsageReport", &bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     }
