@@ -7,23 +7,13 @@ use futures_util::stream;
 use reqwest::{Body, Response, StatusCode};
 use serde_json::{Value, json};
 
+use crate::scanning::berth;
 use crate::support::*;
 
 /// Runs the `berth` CLI against `s` as the administrator; returns (success, stdout, stderr).
 fn cli(s: &Server, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(args)
-        .env("BERTH_ENDPOINT", &s.base)
-        .env("BERTH_ACCESS_KEY_ID", ADMIN_KEY.0)
-        .env("BERTH_SECRET_ACCESS_KEY", ADMIN_KEY.1)
-        .env("BERTH_CONFIG_DIR", s.data_dir.join("no-such-cli-config"))
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, stdout, stderr) = berth(s, args);
+    (code == 0, stdout, stderr)
 }
 
 fn cli_ok(s: &Server, args: &[&str]) -> String {

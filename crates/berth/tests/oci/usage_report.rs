@@ -8,6 +8,7 @@ use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::rate_limits::TestClock;
+use crate::scanning::berth;
 use crate::support::*;
 
 /// The image config both repositories hold (one blob in the deduplicated figure).
@@ -98,16 +99,9 @@ fn moved(l: &Value) -> Moved {
 }
 
 fn cli(s: &Server, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(args)
-        .env("BERTH_ENDPOINT", &s.base)
-        .env("BERTH_ACCESS_KEY_ID", ADMIN_KEY.0)
-        .env("BERTH_SECRET_ACCESS_KEY", ADMIN_KEY.1)
-        .env("BERTH_CONFIG_DIR", s.data_dir.join("no-such-cli-config"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
+    let (code, stdout, stderr) = berth(s, args);
+    assert_eq!(code, 0, "{args:?}: {stderr}");
+    stdout
 }
 
 #[tokio::test]
