@@ -35,46 +35,12 @@ fn template_of(r: &SqliteRow) -> Result<CreationTemplate> {
     })
 }
 
-#[async_trait]
-impl TemplateStore for SqliteMeta {
-    async fn create_template(&self, t: &CreationTemplate) -> Result<()> {
-        let mut tx = self.write_tx().await?;
-        let sql = format!(
-            "INSERT INTO repository_creation_templates ({COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (prefix) DO NOTHING"
-        );
-        let done = sqlx::query(&sql)
-            .bind(&t.prefix)
-            .bind(&t.description)
-            .bind(t.encryption.as_ref().map(|e| &e.0))
-            .bind(t.encryption.as_ref().and_then(|e| e.1.as_ref()))
-            .bind(tags_to_db(&t.resource_tags))
-            .bind(mutability_to_db(t.tag_mutability))
-            .bind(exclusions_to_db(&t.tag_mutability_exclusions))
-            .bind(&t.repository_policy)
-            .bind(&t.lifecycle_policy)
-            .bind(list_to_db(&t.applied_for))
-            .bind(&t.custom_role_arn)
-            .bind(t.created_at)
-            .bind(t.updated_at)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(MetaError::AlreadyExists(format!("repository creation template {}", t.prefix)));
-        }
-        tx.commit().await?;
-        self.durable().await
-    }
-
-    async fn update_template(&self, t: &CreationTemplate) -> Result<bool> {
-        let mut tx = self.write_tx().await?;
-        let done = sqlx::query(
-            "UPDATE repository_creation_templates SET description = ?2, encryption_type = ?3, kms_key = ?4, \
-             resource_tags = ?5, image_tag_mutability = ?6, tag_mutability_exclusions = ?7, \
-             repository_policy = ?8, lifecycle_policy = ?9, applied_for = ?10, custom_role_arn = ?11, \
-             updated_at = ?12 WHERE prefix = ?1",
-        )
-        .bind(&t.prefix)
+/// Binds a template's fields in column order, `prefix` to `custom_role_arn` (the times are bound by the caller).
+fn bind_fields<'q>(
+    q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    t: &'q CreationTemplate,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    q.bind(&t.prefix)
         .bind(&t.description)
         .bind(t.encryption.as_ref().map(|e| &e.0))
         .bind(t.encryption.as_ref().and_then(|e| e.1.as_ref()))
@@ -85,6 +51,35 @@ impl TemplateStore for SqliteMeta {
         .bind(&t.lifecycle_policy)
         .bind(list_to_db(&t.applied_for))
         .bind(&t.custom_role_arn)
+}
+
+#[async_trait]
+impl TemplateStore for SqliteMeta {
+    async fn create_template(&self, t: &CreationTemplate) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let sql = format!(
+            "INSERT INTO repository_creation_templates ({COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (prefix) DO NOTHING"
+        );
+        let done = bind_fields(sqlx::query(&sql), t).bind(t.created_at).bind(t.updated_at).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(MetaError::AlreadyExists(format!("repository creation template {}", t.prefix)));
+        }
+        tx.commit().await?;
+        self.durable().await
+    }
+
+    async fn update_template(&self, t: &CreationTemplate) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        let done = bind_fields(
+            sqlx::query(
+                "UPDATE repository_creation_templates SET description = ?2, encryption_type = ?3, kms_key = ?4, \
+             resource_tags = ?5, image_tag_mutability = ?6, tag_mutability_exclusions = ?7, \
+             repository_policy = ?8, lifecycle_policy = ?9, applied_for = ?10, custom_role_arn = ?11, \
+             updated_at = ?12 WHERE prefix = ?1",
+            ),
+            t,
+        )
         .bind(t.updated_at)
         .execute(&mut *tx)
         .await?;
