@@ -7,8 +7,9 @@
 //! counted with an empty principal, and under the `/v2` repository its path names, if any.
 
 use std::cell::RefCell;
+use std::net::IpAddr;
 
-use berth_identity::{Caller, Required, Target};
+use berth_identity::{Caller, Principal, Required, Target};
 
 use crate::AppState;
 
@@ -42,13 +43,12 @@ fn with(f: impl FnOnce(&mut Noted)) {
     let _ = NOTED.try_with(|n| f(&mut n.borrow_mut()));
 }
 
-/// Notes who is asking (by [`berth_identity::ratelimit::Subject`], administrators included) and the
-/// repository the request is about, if its required permissions name one.
+/// Notes who is asking and the repository the request is about, if its required permissions name one.
 pub(crate) fn note_caller(app: &AppState, caller: &Caller, required: &[Required]) {
     if !app.registry.meter().enabled() {
         return;
     }
-    let subject = app.identity.subject_of(caller).key().to_string();
+    let subject = principal_key(app, caller);
     let repository = required.iter().find_map(|r| match &r.target {
         Target::Repository(name) => Some(name.to_string()),
         _ => None,
@@ -61,9 +61,30 @@ pub(crate) fn note_caller(app: &AppState, caller: &Caller, required: &[Required]
     });
 }
 
-/// Notes the repository of a request whose access is not decided by a policy (a layer download URL).
-pub(crate) fn note_repository(repository: &str) {
-    with(|n| n.repository = Some(repository.to_string()));
+/// Notes a layer download URL's request (its access is the URL's token, not a policy decision): metered
+/// under the principal the URL was issued to (`issued_to`, a token subject), or the downloader's address
+/// when that was anonymous.
+pub(crate) fn note_download(app: &AppState, issued_to: &str, ip: Option<IpAddr>, repository: &str) {
+    if !app.registry.meter().enabled() {
+        return;
+    }
+    let as_issued = Principal::Token { subject: issued_to.to_string(), grants: Default::default() };
+    let subject = principal_key(app, &Caller { principal: as_issued, source_ip: ip, secure: app.tls });
+    with(|n| {
+        n.subject = Some(subject);
+        n.repository = Some(repository.to_string());
+    });
+}
+
+/// The principal usage is metered under: the caller's [`berth_identity::ratelimit::Subject`] (a user's or
+/// robot's ARN, an anonymous caller's address), and for a request authenticated with an access key that
+/// key too (`ARN/access-key/ID`), so a report tells a user's keys apart.
+fn principal_key(app: &AppState, caller: &Caller) -> String {
+    let subject = app.identity.subject_of(caller);
+    match &caller.principal {
+        Principal::User { access_key: Some(key), .. } => format!("{}/access-key/{key}", subject.key()),
+        _ => subject.key().to_string(),
+    }
 }
 
 pub(crate) fn note_operation(operation: String) {

@@ -158,7 +158,7 @@ impl Identity {
             };
             // By id: the password dies with its user and never passes for a new user of the same name.
             let u = self.meta.get_user_by_id(&user_id).await?.ok_or(IdentityError::BadCredentials)?;
-            return Ok(Principal::User { id: u.id, name: u.name, is_admin: u.is_admin });
+            return Ok(Principal::user(u));
         }
         if let Some((id, secret_part)) = secret::parse_robot_token(pass) {
             let Some(t) = self.meta.get_robot_token(id).await? else {
@@ -185,13 +185,11 @@ impl Identity {
                 return Err(IdentityError::BadCredentials);
             }
             let _ = self.meta.touch_access_key(&k.id, now).await;
-            return self.user_principal(&k.user).await;
+            return self.access_key_principal(&k.user, &k.id).await;
         }
         match self.meta.get_user(username).await? {
-            Some(u) => match u.password_hash {
-                Some(hash) if verify_slow(pass.to_string(), hash.clone(), ip).await => {
-                    Ok(Principal::User { id: u.id, name: u.name, is_admin: u.is_admin })
-                }
+            Some(u) => match u.password_hash.clone() {
+                Some(hash) if verify_slow(pass.to_string(), hash.clone(), ip).await => Ok(Principal::user(u)),
                 _ => Err(IdentityError::BadCredentials),
             },
             None => {
@@ -201,9 +199,10 @@ impl Identity {
         }
     }
 
-    async fn user_principal(&self, name: &str) -> Result<Principal> {
+    /// The user `name` owning the access key `key_id` the request was authenticated with.
+    async fn access_key_principal(&self, name: &str, key_id: &str) -> Result<Principal> {
         let u = self.meta.get_user(name).await?.ok_or(IdentityError::BadCredentials)?;
-        Ok(Principal::User { id: u.id, name: u.name, is_admin: u.is_admin })
+        Ok(Principal::User { id: u.id, name: u.name, is_admin: u.is_admin, access_key: Some(key_id.to_string()) })
     }
 
     fn unseal_secret(&self, sealed: &[u8]) -> Result<String> {
@@ -277,7 +276,7 @@ impl Identity {
             return Err(IdentityError::Signature(e.to_string()));
         }
         let _ = self.meta.touch_access_key(&key.id, self.clock_now()).await;
-        self.user_principal(&key.user).await
+        self.access_key_principal(&key.user, &key.id).await
     }
 
     pub(crate) fn forget_credentials(&self) {

@@ -328,7 +328,7 @@ impl Identity {
             Principal::Token { subject, .. } => {
                 let principal = match subject.strip_prefix("user/") {
                     Some(name) => match self.meta.get_user(name).await? {
-                        Some(u) => Principal::User { id: u.id, name: u.name, is_admin: u.is_admin },
+                        Some(u) => Principal::user(u),
                         None => Principal::Anonymous,
                     },
                     None => Principal::Anonymous,

@@ -14,6 +14,9 @@ pub enum Principal {
         id: String,
         name: String,
         is_admin: bool,
+        /// The access key the request was signed or authenticated with; `None` for a password, a login
+        /// password or a console session. Usage is metered per access key; permissions are the user's.
+        access_key: Option<String>,
     },
     /// A robot token: never more than its owner may do, and only what its scope allows.
     Robot {
@@ -49,6 +52,11 @@ impl Grant {
 }
 
 impl Principal {
+    /// The user `u`, authenticated by a credential other than an access key.
+    pub fn user(u: berth_meta::identity::User) -> Principal {
+        Principal::User { id: u.id, name: u.name, is_admin: u.is_admin, access_key: None }
+    }
+
     /// How the principal appears in logs, audit records and token subjects.
     pub fn label(&self) -> String {
         match self {

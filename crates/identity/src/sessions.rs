@@ -38,7 +38,7 @@ impl Identity {
         if !s.opened_with(&credential_stamp(&u)) {
             return Err(IdentityError::BadCredentials);
         }
-        Ok((Principal::User { id: u.id, name: u.name, is_admin: u.is_admin }, s))
+        Ok((Principal::user(u), s))
     }
 }
 

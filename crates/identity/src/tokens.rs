@@ -189,8 +189,9 @@ impl Identity {
         Ok(IssuedToken { token, expires_in: self.config.token_ttl, issued_at: now })
     }
 
-    /// Checks a download token for the blob `digest` of `repo`.
-    pub fn verify_download_token(&self, token: &str, repo: &str, digest: &str) -> Result<()> {
+    /// Checks a download token for the blob `digest` of `repo`; returns whom it was issued to (the
+    /// [`Principal::label`] of the caller of `GetDownloadUrlForLayer`).
+    pub fn verify_download_token(&self, token: &str, repo: &str, digest: &str) -> Result<String> {
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
         let claims = token::verify_registry_token_issued_by(
             &keys,
@@ -203,7 +204,7 @@ impl Identity {
         let want = format!("{repo}@{digest}");
         let granted =
             claims.access.iter().any(|a| a.kind == "blob" && a.name == want && a.actions.iter().any(|x| x == "pull"));
-        if granted { Ok(()) } else { Err(IdentityError::BadCredentials) }
+        if granted { Ok(claims.sub) } else { Err(IdentityError::BadCredentials) }
     }
 }
 

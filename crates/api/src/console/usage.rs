@@ -1,11 +1,14 @@
 //! The usage report (`/console/usage`): what each repository stores (bytes of its blobs and manifests,
 //! manifests) and moves (bytes pushed and pulled, pulls), now and day by day, as SVG charts beside tables.
-//! Decided as `berth:GetUsage` on `*`: the figures of every repository (what a metering report will show).
+//! Below them, the metering report of the same days (`GetUsageReport`): requests, bytes in and out, stored
+//! GB-months and their cost, grouped by repository, principal, namespace or operation.
+//! Decided as `berth:GetUsage` on `*`: the figures of every repository, like the admin API's report.
 
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
 use berth_oci::RepositoryName;
+use berth_registry::meter::{GroupBy, ReportLine, UsageReport};
 
 use super::charts::{self, Series};
 use super::form::Form;
@@ -24,6 +27,8 @@ pub struct UsageQuery {
     pub repository: Option<RepositoryName>,
     pub days: u32,
     pub after: Option<String>,
+    /// How the metering report groups its lines.
+    pub group: GroupBy,
 }
 
 impl UsageQuery {
@@ -40,7 +45,13 @@ impl UsageQuery {
             Some(other) => return Err(NoRoute::BadRequest(format!("days must be 7, 30 or 90, not {other:?}"))),
         };
         let after = query.get("after").filter(|a| !a.is_empty()).map(str::to_string);
-        Ok(UsageQuery { repository, days, after })
+        let group = match query.get("group").filter(|g| !g.is_empty()) {
+            None => GroupBy::Repository,
+            Some(g) => GroupBy::parse(g).ok_or_else(|| {
+                NoRoute::BadRequest(format!("group must be repository, principal, namespace or operation, not {g:?}"))
+            })?,
+        };
+        Ok(UsageQuery { repository, days, after, group })
     }
 }
 
@@ -62,6 +73,67 @@ pub struct RepositoryRow {
     pub pulls: u64,
 }
 
+/// A line of the metering report, formatted.
+pub struct MeteredRow {
+    pub key: String,
+    pub requests: u64,
+    pub bytes_in: String,
+    pub bytes_out: String,
+    /// GB-months stored, `—` for groupings without storage.
+    pub stored: String,
+    /// Dollars, empty without a price sheet.
+    pub cost: String,
+}
+
+impl MeteredRow {
+    fn of(l: &ReportLine) -> MeteredRow {
+        MeteredRow {
+            key: if l.key.is_empty() { "—".into() } else { l.key.clone() },
+            requests: l.requests,
+            bytes_in: size(l.bytes_in),
+            bytes_out: size(l.bytes_out),
+            stored: l.gb_months().map(|g| format!("{g:.4}")).unwrap_or_else(|| "—".into()),
+            cost: l.cost.map(|c| format!("{c:.2}")).unwrap_or_default(),
+        }
+    }
+}
+
+/// The metering report of the page's days, as the template shows it.
+pub struct Metered {
+    pub group: &'static str,
+    pub chart: String,
+    pub rows: Vec<MeteredRow>,
+    pub total: MeteredRow,
+    pub priced: bool,
+    /// The registry's deduplicated storage over the days, and its cost.
+    pub deduplicated: String,
+}
+
+impl Metered {
+    fn of(r: &UsageReport) -> Metered {
+        // The biggest movers first in the chart; the table stays in key order.
+        let mut top: Vec<&ReportLine> = r.lines.iter().collect();
+        top.sort_by_key(|l| std::cmp::Reverse(l.bytes_out));
+        top.truncate(15);
+        let chart = charts::hbars(
+            &format!("Bytes served per {} (the 15 largest)", r.group_by.as_str()),
+            "chart-metered",
+            &top.iter().map(|l| MeteredRow::of(l).key).collect::<Vec<_>>(),
+            &top.iter().map(|l| l.bytes_out).collect::<Vec<_>>(),
+            &size,
+        );
+        let cost = r.deduplicated_cost().map(|c| format!(", {c:.2} USD")).unwrap_or_default();
+        Metered {
+            group: r.group_by.as_str(),
+            chart,
+            rows: r.lines.iter().map(MeteredRow::of).collect(),
+            total: MeteredRow::of(&r.total),
+            priced: r.pricing.is_some(),
+            deduplicated: format!("{:.4} GB-months{cost}", berth_registry::meter::gb_months(r.deduplicated_byte_hours)),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "usage.html")]
 pub struct UsagePage {
@@ -77,6 +149,7 @@ pub struct UsagePage {
     pub repositories_chart: String,
     pub rows: Vec<RepositoryRow>,
     pub next: Option<String>,
+    pub metered: Metered,
 }
 
 fn day_label(day: i64) -> String {
@@ -158,6 +231,7 @@ pub async fn page(ctx: &Ctx<'_>, q: &UsageQuery) -> Result<Response, Failure> {
         })
         .collect();
     let (blobs, blob_bytes) = registry.blob_totals().await.map_err(Failure::fault)?;
+    let metered = Metered::of(&metered_report(ctx, q).await?);
     let page = UsagePage {
         chrome: ctx.chrome.clone(),
         repository: q.repository.as_ref().map(|r| r.to_string()).unwrap_or_default(),
@@ -171,6 +245,19 @@ pub async fn page(ctx: &Ctx<'_>, q: &UsageQuery) -> Result<Response, Failure> {
         repositories_chart,
         rows,
         next,
+        metered,
     };
     Ok(html(StatusCode::OK, &page))
+}
+
+/// The metering report of the page's days (whole UTC days, today included).
+async fn metered_report(ctx: &Ctx<'_>, q: &UsageQuery) -> Result<UsageReport, Failure> {
+    let registry = &ctx.app.registry;
+    // What this node counted but has not written yet is part of the answer.
+    if let Err(e) = registry.meter().flush().await {
+        tracing::warn!(error = %e, "writing metering counts before a report failed");
+    }
+    let today = registry.now() - registry.now().rem_euclid(berth_meta::DAY);
+    let from = today - i64::from(q.days.saturating_sub(1)) * berth_meta::DAY;
+    registry.usage_report(from, today + berth_meta::DAY, q.group).await.map_err(Failure::fault)
 }

@@ -69,10 +69,11 @@ pub async fn dispatch(
 pub async fn download(
     State(app): State<Arc<AppState>>,
     axum::extract::Path(rest): axum::extract::Path<String>,
-    method: Method,
-    headers: HeaderMap,
     RawQuery(query): RawQuery,
+    request: axum::extract::Request,
 ) -> Response {
+    let ip = crate::authn::client_ip(&request);
+    let (method, headers) = (request.method().clone(), request.headers().clone());
     let params = Params::parse(query.as_deref());
     let denied = || ApiError::new(berth_oci::ErrorCode::Denied, "the download URL is invalid or has expired");
     let result = async {
@@ -80,9 +81,10 @@ pub async fn download(
             return Err(ApiError::new(berth_oci::ErrorCode::NameInvalid, "not a layer download URL"));
         };
         let token = params.get("token").ok_or_else(denied)?;
-        app.identity.verify_download_token(token, name.as_str(), &digest.to_string()).map_err(|_| denied())?;
-        crate::meter::note_repository(name.as_str());
-        let req = Req { caller: Caller::anonymous(None, app.tls), method, headers, params: Params::default() };
+        let issued_to =
+            app.identity.verify_download_token(token, name.as_str(), &digest.to_string()).map_err(|_| denied())?;
+        crate::meter::note_download(&app, &issued_to, ip, name.as_str());
+        let req = Req { caller: Caller::anonymous(ip, app.tls), method, headers, params: Params::default() };
         blobs::get(&app.registry, &name, &digest, &req).await
     };
     result.await.unwrap_or_else(IntoResponse::into_response)

@@ -271,7 +271,7 @@ async fn console_usage_report_shows_storage_and_transfer() {
     let admin = Browser::sign_in(&s, "admin", ADMIN_PASSWORD).await;
     let (status, page) = admin.get("/console/usage").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(page.matches("<svg class=\"chart\"").count(), 4, "storage, transfer, pulls, per repository");
+    assert_eq!(page.matches("<svg class=\"chart\"").count(), 5, "storage, transfer, pulls, per repository, metered");
     assert!(page.contains(">usage/one<") && page.contains(">usage/two<"), "{page}");
     assert!(page.contains("<circle class=\"point\""), "today's storage snapshot is on the line");
     // Transfer counted today: usage/one had one pull and bytes in.
@@ -283,6 +283,20 @@ async fn console_usage_report_shows_storage_and_transfer() {
     assert!(cells[1].contains("KiB"), "stored today: {cells:?}");
     assert_eq!(cells[2], "1", "one image: {cells:?}");
     assert!(cells[5].starts_with('1'), "one pull today: {cells:?}");
+    // The metering report of the same days: the pull was made with the administrator's password, an admin
+    // API call with its access key, each on its own line.
+    s.admin("ListUsers", json!({})).await;
+    let metered =
+        |page: &str| page.split("id=\"metered-table\"").nth(1).unwrap_or_else(|| panic!("{page}")).to_string();
+    assert!(metered(&page).contains("<td>usage/one</td>"), "{page}");
+    let (status, by_principal) = admin.get("/console/usage?group=principal").await;
+    assert_eq!(status, StatusCode::OK);
+    let admin_key = format!("<td>arn:aws:iam::000000000000:user/admin/access-key/{}</td>", ADMIN_KEY.0);
+    assert!(metered(&by_principal).contains(&admin_key), "{by_principal}");
+    assert!(metered(&by_principal).contains("<td>arn:aws:iam::000000000000:user/admin</td>"), "{by_principal}");
+    let (_, by_operation) = admin.get("/console/usage?group=operation").await;
+    assert!(metered(&by_operation).contains("<td>GET /v2/{name}/manifests/{reference}</td>"), "{by_operation}");
+    assert_eq!(admin.get("/console/usage?group=day").await.0, StatusCode::BAD_REQUEST);
     assert_eq!(admin.get("/console/usage?days=12").await.0, StatusCode::BAD_REQUEST);
     assert_eq!(admin.get("/console/usage?repository=usage/none").await.0, StatusCode::NOT_FOUND);
 }

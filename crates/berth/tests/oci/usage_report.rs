@@ -178,7 +178,9 @@ async fn usage_report_by_principal_repository_operation_and_namespace() {
     assert_eq!(moved(line(&by_principal, &arn("alice"))), alice.moved, "{by_principal:#}");
     assert_eq!(moved(line(&by_principal, &arn("bob"))), bob.moved);
     assert_eq!(moved(line(&by_principal, "ip:127.0.0.1")), anonymous.moved);
-    assert!(line(&by_principal, &arn("admin"))["requests"].as_u64().unwrap() >= 5, "the administrator's calls");
+    // The administrator calls the admin API with its access key: metered under the key.
+    let admin_key = format!("{}/access-key/{}", arn("admin"), ADMIN_KEY.0);
+    assert!(line(&by_principal, &admin_key)["requests"].as_u64().unwrap() >= 5, "the administrator's calls");
     assert!(line(&by_principal, &arn("alice"))["byteHoursStored"].is_null(), "storage has no principal");
 
     let by_repo = report(&s, &today, &today, "repository").await;
@@ -276,4 +278,43 @@ async fn usage_report_by_principal_repository_operation_and_namespace() {
         let (status, body) = s.admin_as(Some(ADMIN_KEY), "GetUsageReport", &bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     }
+}
+
+/// Requests signed with an access key are metered under that key (a user's keys are told apart); a layer
+/// download URL's bytes under the principal the URL was issued to, whoever fetches it.
+#[tokio::test]
+async fn access_keys_and_download_urls_are_metered_under_their_principal() {
+    let clock = TestClock::new();
+    let s = Server::start_env(&[("BERTH_TEST_CLOCK_FILE", clock.path())]);
+    let (digest, layer) = {
+        let layer = bytes(3, 70_001);
+        s.push_image("dl/app", "v1", &layer).await;
+        (Digest::sha256_of(&layer), layer)
+    };
+    s.admin("CreateUser", json!({"userName": "carol", "password": "carol-password"})).await;
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": ["ecr:GetDownloadUrlForLayer"], "Resource": "arn:aws:ecr:*:*:repository/dl/*"}]});
+    s.admin("PutPolicy", json!({"target": {"user": "carol"}, "policyText": policy.to_string()})).await;
+    let key = s.admin("CreateAccessKey", json!({"userName": "carol"})).await;
+    let (id, secret) = (key["accessKeyId"].as_str().unwrap(), key["secretAccessKey"].as_str().unwrap());
+
+    let target = ("x-amz-target", "AmazonEC2ContainerRegistry_V20150921.GetDownloadUrlForLayer");
+    let body = json!({"repositoryName": "dl/app", "layerDigest": digest.to_string()});
+    let r = s.signed_post(Some((id, secret)), "ecr", "/", &[target], &body).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let answer = r.bytes().await.unwrap();
+    let url = serde_json::from_slice::<Value>(&answer).unwrap()["downloadUrl"].as_str().unwrap().to_string();
+    let got = anonymous_client().get(&url).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(got.as_ref(), &layer[..]);
+
+    let today = day(clock.now());
+    let by_principal = report(&s, &today, &today, "principal").await;
+    let carol = "arn:aws:iam::000000000000:user/carol";
+    let with_key = moved(line(&by_principal, &format!("{carol}/access-key/{id}")));
+    let ecr_in = serde_json::to_vec(&body).unwrap().len() as u64;
+    assert_eq!(with_key, Moved { requests: 1, bytes_in: ecr_in, bytes_out: answer.len() as u64 }, "{by_principal:#}");
+    let download = moved(line(&by_principal, carol));
+    assert_eq!(download, Moved { requests: 1, bytes_in: 0, bytes_out: layer.len() as u64 }, "{by_principal:#}");
+    let by_repo = report(&s, &today, &today, "repository").await;
+    assert!(moved(line(&by_repo, "dl/app")).bytes_out >= layer.len() as u64, "the download is the repository's");
 }
