@@ -7,11 +7,13 @@
 //! - [`secret`]: generated credentials (access keys, robot tokens) and constant-time comparison.
 //! - [`sealed`]: authenticated encryption of secrets that must be recoverable (SigV4 secret keys).
 //! - [`token`]: signed, short-lived tokens (registry bearer tokens, login passwords) with key rotation.
+//! - [`signing`]: image signatures in cosign's formats (keys, the simple signing payload).
 //! - [`sigv4`]: AWS Signature Version 4 verification (server) and signing (berth's CLI).
 
 pub mod password;
 pub mod policy;
 pub mod sealed;
 pub mod secret;
+pub mod signing;
 pub mod sigv4;
 pub mod token;
