@@ -73,6 +73,10 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
     }
     let meta = stores.meta.clone();
     let identity = open_identity(&config, stores.meta).await?;
+    // Managed image signing keys are sealed with the same master key as every other stored secret.
+    if let Some(master) = crate::stores::existing_master_key(&config.data_dir)? {
+        registry.enable_signing(master);
+    }
     // A repository created from a creation template may carry a repository policy: this node forgets what
     // it cached about that repository's policies at once.
     let forget = Arc::downgrade(&identity);

@@ -25,6 +25,7 @@ pub mod deleted;
 pub mod exclusions;
 pub mod gc;
 pub mod identity;
+pub mod image_signing;
 pub mod jobs;
 pub mod lifecycle;
 pub mod meter;
@@ -367,6 +368,7 @@ pub trait MetaStore:
     + archive::ImageStorageStore
     + ratelimits::RateLimitStore
     + meter::MeterStore
+    + image_signing::ImageSigningKeyStore
 {
 }
 impl<T> MetaStore for T where
@@ -392,5 +394,6 @@ impl<T> MetaStore for T where
         + archive::ImageStorageStore
         + ratelimits::RateLimitStore
         + meter::MeterStore
+        + image_signing::ImageSigningKeyStore
 {
 }

@@ -29,6 +29,7 @@ mod recovery;
 mod repositories;
 pub mod scanning;
 mod settings;
+pub mod signing;
 pub mod templates;
 mod uploads;
 mod usage;
@@ -119,6 +120,8 @@ pub struct Registry {
     created_hooks: templates::CreatedHooks,
     /// How long deleted images and repositories stay restorable (zero: deletes are final).
     soft_delete_window: std::time::Duration,
+    /// Signing keys' master key, and the caches of keys, requirements and verdicts.
+    signing: Arc<signing::SigningState>,
 }
 
 impl Registry {
@@ -142,12 +145,14 @@ impl Registry {
             instance: uuid::Uuid::new_v4().to_string().into(),
             created_hooks: Default::default(),
             soft_delete_window: std::time::Duration::ZERO,
+            signing: Default::default(),
         };
         // Built-in kinds; other kinds are registered by whoever builds the registry.
         registry.register_job_handler(Arc::new(scanning::ScanHandler));
         registry.register_job_handler(archive::handler());
         registry.register_job_handler(Arc::new(gc_jobs::GcHandler));
         registry.register_job_handler(Arc::new(lifecycle::PreviewHandler));
+        registry.register_job_handler(Arc::new(signing::SignHandler));
         registry
     }
 

@@ -117,6 +117,7 @@ impl Registry {
                 });
             }
             self.check_pull_policy(repo, &m.digest).await?;
+            self.check_signature_requirement(repo, &m).await?;
         }
         if let ManifestRead::Pull { by } = purpose {
             self.pulls.record_pull(repo, &m.digest, by, self.now(), m.content.len() as u64);

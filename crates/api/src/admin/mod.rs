@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 
 mod deleted;
 mod jobs;
+mod signing;
 mod storage;
 mod usage;
 
@@ -237,6 +238,8 @@ enum Operation {
     RestoreRepository(RepositoryName),
     /// Metered usage over a range of days, grouped.
     GetUsageReport(usage::ReportRange),
+    /// Signing keys and signature requirements.
+    Signing(signing::SigningOp),
 }
 
 /// What an operation needs before it runs.
@@ -358,9 +361,12 @@ impl Operation {
                 &input::<RepositoryInput>(b)?.repository_name,
                 "repositoryName",
             )?),
-            other => {
-                return Err(AwsError::new(ErrorType::UnknownAdminOperation, format!("no operation {other:?}")));
-            }
+            other => match signing::SigningOp::parse(other, b)? {
+                Some(op) => Operation::Signing(op),
+                None => {
+                    return Err(AwsError::new(ErrorType::UnknownAdminOperation, format!("no operation {other:?}")));
+                }
+            },
         })
     }
 
@@ -428,11 +434,15 @@ impl Operation {
             Operation::RestoreRepository(r) => on("berth:RestoreRepository", Target::Repository(r.clone())),
             // The report covers every repository and principal: the registry's, as the console's usage page.
             Operation::GetUsageReport(_) => on("berth:GetUsage", Target::Registry),
+            Operation::Signing(op) => Ok(Declared::All(op.required())),
         }
     }
 
     /// Whether the operation only reads (reads are not audited unless refused).
     fn reads(&self) -> bool {
+        if let Operation::Signing(op) = self {
+            return op.reads();
+        }
         matches!(
             self,
             Operation::ListUsers
@@ -720,6 +730,7 @@ async fn run(app: &AppState, caller: &Caller, ok: &Authorized, op: Operation) ->
         Operation::ListDeletedRepositories => deleted::list_repositories(app).await?,
         Operation::RestoreRepository(repo) => deleted::restore_repository(app, &repo).await?,
         Operation::GetUsageReport(r) => usage::report(app, r).await?,
+        Operation::Signing(op) => op.run(app).await?,
         Operation::ListAuditEvents(i) => {
             let limit = i.limit.unwrap_or(100).min(1000) as u32;
             let events = id.list_audit(ok, i.after, limit).await.map_err(identity)?;

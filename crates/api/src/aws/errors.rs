@@ -52,6 +52,7 @@ pub enum ErrorType {
     ImageStorageClassUpdateNotSupported,
     ExclusionAlreadyExists,
     ExclusionNotFound,
+    SigningConfigurationNotFound,
     Validation,
     Server,
     // AWS JSON protocol and authentication errors, common to all AWS services.
@@ -99,6 +100,7 @@ impl ErrorType {
             ErrorType::ImageStorageClassUpdateNotSupported => "ImageStorageClassUpdateNotSupportedException",
             ErrorType::ExclusionAlreadyExists => "ExclusionAlreadyExistsException",
             ErrorType::ExclusionNotFound => "ExclusionNotFoundException",
+            ErrorType::SigningConfigurationNotFound => "SigningConfigurationNotFoundException",
             ErrorType::Validation => "ValidationException",
 
             ErrorType::RepositoryPolicyNotFound => "RepositoryPolicyNotFoundException",
@@ -147,6 +149,7 @@ impl ErrorType {
             | ErrorType::LifecyclePolicyPreviewInProgress
             | ErrorType::TemplateAlreadyExists
             | ErrorType::TemplateNotFound
+            | ErrorType::SigningConfigurationNotFound
             | ErrorType::ImageAlreadyExists
             | ErrorType::ImageTagAlreadyExists
             | ErrorType::ImageDigestDoesNotMatch
@@ -345,7 +348,8 @@ impl IntoResponse for AwsError {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorType; 40] = [
+    const ALL: [ErrorType; 41] = [
+        ErrorType::SigningConfigurationNotFound,
         ErrorType::TemplateAlreadyExists,
         ErrorType::TemplateNotFound,
         ErrorType::LifecyclePolicyNotFound,

@@ -36,6 +36,9 @@ const ON_REGISTRY: &[&str] = &[
     "RegisterPullTimeUpdateExclusion",
     "DeregisterPullTimeUpdateExclusion",
     "ListPullTimeUpdateExclusions",
+    "PutSigningConfiguration",
+    "GetSigningConfiguration",
+    "DeleteSigningConfiguration",
 ];
 
 /// Operations on the repository in `repositoryName`.
@@ -66,6 +69,7 @@ const ON_REPOSITORY: &[&str] = &[
     "StartLifecyclePolicyPreview",
     "GetLifecyclePolicyPreview",
     "UpdateImageStorageClass",
+    "DescribeImageSigningStatus",
     // ECR Public's (see `catalog.rs`).
     "GetRepositoryCatalogData",
     "PutRepositoryCatalogData",

@@ -589,6 +589,7 @@ pub async fn put(ctx: &Ctx<'_>, input: &Input<'_>) -> Result<Value, AwsError> {
     };
     ctx.audit("ecr:PutImage", &resource, outcome, status).await;
     let pushed = result?;
+    registry.sign_on_push(&name, &pushed.digest, &ctx.host).await;
     let stored = registry
         .get_manifest(&name, &Reference::Digest(pushed.digest.clone()), ManifestRead::Inspect)
         .await

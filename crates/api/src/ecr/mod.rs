@@ -26,6 +26,7 @@ pub(crate) mod policies;
 pub(crate) mod registry;
 pub(crate) mod repositories;
 mod scans;
+mod signing;
 mod tags;
 mod templates;
 
@@ -233,6 +234,10 @@ async fn dispatch(ctx: &Ctx<'_>, operation: &str, input: &Input<'_>) -> Result<V
         "RegisterPullTimeUpdateExclusion" => exclusions::register(ctx, input).await,
         "DeregisterPullTimeUpdateExclusion" => exclusions::deregister(ctx, input).await,
         "ListPullTimeUpdateExclusions" => exclusions::list(ctx, input).await,
+        "PutSigningConfiguration" => signing::put(ctx, input).await,
+        "GetSigningConfiguration" => signing::get(ctx, input).await,
+        "DeleteSigningConfiguration" => signing::delete(ctx, input).await,
+        "DescribeImageSigningStatus" => signing::describe_image_signing_status(ctx, input).await,
         "GetRepositoryCatalogData" => catalog::get(ctx, input).await,
         "PutRepositoryCatalogData" => catalog::put(ctx, input).await,
         other => Err(AwsError::server(&format!("{other} declares its access but has no handler"))),

@@ -94,8 +94,10 @@ pub const IMPLEMENTED: &[&str] = &[
     "DeleteRepository",
     "DeleteRepositoryCreationTemplate",
     "DeleteRepositoryPolicy",
+    "DeleteSigningConfiguration",
     "DeregisterPullTimeUpdateExclusion",
     "DescribeImageScanFindings",
+    "DescribeImageSigningStatus",
     "DescribeImages",
     "DescribeRegistry",
     "DescribeRepositories",
@@ -108,6 +110,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "GetRegistryPolicy",
     "GetRegistryScanningConfiguration",
     "GetRepositoryPolicy",
+    "GetSigningConfiguration",
     "InitiateLayerUpload",
     "ListImageReferrers",
     "ListImages",
@@ -120,6 +123,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "PutLifecyclePolicy",
     "PutRegistryPolicy",
     "PutRegistryScanningConfiguration",
+    "PutSigningConfiguration",
     "RegisterPullTimeUpdateExclusion",
     "SetRepositoryPolicy",
     "StartImageScan",
@@ -138,8 +142,6 @@ pub fn feature_of(operation: &str) -> &'static str {
         "replication"
     } else if has(&["PullThroughCache"]) {
         "pull-through caching"
-    } else if has(&["Signing"]) {
-        "image signing"
     } else {
         "this operation"
     }

@@ -11,7 +11,11 @@ use super::input::{Input, decode_token, encode_token};
 
 /// `imageId` of the scan operations: the image's digest (by `imageDigest`, else `imageTag`), and the id
 /// echoed back.
-async fn image(ctx: &Ctx<'_>, name: &RepositoryName, input: &Input<'_>) -> Result<(Digest, Value), AwsError> {
+pub(super) async fn image(
+    ctx: &Ctx<'_>,
+    name: &RepositoryName,
+    input: &Input<'_>,
+) -> Result<(Digest, Value), AwsError> {
     let id = input.required("imageId", input.opt_object("imageId")?)?;
     let (digest, tag) = (id.opt_str("imageDigest")?, id.opt_str("imageTag")?);
     let reference = match (digest, tag) {

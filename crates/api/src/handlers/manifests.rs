@@ -55,6 +55,9 @@ pub async fn put(r: &Registry, name: &RepositoryName, reference: &Reference, req
         .map(|t| t.parse::<Tag>().map_err(|e| ApiError::new(ErrorCode::TagInvalid, format!("tag {t:?}: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
     let pushed = r.put_manifest(name, reference, &tags, headers::content_type(&req.headers), body.to_vec()).await?;
+    // Signatures name the repository as clients reach it: the host this push came to.
+    let host = req.headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    r.sign_on_push(name, &pushed.digest, host).await;
     let mut h = vec![
         ("location", format!("/v2/{name}/manifests/{}", pushed.digest)),
         ("docker-content-digest", pushed.digest.to_string()),

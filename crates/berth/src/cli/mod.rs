@@ -95,6 +95,9 @@ pub enum AdminCommand {
     /// Repository creation templates (ECR's): what a repository created by a push starts with.
     #[command(subcommand)]
     Templates(TemplatesCommand),
+    /// Image signing (cosign format): keys, "only signed images may be pulled", an image's signing status.
+    #[command(subcommand)]
+    Signing(SigningCommand),
     /// Scan an image for known vulnerabilities now (ECR's StartImageScan).
     Scan(ScanArgs),
     /// Show an image's vulnerability findings (ECR's DescribeImageScanFindings).
@@ -289,6 +292,66 @@ pub enum QuotaCommand {
     },
     /// Remove a quota.
     Delete { prefix: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SigningCommand {
+    /// Create a signing key berth keeps (ECDSA P-256; the private key sealed with the master key). Prints
+    /// the public key; `--export` also writes the key pair in cosign's format (PREFIX.key, encrypted with
+    /// the passphrase file's first line, and PREFIX.pub), as `skopeo copy --sign-by-sigstore-private-key`
+    /// and a policy.json `keyPath` read them.
+    CreateKey {
+        #[arg(long)]
+        name: String,
+        #[arg(long, requires = "passphrase_file")]
+        export: bool,
+        /// The passphrase that encrypts the exported private key (its first line).
+        #[arg(long)]
+        passphrase_file: Option<std::path::PathBuf>,
+        /// Where the exported files go: PREFIX.key and PREFIX.pub (default: the key's name).
+        #[arg(long)]
+        output_key_prefix: Option<String>,
+    },
+    /// Trust a client's public key (PEM `PUBLIC KEY`, e.g. cosign.pub): images it signed count as signed.
+    TrustKey {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        public_key_file: std::path::PathBuf,
+    },
+    /// List signing keys.
+    ListKeys {
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a signing key.
+    DeleteKey {
+        #[arg(long)]
+        name: String,
+    },
+    /// Only images signed by one of these keys may be pulled, from the repository (or every repository
+    /// without a requirement of its own); `--off` removes the requirement.
+    Require {
+        #[arg(long)]
+        repository: Option<String>,
+        /// Key names (repeat or separate with commas).
+        #[arg(long = "key", value_delimiter = ',', required_unless_present = "off", conflicts_with = "off")]
+        keys: Vec<String>,
+        #[arg(long)]
+        off: bool,
+    },
+    /// Show the signature requirement of a repository (or the registry's).
+    Requirement {
+        #[arg(long)]
+        repository: Option<String>,
+    },
+    /// An image's signing status per signing rule (ECR's DescribeImageSigningStatus).
+    Status {
+        repository: String,
+        /// A tag or a digest (sha256:...).
+        image: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -562,6 +625,7 @@ async fn dispatch(global: GlobalArgs, command: AdminCommand) -> Result<(), CliEr
         AdminCommand::Quota(c) => commands::quotas::run(&client, c).await,
         AdminCommand::Usage(c) => commands::usage::run(&client, c).await,
         AdminCommand::Templates(c) => commands::templates::run(&client, c).await,
+        AdminCommand::Signing(c) => commands::signing::run(&client, c).await,
         AdminCommand::Scan(a) => commands::scans::scan(&client, a).await,
         AdminCommand::Findings(a) => commands::scans::findings(&client, a).await,
         AdminCommand::Images(ImagesArgs { command: Some(c), .. }) => commands::deleted::images(&client, c).await,

@@ -22,6 +22,7 @@ mod catalog;
 mod concurrency;
 mod gc;
 mod identity;
+mod image_signing;
 mod jobs;
 mod lifecycle;
 mod manifests;
@@ -51,6 +52,7 @@ pub use identity::{
     access_keys, audit_log, audit_search, concurrent_identity_writes, groups, identity_pages, robot_tokens,
     signing_keys, user_deletion_cascades, users,
 };
+pub use image_signing::image_signing_keys;
 pub use jobs::{job_cancellation, job_claims, job_counts, job_dedup, job_lease_release, job_retention, job_retries};
 pub use lifecycle::lifecycle_policies;
 pub use manifests::{
@@ -119,6 +121,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     image_storage_states(store).await;
     rate_limit_counts(store).await;
     meter(store).await;
+    image_signing_keys(store).await;
     // Last: it ends every lease still held, whichever check took it.
     job_lease_release(store).await;
 }

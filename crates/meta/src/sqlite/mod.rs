@@ -51,6 +51,7 @@ mod deleted;
 mod exclusions;
 mod gc;
 mod groups;
+mod image_signing;
 mod jobs;
 mod lifecycle;
 mod manifests;

@@ -33,6 +33,8 @@ pub fn is_scannable(parsed: &ParsedManifest) -> bool {
     !parsed.kind.is_index()
         && !parsed.layers.is_empty()
         && matches!(parsed.artifact_type.as_deref(), Some(OCI_CONFIG | DOCKER_CONFIG))
+        // A cosign signature manifest has an image config but only signature payloads as layers.
+        && !parsed.layers.iter().all(|l| l.media_type == berth_auth::signing::payload::SIMPLE_SIGNING_MEDIA_TYPE)
 }
 
 /// An image's latest scan with its decoded findings.

@@ -13,6 +13,7 @@ pub mod quotas;
 pub mod repos;
 pub mod scans;
 pub mod session;
+pub mod signing;
 pub mod templates;
 pub mod tokens;
 pub mod usage;
