@@ -17,8 +17,9 @@ log() { printf '[install-deps] %s\n' "$*"; }
 apt_packages=(skopeo podman buildah busybox-static docker-registry umoci curl ca-certificates awscli debootstrap
     postgresql chromium chromium-driver haproxy prometheus)
 # PyPI packages: the oras SDK (e2e), boto3 and awscli (ECR-compatible API tests), selenium (console tests),
-# moto's S3 API server (the S3 blob backend's tests start `moto_server`).
-pip_packages=(oras boto3 awscli selenium 'moto[server]')
+# moto's S3 API server (the S3 blob backend's tests start `moto_server`), PyNaCl and cryptography (the signing
+# e2e case reads and makes cosign-format keys and signatures with them where skopeo cannot).
+pip_packages=(oras boto3 awscli selenium 'moto[server]' pynacl cryptography)
 
 install_apt() {
     local missing=() p
@@ -53,7 +54,7 @@ install_apt() {
 }
 
 install_pip() {
-    if python3 -c 'import oras.client, boto3, selenium, moto.server' 2>/dev/null && command -v aws >/dev/null &&
+    if python3 -c 'import oras.client, boto3, selenium, moto.server, nacl.secret, cryptography' 2>/dev/null && command -v aws >/dev/null &&
         command -v moto_server >/dev/null; then
         log "pip: ${pip_packages[*]} present"
         return 0

@@ -6,6 +6,10 @@ Used by the e2e cases to make images without pulling any base image.
         writes an OCI layout at DIR whose TAG is an image index with two children:
         linux/amd64 (Debian's static /bin/busybox, CMD prints "hello from amd64") and
         linux/arm64 (a text file only; never run). Prints the index digest.
+
+    python3 ocilayout.py single DIR TAG MESSAGE
+        writes (or adds to) an OCI layout at DIR whose TAG is one linux/amd64 image (Debian's static
+        /bin/busybox, CMD prints MESSAGE; MESSAGE makes the image distinct). Prints its digest.
 """
 
 import gzip
@@ -119,9 +123,30 @@ def build_multiarch(root, tag, busybox="/bin/busybox"):
     return write_index_manifest(root, [amd64, arm64], tag)
 
 
+def build_single(root, tag, message, busybox="/bin/busybox"):
+    init_layout(root)
+    with open(busybox, "rb") as f:
+        bb = f.read()
+    desc = add_image(root, "amd64", {"bin/busybox": (bb, 0o755)}, ["/bin/busybox", "echo", message])
+    desc.pop("platform")
+    desc["annotations"] = {REF_NAME: tag}
+    index_path = os.path.join(root, "index.json")
+    top = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
+    if os.path.exists(index_path):
+        with open(index_path) as f:
+            top = json.load(f)
+    top["manifests"] = [m for m in top["manifests"] if m.get("annotations", {}).get(REF_NAME) != tag] + [desc]
+    with open(index_path, "w") as f:
+        json.dump(top, f)
+    return desc["digest"]
+
+
 def main(argv):
     if len(argv) == 4 and argv[1] == "multiarch":
         print(build_multiarch(argv[2], argv[3]))
+        return 0
+    if len(argv) == 5 and argv[1] == "single":
+        print(build_single(argv[2], argv[3], argv[4]))
         return 0
     print(__doc__, file=sys.stderr)
     return 2

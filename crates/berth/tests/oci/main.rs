@@ -30,6 +30,7 @@ mod quotas;
 mod rate_limits;
 mod s3;
 mod scanning;
+mod signing;
 mod slowloris;
 mod soft_delete;
 mod templates;

@@ -79,10 +79,12 @@ impl JobHandler for SignHandler {
         let digest: Digest = p.digest.parse().map_err(|e| JobError::fatal(format!("digest: {e}")))?;
         match ctx.registry().sign_image(&repo, &digest, &p.key, &p.identity).await {
             Ok(signed) => Ok(JobOutcome::with_result(format!("signed {signed} manifest(s) with key {}", p.key))),
-            // What a retry cannot fix: the image or the key is gone, or the key cannot sign.
-            Err(e @ (RegistryError::ManifestUnknown(_) | RegistryError::InvalidSetting(_))) => {
-                Err(JobError::fatal(e.to_string()))
-            }
+            // What a retry cannot fix: the image or the key is gone, the key cannot sign, the repository is full.
+            Err(
+                e @ (RegistryError::ManifestUnknown(_)
+                | RegistryError::InvalidSetting(_)
+                | RegistryError::QuotaExceeded(_)),
+            ) => Err(JobError::fatal(e.to_string())),
             Err(e) => Err(JobError::retry(e.to_string())),
         }
     }

@@ -128,6 +128,11 @@ pub(super) fn ecr_operations(repo: &str, kind: Kind, layer: &str) -> Vec<(&'stat
         ("RegisterPullTimeUpdateExclusion", json!({"principalArn": NOBODY}), On::Registry, false),
         ("ListPullTimeUpdateExclusions", json!({}), On::Registry, false),
         ("DeregisterPullTimeUpdateExclusion", json!({"principalArn": NOBODY}), On::Registry, false),
+        // No rules: nothing of the matrix is signed.
+        ("PutSigningConfiguration", json!({"signingConfiguration": {"rules": []}}), On::Registry, false),
+        ("GetSigningConfiguration", json!({}), On::Registry, false),
+        ("DeleteSigningConfiguration", json!({}), On::Registry, false),
+        ("DescribeImageSigningStatus", json!({"repositoryName": repo, "imageId": {"imageTag": "v1"}}), r, false),
     ]
 }
 
@@ -219,6 +224,15 @@ pub(super) fn admin_operations(repo: &str, kind: Kind, n: usize) -> Vec<(&'stati
         ),
         ("ListDeletedRepositories", json!({}), "berth:ListDeletedRepositories", On::Registry),
         ("RestoreRepository", json!({"repositoryName": SCRATCH}), "berth:RestoreRepository", scratch),
+        // Signing: a name too short to be a key and a key that is not PEM change nothing when let through.
+        ("CreateSigningKey", json!({"keyName": "m"}), "berth:CreateSigningKey", On::Registry),
+        ("TrustSigningKey", json!({"keyName": "matrix_key", "publicKey": "x"}), "berth:TrustSigningKey", On::Registry),
+        ("ListSigningKeys", json!({}), "berth:ListSigningKeys", On::Registry),
+        ("DeleteSigningKey", json!({"keyName": "matrix_none"}), "berth:DeleteSigningKey", On::Registry),
+        // No keys: the scratch repository's requirement is removed (it had none).
+        ("PutSignatureRequirement", json!({"repositoryName": SCRATCH}), "berth:PutSignatureRequirement", scratch),
+        ("GetSignatureRequirement", json!({"repositoryName": repo}), "berth:GetSignatureRequirement", r),
+        ("GetSignatureRequirement", json!({}), "berth:GetSignatureRequirement", On::Registry),
     ]
 }
 
