@@ -22,6 +22,7 @@ mod fs;
 mod s3;
 #[cfg(any(test, feature = "testsuite"))]
 pub mod s3_server;
+pub mod sealed;
 #[cfg(any(test, feature = "testsuite"))]
 pub mod testsuite;
 
@@ -36,6 +37,7 @@ use tokio::io::AsyncRead;
 
 pub use fs::FsBlobStore;
 pub use s3::{S3BlobStore, S3Config, S3ConnectError};
+pub use sealed::SealedBlobStore;
 
 /// A change of the repository journal: a manifest or tag as it now is (`None`: removed).
 #[derive(Debug, Clone, PartialEq, Eq)]

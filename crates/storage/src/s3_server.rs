@@ -118,6 +118,11 @@ impl S3Server {
         }
     }
 
+    /// The directory s3s-fs serves (each bucket a directory in it, each object a file); `None` for moto.
+    pub fn root(&self) -> Option<&std::path::Path> {
+        self.root.as_ref().map(|r| r.path())
+    }
+
     /// Stops the server (SIGKILL); [`S3Server::restart`] starts it again on the same port.
     pub fn stop(&mut self) {
         let _ = self.child.kill();
