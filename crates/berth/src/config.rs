@@ -54,6 +54,16 @@ pub struct FileConfig {
     pub metering: FileMetering,
     #[serde(default)]
     pub pricing: FilePricing,
+    #[serde(default)]
+    pub encryption: FileEncryption,
+}
+
+/// Encryption at rest of the blobs berth stores (README "Encryption at rest").
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEncryption {
+    /// Off by default.
+    pub enabled: Option<bool>,
 }
 
 /// Metering of requests and bytes (`berth usage report`).
@@ -292,6 +302,9 @@ pub struct Config {
     pub connections: crate::connections::Limits,
     pub metadata: Metadata,
     pub storage: Storage,
+    /// Whether blobs are stored encrypted (`--encryption`, `BERTH_ENCRYPTION`, `[encryption] enabled`; off by
+    /// default). Blobs stored before it was enabled stay readable.
+    pub encryption: bool,
     /// Garbage collection's grace period (`BERTH_GC_GRACE`, `[gc] grace`).
     pub gc_grace: Duration,
     /// How often the collector runs (`BERTH_GC_INTERVAL`, `[gc] interval`); zero: only on request.
@@ -439,6 +452,8 @@ pub struct StorageOverrides {
     pub s3_redirect: Option<bool>,
     /// `AWS_REGION` (or `AWS_DEFAULT_REGION`).
     pub s3_region: Option<String>,
+    /// `--encryption` / `BERTH_ENCRYPTION`.
+    pub encryption: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -489,6 +504,7 @@ impl FileConfig {
             None => Metadata::Sqlite(data_dir.join("meta.db")),
         };
         let st = o.storage;
+        let encryption = st.encryption.or(self.encryption.enabled).unwrap_or(false);
         let storage = match st.url.or(self.storage.url).filter(|u| !u.is_empty()) {
             Some(url) => Storage::parse(&url)?,
             None => Storage::Fs(data_dir.clone()),
@@ -597,6 +613,7 @@ impl FileConfig {
                 free_transfer_out_gb: free_transfer_out_gb.unwrap_or(0.0),
             });
         Ok(Config {
+            encryption,
             metering: m.enabled.or(fm.enabled).unwrap_or(true),
             meter_retention,
             pricing,

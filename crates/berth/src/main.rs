@@ -78,6 +78,10 @@ struct StorageArgs {
     /// Answer blob downloads with a 307 redirect to a presigned S3 URL (true|false) [default: false].
     #[arg(long, env = "BERTH_S3_REDIRECT")]
     s3_redirect: Option<bool>,
+    /// Store blobs encrypted at rest (AES-256-GCM under keys derived from the master key) (true|false)
+    /// [default: false]. Blobs stored before it was enabled stay readable.
+    #[arg(long, env = "BERTH_ENCRYPTION")]
+    encryption: Option<bool>,
 }
 
 impl StorageArgs {
@@ -89,6 +93,7 @@ impl StorageArgs {
             s3_path_style: self.s3_path_style,
             s3_redirect: self.s3_redirect,
             s3_region: region,
+            encryption: self.encryption,
         }
     }
 }

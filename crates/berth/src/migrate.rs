@@ -61,8 +61,9 @@ pub async fn run(source: Config, target: Config) -> Result<(), BoxError> {
         eprintln!("berth migrate: the metadata was copied by an earlier run; checking the blobs");
     }
 
-    let from = stores::open_blobs(&source.storage).await?;
-    let to = stores::open_blobs(&target.storage).await?;
+    // Both sides read and write through the same master key (the target nodes start with it).
+    let from = stores::open_blobs(&source.storage, source.encryption.then_some(&key)).await?;
+    let to = stores::open_blobs(&target.storage, target.encryption.then_some(&key)).await?;
     let counts = copy_blobs(from.as_ref(), to.as_ref()).await?;
 
     let rows = if state == TargetState::Pending {

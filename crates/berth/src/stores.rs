@@ -12,7 +12,8 @@ use berth_meta::identity::IdentityMeta;
 use berth_meta::{MetaStore, PgMeta, SqliteMeta};
 use berth_registry::gc::GcSettings;
 use berth_registry::{Limits, Registry};
-use berth_storage::{BlobStore, FsBlobStore, S3BlobStore};
+use berth_storage::sealed::LocalKeys;
+use berth_storage::{BlobStore, FsBlobStore, S3BlobStore, SealedBlobStore};
 
 use crate::config::{Config, Metadata, Storage};
 
@@ -82,7 +83,8 @@ impl Meta {
 pub async fn open_stores(config: &Config) -> Result<Stores, BoxError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("creating data directory {}: {e}", config.data_dir.display()))?;
-    let blobs = open_blobs(&config.storage).await?;
+    let sealing = if config.encryption { Some(master_key(&config.data_dir)?) } else { None };
+    let blobs = open_blobs(&config.storage, sealing.as_ref()).await?;
     let meta = Meta::open(&config.metadata).await?;
     let limits = Limits {
         max_manifest_bytes: config.max_manifest_bytes,
@@ -103,8 +105,26 @@ pub async fn open_stores(config: &Config) -> Result<Stores, BoxError> {
     Ok(Stores { registry, meta })
 }
 
-/// Opens the blob store `--storage-url` names; an unreachable S3 bucket is an error naming what to fix.
-pub async fn open_blobs(storage: &Storage) -> Result<Arc<dyn BlobStore>, BoxError> {
+/// Opens the blob store `--storage-url` names; an unreachable S3 bucket is an error naming what to fix. With
+/// `sealing` (the master key), blobs are stored encrypted under a key-encryption key derived from it.
+pub async fn open_blobs(storage: &Storage, sealing: Option<&MasterKey>) -> Result<Arc<dyn BlobStore>, BoxError> {
+    let store = open_plain_blobs(storage).await?;
+    Ok(match sealing {
+        Some(master) => {
+            let keys = LocalKeys::new(DEFAULT_KEY, master.derive(DEFAULT_KEY_LABEL));
+            Arc::new(SealedBlobStore::new(store, Arc::new(keys)))
+        }
+        None => store,
+    })
+}
+
+/// The id of the registry's default key-encryption key (what `AES256` repositories use), as sealed blob headers
+/// name it.
+const DEFAULT_KEY: &str = "default";
+/// What the default key-encryption key is derived from the master key with (a new label is a new key).
+const DEFAULT_KEY_LABEL: &str = "berth blob key-encryption key: default, version 1";
+
+async fn open_plain_blobs(storage: &Storage) -> Result<Arc<dyn BlobStore>, BoxError> {
     match storage {
         Storage::Fs(dir) => {
             let store = FsBlobStore::open(dir.clone())

@@ -83,7 +83,16 @@ impl Registry {
         let referenced: HashSet<&Digest> = references.iter().map(|(_, _, blob)| blob).collect();
         for (digest, size) in &known {
             report.blobs_checked += 1;
-            let damage = match self.blobs.stat(digest).await? {
+            let stat = match self.blobs.stat(digest).await {
+                // An encrypted blob whose header cannot be read.
+                Err(berth_storage::StorageError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    self.damaged_blob(digest, &format!("cannot be decrypted ({e})"), options.repair, &mut report)
+                        .await?;
+                    continue;
+                }
+                other => other?,
+            };
+            let damage = match stat {
                 None => {
                     // Bytes a repository or a manifest needs are missing (lost, or quarantined as damaged) until
                     // the blob is pushed again. A blob neither needs any more is just gone.
@@ -97,11 +106,19 @@ impl Registry {
                 Some(actual) if actual != *size => Some(format!("is recorded with {size} bytes but holds {actual}")),
                 Some(_) if options.verify_digests => {
                     report.blobs_verified += 1;
-                    let reader = self.blobs.open(digest, None).await?.reader;
-                    let actual = crate::hash_reader(reader, digest.algorithm())
-                        .await
-                        .map_err(berth_storage::StorageError::Io)?;
-                    (&actual != digest).then(|| format!("holds bytes whose digest is {actual}"))
+                    // An encrypted blob is decrypted as it is read: a segment failing authentication is damage.
+                    let hashed = match self.blobs.open(digest, None).await {
+                        Ok(blob) => crate::hash_reader(blob.reader, digest.algorithm()).await,
+                        Err(berth_storage::StorageError::Io(e)) => Err(e),
+                        Err(e) => return Err(e.into()),
+                    };
+                    match hashed {
+                        Ok(actual) => (&actual != digest).then(|| format!("holds bytes whose digest is {actual}")),
+                        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                            Some(format!("cannot be decrypted ({e})"))
+                        }
+                        Err(e) => return Err(berth_storage::StorageError::Io(e).into()),
+                    }
                 }
                 Some(_) => None,
             };

@@ -102,11 +102,17 @@ impl Registry {
         Ok(UploadProgress { id: s.id, size: s.size })
     }
 
+    /// The session's running hash (its saved state holds up to a block of the pushed bytes, so an encrypting
+    /// blob store keeps it encrypted: see `BlobStore::seal_upload_data`).
+    async fn restore_hasher(&self, s: &UploadSession) -> Result<DigestHasher> {
+        let saved = self.blobs.open_upload_data(&s.backend_state, s.hash_state.clone()).await?;
+        DigestHasher::restore(&saved).map_err(|e| RegistryError::Meta(berth_meta::MetaError::Corrupt(e.to_string())))
+    }
+
     /// Streams `body` into storage at the session's end, hashing it on the way. Does not update the
     /// metadata: returns the session as it now stands.
     async fn write_chunk(&self, mut s: UploadSession, body: ByteStream) -> Result<(UploadSession, DigestHasher)> {
-        let mut hasher = DigestHasher::restore(&s.hash_state)
-            .map_err(|e| RegistryError::Meta(berth_meta::MetaError::Corrupt(e.to_string())))?;
+        let mut hasher = self.restore_hasher(&s).await?;
         let (size, state) =
             self.blobs.append_upload(&s.id, &s.backend_state, s.size, body, &mut |chunk| hasher.update(chunk)).await?;
         self.pulls.add_bytes_in(&s.repository, size - s.size);
@@ -169,7 +175,8 @@ impl Registry {
         }
         let before = s.size;
         let (s, hasher) = self.write_chunk(s, body).await?;
-        self.meta.update_upload(id, before, s.size, &hasher.save(), &s.backend_state, self.now()).await?;
+        let hash_state = self.blobs.seal_upload_data(&s.backend_state, hasher.save()).await?;
+        self.meta.update_upload(id, before, s.size, &hash_state, &s.backend_state, self.now()).await?;
         Ok(UploadProgress { id: s.id, size: s.size })
     }
 
@@ -206,8 +213,7 @@ impl Registry {
         let (s, hasher) = match last_chunk {
             Some(body) => self.write_chunk(s, body).await?,
             None => {
-                let h = DigestHasher::restore(&s.hash_state)
-                    .map_err(|e| RegistryError::Meta(berth_meta::MetaError::Corrupt(e.to_string())))?;
+                let h = self.restore_hasher(&s).await?;
                 (s, h)
             }
         };

@@ -177,6 +177,18 @@ pub trait BlobStore: Send + Sync + 'static {
         inspect: &mut (dyn for<'a> FnMut(&'a [u8]) + Send),
     ) -> Result<(u64, UploadState)>;
 
+    /// Protects what the caller keeps beside a session that derives from its bytes: the running hash state
+    /// holds up to a block of them. A store that encrypts what it stores encrypts this too; the default keeps it
+    /// as is. [`BlobStore::open_upload_data`] reverses it (and accepts data kept before, as is).
+    async fn seal_upload_data(&self, _state: &UploadState, data: Vec<u8>) -> Result<Vec<u8>> {
+        Ok(data)
+    }
+
+    /// Reverses [`BlobStore::seal_upload_data`] for the session `state` describes.
+    async fn open_upload_data(&self, _state: &UploadState, data: Vec<u8>) -> Result<Vec<u8>> {
+        Ok(data)
+    }
+
     /// Size of the bytes an upload session holds.
     async fn upload_size(&self, id: &str, state: &UploadState) -> Result<u64>;
 

@@ -33,11 +33,17 @@ pub use self::format::{DataKey, FormatError, KEY_LEN, WrappedKey};
 pub use self::keys::{KeyError, KeyProvider, LocalKeys};
 
 use self::format::{
-    Header, MAX_HEADER, SEALED_SEGMENT, SEGMENT, open_tail, plain_len, seal_segment, seal_tail, segments,
+    Header, MAX_HEADER, SEALED_SEGMENT, SEGMENT, open_tail, open_with, plain_len, seal_segment, seal_tail, seal_with,
+    segments,
 };
 use self::reader::Segments;
 use self::session::Session;
 use crate::{BlobReader, BlobStore, ByteStream, JournalUpdate, JournaledRepository, Result, StorageError, UploadState};
+
+/// First byte of session data sealed by `seal_upload_data` (the hash state's first byte is never it).
+const SEALED_DATA: u8 = 0xB5;
+/// Associated data of sealed session data: its own domain, apart from segments and tails.
+const SEALED_DATA_AAD: &[u8] = b"berth upload session data";
 
 /// A blob store that seals what it stores (see the module docs).
 pub struct SealedBlobStore {
@@ -354,6 +360,25 @@ impl BlobStore for SealedBlobStore {
             Some(st) => self.append_sealed(id, st, offset, body, inspect).await,
             None => self.inner.append_upload(id, state, offset, body, inspect).await,
         }
+    }
+
+    async fn seal_upload_data(&self, state: &UploadState, data: Vec<u8>) -> Result<Vec<u8>> {
+        let Some(st) = Session::decode(state)? else { return Ok(data) };
+        let header = Header::parse(&st.header).map_err(invalid)?;
+        let mut out = vec![SEALED_DATA];
+        seal_with(&self.cipher(&header).await?, SEALED_DATA_AAD, &data, &mut out);
+        Ok(out)
+    }
+
+    async fn open_upload_data(&self, state: &UploadState, data: Vec<u8>) -> Result<Vec<u8>> {
+        let (Some(st), Some((&SEALED_DATA, sealed))) = (Session::decode(state)?, data.split_first()) else {
+            return Ok(data);
+        };
+        let header = Header::parse(&st.header).map_err(invalid)?;
+        let mut buf = sealed.to_vec();
+        open_with(&self.cipher(&header).await?, SEALED_DATA_AAD, &mut buf)
+            .map_err(|()| invalid("the upload's sealed session data fails authentication"))?;
+        Ok(buf)
     }
 
     async fn upload_size(&self, id: &str, state: &UploadState) -> Result<u64> {

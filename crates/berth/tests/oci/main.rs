@@ -15,6 +15,7 @@ mod console_images;
 mod console_repositories;
 mod crash;
 mod ecr;
+mod encryption;
 mod gc;
 mod gc_stress;
 mod jobs;

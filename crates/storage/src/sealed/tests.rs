@@ -216,3 +216,22 @@ async fn plaintext_blobs_and_sessions_keep_working() {
     assert_eq!(sealed.commit_upload(id, &state, &d, size).await.unwrap(), 5_000);
     assert_eq!(read_all(sealed.open(&d, None).await.unwrap()).await, data);
 }
+
+/// Data kept beside a session (the running hash state) is sealed under the session's key and opens again;
+/// data kept unsealed (before encryption was enabled) opens as it is.
+#[tokio::test]
+async fn session_data_is_sealed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, sealed) = stores(dir.path()).await;
+    let id = "00000000-0000-0000-0000-000000000009";
+    let state = sealed.create_upload(id).await.expect("create");
+    let data = MARKER.to_vec();
+    let kept = sealed.seal_upload_data(&state, data.clone()).await.unwrap();
+    assert!(!contains(&kept, &MARKER[..20]), "sealed session data holds no plaintext");
+    assert_eq!(sealed.open_upload_data(&state, kept.clone()).await.unwrap(), data);
+    assert_eq!(sealed.open_upload_data(&state, vec![1, 2, 3]).await.unwrap(), [1, 2, 3], "unsealed data");
+    let mut damaged = kept;
+    damaged[20] ^= 1;
+    assert!(sealed.open_upload_data(&state, damaged).await.is_err());
+    sealed.cancel_upload(id, &state).await.expect("cancel");
+}
