@@ -14,6 +14,7 @@ mod blobs;
 pub mod catalog;
 mod clock;
 pub mod deleted;
+pub mod encryption;
 mod error;
 mod fsck;
 pub mod gc;
@@ -151,6 +152,7 @@ impl Registry {
         registry.register_job_handler(Arc::new(scanning::ScanHandler));
         registry.register_job_handler(archive::handler());
         registry.register_job_handler(Arc::new(gc_jobs::GcHandler));
+        registry.register_job_handler(Arc::new(encryption::EncryptExistingHandler));
         registry.register_job_handler(Arc::new(lifecycle::PreviewHandler));
         registry.register_job_handler(Arc::new(signing::SignHandler));
         registry

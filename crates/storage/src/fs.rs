@@ -92,6 +92,13 @@ impl FsBlobStore {
         let path = self.layout.upload(id).ok_or_else(|| StorageError::UploadNotFound(id.to_string()))?;
         Ok((path, self.fences.get(id)))
     }
+
+    async fn commit_with(&self, id: &str, digest: &Digest, size: u64, replace: bool) -> Result<u64> {
+        let (path, fence) = self.session(id)?;
+        let dest = self.layout.blob(digest);
+        let (id, digest) = (id.to_string(), digest.clone());
+        blocking(move || fence.supersede(|session| commit(&path, &id, &digest, &dest, size, replace, session)).1).await
+    }
 }
 
 /// Opens `path` for reading, mapping "not found" to `missing()`.
@@ -105,7 +112,16 @@ fn open_existing(path: &Path, missing: impl FnOnce() -> StorageError) -> Result<
 
 /// Makes the upload file at `path` the blob at `dest` (see the module docs for the durability steps), without
 /// any unacknowledged bytes. Returns the blob's size.
-fn commit(path: &Path, id: &str, digest: &Digest, dest: &Path, size: u64, session: &mut Session) -> Result<u64> {
+/// With `replace`, a stored copy is replaced whatever its size (the caller stores the blob in another form).
+fn commit(
+    path: &Path,
+    id: &str,
+    digest: &Digest,
+    dest: &Path,
+    size: u64,
+    replace: bool,
+    session: &mut Session,
+) -> Result<u64> {
     let file = match File::options().write(true).open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StorageError::UploadNotFound(id.to_string())),
@@ -118,12 +134,12 @@ fn commit(path: &Path, id: &str, digest: &Digest, dest: &Path, size: u64, sessio
         // again, doubling the cost of every re-push, to save a rename. A copy of another size is damaged if the
         // caller's bytes are right, but the caller's bytes are the suspect ones if the copy hashes right: only
         // then is it read, and kept if sound.
-        if existing.len() != size && holds_digest(dest, digest)? {
+        if !replace && existing.len() != size && holds_digest(dest, digest)? {
             fs::remove_file(path)?;
             session.unacked_from = None;
             return Ok(existing.len());
         }
-        if existing.len() != size {
+        if !replace && existing.len() != size {
             tracing::warn!(
                 %digest,
                 stored_bytes = existing.len(),
@@ -252,10 +268,11 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn commit_upload(&self, id: &str, _state: &UploadState, digest: &Digest, size: u64) -> Result<u64> {
-        let (path, fence) = self.session(id)?;
-        let dest = self.layout.blob(digest);
-        let (id, digest) = (id.to_string(), digest.clone());
-        blocking(move || fence.supersede(|session| commit(&path, &id, &digest, &dest, size, session)).1).await
+        self.commit_with(id, digest, size, false).await
+    }
+
+    async fn commit_upload_replacing(&self, id: &str, _state: &UploadState, digest: &Digest, size: u64) -> Result<u64> {
+        self.commit_with(id, digest, size, true).await
     }
 
     async fn read_upload(&self, id: &str, _state: &UploadState) -> Result<BlobReader> {

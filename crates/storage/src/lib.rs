@@ -130,6 +130,18 @@ pub struct BlobReader {
     pub reader: Pin<Box<dyn AsyncRead + Send>>,
 }
 
+/// What [`BlobStore::reseal`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resealed {
+    /// The plaintext copy was replaced by an encrypted one.
+    Sealed,
+    AlreadySealed,
+    /// No such blob (deleted meanwhile).
+    Missing,
+    /// This store does not encrypt.
+    NotSealing,
+}
+
 /// Backend-specific state of an upload session that the caller persists (e.g. S3 upload id and part ETags).
 /// The filesystem backend needs none and returns an empty vector.
 pub type UploadState = Vec<u8>;
@@ -204,6 +216,18 @@ pub trait BlobStore: Send + Sync + 'static {
     /// by the session's bytes without reading it: the filesystem backend does, which costs a rename where
     /// verifying would read and hash the whole blob again.
     async fn commit_upload(&self, id: &str, state: &UploadState, digest: &Digest, size: u64) -> Result<u64>;
+
+    /// Like [`BlobStore::commit_upload`], but a stored copy of `digest` is replaced (atomically) by the session's
+    /// bytes whatever its size: for a caller that stores a blob again in another form (encrypted) and has
+    /// verified the session's content itself.
+    async fn commit_upload_replacing(&self, id: &str, state: &UploadState, digest: &Digest, size: u64) -> Result<u64>;
+
+    /// Stores a blob kept unencrypted again, encrypted, when this store encrypts what it stores: readers see the
+    /// plaintext copy or the encrypted one, never neither. Stores that do not encrypt answer
+    /// [`Resealed::NotSealing`].
+    async fn reseal(&self, _digest: &Digest) -> Result<Resealed> {
+        Ok(Resealed::NotSealing)
+    }
 
     /// Reads the session's bytes from the start (used to verify a digest of an algorithm not hashed while
     /// streaming).

@@ -469,6 +469,45 @@ impl S3BlobStore {
         Ok(())
     }
 
+    /// With `replace`, a stored copy is replaced whatever its size (the caller stores the blob in another form).
+    async fn commit_with(
+        &self,
+        id: &str,
+        state: &UploadState,
+        digest: &Digest,
+        size: u64,
+        replace: bool,
+    ) -> Result<u64> {
+        self.require_session(id).await?;
+        let st = SessionState::decode(state)?;
+        let target = self.layout.blob(digest);
+        if !replace
+            && let Some(existing) = self.head(&target).await?
+            && existing != size
+        {
+            // Content-addressed: a sound copy has these very bytes; keep it whatever the session holds. (A copy
+            // of exactly `size` bytes is not read back: the session's verified bytes replace it below, in one
+            // atomic S3 write, which costs a server-side copy where verifying would read the whole blob.)
+            if self.holds_digest(&target, existing, digest).await? {
+                self.remove_session(id, &st).await?;
+                return Ok(existing);
+            }
+            tracing::warn!(
+                %digest,
+                stored_bytes = existing,
+                expected_bytes = size,
+                "the stored copy of a blob is damaged; replacing it with the bytes just pushed"
+            );
+        }
+        let held = st.size();
+        if held < size {
+            return Err(StorageError::UploadOffsetMismatch { expected: size, actual: held });
+        }
+        self.assemble(id, &st, size, &target).await?;
+        self.remove_session(id, &st).await?;
+        Ok(size)
+    }
+
     async fn delete_quietly(&self, path: &Path) -> Result<()> {
         match self.s3.delete(path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
@@ -619,35 +658,12 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn commit_upload(&self, id: &str, state: &UploadState, digest: &Digest, size: u64) -> Result<u64> {
-        self.require_session(id).await?;
-        let st = SessionState::decode(state)?;
-        let target = self.layout.blob(digest);
-        if let Some(existing) = self.head(&target).await?
-            && existing != size
-        {
-            // Content-addressed: a sound copy has these very bytes; keep it whatever the session holds. (A copy
-            // of exactly `size` bytes is not read back: the session's verified bytes replace it below, in one
-            // atomic S3 write, which costs a server-side copy where verifying would read the whole blob.)
-            if self.holds_digest(&target, existing, digest).await? {
-                self.remove_session(id, &st).await?;
-                return Ok(existing);
-            }
-            tracing::warn!(
-                %digest,
-                stored_bytes = existing,
-                expected_bytes = size,
-                "the stored copy of a blob is damaged; replacing it with the bytes just pushed"
-            );
-        }
-        let held = st.size();
-        if held < size {
-            return Err(StorageError::UploadOffsetMismatch { expected: size, actual: held });
-        }
-        self.assemble(id, &st, size, &target).await?;
-        self.remove_session(id, &st).await?;
-        Ok(size)
+        self.commit_with(id, state, digest, size, false).await
     }
 
+    async fn commit_upload_replacing(&self, id: &str, state: &UploadState, digest: &Digest, size: u64) -> Result<u64> {
+        self.commit_with(id, state, digest, size, true).await
+    }
     async fn read_upload(&self, id: &str, state: &UploadState) -> Result<BlobReader> {
         self.require_session(id).await?;
         let st = SessionState::decode(state)?;

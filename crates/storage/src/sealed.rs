@@ -38,7 +38,9 @@ use self::format::{
 };
 use self::reader::Segments;
 use self::session::Session;
-use crate::{BlobReader, BlobStore, ByteStream, JournalUpdate, JournaledRepository, Result, StorageError, UploadState};
+use crate::{
+    BlobReader, BlobStore, ByteStream, JournalUpdate, JournaledRepository, Resealed, Result, StorageError, UploadState,
+};
 
 /// First byte of session data sealed by `seal_upload_data` (the hash state's first byte is never it).
 const SEALED_DATA: u8 = 0xB5;
@@ -225,7 +227,8 @@ impl SealedBlobStore {
         Ok((size, Session { inner, header: st.header, size, flushed, tail }.encode()))
     }
 
-    async fn commit_sealed(&self, id: &str, st: Session, digest: &Digest, size: u64) -> Result<u64> {
+    /// With `replace`, a stored copy is replaced whatever it is (see `commit_upload_replacing`).
+    async fn commit_sealed(&self, id: &str, st: Session, digest: &Digest, size: u64, replace: bool) -> Result<u64> {
         self.inner.upload_size(id, &st.inner).await?;
         if size > st.size {
             return Err(StorageError::UploadOffsetMismatch { expected: size, actual: st.size });
@@ -238,7 +241,8 @@ impl SealedBlobStore {
         }
         // Content-addressed: a sound copy of another size is kept, as the inner stores do (they cannot judge a
         // sealed copy: its bytes are not the digest's).
-        match self.probe(digest).await {
+        let existing = if replace { Ok(None) } else { self.probe(digest).await };
+        match existing {
             Ok(Some(existing)) if existing.plain_size() != size => {
                 if self.holds_digest(digest).await? {
                     self.inner.cancel_upload(id, &st.inner).await?;
@@ -264,9 +268,32 @@ impl SealedBlobStore {
         seal_segment(&cipher, st.flushed, true, &tail, &mut out);
         let at = inner_size(header.len, st.flushed);
         let (stored, inner) = self.inner.append_upload(id, &st.inner, at, once(out), &mut |_: &[u8]| {}).await?;
-        let kept = self.inner.commit_upload(id, &inner, digest, stored).await?;
+        let kept = if replace {
+            self.inner.commit_upload_replacing(id, &inner, digest, stored).await?
+        } else {
+            self.inner.commit_upload(id, &inner, digest, stored).await?
+        };
         // Another size: the inner store kept an unsealed sound copy (stored before encryption was enabled).
         Ok(if kept == stored { size } else { kept })
+    }
+
+    /// Copies the plaintext blob `digest` of `size` bytes into the sealed session `id`, checks its digest on
+    /// the way, and replaces the plaintext copy with it.
+    async fn reseal_through(&self, id: &str, state: &UploadState, digest: &Digest, size: u64) -> Result<Resealed> {
+        let blob = match self.inner.open(digest, None).await {
+            Ok(blob) if blob.stored_size == size => blob,
+            Ok(_) | Err(StorageError::BlobNotFound(_)) => return Ok(Resealed::Missing),
+            Err(e) => return Err(e),
+        };
+        let body: ByteStream = Box::pin(tokio_util::io::ReaderStream::with_capacity(blob.reader, 1 << 20));
+        let mut hasher = DigestHasher::new(digest.algorithm());
+        let (held, state) = self.append_upload(id, state, 0, body, &mut |c: &[u8]| hasher.update(c)).await?;
+        if held != size || &hasher.finish() != digest {
+            return Err(invalid(format!("blob {digest}: the stored plaintext copy does not match its digest")));
+        }
+        let st = Session::decode(&state)?.ok_or_else(|| invalid("a sealed session lost its state"))?;
+        self.commit_sealed(id, st, digest, size, true).await?;
+        Ok(Resealed::Sealed)
     }
 
     async fn read_sealed(&self, id: &str, st: Session) -> Result<BlobReader> {
@@ -292,6 +319,40 @@ impl SealedBlobStore {
         let body = segments.stream(None, 0, base).chain(futures_util::stream::iter([Ok(tail)]));
         Ok(BlobReader { len: st.size, stored_size: st.size, reader: Box::pin(StreamReader::new(body)) })
     }
+
+    /// One attempt of `open`: `None` when the stored copy changed since its header was read.
+    async fn open_once(&self, digest: &Digest, range: Option<Range<u64>>) -> Result<Option<BlobReader>> {
+        let (header, stored, plain) = match self.probe(digest).await? {
+            None => return Err(StorageError::BlobNotFound(digest.clone())),
+            Some(Stored::Plain(size)) => {
+                let blob = self.inner.open(digest, range).await?;
+                return Ok((blob.stored_size == size).then_some(blob));
+            }
+            Some(Stored::Sealed { header, stored, plain }) => (header, stored, plain),
+        };
+        let range = range.unwrap_or(0..plain);
+        if range.start > range.end || range.end > plain {
+            return Err(StorageError::RangeNotSatisfiable { size: plain });
+        }
+        let len = range.end - range.start;
+        if len == 0 {
+            return Ok(Some(BlobReader { len: 0, stored_size: plain, reader: Box::pin(tokio::io::empty()) }));
+        }
+        let (first, end) = (range.start / SEGMENT, (range.end - 1) / SEGMENT + 1);
+        let from = header.len + first * SEALED_SEGMENT;
+        let to = (header.len + end * SEALED_SEGMENT).min(stored);
+        let cipher = self.cipher(&header).await?;
+        let blob = self.inner.open(digest, Some(from..to)).await?;
+        if blob.stored_size != stored {
+            return Ok(None);
+        }
+        let what = format!("blob {digest}");
+        let mut segments = Segments { reader: blob.reader, cipher, next: first, last: segments(plain) - 1, end, what };
+        let head = segments.next_segment().await?;
+        let skip = (range.start - first * SEGMENT) as usize;
+        let reader = Box::pin(StreamReader::new(segments.stream(head, skip, len)));
+        Ok(Some(BlobReader { len, stored_size: plain, reader }))
+    }
 }
 
 #[async_trait]
@@ -301,33 +362,14 @@ impl BlobStore for SealedBlobStore {
     }
 
     async fn open(&self, digest: &Digest, range: Option<Range<u64>>) -> Result<BlobReader> {
-        let (header, stored, plain) = match self.probe(digest).await? {
-            None => return Err(StorageError::BlobNotFound(digest.clone())),
-            Some(Stored::Plain(_)) => return self.inner.open(digest, range).await,
-            Some(Stored::Sealed { header, stored, plain }) => (header, stored, plain),
-        };
-        let range = range.unwrap_or(0..plain);
-        if range.start > range.end || range.end > plain {
-            return Err(StorageError::RangeNotSatisfiable { size: plain });
+        // A copy replaced between reading its header and opening it (a re-push, `reseal`) has another stored
+        // size: read the header again.
+        for _ in 0..3 {
+            if let Some(blob) = self.open_once(digest, range.clone()).await? {
+                return Ok(blob);
+            }
         }
-        let len = range.end - range.start;
-        if len == 0 {
-            return Ok(BlobReader { len: 0, stored_size: plain, reader: Box::pin(tokio::io::empty()) });
-        }
-        let (first, end) = (range.start / SEGMENT, (range.end - 1) / SEGMENT + 1);
-        let from = header.len + first * SEALED_SEGMENT;
-        let to = (header.len + end * SEALED_SEGMENT).min(stored);
-        let cipher = self.cipher(&header).await?;
-        let blob = self.inner.open(digest, Some(from..to)).await?;
-        if blob.stored_size != stored {
-            return Err(StorageError::Io(io::Error::other(format!("blob {digest} was replaced while being opened"))));
-        }
-        let what = format!("blob {digest}");
-        let mut segments = Segments { reader: blob.reader, cipher, next: first, last: segments(plain) - 1, end, what };
-        let head = segments.next_segment().await?;
-        let skip = (range.start - first * SEGMENT) as usize;
-        let reader = Box::pin(StreamReader::new(segments.stream(head, skip, len)));
-        Ok(BlobReader { len, stored_size: plain, reader })
+        Err(StorageError::Io(io::Error::other(format!("blob {digest} keeps being replaced while it is opened"))))
     }
 
     async fn delete(&self, digest: &Digest) -> Result<()> {
@@ -393,9 +435,31 @@ impl BlobStore for SealedBlobStore {
 
     async fn commit_upload(&self, id: &str, state: &UploadState, digest: &Digest, size: u64) -> Result<u64> {
         match Session::decode(state)? {
-            Some(st) => self.commit_sealed(id, st, digest, size).await,
+            Some(st) => self.commit_sealed(id, st, digest, size, false).await,
             None => self.inner.commit_upload(id, state, digest, size).await,
         }
+    }
+
+    async fn commit_upload_replacing(&self, id: &str, state: &UploadState, digest: &Digest, size: u64) -> Result<u64> {
+        match Session::decode(state)? {
+            Some(st) => self.commit_sealed(id, st, digest, size, true).await,
+            None => self.inner.commit_upload_replacing(id, state, digest, size).await,
+        }
+    }
+
+    async fn reseal(&self, digest: &Digest) -> Result<Resealed> {
+        let size = match self.probe(digest).await? {
+            None => return Ok(Resealed::Missing),
+            Some(Stored::Sealed { .. }) => return Ok(Resealed::AlreadySealed),
+            Some(Stored::Plain(size)) => size,
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        let state = self.create_upload(&id).await?;
+        let result = self.reseal_through(&id, &state, digest, size).await;
+        if result.is_err() {
+            let _ = self.cancel_upload(&id, &state).await;
+        }
+        result
     }
 
     async fn read_upload(&self, id: &str, state: &UploadState) -> Result<BlobReader> {

@@ -224,6 +224,8 @@ enum Operation {
     GetVulnerabilityDatabase,
     RunGarbageCollection,
     GetGarbageCollectionStatus,
+    /// Queues the `encrypt-existing` job (encryption at rest of blobs stored before it was enabled).
+    EncryptExistingBlobs,
     ListJobs(JobFilter),
     DescribeJob(i64),
     CancelJob(i64),
@@ -336,6 +338,7 @@ impl Operation {
             "GetVulnerabilityDatabase" => Operation::GetVulnerabilityDatabase,
             "RunGarbageCollection" => Operation::RunGarbageCollection,
             "GetGarbageCollectionStatus" => Operation::GetGarbageCollectionStatus,
+            "EncryptExistingBlobs" => Operation::EncryptExistingBlobs,
             "ListJobs" => Operation::ListJobs(list_jobs_filter(input(b)?)?),
             "DescribeJob" => Operation::DescribeJob(input::<JobIdInput>(b)?.job_id),
             "CancelJob" => Operation::CancelJob(input::<JobIdInput>(b)?.job_id),
@@ -415,6 +418,7 @@ impl Operation {
             Operation::GetVulnerabilityDatabase => on("berth:GetVulnerabilityDatabase", Target::Any),
             Operation::RunGarbageCollection => on("berth:RunGarbageCollection", Target::Any),
             Operation::GetGarbageCollectionStatus => on("berth:GetGarbageCollectionStatus", Target::Any),
+            Operation::EncryptExistingBlobs => on("berth:EncryptExistingBlobs", Target::Any),
             // Background jobs are the registry's work, whatever repository they are about.
             Operation::ListJobs(_) => on("berth:ListJobs", Target::Registry),
             Operation::DescribeJob(_) => on("berth:DescribeJob", Target::Registry),
@@ -699,6 +703,11 @@ async fn run(app: &AppState, caller: &Caller, ok: &Authorized, op: Operation) ->
             json!({ "request": requested.request, "jobId": requested.job_id })
         }
         Operation::GetGarbageCollectionStatus => jobs::gc_status(app).await?,
+        Operation::EncryptExistingBlobs => {
+            // An `encrypt-existing` job (the live one if queued or running already); `DescribeJob` follows it.
+            let job_id = app.registry.request_encrypt_existing().await.map_err(|e| AwsError::server(&e))?;
+            json!({ "jobId": job_id })
+        }
         Operation::RunLifecyclePolicy(repo, wait) => {
             // Checked now so that a missing repository or policy is the caller's error, not a failed job.
             app.registry.lifecycle_policy(&repo).await.map_err(|e| registry_error(e, &repo))?;

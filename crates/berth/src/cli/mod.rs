@@ -86,6 +86,9 @@ pub enum AdminCommand {
     /// Online garbage collection: reclaim the bytes of deleted images and repositories.
     #[command(subcommand)]
     Gc(GcCommand),
+    /// Encryption at rest: encrypt the blobs stored before it was enabled.
+    #[command(subcommand)]
+    Kms(KmsCommand),
     /// Storage quotas on a repository or a namespace (`team-a/`): pushes that would exceed one are refused.
     #[command(subcommand)]
     Quota(QuotaCommand),
@@ -449,6 +452,20 @@ pub enum TokenCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum KmsCommand {
+    /// Replace every blob stored unencrypted by an encrypted copy, in the background (a resumable job; blobs
+    /// stay readable throughout). Needs servers started with `--encryption true`.
+    EncryptExisting {
+        /// Wait until it has finished, then print what it did.
+        #[arg(long)]
+        wait: bool,
+        /// Print the API's JSON response.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum GcCommand {
     /// Start a collection now (on whichever server sees the request first).
     Run {
@@ -622,6 +639,7 @@ async fn dispatch(global: GlobalArgs, command: AdminCommand) -> Result<(), CliEr
         AdminCommand::Audit(c) => commands::audit::run(&client, c).await,
         AdminCommand::Jobs(c) => commands::jobs::run(&client, c).await,
         AdminCommand::Gc(c) => commands::gc::run(&client, c).await,
+        AdminCommand::Kms(c) => commands::kms::run(&client, c).await,
         AdminCommand::Quota(c) => commands::quotas::run(&client, c).await,
         AdminCommand::Usage(c) => commands::usage::run(&client, c).await,
         AdminCommand::Templates(c) => commands::templates::run(&client, c).await,

@@ -235,3 +235,34 @@ async fn session_data_is_sealed() {
     assert!(sealed.open_upload_data(&state, damaged).await.is_err());
     sealed.cancel_upload(id, &state).await.expect("cancel");
 }
+
+/// `reseal` replaces a plaintext copy with a sealed one, once; a plaintext copy that does not match its digest
+/// is left as it is.
+#[tokio::test]
+async fn reseal_encrypts_plaintext_blobs_in_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (inner, sealed) = stores(dir.path()).await;
+    let data = marked(2 * SEGMENT as usize + 77);
+    let digest = put(inner.as_ref(), "00000000-0000-0000-0000-00000000000a", &[&data]).await;
+    let path = blob_file(dir.path(), &digest);
+    assert!(contains(&std::fs::read(&path).unwrap(), &MARKER[..20]), "stored in plaintext at first");
+
+    assert_eq!(sealed.reseal(&digest).await.unwrap(), crate::Resealed::Sealed);
+    assert!(!contains(&std::fs::read(&path).unwrap(), &MARKER[..20]), "sealed afterwards");
+    assert_eq!(read_all(sealed.open(&digest, None).await.unwrap()).await, data);
+    assert_eq!(sealed.stat(&digest).await.unwrap(), Some(data.len() as u64));
+    assert_eq!(sealed.reseal(&digest).await.unwrap(), crate::Resealed::AlreadySealed);
+    let absent = Digest::sha256_of(b"absent");
+    assert_eq!(sealed.reseal(&absent).await.unwrap(), crate::Resealed::Missing);
+    assert_eq!(inner.reseal(&digest).await.unwrap(), crate::Resealed::NotSealing);
+
+    let rotten = content("rotten", 1000);
+    let rotten_digest = put(inner.as_ref(), "00000000-0000-0000-0000-00000000000b", &[&rotten]).await;
+    let rotten_path = blob_file(dir.path(), &rotten_digest);
+    let mut bytes = std::fs::read(&rotten_path).unwrap();
+    bytes[3] ^= 1;
+    std::fs::write(&rotten_path, &bytes).unwrap();
+    assert!(sealed.reseal(&rotten_digest).await.is_err(), "a damaged plaintext copy is not sealed");
+    assert_eq!(std::fs::read(&rotten_path).unwrap(), bytes, "and is left as it was");
+    assert!(sealed.list_uploads().await.unwrap().is_empty(), "no session is left behind");
+}

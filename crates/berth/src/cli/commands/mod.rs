@@ -6,6 +6,7 @@ pub mod gc;
 pub mod groups;
 pub mod jobs;
 pub mod keys;
+pub mod kms;
 pub mod lifecycle;
 pub mod login;
 pub mod policies;

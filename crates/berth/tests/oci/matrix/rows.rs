@@ -199,6 +199,7 @@ pub(super) fn admin_operations(repo: &str, kind: Kind, n: usize) -> Vec<(&'stati
         ("GetVulnerabilityDatabase", json!({}), "berth:GetVulnerabilityDatabase", On::Registry),
         ("RunGarbageCollection", json!({}), "berth:RunGarbageCollection", On::Registry),
         ("GetGarbageCollectionStatus", json!({}), "berth:GetGarbageCollectionStatus", On::Registry),
+        ("EncryptExistingBlobs", json!({}), "berth:EncryptExistingBlobs", On::Registry),
         ("ListJobs", json!({"limit": 1}), "berth:ListJobs", On::Registry),
         ("DescribeJob", json!({"jobId": 999_999_999}), "berth:DescribeJob", On::Registry),
         ("CancelJob", json!({"jobId": 999_999_999}), "berth:CancelJob", On::Registry),
