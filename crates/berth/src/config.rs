@@ -516,6 +516,13 @@ impl FileConfig {
                 s3.path_style = st.s3_path_style.or(self.storage.path_style);
                 s3.region = nonempty(st.s3_region).or(nonempty(self.storage.region));
                 s3.redirect = st.s3_redirect.or(self.storage.redirect).unwrap_or(false);
+                if s3.redirect && encryption {
+                    return Err(ResolveError::StorageUrl(
+                        "redirect = true cannot be combined with encryption: a presigned URL would serve the encrypted \
+                         bytes (encrypted blobs are served through berth)"
+                            .into(),
+                    ));
+                }
                 Storage::S3(s3)
             }
             fs => {
@@ -837,6 +844,18 @@ mod tests {
         assert!(parse_duration("1w").is_err() && parse_duration("h").is_err() && parse_duration("-1s").is_err());
         let bad = FileConfig::default().resolve(Overrides { gc_grace: Some("soon".into()), ..Default::default() });
         assert!(bad.unwrap_err().to_string().contains("BERTH_GC_GRACE"));
+    }
+
+    #[test]
+    fn encryption_is_off_by_default_and_excludes_redirects() {
+        assert!(!FileConfig::default().resolve(Overrides::default()).unwrap().encryption);
+        let file = FileConfig::parse("[encryption]\nenabled = true").unwrap();
+        assert!(file.resolve(Overrides::default()).unwrap().encryption);
+        let file =
+            FileConfig::parse("[encryption]\nenabled = true\n[storage]\nurl = \"s3://bucket/p\"\nredirect = true")
+                .unwrap();
+        let err = file.resolve(Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("cannot be combined with encryption"), "{err}");
     }
 
     #[test]
