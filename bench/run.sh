@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # berth vs CNCF Distribution, side by side on loopback.
 #
-#   bench/run.sh [--quick] [--only-distribution | --gc-cost | --metering-cost] [--runs N] [--tests LIST]
+#   bench/run.sh [--quick] [--only-distribution | --gc-cost | --metering-cost | --encryption-cost] [--runs N]
+#                [--tests LIST]
 #                [--client-check]
 #
 # Starts berth ($BERTH_BIN, default ${CARGO_TARGET_DIR:-target}/release/berth) and
@@ -35,6 +36,8 @@
 #     (BENCH_GC_GRACE=1h: GC reviews every pushed blob and deletes nothing).
 # --metering-cost: run berth in BOTH slots, side a with metering on (BERTH_METERING=true, the
 #     default), side b with it off (BERTH_METERING=false): the ratios are what metering costs.
+# --encryption-cost: run berth in BOTH slots, side a with encryption at rest on (BERTH_ENCRYPTION=true), side
+#     b with it off: the ratios are what encryption costs (pulls lose sendfile as well as paying AES-GCM).
 # --tests LIST: comma-separated subset of push,pull,small,manifest,skopeo (default: all;
 #     pull needs push). Peak RSS is always reported.
 # --client-check: measure the load generator alone against its do-nothing sink server and
@@ -54,6 +57,7 @@ quick=0
 only_distribution=0
 gc_cost=0
 metering_cost=0
+encryption_cost=0
 client_check=0
 runs=3
 tests="push,pull,small,manifest,skopeo"
@@ -63,6 +67,7 @@ while (($# > 0)); do
         --only-distribution) only_distribution=1; shift ;;
         --gc-cost) gc_cost=1; shift ;;
         --metering-cost) metering_cost=1; shift ;;
+        --encryption-cost) encryption_cost=1; shift ;;
         --client-check) client_check=1; shift ;;
         --runs) runs="${2:?--runs needs a number}"; shift 2 ;;
         --tests) tests="${2:?--tests needs a list}"; shift 2 ;;
@@ -154,6 +159,11 @@ if ((metering_cost)); then
         { echo "bench: --metering-cost excludes --gc-cost and --only-distribution" >&2; exit 2; }
     label_a="berth, metering on" kind_b=berth label_b="berth, metering off"
 fi
+if ((encryption_cost)); then
+    ((only_distribution == 0 && gc_cost == 0 && metering_cost == 0)) ||
+        { echo "bench: --encryption-cost excludes --gc-cost, --metering-cost and --only-distribution" >&2; exit 2; }
+    label_a="berth, encrypted" kind_b=berth label_b="berth, plaintext"
+fi
 command -v skopeo >/dev/null || { log "skopeo not found (apt-get install skopeo)"; exit 1; }
 [[ -f "${fixture}/index.json" ]] || { log "fixture not found at ${fixture}"; exit 1; }
 
@@ -184,6 +194,7 @@ if ((quick)); then stamp+="-quick"; fi
 if ((only_distribution)); then stamp+="-distribution-only"; fi
 if ((gc_cost)); then stamp+="-gc-cost"; fi
 if ((metering_cost)); then stamp+="-metering-cost"; fi
+if ((encryption_cost)); then stamp+="-encryption-cost"; fi
 mkdir -p "${bench}/results"
 results="${bench}/results/${stamp}.jsonl"
 : >"$results"
@@ -224,6 +235,9 @@ if ((gc_cost)); then
 elif ((metering_cost)); then
     BERTH_METERING=true registry_start "$kind_a" A
     BERTH_METERING=false registry_start "$kind_b" B
+elif ((encryption_cost)); then
+    BERTH_ENCRYPTION=true registry_start "$kind_a" A
+    BERTH_ENCRYPTION=false registry_start "$kind_b" B
 else
     registry_start "$kind_a" A
     registry_start "$kind_b" B
