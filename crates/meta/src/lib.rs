@@ -42,6 +42,7 @@ mod sqlite;
 pub mod summaries;
 pub mod templates;
 pub mod transfer;
+pub mod webhooks;
 
 use async_trait::async_trait;
 use berth_oci::{Digest, Reference, RepositoryName, Tag};
@@ -369,6 +370,7 @@ pub trait MetaStore:
     + ratelimits::RateLimitStore
     + meter::MeterStore
     + image_signing::ImageSigningKeyStore
+    + webhooks::WebhookStore
 {
 }
 impl<T> MetaStore for T where
@@ -395,5 +397,6 @@ impl<T> MetaStore for T where
         + ratelimits::RateLimitStore
         + meter::MeterStore
         + image_signing::ImageSigningKeyStore
+        + webhooks::WebhookStore
 {
 }

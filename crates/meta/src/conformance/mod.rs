@@ -36,6 +36,7 @@ mod summaries;
 mod tags;
 mod templates;
 mod uploads;
+mod webhooks;
 
 use berth_oci::{Digest, RepositoryName, Tag};
 
@@ -71,6 +72,7 @@ pub use summaries::repository_summaries;
 pub use tags::tag_listing;
 pub use templates::{creation_templates, repositories_from_templates};
 pub use uploads::{upload_session_caps, upload_sessions, usage_counters, usage_history};
+pub use webhooks::webhooks;
 
 /// Runs every check against `store`, which should be freshly created (empty).
 pub async fn run_all<S: MetaStore>(store: &S) {
@@ -122,6 +124,7 @@ pub async fn run_all<S: MetaStore>(store: &S) {
     rate_limit_counts(store).await;
     meter(store).await;
     image_signing_keys(store).await;
+    webhooks(store).await;
     // Last: it ends every lease still held, whichever check took it.
     job_lease_release(store).await;
 }

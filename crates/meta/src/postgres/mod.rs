@@ -68,6 +68,7 @@ mod tokens;
 mod uploads;
 mod usage;
 mod users;
+mod webhooks;
 
 use std::future::Future;
 use std::str::FromStr;

@@ -71,6 +71,7 @@ mod uploads;
 mod usage;
 mod users;
 mod wal_sync;
+mod webhooks;
 
 use std::io;
 use std::path::{Path, PathBuf};
