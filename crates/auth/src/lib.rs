@@ -17,3 +17,4 @@ pub mod secret;
 pub mod signing;
 pub mod sigv4;
 pub mod token;
+pub mod webhook_signature;

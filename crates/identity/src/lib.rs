@@ -136,4 +136,14 @@ impl Identity {
     pub fn now(&self) -> i64 {
         self.clock_now()
     }
+
+    /// Seals a secret another surface must recover later (a webhook's signing secret) with the master key.
+    pub fn seal_secret(&self, secret: &[u8]) -> Vec<u8> {
+        berth_auth::sealed::seal(&self.master, secret)
+    }
+
+    /// Opens what [`Identity::seal_secret`] sealed.
+    pub fn open_secret(&self, sealed: &[u8]) -> std::result::Result<Vec<u8>, berth_auth::sealed::SealError> {
+        berth_auth::sealed::open(&self.master, sealed)
+    }
 }

@@ -16,6 +16,7 @@ mod clock;
 pub mod deleted;
 pub mod encryption;
 mod error;
+pub mod events;
 mod fsck;
 pub mod gc;
 pub mod gc_jobs;
@@ -34,6 +35,7 @@ pub mod signing;
 pub mod templates;
 mod uploads;
 mod usage;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -123,6 +125,8 @@ pub struct Registry {
     soft_delete_window: std::time::Duration,
     /// Signing keys' master key, and the caches of keys, requirements and verdicts.
     signing: Arc<signing::SigningState>,
+    /// Webhook settings, the pull sampler and the cached subscriptions.
+    webhooks: Arc<webhooks::Webhooks>,
 }
 
 impl Registry {
@@ -147,6 +151,7 @@ impl Registry {
             created_hooks: Default::default(),
             soft_delete_window: std::time::Duration::ZERO,
             signing: Default::default(),
+            webhooks: Default::default(),
         };
         // Built-in kinds; other kinds are registered by whoever builds the registry.
         registry.register_job_handler(Arc::new(scanning::ScanHandler));

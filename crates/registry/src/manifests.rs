@@ -6,6 +6,7 @@ use berth_oci::media_type::OCI_INDEX;
 use berth_oci::{Digest, ParsedManifest, Reference, RepositoryName, Tag};
 use serde_json::{Value, json};
 
+use crate::events::{DeleteCause, Event};
 use crate::{Registry, RegistryError, Result};
 
 /// What a successful manifest push reports back.
@@ -89,8 +90,10 @@ impl Registry {
             content: body,
         };
         self.create_on_push(repo).await?;
+        let moved_from = self.tag_targets_before_push(repo, &tags, &digest).await;
         self.meta.put_manifest(&record, &tags).await?;
         self.scan_on_push(repo, &digest, &parsed).await;
+        self.publish_push(repo, &digest, &record.media_type, &tags, moved_from).await;
         Ok(PushedManifest { digest, subject: record.subject })
     }
 
@@ -121,6 +124,7 @@ impl Registry {
         }
         if let ManifestRead::Pull { by } = purpose {
             self.pulls.record_pull(repo, &m.digest, by, self.now(), m.content.len() as u64);
+            self.publish_pull(repo.as_str(), &m.digest, by).await;
         }
         Ok(m)
     }
@@ -128,7 +132,13 @@ impl Registry {
     /// Deleting by digest removes the manifest and its tags; deleting by tag removes only the tag.
     pub async fn delete_manifest(&self, repo: &RepositoryName, reference: &Reference) -> Result<()> {
         let existed = match reference {
-            Reference::Digest(d) => self.remove_image(repo, d, false).await? == ImageDeletion::Deleted,
+            Reference::Digest(d) => {
+                let deleted = self.remove_image(repo, d, false).await? == ImageDeletion::Deleted;
+                if deleted {
+                    self.publish_deleted(repo, d, Vec::new(), DeleteCause::Request).await;
+                }
+                deleted
+            }
             Reference::Tag(t) => self.meta.delete_tag(repo, t).await?,
         };
         if existed { Ok(()) } else { Err(RegistryError::ManifestUnknown(reference.to_string())) }
@@ -139,7 +149,11 @@ impl Registry {
     /// lists it (then nothing changes). `/v2` deletes by tag only untag ([`Registry::delete_manifest`]).
     pub async fn untag_image(&self, repo: &RepositoryName, tag: &Tag, delete_if_last: bool) -> Result<Untagging> {
         if delete_if_last {
-            return self.remove_tag_and_last_image(repo, tag).await;
+            let untagging = self.remove_tag_and_last_image(repo, tag).await?;
+            if let Untagging::Deleted(d) = &untagging {
+                self.publish_deleted(repo, d, vec![tag.to_string()], DeleteCause::Request).await;
+            }
+            return Ok(untagging);
         }
         Ok(self.meta.untag_image(repo, tag, false).await?)
     }
@@ -220,4 +234,69 @@ fn page(entries: &mut Vec<String>, want: u32) -> TagPage {
     let more = entries.len() > want as usize;
     entries.truncate(want as usize);
     TagPage { entries: std::mem::take(entries), more }
+}
+
+/// Events of manifest pushes and deletions.
+impl Registry {
+    /// Where each of `tags` points before a push points them at `digest` (only those pointing elsewhere),
+    /// read when some subscription wants `tag.move` events here. Read outside the push's transaction: under
+    /// concurrent pushes of one tag the event may name an earlier target than the one replaced.
+    async fn tag_targets_before_push(
+        &self,
+        repo: &RepositoryName,
+        tags: &[Tag],
+        digest: &Digest,
+    ) -> Vec<(Tag, Digest)> {
+        if tags.is_empty() || !self.wants_event("tag.move", repo.as_str()).await {
+            return Vec::new();
+        }
+        let mut moved = Vec::new();
+        for tag in tags {
+            if let Ok(Some(m)) = self.meta.get_manifest(repo, &Reference::Tag(tag.clone())).await
+                && &m.digest != digest
+            {
+                moved.push((tag.clone(), m.digest));
+            }
+        }
+        moved
+    }
+
+    async fn publish_push(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+        media_type: &str,
+        tags: &[Tag],
+        moved_from: Vec<(Tag, Digest)>,
+    ) {
+        let mut tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+        tags.dedup();
+        let repository = repo.to_string();
+        self.publish(Event::ImagePushed {
+            repository: repository.clone(),
+            digest: digest.clone(),
+            media_type: media_type.to_string(),
+            tags,
+        })
+        .await;
+        for (tag, from) in moved_from {
+            self.publish(Event::TagMoved {
+                repository: repository.clone(),
+                tag: tag.to_string(),
+                from,
+                to: digest.clone(),
+            })
+            .await;
+        }
+    }
+
+    pub(crate) async fn publish_deleted(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+        tags: Vec<String>,
+        cause: DeleteCause,
+    ) {
+        self.publish(Event::ImageDeleted { repository: repo.to_string(), digest: digest.clone(), tags, cause }).await;
+    }
 }

@@ -16,6 +16,7 @@ use berth_meta::accounting::{RegistryStorage, StorageAccount};
 use berth_meta::quotas::{LinkAttempt, LinkGuard, QuotaUsage};
 use berth_oci::{Digest, RepositoryName};
 
+use crate::events::Event;
 use crate::repositories::Paged;
 use crate::{Registry, RegistryError, Result};
 
@@ -86,7 +87,16 @@ impl Registry {
         {
             return Ok(());
         }
-        exceeded(repo, &quotas, size).map_or(Ok(()), |why| Err(RegistryError::QuotaExceeded(why)))
+        match exceeded(repo, &quotas, size) {
+            Some(why) => Err(self.quota_exceeded(repo, why).await),
+            None => Ok(()),
+        }
+    }
+
+    /// A push refused by a quota: published as `quota.exceeded`, returned as the error.
+    async fn quota_exceeded(&self, repo: &RepositoryName, why: String) -> RegistryError {
+        self.publish(Event::QuotaExceeded { repository: repo.to_string(), message: why.clone() }).await;
+        RegistryError::QuotaExceeded(why)
     }
 
     /// [`Registry::check_quota`] for `incoming` more bytes of upload session `id` (its bytes so far count).
@@ -108,7 +118,7 @@ impl Registry {
         match self.meta.link_committed_blob(repo, digest, size, commit, self.now(), &QuotaRule).await {
             Err(berth_meta::MetaError::Refused(why)) => {
                 self.abandon_commit(commit, digest).await?;
-                Err(RegistryError::QuotaExceeded(why))
+                Err(self.quota_exceeded(repo, why).await)
             }
             other => Ok(other?),
         }
@@ -123,7 +133,10 @@ impl Registry {
         digest: &Digest,
     ) -> Result<Option<u64>> {
         self.create_on_push(repo).await?;
-        self.meta.mount_blob(repo, from, digest, self.now(), &QuotaRule).await.map_err(quota_refusal)
+        match self.meta.mount_blob(repo, from, digest, self.now(), &QuotaRule).await {
+            Err(berth_meta::MetaError::Refused(why)) => Err(self.quota_exceeded(repo, why).await),
+            other => Ok(other?),
+        }
     }
 
     /// Creates or replaces the quota on `prefix` (a repository name, or a namespace ending in `/`).
@@ -163,14 +176,6 @@ impl Registry {
     /// The registry's stored (deduplicated) and logical bytes.
     pub async fn registry_storage(&self) -> Result<RegistryStorage> {
         Ok(self.meta.registry_storage().await?)
-    }
-}
-
-/// A link the quota rule refused, as the registry's error.
-fn quota_refusal(e: berth_meta::MetaError) -> RegistryError {
-    match e {
-        berth_meta::MetaError::Refused(why) => RegistryError::QuotaExceeded(why),
-        other => other.into(),
     }
 }
 

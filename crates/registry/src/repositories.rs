@@ -8,6 +8,7 @@ use berth_meta::settings::{
 use berth_meta::summaries::{RepositoryFilter, RepositorySummary};
 use berth_oci::{Digest, Reference, RepositoryName};
 
+use crate::events::{DeleteCause, Event};
 use crate::{Registry, RegistryError, Result};
 
 /// One page of a listing of `T`, and whether more entries follow it.
@@ -39,6 +40,7 @@ impl Registry {
         if self.forget_deleted_repository(name).await? {
             tracing::info!(repository = %name, "a new repository replaced the deleted one of its name");
         }
+        self.publish(Event::RepositoryCreated { repository: name.to_string() }).await;
         Ok(record)
     }
 
@@ -73,7 +75,10 @@ impl Registry {
     /// garbage collection, as after any delete.
     pub async fn delete_repository(&self, name: &RepositoryName, force: bool) -> Result<RepositoryRecord> {
         match self.remove_repository(name, force).await {
-            Ok(Some(record)) => Ok(record),
+            Ok(Some(record)) => {
+                self.publish(Event::RepositoryDeleted { repository: name.to_string() }).await;
+                Ok(record)
+            }
             Ok(None) => Err(RegistryError::NameUnknown),
             Err(MetaError::NotEmpty(_)) => Err(RegistryError::RepositoryNotEmpty(name.clone())),
             Err(e) => Err(e.into()),
@@ -175,7 +180,11 @@ impl Registry {
     /// Deletes a manifest and its tags unless an index of the repository lists it (ECR's
     /// `BatchDeleteImage`; `/v2` deletes as Distribution does, without this check).
     pub async fn delete_image(&self, name: &RepositoryName, digest: &Digest) -> Result<ImageDeletion> {
-        self.remove_image(name, digest, true).await
+        let deletion = self.remove_image(name, digest, true).await?;
+        if deletion == ImageDeletion::Deleted {
+            self.publish_deleted(name, digest, Vec::new(), DeleteCause::Request).await;
+        }
+        Ok(deletion)
     }
 
     /// Sets scan on push; `NameUnknown` if the repository does not exist.

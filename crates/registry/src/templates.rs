@@ -163,6 +163,7 @@ impl Registry {
         if self.meta.create_repository_from_template(repo, &applied(template), self.now()).await? {
             tracing::info!(repository = %repo, template = %template.prefix, "repository created from its creation template");
             self.created_hooks.run(repo);
+            self.publish(crate::events::Event::RepositoryCreated { repository: repo.to_string() }).await;
         }
         Ok(())
     }

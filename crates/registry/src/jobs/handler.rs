@@ -26,6 +26,11 @@ pub trait JobHandler: Send + Sync + 'static {
     /// or abandoned by a worker that died on its last attempt — with why (`"cancelled"` or the error). For
     /// state the handler keeps outside the job (a scan's status). Default: nothing.
     async fn abandoned(&self, _registry: &Registry, _job: &Job, _why: &str) {}
+
+    /// Seconds to wait after failed attempt number `attempt` (1 for the first). Default: [`super::backoff`].
+    fn retry_after(&self, _registry: &Registry, attempt: u32) -> i64 {
+        super::backoff(attempt)
+    }
 }
 
 /// What a successful run reports.

@@ -10,7 +10,6 @@ use futures_util::FutureExt as _;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::backoff::backoff;
 use super::handler::{JobCtx, JobError, JobHandler};
 use super::schedule::period_start;
 use crate::Registry;
@@ -216,7 +215,7 @@ impl Registry {
                 (JobEnd::Cancelled { error }, Some("cancelled".to_string()))
             }
             Err(e) if e.retry && job.attempts < job.max_attempts => {
-                let run_after = now + backoff(job.attempts);
+                let run_after = now + handler.retry_after(self, job.attempts);
                 tracing::info!(job = job.id, kind = %job.kind, attempt = job.attempts, error = %e.message, run_after, "job attempt failed; retrying later");
                 (JobEnd::Retry { error: e.message, run_after }, None)
             }

@@ -340,7 +340,10 @@ impl Registry {
                 continue;
             }
             match self.remove_image(repo, &v.digest, true).await? {
-                ImageDeletion::Deleted => {}
+                ImageDeletion::Deleted => {
+                    let cause = crate::events::DeleteCause::Lifecycle;
+                    self.publish_deleted(repo, &v.digest, c.tags.clone(), cause).await;
+                }
                 ImageDeletion::NotFound | ImageDeletion::ReferencedByIndex => {
                     run.skipped += 1;
                     continue;

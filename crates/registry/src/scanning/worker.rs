@@ -145,6 +145,7 @@ impl Registry {
             scan.sbom_digest.as_ref().map(|d| format!(", SBOM {d}")).unwrap_or_default()
         );
         self.record_scan(previous, &scan, &index).await?;
+        self.publish_scan(&scan).await;
         Ok(JobOutcome::with_result(summary))
     }
 
@@ -176,7 +177,25 @@ impl Registry {
             vulndb: None,
             evaluated_at: None,
         };
-        self.record_scan(previous, &failed, &ScanIndex::default()).await
+        self.record_scan(previous, &failed, &ScanIndex::default()).await?;
+        self.publish_scan(&failed).await;
+        Ok(())
+    }
+
+    /// Publishes a recorded scan as `scan.complete`, with its findings counted by severity.
+    async fn publish_scan(&self, scan: &ImageScan) {
+        let findings: Vec<super::Finding> =
+            scan.findings.as_deref().and_then(|f| serde_json::from_slice(f).ok()).unwrap_or_default();
+        let severity_counts = super::severity_counts(&findings).into_iter().map(|(s, n)| (s.to_string(), n)).collect();
+        let detail = self.meta.image_detail(&scan.repository, &scan.digest).await.ok().flatten();
+        let event = crate::events::Event::ScanCompleted {
+            repository: scan.repository.to_string(),
+            digest: scan.digest.clone(),
+            tags: detail.map(|d| d.tags.iter().map(|t| t.to_string()).collect()).unwrap_or_default(),
+            status: scan.status.as_str().to_string(),
+            severity_counts,
+        };
+        self.publish(event).await;
     }
 
     /// The scan of an image; `None` if it was deleted.
