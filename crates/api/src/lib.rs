@@ -26,6 +26,7 @@ mod params;
 mod sigv4;
 pub mod soft_delete;
 mod token;
+pub mod webhooks;
 
 use std::sync::Arc;
 

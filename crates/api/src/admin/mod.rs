@@ -25,6 +25,7 @@ mod jobs;
 mod signing;
 mod storage;
 mod usage;
+mod webhooks;
 
 use self::deleted::RestoreImageInput;
 use self::jobs::{JobIdInput, list_jobs_filter};
@@ -242,6 +243,8 @@ enum Operation {
     GetUsageReport(usage::ReportRange),
     /// Signing keys and signature requirements.
     Signing(signing::SigningOp),
+    /// `CreateWebhook`, `ListWebhooks`, ... (see `webhooks.rs`).
+    Webhook(webhooks::WebhookOp),
 }
 
 /// What an operation needs before it runs.
@@ -280,6 +283,9 @@ fn pull_policy(i: PullPolicyInput) -> Result<Option<PullPolicy>, AwsError> {
 impl Operation {
     fn parse(op: &str, b: &Value, id: &Identity, caller: &Caller) -> Result<Operation, AwsError> {
         let caller_user = || id.caller_user(caller).map(str::to_string).map_err(identity);
+        if let Some(webhook) = webhooks::WebhookOp::parse(op, b) {
+            return Ok(Operation::Webhook(webhook?));
+        }
         Ok(match op {
             "CreateUser" => Operation::CreateUser(input(b)?),
             "ListUsers" => Operation::ListUsers,
@@ -439,6 +445,8 @@ impl Operation {
             // The report covers every repository and principal: the registry's, as the console's usage page.
             Operation::GetUsageReport(_) => on("berth:GetUsage", Target::Registry),
             Operation::Signing(op) => Ok(Declared::All(op.required())),
+            // A subscription's filter may cover any repository: webhooks are the registry's.
+            Operation::Webhook(w) => on(w.action(), Target::Registry),
         }
     }
 
@@ -446,6 +454,9 @@ impl Operation {
     fn reads(&self) -> bool {
         if let Operation::Signing(op) = self {
             return op.reads();
+        }
+        if let Operation::Webhook(w) = self {
+            return w.reads();
         }
         matches!(
             self,
@@ -740,6 +751,7 @@ async fn run(app: &AppState, caller: &Caller, ok: &Authorized, op: Operation) ->
         Operation::RestoreRepository(repo) => deleted::restore_repository(app, &repo).await?,
         Operation::GetUsageReport(r) => usage::report(app, r).await?,
         Operation::Signing(op) => op.run(app).await?,
+        Operation::Webhook(w) => webhooks::run(app, caller.principal.label(), w).await?,
         Operation::ListAuditEvents(i) => {
             let limit = i.limit.unwrap_or(100).min(1000) as u32;
             let events = id.list_audit(ok, i.after, limit).await.map_err(identity)?;

@@ -40,6 +40,10 @@ pub(crate) const COUNTERS: &[(&str, &str)] = &[
     (HTTP_RECEIVED, "Request body bytes received (as declared by Content-Length), by route."),
     (HTTP_SENT, "Response body bytes sent (as declared by Content-Length), by route."),
     (JOB_RUNS, "Job runs ended on this node, by kind and outcome (succeeded, retried, failed, cancelled)."),
+    (
+        crate::webhooks::DELIVERIES,
+        "Webhook delivery attempts made by this node, by outcome (delivered: a 2xx answer; failed: anything else).",
+    ),
     (AUTH_FAILURES, "Refused authentications and access decisions on this node, by reason."),
     (
         RATE_LIMITED,
