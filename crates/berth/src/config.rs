@@ -10,6 +10,9 @@ use std::time::Duration;
 use berth_identity::ratelimit::{Rate, RateLimits};
 use serde::Deserialize;
 
+mod webhooks;
+pub use webhooks::FileWebhooks;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("reading {path}: {source}")]
@@ -56,6 +59,8 @@ pub struct FileConfig {
     pub pricing: FilePricing,
     #[serde(default)]
     pub encryption: FileEncryption,
+    #[serde(default)]
+    pub webhooks: FileWebhooks,
 }
 
 /// Encryption at rest of the blobs berth stores (README "Encryption at rest").
@@ -322,6 +327,8 @@ pub struct Config {
     pub meter_retention: Duration,
     /// The price sheet (`[pricing]`, `BERTH_PRICE_*`); `None` when no price is set.
     pub pricing: Option<berth_registry::meter::Pricing>,
+    /// Webhook delivery (`[webhooks]`, `BERTH_WEBHOOKS_ALLOW_PRIVATE`).
+    pub webhooks: berth_registry::webhooks::WebhookSettings,
 }
 
 /// The blob store `--storage-url` names.
@@ -441,6 +448,8 @@ pub struct Overrides {
     pub metrics_listen: Option<SocketAddr>,
     pub rate_limits: RateLimitOverrides,
     pub metering: MeteringOverrides,
+    /// `BERTH_WEBHOOKS_ALLOW_PRIVATE`.
+    pub webhooks_allow_private: Option<bool>,
 }
 
 /// Blob store settings from flags and the environment.
@@ -477,6 +486,8 @@ pub enum ResolveError {
     RateLimit { setting: &'static str, message: String },
     #[error("{setting}: {message}")]
     Metering { setting: &'static str, message: String },
+    #[error("webhook setting {setting}: {message}")]
+    Webhooks { setting: &'static str, message: String },
 }
 
 impl FileConfig {
@@ -619,8 +630,10 @@ impl FileConfig {
                 transfer_out_gb: transfer_out_gb.unwrap_or(0.0),
                 free_transfer_out_gb: free_transfer_out_gb.unwrap_or(0.0),
             });
+        let webhooks = self.webhooks.resolve(o.webhooks_allow_private)?;
         Ok(Config {
             encryption,
+            webhooks,
             metering: m.enabled.or(fm.enabled).unwrap_or(true),
             meter_retention,
             pricing,

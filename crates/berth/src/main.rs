@@ -175,6 +175,9 @@ struct ServeArgs {
     /// How long hourly metering figures are kept, e.g. 400d [default: 400d].
     #[arg(long, env = "BERTH_METER_RETENTION")]
     meter_retention: Option<String>,
+    /// Let webhooks use plain http:// URLs and loopback, private and link-local addresses [default: false].
+    #[arg(long, env = "BERTH_WEBHOOKS_ALLOW_PRIVATE")]
+    webhooks_allow_private: Option<bool>,
     /// Price sheet for `berth usage report`'s cost column: dollars per GB-month stored.
     #[arg(long, env = "BERTH_PRICE_STORAGE_GB_MONTH")]
     price_storage_gb_month: Option<f64>,
@@ -298,6 +301,7 @@ fn main() -> ExitCode {
                         transfer_out_gb: a.price_transfer_out_gb,
                         free_transfer_out_gb: a.price_free_transfer_out_gb,
                     },
+                    webhooks_allow_private: a.webhooks_allow_private,
                 };
                 let options = serve::ServeOptions { allow_empty_metadata: a.allow_empty_metadata };
                 serve::run(file.resolve(overrides)?, options).await.map(|_| ExitCode::SUCCESS)

@@ -118,6 +118,8 @@ pub async fn run(config: Config, options: ServeOptions) -> Result<(), Box<dyn st
     // Every node runs jobs of every kind registered on the registry (scans, collections, lifecycle runs and
     // previews, purges) and queues the periodic ones (whichever node notices a period first).
     berth_api::lifecycle::register(&registry, identity.clone());
+    registry.set_webhook_settings(config.webhooks.clone());
+    berth_api::webhooks::register(&registry, identity.clone());
     if !config.gc_interval.is_zero() {
         let every = i64::try_from(config.gc_interval.as_secs()).unwrap_or(i64::MAX);
         registry.schedule_jobs(berth_registry::gc_jobs::gc_schedule(every));
@@ -267,6 +269,12 @@ async fn upkeep(registry: Registry, identity: Arc<Identity>, expiry_hours: u64) 
                 Ok(0) => {}
                 Ok(n) => tracing::info!(sessions = n, "expired idle upload sessions"),
                 Err(e) => tracing::warn!(error = %e, "expiring upload sessions failed"),
+            }
+            // Webhook delivery attempts past `[webhooks] log_retention`.
+            match registry.prune_webhook_deliveries().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(attempts = n, "pruned the webhook delivery log"),
+                Err(e) => tracing::warn!(error = %e, "pruning the webhook delivery log failed"),
             }
         }
     }

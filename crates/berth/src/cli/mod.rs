@@ -101,6 +101,9 @@ pub enum AdminCommand {
     /// Image signing (cosign format): keys, "only signed images may be pulled", an image's signing status.
     #[command(subcommand)]
     Signing(SigningCommand),
+    /// Webhooks: registry events (pushes, deletions, scans, ...) sent, signed, to a URL.
+    #[command(subcommand)]
+    Webhook(commands::webhooks::WebhookCommand),
     /// Scan an image for known vulnerabilities now (ECR's StartImageScan).
     Scan(ScanArgs),
     /// Show an image's vulnerability findings (ECR's DescribeImageScanFindings).
@@ -644,6 +647,7 @@ async fn dispatch(global: GlobalArgs, command: AdminCommand) -> Result<(), CliEr
         AdminCommand::Usage(c) => commands::usage::run(&client, c).await,
         AdminCommand::Templates(c) => commands::templates::run(&client, c).await,
         AdminCommand::Signing(c) => commands::signing::run(&client, c).await,
+        AdminCommand::Webhook(c) => commands::webhooks::run(&client, c).await,
         AdminCommand::Scan(a) => commands::scans::scan(&client, a).await,
         AdminCommand::Findings(a) => commands::scans::findings(&client, a).await,
         AdminCommand::Images(ImagesArgs { command: Some(c), .. }) => commands::deleted::images(&client, c).await,

@@ -19,6 +19,7 @@ pub mod templates;
 pub mod tokens;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 use std::io::{BufRead, Read};
 use std::path::Path;
