@@ -28,8 +28,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${here}/lib.sh"
 
 # Cases that need a feature CNCF Distribution 2.8 does not implement (the referrers API;
-# users, policies, token auth, rate limits and image signing, which only berth has).
-XFAIL_DISTRIBUTION=(oras-referrers auth ecr scan ratelimit signing)
+# users, policies, token auth, rate limits, image signing and webhooks, which only berth has).
+XFAIL_DISTRIBUTION=(oras-referrers auth ecr scan ratelimit signing webhooks)
 
 usage() {
     echo "usage: $0 [--kind berth|distribution|other] REGISTRY_HOST:PORT [CASE...]" >&2

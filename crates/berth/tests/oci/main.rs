@@ -37,3 +37,4 @@ mod soft_delete;
 mod templates;
 mod uploads;
 mod usage_report;
+mod webhooks;

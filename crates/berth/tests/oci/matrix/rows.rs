@@ -234,6 +234,19 @@ pub(super) fn admin_operations(repo: &str, kind: Kind, n: usize) -> Vec<(&'stati
         ("PutSignatureRequirement", json!({"repositoryName": SCRATCH}), "berth:PutSignatureRequirement", scratch),
         ("GetSignatureRequirement", json!({"repositoryName": repo}), "berth:GetSignatureRequirement", r),
         ("GetSignatureRequirement", json!({}), "berth:GetSignatureRequirement", On::Registry),
+        // The matrix's server allows no private target: a creation that gets through is refused for its URL
+        // (so no subscription exists and nothing is ever sent), the others find no webhook.
+        (
+            "CreateWebhook",
+            json!({"url": "http://127.0.0.1:9/matrix", "events": ["image.push"]}),
+            "berth:CreateWebhook",
+            On::Registry,
+        ),
+        ("ListWebhooks", json!({}), "berth:ListWebhooks", On::Registry),
+        ("DeleteWebhook", json!({"webhookId": 999_999_999}), "berth:DeleteWebhook", On::Registry),
+        ("EnableWebhook", json!({"webhookId": 999_999_999}), "berth:EnableWebhook", On::Registry),
+        ("TestWebhook", json!({"webhookId": 999_999_999}), "berth:TestWebhook", On::Registry),
+        ("ListWebhookDeliveries", json!({"webhookId": 999_999_999}), "berth:ListWebhookDeliveries", On::Registry),
     ]
 }
 
