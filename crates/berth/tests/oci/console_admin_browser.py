@@ -21,6 +21,7 @@ import sys
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 
 # The browser helpers of the main walkthrough (same directory).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -105,9 +106,16 @@ def administration(b, args):
     b.follow("Usage")
     check(b.path() == "/console/usage", "the header links to the usage report")
     charts = b.driver.find_elements(By.CSS_SELECTOR, "svg.chart")
-    check(len(charts) == 4, f"storage, transfer, pulls and per-repository charts ({len(charts)})")
+    check(len(charts) == 5, f"storage, transfer, pulls, per-repository and metered charts ({len(charts)})")
     check("usage/app" in b.text(), "the table beside them lists the repositories")
     b.shot("usage")
+    # The metering report below them, grouped by principal: the administrator's requests have a line.
+    Select(b.find("select#group")).select_by_value("principal")
+    b.press("Group")
+    check(b.path().startswith("/console/usage?") and "group=principal" in b.path(), f"grouped ({b.path()})")
+    metered = b.find("table#metered-table").text
+    check("arn:aws:iam::000000000000:user/admin" in metered, f"the report by principal lists the administrator ({metered!r})")
+    b.shot("usage-by-principal")
     b.sign_out()
 
 
