@@ -35,6 +35,13 @@ pub enum Event {
         from: Digest,
         to: Digest,
     },
+    /// A tag was removed from an image that stays (a `/v2` DELETE by tag, `BatchDeleteImage` of a tag that is
+    /// not the image's last).
+    TagDeleted {
+        repository: String,
+        tag: String,
+        digest: Digest,
+    },
     /// An image (manifest and its tags) was deleted, by a request or by a lifecycle policy.
     ImageDeleted {
         repository: String,
@@ -77,6 +84,7 @@ pub enum Event {
 pub const EVENT_NAMES: &[&str] = &[
     "image.push",
     "tag.move",
+    "tag.delete",
     "image.delete",
     "image.expire",
     "repository.create",
@@ -93,6 +101,7 @@ impl Event {
         match self {
             Event::ImagePushed { .. } => "image.push",
             Event::TagMoved { .. } => "tag.move",
+            Event::TagDeleted { .. } => "tag.delete",
             Event::ImageDeleted { cause: DeleteCause::Request, .. } => "image.delete",
             Event::ImageDeleted { cause: DeleteCause::Lifecycle, .. } => "image.expire",
             Event::RepositoryCreated { .. } => "repository.create",
@@ -109,6 +118,7 @@ impl Event {
         match self {
             Event::ImagePushed { repository, .. }
             | Event::TagMoved { repository, .. }
+            | Event::TagDeleted { repository, .. }
             | Event::ImageDeleted { repository, .. }
             | Event::RepositoryCreated { repository }
             | Event::RepositoryDeleted { repository }

@@ -133,13 +133,18 @@ impl Registry {
     pub async fn delete_manifest(&self, repo: &RepositoryName, reference: &Reference) -> Result<()> {
         let existed = match reference {
             Reference::Digest(d) => {
+                let tags = self.tags_before_delete(repo, d).await;
                 let deleted = self.remove_image(repo, d, false).await? == ImageDeletion::Deleted;
                 if deleted {
-                    self.publish_deleted(repo, d, Vec::new(), DeleteCause::Request).await;
+                    self.publish_deleted(repo, d, tags, DeleteCause::Request).await;
                 }
                 deleted
             }
-            Reference::Tag(t) => self.meta.delete_tag(repo, t).await?,
+            Reference::Tag(t) => {
+                let untagging = self.meta.untag_image(repo, t, false).await?;
+                self.publish_untagged(repo, t, &untagging).await;
+                untagging != Untagging::NotFound
+            }
         };
         if existed { Ok(()) } else { Err(RegistryError::ManifestUnknown(reference.to_string())) }
     }
@@ -148,14 +153,16 @@ impl Registry {
     /// tag of a manifest deletes the manifest too, in the same transaction, unless an index of the repository
     /// lists it (then nothing changes). `/v2` deletes by tag only untag ([`Registry::delete_manifest`]).
     pub async fn untag_image(&self, repo: &RepositoryName, tag: &Tag, delete_if_last: bool) -> Result<Untagging> {
-        if delete_if_last {
-            let untagging = self.remove_tag_and_last_image(repo, tag).await?;
-            if let Untagging::Deleted(d) = &untagging {
-                self.publish_deleted(repo, d, vec![tag.to_string()], DeleteCause::Request).await;
-            }
-            return Ok(untagging);
+        let untagging = if delete_if_last {
+            self.remove_tag_and_last_image(repo, tag).await?
+        } else {
+            self.meta.untag_image(repo, tag, false).await?
+        };
+        if let Untagging::Deleted(d) = &untagging {
+            self.publish_deleted(repo, d, vec![tag.to_string()], DeleteCause::Request).await;
         }
-        Ok(self.meta.untag_image(repo, tag, false).await?)
+        self.publish_untagged(repo, tag, &untagging).await;
+        Ok(untagging)
     }
 
     /// The media type the manifests of `repo` that reference the blob `digest` give it (a layer's or a
@@ -287,6 +294,27 @@ impl Registry {
                 to: digest.clone(),
             })
             .await;
+        }
+    }
+
+    /// The tags of the image `digest` about to be deleted, for its `image.delete` event (read only when some
+    /// subscription wants it; read before the delete's transaction, so a tag moved meanwhile may be named).
+    pub(crate) async fn tags_before_delete(&self, repo: &RepositoryName, digest: &Digest) -> Vec<String> {
+        if !self.wants_event("image.delete", repo.as_str()).await {
+            return Vec::new();
+        }
+        match self.meta.image_detail(repo, digest).await {
+            Ok(Some(detail)) => detail.tags.iter().map(|t| t.to_string()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// `tag.delete` when `untagging` removed `tag` from an image that stays.
+    async fn publish_untagged(&self, repo: &RepositoryName, tag: &Tag, untagging: &Untagging) {
+        if let Untagging::Untagged(digest) = untagging {
+            let event =
+                Event::TagDeleted { repository: repo.to_string(), tag: tag.to_string(), digest: digest.clone() };
+            self.publish(event).await;
         }
     }
 

@@ -180,9 +180,10 @@ impl Registry {
     /// Deletes a manifest and its tags unless an index of the repository lists it (ECR's
     /// `BatchDeleteImage`; `/v2` deletes as Distribution does, without this check).
     pub async fn delete_image(&self, name: &RepositoryName, digest: &Digest) -> Result<ImageDeletion> {
+        let tags = self.tags_before_delete(name, digest).await;
         let deletion = self.remove_image(name, digest, true).await?;
         if deletion == ImageDeletion::Deleted {
-            self.publish_deleted(name, digest, Vec::new(), DeleteCause::Request).await;
+            self.publish_deleted(name, digest, tags, DeleteCause::Request).await;
         }
         Ok(deletion)
     }

@@ -57,6 +57,21 @@ fn eventbridge(event: &Event) -> (&'static str, &'static str, Value) {
             }
             ("ECR Image Action", "aws.ecr", detail)
         }
+        // ECR sends an image action DELETE for a tag removed by BatchDeleteImage; `berth-cause` tells that the
+        // image itself stays.
+        Event::TagDeleted { repository, tag, digest } => (
+            "ECR Image Action",
+            "aws.ecr",
+            json!({
+                "result": "SUCCESS",
+                "repository-name": repository,
+                "image-digest": digest.to_string(),
+                "action-type": "DELETE",
+                "image-tag": tag,
+                "image-tags": [tag],
+                "berth-cause": "UNTAG",
+            }),
+        ),
         Event::ScanCompleted { repository, digest, tags, status, severity_counts } => (
             "ECR Image Scan",
             "aws.ecr",

@@ -284,6 +284,61 @@ async fn every_event_arrives_once_signed_as_a_cloudevent() {
     assert_eq!(listed["webhooks"][0]["state"], "ENABLED");
 }
 
+/// Deletions name what went: a `/v2` DELETE by tag and `BatchDeleteImage` of a tag that is not the image's
+/// last send `tag.delete` (the image stays); deleting an image by digest sends `image.delete` with the tags
+/// it had, on both APIs.
+#[tokio::test]
+async fn deletions_name_the_tags_they_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = start(tmp.path(), "");
+    let receiver = Receiver::start(204).await;
+    create(&s, &receiver, &["tag.delete", "image.delete"], "gone/*").await;
+    let (body, a) = s.push_image("gone/app", "v1", &bytes(7, 300)).await;
+    for tag in ["v1-alias", "stable", "keep"] {
+        assert_eq!(s.put_manifest("gone/app", tag, OCI_MANIFEST, &body).await.status(), StatusCode::CREATED);
+    }
+    let (body_b, b) = s.push_image("gone/app", "b1", &bytes(8, 300)).await;
+    assert_eq!(s.put_manifest("gone/app", "b2", OCI_MANIFEST, &body_b).await.status(), StatusCode::CREATED);
+
+    // Untag on /v2, then with ECR (not the last tag): the image stays.
+    let r = s.http.delete(s.url("/v2/gone/app/manifests/v1-alias")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let r = s.http.delete(s.url("/v2/gone/app/manifests/v1-alias")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "a tag deleted twice is unknown the second time");
+    ecr(&s, "BatchDeleteImage", json!({"repositoryName": "gone/app", "imageIds": [{"imageTag": "stable"}]})).await;
+    assert_eq!(s.get(&format!("/v2/gone/app/manifests/{a}")).await.status(), StatusCode::OK);
+    // Delete by digest: on /v2 (a keeps v1 and keep), with ECR (b has b1 and b2).
+    let r = s.http.delete(s.url(&format!("/v2/gone/app/manifests/{a}"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    ecr(&s, "BatchDeleteImage", json!({"repositoryName": "gone/app", "imageIds": [{"imageDigest": b.to_string()}]}))
+        .await;
+
+    let delivered = receiver.wait_for("four deletions", |d| d.len() >= 4).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let delivered = if receiver.delivered().len() > delivered.len() { receiver.delivered() } else { delivered };
+    assert_eq!(delivered.len(), 4, "{:#?}", summary(&delivered));
+    let detail = |ty: &str, digest: &berth_oci::Digest, tag: &str| {
+        let v = delivered
+            .iter()
+            .map(Received::json)
+            .find(|v| {
+                v["type"] == ty
+                    && v["data"]["detail"]["image-digest"] == digest.to_string().as_str()
+                    && (tag.is_empty() || v["data"]["detail"]["image-tag"] == tag)
+            })
+            .unwrap_or_else(|| panic!("no {ty} {digest} {tag} in {:#?}", summary(&delivered)));
+        assert!(
+            v["data"]["detail-type"] == "ECR Image Action" && v["data"]["detail"]["action-type"] == "DELETE",
+            "{v}"
+        );
+        v["data"]["detail"].clone()
+    };
+    assert_eq!(detail("io.berth.tag.delete", &a, "v1-alias")["berth-cause"], "UNTAG");
+    assert_eq!(detail("io.berth.tag.delete", &a, "stable")["image-tags"], json!(["stable"]));
+    assert_eq!(detail("io.berth.image.delete", &a, "")["image-tags"], json!(["keep", "v1"]));
+    assert_eq!(detail("io.berth.image.delete", &b, "")["image-tags"], json!(["b1", "b2"]));
+}
+
 #[tokio::test]
 async fn a_receiver_that_fails_then_recovers_gets_the_event_after_retries() {
     let tmp = tempfile::tempdir().unwrap();

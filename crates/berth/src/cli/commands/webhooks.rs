@@ -15,7 +15,7 @@ pub enum WebhookCommand {
         /// Where to POST events (https; http and private addresses only when the server allows them).
         #[arg(long)]
         url: String,
-        /// Comma-separated: image.push, tag.move, image.delete, image.expire, repository.create,
+        /// Comma-separated: image.push, tag.move, tag.delete, image.delete, image.expire, repository.create,
         /// repository.delete, scan.complete, quota.exceeded, image.pull.
         #[arg(long, value_delimiter = ',', required = true)]
         events: Vec<String>,
